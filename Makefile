@@ -1,0 +1,44 @@
+# Warden — the two commands are `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+LISTEN ?= 127.0.0.1:8080
+DATA_DIR ?= ./data
+
+.PHONY: run setup setup-test build build-debug test test-unit test-integration lint fmt bench clean
+
+## Install what is missing, build in release, start Warden (prints the URL and, on first start, the admin password).
+run: setup build
+	./target/release/warden serve --listen $(LISTEN) --data-dir $(DATA_DIR)
+
+setup:
+	@.ci/setup run
+
+setup-test:
+	@.ci/setup test
+
+build:
+	cargo leptos build --release
+
+build-debug:
+	cargo leptos build
+
+## The whole suite: unit, integration, firewall-in-namespaces and real-browser tests.
+test: setup-test build-debug
+	cargo test --no-fail-fast -p warden -p warden-firewall --features warden-firewall/nft -p app --features app/ssr -p warden-tests 2>&1 | tee target/test-output.txt
+	@echo "test logs: target/test-output.txt; browser screenshots: target/artifacts/"
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy -p warden -p warden-firewall -p warden-tests --all-targets --features warden-firewall/nft -- -D warnings
+	cargo clippy -p frontend -p app --target wasm32-unknown-unknown --features app/hydrate -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+bench: setup-test build
+	@echo "benchmarks arrive with the supervisor and firewall work"
+
+clean:
+	cargo clean

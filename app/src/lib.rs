@@ -1,0 +1,70 @@
+//! Warden's UI: the HTML shell, the router and its pages, the server functions they call, and the DTOs and
+//! validation shared with the server (`model`). Server-only code sits behind the `ssr` feature.
+
+#[cfg(feature = "ssr")]
+pub mod backend;
+pub mod model;
+pub mod pages;
+pub mod rpc;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::path;
+
+use pages::{
+    dashboard::DashboardPage, firewall::FirewallPage, login::LoginPage, logs::LogsPage,
+    services::ServicesPage, settings::SettingsPage, shell::Shell, NotFound,
+};
+
+/// The HTML document the server renders around the app.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The root component: routes to the login page or to the authenticated shell and its pages.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Effects run only in the browser: mark the document once the WASM has hydrated it (tests wait on it).
+    Effect::new(|_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(body) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.body())
+        {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+    view! {
+        <Stylesheet id="leptos" href="/pkg/warden.css"/>
+        <Link rel="icon" href="data:,"/>
+        <Meta name="color-scheme" content="light dark"/>
+        <Title formatter=|page: String| if page.is_empty() { "Warden".to_string() } else { format!("{page} · Warden") }/>
+        <Router>
+            <Routes fallback=|| view! { <NotFound/> }>
+                <Route path=path!("/login") view=LoginPage/>
+                <ParentRoute path=path!("") view=Shell>
+                    <Route path=path!("") view=DashboardPage/>
+                    <Route path=path!("services") view=ServicesPage/>
+                    <Route path=path!("firewall") view=FirewallPage/>
+                    <Route path=path!("logs") view=LogsPage/>
+                    <Route path=path!("settings") view=SettingsPage/>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,610 @@
+//! Services: the shapes of a service definition and its status (exactly the `Service` object of
+//! `api-v1.md`), the create/patch bodies, and the pure validation both the UI (WASM) and the server run.
+//! Checks that need the host (does the working directory exist, does the user exist) live server-side.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::settings::validate_environment;
+use super::FieldError;
+
+/// The longest service name accepted.
+pub const NAME_MAX_CHARS: usize = 64;
+
+/// A service definition as persisted and served (everything except `id` and `status`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceSpec {
+    pub name: String,
+    /// Run by `/bin/sh -c` in the foreground.
+    pub command: String,
+    pub working_directory: Option<String>,
+    #[serde(default)]
+    pub environment: BTreeMap<String, String>,
+    pub monitoring_command: Option<String>,
+    #[serde(default)]
+    pub ports: Vec<u16>,
+    /// `None` = the configured service user (settings).
+    pub user: Option<String>,
+    pub enabled: bool,
+    /// Allows ports outside the reserved service range (e.g. an app's default port).
+    #[serde(default)]
+    pub allow_ports_outside_range: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// The body of `POST /api/v1/services`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceInput {
+    pub name: String,
+    pub command: String,
+    #[serde(default)]
+    pub working_directory: Option<String>,
+    #[serde(default)]
+    pub environment: BTreeMap<String, String>,
+    #[serde(default)]
+    pub monitoring_command: Option<String>,
+    #[serde(default)]
+    pub ports: Vec<u16>,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub allow_ports_outside_range: bool,
+}
+
+impl ServiceInput {
+    /// A minimal enabled input with the given name and command.
+    pub fn new(name: impl Into<String>, command: impl Into<String>) -> Self {
+        ServiceInput {
+            name: name.into(),
+            command: command.into(),
+            working_directory: None,
+            environment: BTreeMap::new(),
+            monitoring_command: None,
+            ports: Vec::new(),
+            user: None,
+            enabled: true,
+            allow_ports_outside_range: false,
+        }
+    }
+}
+
+impl From<ServiceSpec> for ServiceInput {
+    fn from(s: ServiceSpec) -> Self {
+        ServiceInput {
+            name: s.name,
+            command: s.command,
+            working_directory: s.working_directory,
+            environment: s.environment,
+            monitoring_command: s.monitoring_command,
+            ports: s.ports,
+            user: s.user,
+            enabled: s.enabled,
+            allow_ports_outside_range: s.allow_ports_outside_range,
+        }
+    }
+}
+
+/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn explicit_null<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// The body of `PATCH /api/v1/services/{id}`: absent fields are kept; for nullable fields `null` clears.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServicePatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "explicit_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub working_directory: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<BTreeMap<String, String>>,
+    #[serde(
+        default,
+        deserialize_with = "explicit_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub monitoring_command: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ports: Option<Vec<u16>>,
+    #[serde(
+        default,
+        deserialize_with = "explicit_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub user: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_ports_outside_range: Option<bool>,
+}
+
+impl ServicePatch {
+    /// The input that results from applying this patch to `spec` (validate it before use).
+    pub fn apply_to(&self, spec: &ServiceSpec) -> ServiceInput {
+        let mut input = ServiceInput::from(spec.clone());
+        if let Some(v) = &self.name {
+            input.name = v.clone();
+        }
+        if let Some(v) = &self.command {
+            input.command = v.clone();
+        }
+        if let Some(v) = &self.working_directory {
+            input.working_directory = v.clone();
+        }
+        if let Some(v) = &self.environment {
+            input.environment = v.clone();
+        }
+        if let Some(v) = &self.monitoring_command {
+            input.monitoring_command = v.clone();
+        }
+        if let Some(v) = &self.ports {
+            input.ports = v.clone();
+        }
+        if let Some(v) = &self.user {
+            input.user = v.clone();
+        }
+        if let Some(v) = self.enabled {
+            input.enabled = v;
+        }
+        if let Some(v) = self.allow_ports_outside_range {
+            input.allow_ports_outside_range = v;
+        }
+        input
+    }
+}
+
+/// A service as the API serves it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Service {
+    pub id: String,
+    #[serde(flatten)]
+    pub spec: ServiceSpec,
+    pub status: ServiceStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceState {
+    Starting,
+    Running,
+    Backoff,
+    Stopping,
+    Stopped,
+    Disabled,
+}
+
+impl ServiceState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceState::Starting => "starting",
+            ServiceState::Running => "running",
+            ServiceState::Backoff => "backoff",
+            ServiceState::Stopping => "stopping",
+            ServiceState::Stopped => "stopped",
+            ServiceState::Disabled => "disabled",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    #[default]
+    Unknown,
+    Passing,
+    Failing,
+}
+
+/// How the last run ended: exit `code`, or the `signal` that killed it; `at` is RFC 3339 UTC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastExit {
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningKind {
+    /// Exited 0 leaving processes in its group: it forked into the background.
+    Daemonized,
+    /// A reserved port has no listening socket after the grace period.
+    PortNotListening,
+    /// A reserved port is bound to loopback only (unreachable from outside; bind `::`).
+    PortLoopbackOnly,
+}
+
+/// Something about a running service an operator should fix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceWarning {
+    pub kind: WarningKind,
+    pub port: Option<u16>,
+    pub message: String,
+}
+
+/// The read-only `status` object of a service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceStatus {
+    pub state: ServiceState,
+    pub pid: Option<u32>,
+    pub started_at: Option<String>,
+    pub restarts: u32,
+    pub last_exit: Option<LastExit>,
+    pub disabled_reason: Option<String>,
+    pub health: Health,
+    #[serde(default)]
+    pub warnings: Vec<ServiceWarning>,
+}
+
+impl ServiceStatus {
+    /// The status of a service that is not running.
+    pub fn stopped() -> Self {
+        ServiceStatus {
+            state: ServiceState::Stopped,
+            pid: None,
+            started_at: None,
+            restarts: 0,
+            last_exit: None,
+            disabled_reason: None,
+            health: Health::Unknown,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// One process of a service's process group (`GET /api/v1/services/{id}/processes`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessInfo {
+    pub pid: u32,
+    pub ppid: u32,
+    pub command: String,
+    /// CPU use over a short sampling interval (about 200 ms), in percent of one core.
+    pub cpu_percent: f64,
+    pub rss_bytes: u64,
+    pub started_at: String,
+}
+
+/// A change the UI and `/api/v1/events` care about.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServiceEvent {
+    /// The service was created or its definition or status changed; carries the new state.
+    Service { service: Box<Service> },
+    /// The service was deleted.
+    ServiceDeleted { id: String },
+}
+
+/// What validation needs to know about the rest of the system.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationContext {
+    /// The reserved service port range (inclusive).
+    pub port_range: (u16, u16),
+    /// Names of the other services (exclude the one being updated).
+    pub taken_names: BTreeSet<String>,
+    /// Ports of the other services, with the name of the service holding each.
+    pub taken_ports: BTreeMap<u16, String>,
+}
+
+/// Why an input was rejected: `invalid` fields (422) and `conflicts` with other services (409).
+/// When both are present, `invalid` wins: fix the input first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpecErrors {
+    pub invalid: Vec<FieldError>,
+    pub conflicts: Vec<FieldError>,
+}
+
+impl SpecErrors {
+    pub fn is_empty(&self) -> bool {
+        self.invalid.is_empty() && self.conflicts.is_empty()
+    }
+}
+
+/// Is `name` a valid service name (1-64 of `[a-z0-9_-]`)?
+pub fn is_valid_service_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.chars().count() <= NAME_MAX_CHARS
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-'))
+}
+
+/// Is `name` shaped like a Unix user name (existence is checked server-side)?
+pub fn is_valid_user_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 32
+        && !name.starts_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+fn check_command(field: &str, command: &str, errors: &mut Vec<FieldError>) {
+    if command.trim().is_empty() {
+        errors.push(FieldError::new(field, "the command cannot be empty"));
+    } else if command.contains('\0') {
+        errors.push(FieldError::new(
+            field,
+            "the command cannot contain a NUL character",
+        ));
+    }
+}
+
+/// Validates a create body (or a patched spec) against the rest of the system. Pure: host checks
+/// (directory and user existence) are the server's job.
+pub fn validate_service(
+    input: &ServiceInput,
+    ctx: &ValidationContext,
+) -> Result<ServiceSpec, SpecErrors> {
+    let mut errors = SpecErrors::default();
+    let invalid = &mut errors.invalid;
+
+    if !is_valid_service_name(&input.name) {
+        invalid.push(FieldError::new(
+            "name",
+            "use 1-64 characters: lowercase letters, digits, - and _",
+        ));
+    } else if ctx.taken_names.contains(&input.name) {
+        errors.conflicts.push(FieldError::new(
+            "name",
+            format!("a service named {} already exists", input.name),
+        ));
+    }
+
+    check_command("command", &input.command, invalid);
+
+    if let Some(dir) = &input.working_directory {
+        if !dir.starts_with('/') {
+            invalid.push(FieldError::new(
+                "working_directory",
+                "use an absolute path (starting with /)",
+            ));
+        } else if dir.contains('\0') {
+            invalid.push(FieldError::new(
+                "working_directory",
+                "the path cannot contain a NUL character",
+            ));
+        }
+    }
+
+    invalid.extend(validate_environment("environment", &input.environment));
+
+    if let Some(monitor) = &input.monitoring_command {
+        check_command("monitoring_command", monitor, invalid);
+    }
+
+    let (low, high) = ctx.port_range;
+    let mut seen = BTreeSet::new();
+    for (i, &port) in input.ports.iter().enumerate() {
+        let field = format!("ports[{i}]");
+        if port == 0 {
+            invalid.push(FieldError::new(field, "port 0 is not a port"));
+            continue;
+        }
+        if !input.allow_ports_outside_range && !(low..=high).contains(&port) {
+            invalid.push(FieldError::new(
+                field,
+                format!(
+                    "port {port} is outside the service range {low}-{high} (set allow_ports_outside_range to use it)"
+                ),
+            ));
+            continue;
+        }
+        if !seen.insert(port) {
+            invalid.push(FieldError::new(
+                field,
+                format!("port {port} is listed twice"),
+            ));
+            continue;
+        }
+        if let Some(owner) = ctx.taken_ports.get(&port) {
+            errors.conflicts.push(FieldError::new(
+                field,
+                format!("port {port} is already reserved by service {owner}"),
+            ));
+        }
+    }
+
+    if let Some(user) = &input.user {
+        if !is_valid_user_name(user) {
+            errors
+                .invalid
+                .push(FieldError::new("user", "not a valid Unix user name"));
+        }
+    }
+
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(ServiceSpec {
+        name: input.name.clone(),
+        command: input.command.clone(),
+        working_directory: input.working_directory.clone(),
+        environment: input.environment.clone(),
+        monitoring_command: input.monitoring_command.clone(),
+        ports: input.ports.clone(),
+        user: input.user.clone(),
+        enabled: input.enabled,
+        allow_ports_outside_range: input.allow_ports_outside_range,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> ValidationContext {
+        ValidationContext {
+            port_range: (8300, 8499),
+            taken_names: BTreeSet::from(["web".to_string()]),
+            taken_ports: BTreeMap::from([(8300, "web".to_string())]),
+        }
+    }
+
+    fn fields(errors: &[FieldError]) -> Vec<&str> {
+        errors.iter().map(|e| e.field.as_str()).collect()
+    }
+
+    #[test]
+    fn valid_input_becomes_a_spec() {
+        let mut input = ServiceInput::new("redis-1_a", "redis-server");
+        input.ports = vec![8301, 8302];
+        input.working_directory = Some("/srv".into());
+        input.environment.insert("PATH".into(), "/bin".into());
+        input.user = Some("nobody".into());
+        let spec = validate_service(&input, &ctx()).unwrap();
+        assert_eq!(spec.name, "redis-1_a");
+        assert_eq!(spec.ports, vec![8301, 8302]);
+        assert!(spec.enabled);
+    }
+
+    #[test]
+    fn invalid_inputs_name_their_fields() {
+        type Edit = fn(&mut ServiceInput);
+        let table: Vec<(&str, Edit, Vec<&str>)> = vec![
+            ("empty name", |i| i.name = String::new(), vec!["name"]),
+            ("uppercase", |i| i.name = "Web".into(), vec!["name"]),
+            ("space", |i| i.name = "a b".into(), vec!["name"]),
+            ("too long", |i| i.name = "a".repeat(65), vec!["name"]),
+            (
+                "empty command",
+                |i| i.command = "  ".into(),
+                vec!["command"],
+            ),
+            (
+                "nul command",
+                |i| i.command = "a\0b".into(),
+                vec!["command"],
+            ),
+            (
+                "relative dir",
+                |i| i.working_directory = Some("srv".into()),
+                vec!["working_directory"],
+            ),
+            (
+                "bad env key",
+                |i| {
+                    i.environment.insert("1X".into(), "v".into());
+                },
+                vec!["environment.1X"],
+            ),
+            (
+                "empty monitor",
+                |i| i.monitoring_command = Some(String::new()),
+                vec!["monitoring_command"],
+            ),
+            (
+                "port out of range",
+                |i| i.ports = vec![80],
+                vec!["ports[0]"],
+            ),
+            ("port zero", |i| i.ports = vec![0], vec!["ports[0]"]),
+            (
+                "duplicate port",
+                |i| i.ports = vec![8400, 8400],
+                vec!["ports[1]"],
+            ),
+            ("bad user", |i| i.user = Some("-x".into()), vec!["user"]),
+            (
+                "user with slash",
+                |i| i.user = Some("a/b".into()),
+                vec!["user"],
+            ),
+        ];
+        for (what, edit, expected) in table {
+            let mut input = ServiceInput::new("svc", "sleep 1");
+            edit(&mut input);
+            let err = validate_service(&input, &ctx()).unwrap_err();
+            assert_eq!(fields(&err.invalid), expected, "{what}");
+            assert!(err.conflicts.is_empty(), "{what}");
+        }
+    }
+
+    #[test]
+    fn boundaries_are_accepted() {
+        let mut input = ServiceInput::new("a".repeat(64), "x");
+        input.ports = vec![8301, 8499];
+        assert!(validate_service(&input, &ctx()).is_ok());
+        input.ports = vec![80];
+        input.allow_ports_outside_range = true;
+        assert!(validate_service(&input, &ctx()).is_ok());
+    }
+
+    #[test]
+    fn taken_name_and_port_are_conflicts() {
+        let mut input = ServiceInput::new("web", "x");
+        input.ports = vec![8301, 8300];
+        let err = validate_service(&input, &ctx()).unwrap_err();
+        assert!(err.invalid.is_empty());
+        assert_eq!(fields(&err.conflicts), vec!["name", "ports[1]"]);
+        assert!(err.conflicts[1].message.contains("web"));
+    }
+
+    #[test]
+    fn patch_distinguishes_absent_from_null() {
+        let spec = validate_service(
+            &ServiceInput {
+                working_directory: Some("/srv".into()),
+                monitoring_command: Some("true".into()),
+                ..ServiceInput::new("a", "x")
+            },
+            &ctx(),
+        )
+        .unwrap();
+        let patch: ServicePatch =
+            serde_json::from_str(r#"{"working_directory": null, "command": "y"}"#).unwrap();
+        let input = patch.apply_to(&spec);
+        assert_eq!(input.working_directory, None);
+        assert_eq!(input.monitoring_command.as_deref(), Some("true"));
+        assert_eq!(input.command, "y");
+        assert!(serde_json::from_str::<ServicePatch>(r#"{"bogus": 1}"#).is_err());
+        assert!(
+            serde_json::from_str::<ServiceInput>(r#"{"name":"a","command":"x","x":1}"#).is_err()
+        );
+    }
+
+    #[test]
+    fn service_serializes_to_the_api_shape() {
+        let service = Service {
+            id: "abc".into(),
+            spec: validate_service(&ServiceInput::new("a", "x"), &ctx()).unwrap(),
+            status: ServiceStatus::stopped(),
+        };
+        let json = serde_json::to_value(&service).unwrap();
+        for key in [
+            "id",
+            "name",
+            "command",
+            "working_directory",
+            "environment",
+            "monitoring_command",
+            "ports",
+            "user",
+            "enabled",
+            "status",
+        ] {
+            assert!(json.get(key).is_some(), "{key} missing in {json}");
+        }
+        assert_eq!(json["status"]["state"], "stopped");
+        assert_eq!(json["status"]["health"], "unknown");
+        let back: Service = serde_json::from_value(json).unwrap();
+        assert_eq!(back, service);
+    }
+}

@@ -1,0 +1,192 @@
+//! Settings: the global configuration an operator edits (hostname, global environment, service user,
+//! service port range, crash-loop and ban thresholds), with defaults and pure validation.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::FieldError;
+
+/// Crash-loop rule: `max_failures` failures within `window_secs` disable a service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrashLoopSettings {
+    pub max_failures: u32,
+    pub window_secs: u64,
+}
+
+impl Default for CrashLoopSettings {
+    fn default() -> Self {
+        CrashLoopSettings {
+            max_failures: 5,
+            window_secs: 60,
+        }
+    }
+}
+
+/// Ban rule for failed logins: `max_failures` within `window_secs` ban the address for `ban_secs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BanSettings {
+    pub max_failures: u32,
+    pub window_secs: u64,
+    pub ban_secs: u64,
+}
+
+impl Default for BanSettings {
+    fn default() -> Self {
+        BanSettings {
+            max_failures: 50,
+            window_secs: 600,
+            ban_secs: 600,
+        }
+    }
+}
+
+/// The settings document (`GET|PATCH /api/v1/settings`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Shown in the header; defaults to the machine's hostname.
+    pub hostname: String,
+    /// The global environment every service gets (per-service variables override it).
+    pub environment: BTreeMap<String, String>,
+    /// The Unix user services run as when their spec names none.
+    pub service_user: String,
+    /// The reserved service port range, `"8300:8499"`.
+    pub service_ports: String,
+    pub crash_loop: CrashLoopSettings,
+    pub ban: BanSettings,
+}
+
+impl Settings {
+    /// Defaults for a fresh data dir. `service_user` is `nobody` when Warden runs as root (services never run
+    /// as root unless chosen), otherwise Warden's own user.
+    pub fn defaults(hostname: String, service_user: String) -> Self {
+        Settings {
+            hostname,
+            environment: BTreeMap::from([(
+                "PATH".to_string(),
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
+            )]),
+            service_user,
+            service_ports: "8300:8499".to_string(),
+            crash_loop: CrashLoopSettings::default(),
+            ban: BanSettings::default(),
+        }
+    }
+
+    /// The service port range as numbers.
+    pub fn service_port_range(&self) -> Option<(u16, u16)> {
+        parse_port_range(&self.service_ports)
+    }
+}
+
+/// Parses `"a:b"` or `"a-b"` into an inclusive range with `1 <= a <= b <= 65535`.
+pub fn parse_port_range(text: &str) -> Option<(u16, u16)> {
+    let (a, b) = text.split_once([':', '-'])?;
+    let a: u16 = a.trim().parse().ok()?;
+    let b: u16 = b.trim().parse().ok()?;
+    (a >= 1 && a <= b).then_some((a, b))
+}
+
+/// Is `key` a valid environment variable name (`[A-Za-z_][A-Za-z0-9_]*`)?
+pub fn is_valid_env_key(key: &str) -> bool {
+    let mut chars = key.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Validates an environment map; `field` is the API field that holds it.
+pub fn validate_environment(field: &str, env: &BTreeMap<String, String>) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    for (k, v) in env {
+        if !is_valid_env_key(k) {
+            errors.push(FieldError::new(
+                format!("{field}.{k}"),
+                "variable names use letters, digits and _, and do not start with a digit",
+            ));
+        }
+        if v.contains('\0') {
+            errors.push(FieldError::new(
+                format!("{field}.{k}"),
+                "values cannot contain a NUL character",
+            ));
+        }
+    }
+    errors
+}
+
+/// Validates a whole settings document.
+pub fn validate_settings(s: &Settings) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let hostname_ok = !s.hostname.trim().is_empty()
+        && s.hostname.chars().count() <= 253
+        && !s.hostname.chars().any(char::is_control);
+    if !hostname_ok {
+        errors.push(FieldError::new(
+            "hostname",
+            "the hostname must be 1-253 printable characters",
+        ));
+    }
+    errors.extend(validate_environment("environment", &s.environment));
+    let user_ok = !s.service_user.is_empty()
+        && s.service_user.len() <= 32
+        && s.service_user
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if !user_ok {
+        errors.push(FieldError::new(
+            "service_user",
+            "not a valid Unix user name",
+        ));
+    }
+    if s.service_port_range().is_none() {
+        errors.push(FieldError::new(
+            "service_ports",
+            "use a range like 8300:8499 (1-65535, low end first)",
+        ));
+    }
+    if s.crash_loop.max_failures == 0 || s.crash_loop.window_secs == 0 {
+        errors.push(FieldError::new(
+            "crash_loop",
+            "max_failures and window_secs must be at least 1",
+        ));
+    }
+    if s.ban.max_failures == 0 || s.ban.window_secs == 0 || s.ban.ban_secs == 0 {
+        errors.push(FieldError::new(
+            "ban",
+            "max_failures, window_secs and ban_secs must be at least 1",
+        ));
+    }
+    errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_ranges() {
+        assert_eq!(parse_port_range("8300:8499"), Some((8300, 8499)));
+        assert_eq!(parse_port_range("8300-8499"), Some((8300, 8499)));
+        assert_eq!(parse_port_range("8499:8300"), None);
+        assert_eq!(parse_port_range("0:10"), None);
+        assert_eq!(parse_port_range("1:70000"), None);
+        assert_eq!(parse_port_range("80"), None);
+    }
+
+    #[test]
+    fn env_keys() {
+        assert!(is_valid_env_key("PATH"));
+        assert!(is_valid_env_key("_x1"));
+        assert!(!is_valid_env_key("1X"));
+        assert!(!is_valid_env_key("A-B"));
+        assert!(!is_valid_env_key(""));
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let s = Settings::defaults("box".into(), "nobody".into());
+        assert_eq!(validate_settings(&s), vec![]);
+    }
+}

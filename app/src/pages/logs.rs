@@ -1,0 +1,15 @@
+//! The logs page.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use super::ComingSoon;
+
+#[component]
+pub fn LogsPage() -> impl IntoView {
+    view! {
+        <Title text="Logs"/>
+        <h1 data-testid="page-title">"Logs"</h1>
+        <ComingSoon what="Per-service logs with live follow, filters and download, and Warden's audit log."/>
+    }
+}

@@ -1,0 +1,37 @@
+//! Warden's firewall crate: the rule model, validation, the pure evaluator and renderer (all of which
+//! compile to WASM so the UI shares them) and, behind the `nft` feature, the nftables backend.
+//!
+//! Typical server flow for `POST /api/v1/firewall/apply`:
+//! 1. resolve [`RuleSet::hostnames`] into an [`ApplyContext::resolved_hosts`] map and read the live
+//!    bans with [`backend::NftBackend::bans`] into [`ApplyContext::bans`];
+//! 2. [`render_ruleset`] (errors name the rule and field, e.g. an unresolvable host);
+//! 3. [`backend::NftBackend::snapshot`] (for commit-confirm rollback), then
+//!    [`backend::NftBackend::apply`], then store [`backend::NftBackend::fingerprint`] for drift checks;
+//! 4. on timeout without confirmation, [`backend::NftBackend::restore`] the snapshot.
+//!
+//! The UI and API use [`evaluate()`] / [`exposure()`] to explain what a rule set does, and
+//! [`presets()`] for one-click rules.
+
+pub mod compile;
+pub mod evaluate;
+pub mod model;
+pub mod presets;
+pub mod render;
+pub mod validate;
+
+#[cfg(feature = "nft")]
+pub mod backend;
+
+pub use compile::{compile, compile_lenient, CompiledRuleset, RenderError};
+pub use evaluate::{
+    evaluate, evaluate_compiled, exposure, exposure_compiled, DecidedBy, Exposure, Packet,
+    PacketProtocol, Verdict,
+};
+pub use model::{
+    Action, ApplyContext, Ban, Direction, Family, FirewallConfig, IpVersion, Policy, PortRange,
+    Protocol, ResolvedHosts, Rule, RuleInput, RulePatch, RuleSet, RuleSetError,
+    DEFAULT_SERVICE_PORTS, SSH_PORT,
+};
+pub use presets::{preset, preset_is_open, preset_rule_ids, presets, Preset};
+pub use render::{render_ruleset, RenderedRuleset};
+pub use validate::{ban_network, validate_rule, FieldError, HostSpec, IpNetwork};

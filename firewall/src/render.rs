@@ -1,0 +1,644 @@
+//! The pure renderer: a rule set → Warden's whole `inet warden` table, both as the libnftables JSON
+//! batch that `apply` sends in **one** transaction and as the equivalent nft text (shown by
+//! `GET /api/v1/firewall/ruleset`, diffed by the UI, checked with `nft -c -f`).
+//!
+//! The batch is `add table` + `delete table` + `add table` + sets + chains + rules: the standard
+//! idiom to replace one table atomically (works whether or not it exists). No other table is ever
+//! named and the ruleset is never flushed.
+//!
+//! Table layout (the evaluator in [`crate::evaluate`] walks the same order):
+//! - sets `banned_v4` (`ipv4_addr`) and `banned_v6` (`ipv6_addr`, bans are /64s), flags
+//!   `interval, timeout`, created with the bans of [`ApplyContext::bans`] so an apply keeps them;
+//! - chain `input` (filter hook input priority 0, policy = [`FirewallConfig::default_inbound_policy`]):
+//!   `ct state established,related accept` · `iif "lo" accept` · ICMPv6 neighbour discovery accept ·
+//!   `ct state invalid drop` · essential ICMP and ICMPv6 (echo-request, destination-unreachable,
+//!   time-exceeded, parameter-problem, packet-too-big) accept · anti-lockout accept · banned sources drop ·
+//!   user `in` rules in order · private-cloud guard (`meta l4proto { tcp, udp } th dport <service
+//!   range> drop`);
+//! - chain `output` (filter hook output priority 0, policy accept): established/related accept ·
+//!   `oif "lo" accept` · ICMPv6 neighbour discovery accept · user `out` rules in order.
+//! - the `forward` hook is left alone (Warden does not route).
+//!
+//! Neighbour discovery is accepted before invalid packets are dropped because conntrack classifies
+//! NS/NA/RA as invalid (they cannot start a tracked "connection"); dropping them breaks IPv6.
+//! Loopback is accepted before invalid packets are dropped too: the TCP resets and ICMP errors that a
+//! `reject` in `output` sends back to a local socket are not part of a confirmed connection and would
+//! otherwise be dropped as invalid (the local program would see a timeout instead of a refusal).
+//!
+//! Every user rule carries a `counter` and the comment `warden:<id> <annotation>` (at most 128 bytes,
+//! `"` replaced by `'`), which is how [`crate::backend`] maps counters back to rule ids. A rule with
+//! both IPv4 and IPv6 hosts becomes two nft rules with the same comment. Host and port lists become
+//! anonymous sets. Reject is `reject with tcp reset` for TCP and `reject with icmpx port-unreachable`
+//! otherwise; a reject rule of protocol `any` becomes a TCP-reset rule followed by the ICMP one (Linux
+//! ignores an ICMP error that arrives while `connect()` still holds the socket, so ICMP alone can
+//! look like a drop to a TCP client).
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use serde_json::{json, Value};
+
+use crate::compile::{compile, CompiledRule, CompiledRuleset, RenderError};
+use crate::model::{
+    Action, ApplyContext, Ban, Direction, Family, FirewallConfig, Policy, PortRange, Protocol,
+    RuleSet,
+};
+use crate::validate::IpNetwork;
+
+/// nftables family of Warden's table.
+pub const TABLE_FAMILY: &str = "inet";
+/// Name of Warden's table.
+pub const TABLE_NAME: &str = "warden";
+/// Named set of banned IPv4 addresses.
+pub const BAN_SET_V4: &str = "banned_v4";
+/// Named set of banned IPv6 networks (/64).
+pub const BAN_SET_V6: &str = "banned_v6";
+/// Prefix of the comment of every user rule: `warden:<rule id>`.
+pub const RULE_COMMENT_PREFIX: &str = "warden:";
+/// Longest nft rule comment, in bytes (nft refuses longer ones in text form).
+pub const MAX_COMMENT_BYTES: usize = 128;
+
+/// The rendered table: JSON batch and text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedRuleset {
+    /// The libnftables JSON batch (`{"nftables": [...]}`) that replaces the table in one transaction.
+    pub batch: Value,
+    /// The table as nft text (`table inet warden { ... }`), with a `#` comment line listing the
+    /// addresses each hostname resolved to. It includes the ban elements of the context; render
+    /// with an empty [`ApplyContext::bans`] for a stable display/diff.
+    pub text: String,
+}
+
+impl RenderedRuleset {
+    /// The batch as a JSON string (what `nft -j -f -` reads).
+    pub fn batch_json(&self) -> String {
+        self.batch.to_string()
+    }
+
+    /// A text script for `nft -f` equivalent to the batch: replaces the table in one transaction.
+    pub fn nft_script(&self) -> String {
+        format!(
+            "table {TABLE_FAMILY} {TABLE_NAME}\ndelete table {TABLE_FAMILY} {TABLE_NAME}\n{}",
+            self.text
+        )
+    }
+}
+
+/// Renders the whole table. Fails if an enabled rule is invalid or a hostname is unresolved (the
+/// error names the rule and host); disabled rules are skipped.
+pub fn render_ruleset(
+    rules: &RuleSet,
+    config: &FirewallConfig,
+    context: &ApplyContext,
+) -> Result<RenderedRuleset, RenderError> {
+    Ok(render_compiled(&compile(rules, config, context)?))
+}
+
+/// The comment of a user rule's nft rule(s).
+pub fn rule_comment(id: &str, annotation: &str) -> String {
+    let full = if annotation.is_empty() {
+        format!("{RULE_COMMENT_PREFIX}{id}")
+    } else {
+        format!("{RULE_COMMENT_PREFIX}{id} {annotation}")
+    };
+    let mut comment: String = full
+        .chars()
+        .map(|c| if c == '"' || c.is_control() { '\'' } else { c })
+        .collect();
+    if comment.len() > MAX_COMMENT_BYTES {
+        let mut cut = MAX_COMMENT_BYTES;
+        while !comment.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        comment.truncate(cut);
+    }
+    comment
+}
+
+/// The rule id in a comment made by [`rule_comment`].
+pub fn rule_id_from_comment(comment: &str) -> Option<&str> {
+    let rest = comment.strip_prefix(RULE_COMMENT_PREFIX)?;
+    let id = rest.split(' ').next().unwrap_or(rest);
+    (!id.is_empty()).then_some(id)
+}
+
+/// One statement of a rule, in both forms.
+#[derive(Clone)]
+struct Piece {
+    json: Value,
+    text: String,
+}
+
+fn piece(json: Value, text: impl Into<String>) -> Piece {
+    Piece {
+        json,
+        text: text.into(),
+    }
+}
+
+/// An nft rule before it is attached to a chain.
+struct NftRule {
+    pieces: Vec<Piece>,
+    comment: Option<String>,
+    /// `#` lines printed above it in the text form.
+    notes: Vec<String>,
+}
+
+fn rule(pieces: Vec<Piece>, comment: Option<&str>) -> NftRule {
+    NftRule {
+        pieces,
+        comment: comment.map(str::to_string),
+        notes: Vec::new(),
+    }
+}
+
+fn m(left: Value, op: &str, right: Value) -> Value {
+    json!({"match": {"op": op, "left": left, "right": right}})
+}
+
+fn meta(key: &str) -> Value {
+    json!({"meta": {"key": key}})
+}
+
+fn payload(protocol: &str, field: &str) -> Value {
+    json!({"payload": {"protocol": protocol, "field": field}})
+}
+
+fn ct_state(states: &[&str], verdict: &str) -> NftRule {
+    let right = if states.len() == 1 {
+        json!(states[0])
+    } else {
+        json!(states)
+    };
+    rule(
+        vec![
+            piece(
+                m(json!({"ct": {"key": "state"}}), "in", right),
+                format!("ct state {}", states.join(",")),
+            ),
+            verdict_piece(verdict),
+        ],
+        None,
+    )
+}
+
+fn verdict_piece(verdict: &str) -> Piece {
+    piece(json!({ verdict: null }), verdict)
+}
+
+fn interface(key: &str, name: &str) -> NftRule {
+    rule(
+        vec![
+            piece(m(meta(key), "==", json!(name)), format!("{key} \"{name}\"")),
+            verdict_piece("accept"),
+        ],
+        None,
+    )
+}
+
+fn l4proto_is(protocol: &str) -> Piece {
+    piece(
+        m(meta("l4proto"), "==", json!(protocol)),
+        format!("meta l4proto {protocol}"),
+    )
+}
+
+fn set_of<T>(items: &[T], one: impl Fn(&T) -> (Value, String)) -> (Value, String) {
+    if items.len() == 1 {
+        one(&items[0])
+    } else {
+        let (values, texts): (Vec<Value>, Vec<String>) = items.iter().map(one).unzip();
+        (
+            json!({"set": values}),
+            format!("{{ {} }}", texts.join(", ")),
+        )
+    }
+}
+
+fn icmp_types(family: Family, types: &[&str]) -> NftRule {
+    let (proto, header) = match family {
+        Family::Ipv4 => ("icmp", "icmp"),
+        Family::Ipv6 => ("ipv6-icmp", "icmpv6"),
+    };
+    let (right, text) = set_of(types, |t| (json!(t), (*t).to_string()));
+    rule(
+        vec![
+            l4proto_is(proto),
+            piece(
+                m(payload(header, "type"), "==", right),
+                format!("{header} type {text}"),
+            ),
+            verdict_piece("accept"),
+        ],
+        None,
+    )
+}
+
+fn network_value(net: &IpNetwork) -> (Value, String) {
+    if net.is_host() {
+        (json!(net.addr().to_string()), net.addr().to_string())
+    } else {
+        (
+            json!({"prefix": {"addr": net.addr().to_string(), "len": net.prefix_len()}}),
+            net.to_string(),
+        )
+    }
+}
+
+fn port_value(range: &PortRange) -> (Value, String) {
+    if range.first == range.last {
+        (json!(range.first), range.first.to_string())
+    } else {
+        (
+            json!({"range": [range.first, range.last]}),
+            format!("{}-{}", range.first, range.last),
+        )
+    }
+}
+
+fn family_header(family: Family) -> &'static str {
+    match family {
+        Family::Ipv4 => "ip",
+        Family::Ipv6 => "ip6",
+    }
+}
+
+fn address_match(family: Family, field: &str, networks: &[IpNetwork]) -> Piece {
+    let header = family_header(family);
+    let (right, text) = set_of(networks, network_value);
+    piece(
+        m(payload(header, field), "==", right),
+        format!("{header} {field} {text}"),
+    )
+}
+
+/// `tcp dport X`, `udp dport X` or `meta l4proto { tcp, udp } th dport X`, or just the protocol.
+fn protocol_and_ports(protocol: Protocol, ports: Option<&[PortRange]>) -> Vec<Piece> {
+    let header = match protocol {
+        Protocol::Tcp => "tcp",
+        Protocol::Udp => "udp",
+        Protocol::Any => "th",
+    };
+    let mut pieces = Vec::new();
+    match ports {
+        None => {
+            if protocol != Protocol::Any {
+                pieces.push(l4proto_is(header));
+            }
+        }
+        Some(ranges) => {
+            if protocol == Protocol::Any {
+                pieces.push(piece(
+                    m(meta("l4proto"), "==", json!({"set": ["tcp", "udp"]})),
+                    "meta l4proto { tcp, udp }",
+                ));
+            }
+            let (right, text) = set_of(ranges, port_value);
+            pieces.push(piece(
+                m(payload(header, "dport"), "==", right),
+                format!("{header} dport {text}"),
+            ));
+        }
+    }
+    pieces
+}
+
+fn action_piece(action: Action, protocol: Protocol) -> Piece {
+    match (action, protocol) {
+        (Action::Accept, _) => verdict_piece("accept"),
+        (Action::Drop, _) => verdict_piece("drop"),
+        (Action::Reject, Protocol::Tcp) => piece(
+            json!({"reject": {"type": "tcp reset"}}),
+            "reject with tcp reset",
+        ),
+        (Action::Reject, _) => piece(
+            json!({"reject": {"type": "icmpx", "expr": "port-unreachable"}}),
+            "reject with icmpx port-unreachable",
+        ),
+    }
+}
+
+fn user_rules(rule_def: &CompiledRule) -> Vec<NftRule> {
+    let comment = rule_comment(&rule_def.id, &rule_def.annotation);
+    let field = match rule_def.direction {
+        Direction::In => "saddr",
+        Direction::Out => "daddr",
+    };
+    let mut out = Vec::new();
+    for (index, addresses) in rule_def.addresses.iter().enumerate() {
+        let address_piece = match (addresses.family, &addresses.networks) {
+            (Some(family), Some(nets)) => Some(address_match(family, field, nets)),
+            (Some(family), None) => Some(piece(
+                m(meta("nfproto"), "==", json!(family_name(family))),
+                format!("meta nfproto {}", family_name(family)),
+            )),
+            (None, _) => None,
+        };
+        // A reject of any protocol answers TCP with a reset first: Linux ignores an ICMP error that
+        // arrives while connect() still holds the socket, so ICMP alone can look like a drop.
+        let protocols: &[Protocol] = match (rule_def.action, rule_def.protocol) {
+            (Action::Reject, Protocol::Any) => &[Protocol::Tcp, Protocol::Any],
+            (_, protocol) => &[protocol],
+        };
+        for (variant, protocol) in protocols.iter().enumerate() {
+            let mut pieces: Vec<Piece> = address_piece.iter().cloned().collect();
+            pieces.extend(protocol_and_ports(*protocol, rule_def.ports.as_deref()));
+            pieces.push(piece(
+                json!({"counter": {"packets": 0, "bytes": 0}}),
+                "counter",
+            ));
+            pieces.push(action_piece(rule_def.action, *protocol));
+            let mut nft_rule = rule(pieces, Some(&comment));
+            if index == 0 && variant == 0 {
+                nft_rule.notes = resolved_notes(rule_def);
+            }
+            out.push(nft_rule);
+        }
+    }
+    if out.is_empty() {
+        // Hosts left no address of the rule's IP version: it matches nothing; say so in the text.
+        out.push(NftRule {
+            pieces: Vec::new(),
+            comment: None,
+            notes: vec![format!(
+                "rule {}: no host address of its IP version, matches nothing",
+                rule_def.id
+            )],
+        });
+    }
+    out
+}
+
+fn resolved_notes(rule_def: &CompiledRule) -> Vec<String> {
+    rule_def
+        .resolved
+        .iter()
+        .map(|(name, addrs)| {
+            let list: Vec<String> = addrs.iter().map(IpAddr::to_string).collect();
+            format!(
+                "rule {}: {} resolved to {}",
+                rule_def.id,
+                name,
+                list.join(", ")
+            )
+        })
+        .collect()
+}
+
+fn family_name(family: Family) -> &'static str {
+    match family {
+        Family::Ipv4 => "ipv4",
+        Family::Ipv6 => "ipv6",
+    }
+}
+
+fn anti_lockout_rules(config: &FirewallConfig) -> Vec<NftRule> {
+    let ports: Vec<PortRange> = config
+        .anti_lockout_ports()
+        .into_iter()
+        .map(PortRange::single)
+        .collect();
+    let mut out = Vec::new();
+    for family in [Family::Ipv4, Family::Ipv6] {
+        let mut nets: Vec<IpNetwork> = config
+            .anti_lockout
+            .iter()
+            .filter(|a| Family::of(a) == family)
+            .map(|a| IpNetwork::host(*a))
+            .collect();
+        nets.sort();
+        nets.dedup();
+        if nets.is_empty() {
+            continue;
+        }
+        let mut pieces = vec![address_match(family, "saddr", &nets)];
+        pieces.extend(protocol_and_ports(Protocol::Tcp, Some(&ports)));
+        pieces.push(verdict_piece("accept"));
+        out.push(rule(pieces, Some("anti-lockout")));
+    }
+    out
+}
+
+fn ban_rule(family: Family, set: &str) -> NftRule {
+    let header = family_header(family);
+    rule(
+        vec![
+            piece(
+                m(payload(header, "saddr"), "==", json!(format!("@{set}"))),
+                format!("{header} saddr @{set}"),
+            ),
+            verdict_piece("drop"),
+        ],
+        Some("banned"),
+    )
+}
+
+fn guard_rule(range: PortRange) -> NftRule {
+    let mut pieces = protocol_and_ports(Protocol::Any, Some(&[range]));
+    pieces.push(piece(
+        json!({"counter": {"packets": 0, "bytes": 0}}),
+        "counter",
+    ));
+    pieces.push(verdict_piece("drop"));
+    rule(
+        pieces,
+        Some("private-cloud guard: service ports closed to outside"),
+    )
+}
+
+const ICMP_V4_TYPES: &[&str] = &[
+    "echo-request",
+    "destination-unreachable",
+    "time-exceeded",
+    "parameter-problem",
+];
+const ICMP_V6_TYPES: &[&str] = &[
+    "destination-unreachable",
+    "packet-too-big",
+    "time-exceeded",
+    "parameter-problem",
+    "echo-request",
+];
+const ND_IN_TYPES: &[&str] = &[
+    "nd-router-advert",
+    "nd-neighbor-solicit",
+    "nd-neighbor-advert",
+];
+const ND_OUT_TYPES: &[&str] = &[
+    "nd-router-solicit",
+    "nd-neighbor-solicit",
+    "nd-neighbor-advert",
+];
+
+struct Chain {
+    name: &'static str,
+    hook: &'static str,
+    policy: &'static str,
+    rules: Vec<NftRule>,
+}
+
+/// Renders a compiled rule set.
+pub fn render_compiled(ruleset: &CompiledRuleset) -> RenderedRuleset {
+    let config = &ruleset.config;
+    let mut input = vec![
+        ct_state(&["established", "related"], "accept"),
+        interface("iif", "lo"),
+        icmp_types(Family::Ipv6, ND_IN_TYPES),
+        ct_state(&["invalid"], "drop"),
+        icmp_types(Family::Ipv4, ICMP_V4_TYPES),
+        icmp_types(Family::Ipv6, ICMP_V6_TYPES),
+    ];
+    input.extend(anti_lockout_rules(config));
+    input.push(ban_rule(Family::Ipv4, BAN_SET_V4));
+    input.push(ban_rule(Family::Ipv6, BAN_SET_V6));
+    let mut output = vec![
+        ct_state(&["established", "related"], "accept"),
+        interface("oif", "lo"),
+        icmp_types(Family::Ipv6, ND_OUT_TYPES),
+    ];
+    for user_rule in &ruleset.rules {
+        let target = match user_rule.direction {
+            Direction::In => &mut input,
+            Direction::Out => &mut output,
+        };
+        target.extend(user_rules(user_rule));
+    }
+    input.push(guard_rule(config.service_ports));
+    let chains = [
+        Chain {
+            name: "input",
+            hook: "input",
+            policy: match config.default_inbound_policy {
+                Policy::Accept => "accept",
+                Policy::Drop => "drop",
+            },
+            rules: input,
+        },
+        Chain {
+            name: "output",
+            hook: "output",
+            policy: "accept",
+            rules: output,
+        },
+    ];
+    let sets = [
+        (BAN_SET_V4, "ipv4_addr", Family::Ipv4),
+        (BAN_SET_V6, "ipv6_addr", Family::Ipv6),
+    ];
+
+    let table = json!({"family": TABLE_FAMILY, "name": TABLE_NAME});
+    let mut commands = vec![
+        json!({"add": {"table": table}}),
+        json!({"delete": {"table": table}}),
+        json!({"add": {"table": table}}),
+    ];
+    let mut text = format!("table {TABLE_FAMILY} {TABLE_NAME} {{\n");
+    for (name, kind, family) in sets {
+        let bans: Vec<&Ban> = ruleset
+            .bans
+            .iter()
+            .filter(|b| b.network.family() == family)
+            .collect();
+        let mut set = json!({
+            "family": TABLE_FAMILY, "table": TABLE_NAME, "name": name,
+            "type": kind, "flags": ["interval", "timeout"],
+        });
+        let _ = writeln!(
+            text,
+            "\tset {name} {{\n\t\ttype {kind}\n\t\tflags interval,timeout"
+        );
+        if !bans.is_empty() {
+            let (elems, texts): (Vec<Value>, Vec<String>) =
+                bans.iter().map(|b| ban_element(b)).unzip();
+            set["elem"] = Value::Array(elems);
+            let _ = writeln!(text, "\t\telements = {{ {} }}", texts.join(", "));
+        }
+        text.push_str("\t}\n\n");
+        commands.push(json!({"add": {"set": set}}));
+    }
+    for (index, chain) in chains.iter().enumerate() {
+        commands.push(json!({"add": {"chain": {
+            "family": TABLE_FAMILY, "table": TABLE_NAME, "name": chain.name,
+            "type": "filter", "hook": chain.hook, "prio": 0, "policy": chain.policy,
+        }}}));
+        let _ = writeln!(
+            text,
+            "\tchain {} {{\n\t\ttype filter hook {} priority 0; policy {};",
+            chain.name, chain.hook, chain.policy
+        );
+        for nft_rule in &chain.rules {
+            for note in &nft_rule.notes {
+                let _ = writeln!(text, "\t\t# {note}");
+            }
+            if nft_rule.pieces.is_empty() {
+                continue;
+            }
+            let texts: Vec<&str> = nft_rule.pieces.iter().map(|p| p.text.as_str()).collect();
+            let mut line = texts.join(" ");
+            let mut object = json!({
+                "family": TABLE_FAMILY, "table": TABLE_NAME, "chain": chain.name,
+                "expr": nft_rule.pieces.iter().map(|p| p.json.clone()).collect::<Vec<_>>(),
+            });
+            if let Some(comment) = &nft_rule.comment {
+                object["comment"] = json!(comment);
+                let _ = write!(line, " comment \"{comment}\"");
+            }
+            let _ = writeln!(text, "\t\t{line}");
+            commands.push(json!({"add": {"rule": object}}));
+        }
+        text.push_str("\t}\n");
+        if index + 1 < chains.len() {
+            text.push('\n');
+        }
+    }
+    text.push_str("}\n");
+    RenderedRuleset {
+        batch: json!({ "nftables": commands }),
+        text,
+    }
+}
+
+fn ban_element(ban: &Ban) -> (Value, String) {
+    let (value, text) = network_value(&ban.network);
+    match ban.expires_in_secs {
+        Some(secs) => {
+            let secs = u32::try_from(secs).unwrap_or(u32::MAX);
+            (
+                json!({"elem": {"val": value, "timeout": secs}}),
+                format!("{text} timeout {secs}s"),
+            )
+        }
+        None => (value, text),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comments_carry_the_id_and_fit_nft() {
+        assert_eq!(rule_comment("r1", ""), "warden:r1");
+        assert_eq!(rule_comment("r1", "say \"hi\""), "warden:r1 say 'hi'");
+        let long = rule_comment("r1", &"é".repeat(200));
+        assert!(long.len() <= MAX_COMMENT_BYTES);
+        assert_eq!(rule_id_from_comment(&long), Some("r1"));
+        assert_eq!(rule_id_from_comment("warden:abc def"), Some("abc"));
+        assert_eq!(rule_id_from_comment("anti-lockout"), None);
+        assert_eq!(rule_id_from_comment("warden:"), None);
+    }
+
+    #[test]
+    fn script_replaces_the_table() {
+        let rendered = render_ruleset(
+            &RuleSet::default(),
+            &FirewallConfig::default(),
+            &ApplyContext::default(),
+        )
+        .unwrap();
+        assert!(rendered
+            .nft_script()
+            .starts_with("table inet warden\ndelete table inet warden\ntable inet warden {"));
+        assert!(rendered.text.contains("th dport 8300-8499 counter drop"));
+    }
+}

@@ -1,0 +1,389 @@
+//! Evaluator and exposure tables: order (top wins), disabled rules inert, host filters, v4/v6,
+//! the service-range guard, the default policy, anti-lockout, bans; and presets.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
+use std::net::IpAddr;
+
+use warden_firewall::{
+    evaluate, exposure, preset, preset_is_open, preset_rule_ids, presets, Action, ApplyContext,
+    Ban, DecidedBy, Direction, FirewallConfig, IpVersion, Packet, PacketProtocol, Policy, Protocol,
+    Rule, RuleSet,
+};
+
+fn rule(id: &str, f: impl FnOnce(&mut Rule)) -> Rule {
+    let mut r = Rule {
+        id: id.to_string(),
+        position: 0,
+        enabled: true,
+        protocol: Protocol::Any,
+        action: Action::Accept,
+        direction: Direction::In,
+        hosts: vec![],
+        ports: vec![],
+        ip_version: IpVersion::Any,
+        annotation: String::new(),
+    };
+    f(&mut r);
+    r
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn tcp_in(src: &str, port: u16) -> Packet {
+    let dst = if src.contains(':') {
+        "2001:db8:1::1"
+    } else {
+        "192.0.2.1"
+    };
+    Packet::inbound(ip(src), ip(dst), PacketProtocol::Tcp, port)
+}
+
+fn udp_in(src: &str, port: u16) -> Packet {
+    Packet {
+        protocol: PacketProtocol::Udp,
+        ..tcp_in(src, port)
+    }
+}
+
+fn verdict(rules: &RuleSet, config: &FirewallConfig, packet: Packet) -> (Action, DecidedBy) {
+    let v = evaluate(rules, config, &ApplyContext::default(), &packet);
+    (v.action, v.decided_by)
+}
+
+fn by(id: &str) -> DecidedBy {
+    DecidedBy::Rule(id.to_string())
+}
+
+#[test]
+fn defaults_guard_the_service_range_only() {
+    let rules = RuleSet::default();
+    let config = FirewallConfig::default();
+    assert_eq!(
+        verdict(&rules, &config, tcp_in("198.51.100.5", 8300)),
+        (Action::Drop, DecidedBy::ServiceRangeGuard)
+    );
+    assert_eq!(
+        verdict(&rules, &config, udp_in("2001:db8:9::5", 8499)),
+        (Action::Drop, DecidedBy::ServiceRangeGuard)
+    );
+    assert_eq!(
+        verdict(&rules, &config, tcp_in("198.51.100.5", 8500)),
+        (Action::Accept, DecidedBy::DefaultPolicy)
+    );
+    let mut lo = tcp_in("127.0.0.1", 8300);
+    lo.loopback = true;
+    assert_eq!(
+        verdict(&rules, &config, lo),
+        (Action::Accept, DecidedBy::Loopback)
+    );
+    let mut est = tcp_in("198.51.100.5", 8300);
+    est.new_connection = false;
+    assert_eq!(
+        verdict(&rules, &config, est),
+        (Action::Accept, DecidedBy::Established)
+    );
+    let drop_policy = FirewallConfig {
+        default_inbound_policy: Policy::Drop,
+        ..FirewallConfig::default()
+    };
+    assert_eq!(
+        verdict(&rules, &drop_policy, tcp_in("198.51.100.5", 80)),
+        (Action::Drop, DecidedBy::DefaultPolicy)
+    );
+}
+
+#[test]
+fn top_rule_wins_and_disabled_rules_are_inert() {
+    let config = FirewallConfig::default();
+    let rules = RuleSet::new(vec![
+        rule("off", |r| {
+            r.enabled = false;
+            r.action = Action::Accept;
+        }),
+        rule("rej", |r| {
+            r.action = Action::Reject;
+            r.ports = vec!["8300".into()];
+        }),
+        rule("acc", |r| r.ports = vec!["8300:8310".into()]),
+    ]);
+    assert_eq!(
+        verdict(&rules, &config, tcp_in("198.51.100.5", 8300)),
+        (Action::Reject, by("rej"))
+    );
+    assert_eq!(
+        verdict(&rules, &config, tcp_in("198.51.100.5", 8301)),
+        (Action::Accept, by("acc"))
+    );
+    assert_eq!(
+        verdict(&rules, &config, tcp_in("198.51.100.5", 8311)),
+        (Action::Drop, DecidedBy::ServiceRangeGuard)
+    );
+}
+
+#[test]
+fn protocols_hosts_and_versions() {
+    let config = FirewallConfig::default();
+    let rules = RuleSet::new(vec![
+        rule("udp-only", |r| {
+            r.protocol = Protocol::Udp;
+            r.ports = vec!["8400".into()];
+        }),
+        rule("net", |r| {
+            r.hosts = vec!["198.51.100.0/24".into(), "2001:db8:7::/48".into()];
+            r.ports = vec!["8301".into()];
+        }),
+        rule("v6-only", |r| {
+            r.ip_version = IpVersion::V6;
+            r.ports = vec!["8302".into()];
+        }),
+        rule("named", |r| {
+            r.hosts = vec!["peer.example".into()];
+            r.ports = vec!["8303".into()];
+        }),
+    ]);
+    assert_eq!(
+        verdict(&rules, &config, udp_in("203.0.113.1", 8400)),
+        (Action::Accept, by("udp-only"))
+    );
+    assert_eq!(
+        verdict(&rules, &config, tcp_in("203.0.113.1", 8400)).1,
+        DecidedBy::ServiceRangeGuard
+    );
+    assert_eq!(
+        verdict(&rules, &config, tcp_in("198.51.100.77", 8301)).1,
+        by("net")
+    );
+    assert_eq!(
+        verdict(&rules, &config, tcp_in("2001:db8:7:1::9", 8301)).1,
+        by("net")
+    );
+    assert_eq!(
+        verdict(&rules, &config, tcp_in("203.0.113.1", 8301)).1,
+        DecidedBy::ServiceRangeGuard
+    );
+    assert_eq!(
+        verdict(&rules, &config, tcp_in("2001:db8:9::1", 8302)).1,
+        by("v6-only")
+    );
+    assert_eq!(
+        verdict(&rules, &config, tcp_in("203.0.113.1", 8302)).1,
+        DecidedBy::ServiceRangeGuard
+    );
+    // An unresolved hostname matches nothing; once resolved it matches its addresses only.
+    assert_eq!(
+        verdict(&rules, &config, tcp_in("203.0.113.50", 8303)).1,
+        DecidedBy::ServiceRangeGuard
+    );
+    let mut context = ApplyContext::default();
+    context
+        .resolved_hosts
+        .insert("peer.example".into(), vec![ip("203.0.113.50")]);
+    let v = evaluate(&rules, &config, &context, &tcp_in("203.0.113.50", 8303));
+    assert_eq!(v.decided_by, by("named"));
+    let v = evaluate(&rules, &config, &context, &tcp_in("203.0.113.51", 8303));
+    assert_eq!(v.decided_by, DecidedBy::ServiceRangeGuard);
+}
+
+#[test]
+fn out_rules_match_destination_and_never_inbound() {
+    let config = FirewallConfig::default();
+    let rules = RuleSet::new(vec![rule("no-smtp", |r| {
+        r.direction = Direction::Out;
+        r.action = Action::Reject;
+        r.protocol = Protocol::Tcp;
+        r.hosts = vec!["192.0.2.200".into()];
+        r.ports = vec!["25".into()];
+    })]);
+    let out = Packet::outbound(ip("192.0.2.1"), ip("192.0.2.200"), PacketProtocol::Tcp, 25);
+    assert_eq!(
+        verdict(&rules, &config, out),
+        (Action::Reject, by("no-smtp"))
+    );
+    let other = Packet::outbound(ip("192.0.2.1"), ip("192.0.2.201"), PacketProtocol::Tcp, 25);
+    assert_eq!(
+        verdict(&rules, &config, other),
+        (Action::Accept, DecidedBy::DefaultPolicy)
+    );
+    assert_eq!(
+        verdict(&rules, &config, tcp_in("192.0.2.200", 25)).1,
+        DecidedBy::DefaultPolicy
+    );
+}
+
+#[test]
+fn anti_lockout_beats_bans_and_rules_and_bans_beat_rules() {
+    let config = FirewallConfig {
+        admin_port: 8080,
+        anti_lockout: vec![ip("198.51.100.7")],
+        default_inbound_policy: Policy::Drop,
+        ..FirewallConfig::default()
+    };
+    let rules = RuleSet::new(vec![rule("drop-all", |r| r.action = Action::Drop)]);
+    let context = ApplyContext {
+        resolved_hosts: Default::default(),
+        bans: vec![
+            Ban {
+                network: "198.51.100.7".parse().unwrap(),
+                expires_in_secs: Some(60),
+            },
+            Ban {
+                network: "203.0.113.9".parse().unwrap(),
+                expires_in_secs: Some(60),
+            },
+            Ban {
+                network: "2001:db8:bad::/64".parse().unwrap(),
+                expires_in_secs: None,
+            },
+        ],
+    };
+    let eval = |p| {
+        let v = evaluate(&rules, &config, &context, &p);
+        (v.action, v.decided_by)
+    };
+    assert_eq!(
+        eval(tcp_in("198.51.100.7", 8080)),
+        (Action::Accept, DecidedBy::AntiLockout)
+    );
+    assert_eq!(
+        eval(tcp_in("198.51.100.7", 22)),
+        (Action::Accept, DecidedBy::AntiLockout)
+    );
+    assert_eq!(
+        eval(udp_in("198.51.100.7", 22)),
+        (Action::Drop, by("drop-all"))
+    );
+    assert_eq!(
+        eval(tcp_in("198.51.100.7", 443)),
+        (Action::Drop, by("drop-all")),
+        "anti-lockout address is not banned"
+    );
+    assert_eq!(
+        eval(tcp_in("203.0.113.9", 22)),
+        (Action::Drop, DecidedBy::Ban)
+    );
+    assert_eq!(
+        eval(tcp_in("2001:db8:bad::1234", 80)),
+        (Action::Drop, DecidedBy::Ban)
+    );
+    assert_eq!(
+        eval(tcp_in("2001:db8:bad:1::1", 80)),
+        (Action::Drop, by("drop-all"))
+    );
+}
+
+#[test]
+fn exposure_reports_reachability_and_the_deciding_rule() {
+    let config = FirewallConfig::default();
+    let none = RuleSet::default();
+    let ctx = ApplyContext::default();
+    let e = exposure(&none, &config, &ctx, 8300, PacketProtocol::Tcp);
+    assert!(!e.reachable_from_outside);
+    assert_eq!(e.decided_by, DecidedBy::ServiceRangeGuard);
+    assert_eq!(e.deciding_rule, None);
+    let e = exposure(&none, &config, &ctx, 3000, PacketProtocol::Tcp);
+    assert!(e.reachable_from_outside && e.reachable_from_everywhere);
+
+    let rules = RuleSet::new(vec![
+        rule("only-office", |r| {
+            r.hosts = vec!["198.51.100.0/24".into()];
+            r.ports = vec!["8300".into()];
+        }),
+        rule("open", |r| r.ports = vec!["8301".into()]),
+        rule("block", |r| {
+            r.action = Action::Drop;
+            r.ports = vec!["3000".into()];
+        }),
+        rule("v6-only", |r| {
+            r.ip_version = IpVersion::V6;
+            r.ports = vec!["8302".into()];
+        }),
+    ]);
+    let e = exposure(&rules, &config, &ctx, 8300, PacketProtocol::Tcp);
+    assert!(e.reachable_from_outside && !e.reachable_from_everywhere);
+    assert_eq!(e.deciding_rule.as_deref(), Some("only-office"));
+    let e = exposure(&rules, &config, &ctx, 8301, PacketProtocol::Udp);
+    assert!(e.reachable_from_everywhere);
+    assert_eq!(e.deciding_rule.as_deref(), Some("open"));
+    let e = exposure(&rules, &config, &ctx, 3000, PacketProtocol::Tcp);
+    assert!(!e.reachable_from_outside);
+    assert_eq!(e.deciding_rule.as_deref(), Some("block"));
+    let e = exposure(&rules, &config, &ctx, 8302, PacketProtocol::Tcp);
+    assert!(e.reachable_from_outside && !e.reachable_from_everywhere);
+    assert_eq!(e.deciding_rule.as_deref(), Some("v6-only"));
+
+    // A hole inside a drop network is still found.
+    let nested = RuleSet::new(vec![
+        rule("hole", |r| {
+            r.hosts = vec!["198.51.100.128/25".into()];
+            r.ports = vec!["8300".into()];
+        }),
+        rule("drop-net", |r| {
+            r.action = Action::Drop;
+            r.hosts = vec!["198.51.100.0/24".into()];
+        }),
+    ]);
+    let e = exposure(&nested, &config, &ctx, 8300, PacketProtocol::Tcp);
+    assert!(e.reachable_from_outside);
+    assert_eq!(e.deciding_rule.as_deref(), Some("hole"));
+}
+
+#[test]
+fn presets_open_and_close() {
+    let all = presets();
+    let names: Vec<&str> = all.iter().map(|p| p.name.as_str()).collect();
+    for expected in [
+        "ssh",
+        "http",
+        "https",
+        "smtp",
+        "imap",
+        "pop3",
+        "ftp",
+        "postgresql",
+        "mysql",
+        "redis",
+        "mongodb",
+        "memcached",
+        "mattermost",
+        "service-range",
+    ] {
+        assert!(names.contains(&expected), "{expected}");
+    }
+    let mut set = RuleSet::default();
+    for (n, input) in preset("smtp").unwrap().rules.into_iter().enumerate() {
+        set.insert(input.into_rule(format!("p{n}")).unwrap(), None)
+            .unwrap();
+    }
+    set.insert(
+        rule("mine", |r| r.annotation = "preset:smtpx not it".into()),
+        None,
+    )
+    .unwrap();
+    assert!(preset_is_open(&set, "smtp"));
+    assert!(!preset_is_open(&set, "ssh"));
+    assert_eq!(preset_rule_ids(&set, "smtp"), ["p0"]);
+    let config = FirewallConfig::default();
+    for port in [25, 465, 587] {
+        assert_eq!(
+            verdict(&set, &config, tcp_in("203.0.113.1", port)).1,
+            by("p0")
+        );
+    }
+    let sr = preset("service-range").unwrap().rules[0]
+        .clone()
+        .into_rule("sr")
+        .unwrap();
+    let set = RuleSet::new(vec![sr]);
+    assert_eq!(
+        verdict(&set, &config, udp_in("203.0.113.1", 8450)),
+        (Action::Accept, by("sr"))
+    );
+    // Every preset's rules validate.
+    for p in presets() {
+        for r in p.rules {
+            r.into_rule("x").unwrap();
+        }
+    }
+}

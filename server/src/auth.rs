@@ -1,0 +1,424 @@
+//! Authentication: the admin user and its argon2id password hash, session and API tokens (stored only as
+//! SHA-256 digests), first-run bootstrap, and the per-address login throttle. The HTTP layer decides *where*
+//! credentials come from (cookie or bearer); this module decides whether they are good.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use base64::Engine;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::store::{trees, Collection, Store, StoreError};
+
+/// The name of the session cookie.
+pub const SESSION_COOKIE: &str = "warden_session";
+/// How long a login session lasts.
+pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+/// The one admin user this version has (a seam for more users later).
+pub const ADMIN_USER: &str = "admin";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+    #[error("the password hashing task failed: {0}")]
+    Join(String),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserRecord {
+    pub username: String,
+    /// PHC string of an argon2id hash.
+    pub password_hash: String,
+    pub created_at: String,
+}
+
+/// What a token is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TokenKind {
+    /// A login session (browser cookie or the token `auth/login` returns).
+    Session,
+    /// A named API token created by the user.
+    Api { id: String, name: String },
+}
+
+/// A stored token, keyed by the SHA-256 of the secret.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenRecord {
+    pub username: String,
+    #[serde(flatten)]
+    pub kind: TokenKind,
+    pub created_at: String,
+    /// Unix seconds; `None` never expires (API tokens until revoked).
+    pub expires_at: Option<i64>,
+}
+
+/// Who is making a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub username: String,
+    pub kind: TokenKind,
+    /// The digest key of the token used (to revoke it on logout).
+    pub token_key: String,
+}
+
+/// The outcome of a login attempt.
+#[derive(Debug)]
+pub enum LoginOutcome {
+    Ok { token: String, expires_at: i64 },
+    Invalid,
+    Throttled { retry_after: Duration },
+}
+
+pub fn now_unix() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+pub fn now_rfc3339() -> String {
+    rfc3339(time::OffsetDateTime::now_utc())
+}
+
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+pub fn unix_to_rfc3339(secs: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .map(rfc3339)
+        .unwrap_or_else(|_| secs.to_string())
+}
+
+/// A new random secret: 32 bytes, base64url.
+pub fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A readable generated password: 20 characters without look-alikes.
+pub fn generate_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    (0..20)
+        .map(|_| ALPHABET[(rng.next_u32() as usize) % ALPHABET.len()] as char)
+        .collect()
+}
+
+fn token_key(secret: &str) -> String {
+    let digest = Sha256::digest(secret.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn hash_password(password: &str) -> Result<String, AuthError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AuthError::Hash(e.to_string()))
+}
+
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    match PasswordHash::new(phc) {
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Per-address failed-login counting: a pure sliding window, fed by the HTTP layer.
+#[derive(Debug, Default)]
+pub struct LoginThrottle {
+    failures: HashMap<IpAddr, VecDeque<Instant>>,
+}
+
+impl LoginThrottle {
+    fn prune(&mut self, addr: IpAddr, now: Instant, window: Duration) -> usize {
+        let Some(q) = self.failures.get_mut(&addr) else {
+            return 0;
+        };
+        while q.front().is_some_and(|t| now.duration_since(*t) > window) {
+            q.pop_front();
+        }
+        let n = q.len();
+        if n == 0 {
+            self.failures.remove(&addr);
+        }
+        n
+    }
+
+    /// `Err(retry_after)` when `addr` has used up its failures in the window.
+    pub fn check(
+        &mut self,
+        addr: IpAddr,
+        now: Instant,
+        max: u32,
+        window: Duration,
+    ) -> Result<(), Duration> {
+        let n = self.prune(addr, now, window);
+        if n >= max as usize {
+            let oldest = self
+                .failures
+                .get(&addr)
+                .and_then(|q| q.front().copied())
+                .unwrap_or(now);
+            let retry = window.saturating_sub(now.duration_since(oldest));
+            return Err(retry.max(Duration::from_secs(1)));
+        }
+        Ok(())
+    }
+
+    /// Records a failure; returns the number of failures now in the window.
+    pub fn record_failure(&mut self, addr: IpAddr, now: Instant, window: Duration) -> usize {
+        self.prune(addr, now, window);
+        let q = self.failures.entry(addr).or_default();
+        q.push_back(now);
+        q.len()
+    }
+
+    pub fn record_success(&mut self, addr: IpAddr) {
+        self.failures.remove(&addr);
+    }
+}
+
+/// The authentication service. Cheap to share behind an `Arc`.
+pub struct Auth {
+    store: Store,
+    users: Collection<UserRecord>,
+    tokens: Collection<TokenRecord>,
+    throttle: Mutex<LoginThrottle>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth").finish_non_exhaustive()
+    }
+}
+
+impl Auth {
+    pub fn new(store: &Store) -> Result<Auth, AuthError> {
+        Ok(Auth {
+            store: store.clone(),
+            users: store.collection(trees::USERS)?,
+            tokens: store.collection(trees::TOKENS)?,
+            throttle: Mutex::new(LoginThrottle::default()),
+        })
+    }
+
+    /// Creates the admin user on first start. Returns the generated password when none was given, so the
+    /// caller can print it once; returns `None` when the user already existed or the password was given.
+    pub async fn bootstrap(
+        &self,
+        given_password: Option<String>,
+    ) -> Result<Option<String>, AuthError> {
+        if self.users.get(ADMIN_USER)?.is_some() {
+            return Ok(None);
+        }
+        let (password, generated) = match given_password.filter(|p| !p.is_empty()) {
+            Some(p) => (p, false),
+            None => (generate_password(), true),
+        };
+        let hash = {
+            let password = password.clone();
+            tokio::task::spawn_blocking(move || hash_password(&password))
+                .await
+                .map_err(|e| AuthError::Join(e.to_string()))??
+        };
+        self.users.insert(
+            ADMIN_USER,
+            &UserRecord {
+                username: ADMIN_USER.to_string(),
+                password_hash: hash,
+                created_at: now_rfc3339(),
+            },
+        )?;
+        self.store.flush().await?;
+        Ok(generated.then_some(password))
+    }
+
+    /// Checks credentials (throttled per address) and creates a session token on success.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        addr: IpAddr,
+        max_failures: u32,
+        window: Duration,
+    ) -> Result<LoginOutcome, AuthError> {
+        if let Err(retry_after) =
+            self.throttle_lock()
+                .check(addr, Instant::now(), max_failures, window)
+        {
+            return Ok(LoginOutcome::Throttled { retry_after });
+        }
+        let user = self.users.get(username)?;
+        // Verify against a dummy hash for unknown users, so timing does not tell which users exist.
+        let phc = user
+            .as_ref()
+            .map(|u| u.password_hash.clone())
+            .unwrap_or_else(|| dummy_hash().to_string());
+        let pw = password.to_string();
+        let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &phc))
+            .await
+            .map_err(|e| AuthError::Join(e.to_string()))?;
+        if !ok || user.is_none() {
+            self.throttle_lock()
+                .record_failure(addr, Instant::now(), window);
+            return Ok(LoginOutcome::Invalid);
+        }
+        self.throttle_lock().record_success(addr);
+        let token = new_secret();
+        let expires_at = now_unix() + SESSION_LIFETIME.as_secs() as i64;
+        self.tokens.insert(
+            &token_key(&token),
+            &TokenRecord {
+                username: username.to_string(),
+                kind: TokenKind::Session,
+                created_at: now_rfc3339(),
+                expires_at: Some(expires_at),
+            },
+        )?;
+        self.store.flush().await?;
+        Ok(LoginOutcome::Ok { token, expires_at })
+    }
+
+    fn throttle_lock(&self) -> std::sync::MutexGuard<'_, LoginThrottle> {
+        // A poisoned throttle only means a panic elsewhere mid-update; its data is still usable.
+        self.throttle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Resolves a secret (cookie value or bearer token) to a principal, if valid and unexpired.
+    pub fn authenticate(&self, secret: &str) -> Result<Option<Principal>, AuthError> {
+        if secret.is_empty() || secret.len() > 256 {
+            return Ok(None);
+        }
+        let key = token_key(secret);
+        let Some(record) = self.tokens.get(&key)? else {
+            return Ok(None);
+        };
+        if record.expires_at.is_some_and(|exp| exp <= now_unix()) {
+            self.tokens.remove(&key)?;
+            return Ok(None);
+        }
+        Ok(Some(Principal {
+            username: record.username,
+            kind: record.kind,
+            token_key: key,
+        }))
+    }
+
+    /// Revokes the token a principal used; it stops working at once.
+    pub async fn logout(&self, principal: &Principal) -> Result<(), AuthError> {
+        self.tokens.remove(&principal.token_key)?;
+        self.store.flush().await?;
+        Ok(())
+    }
+}
+
+/// An argon2id hash of a random secret, computed once, so unknown user names cost the same time to reject.
+fn dummy_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| hash_password(&new_secret()).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_and_verify() {
+        let h = hash_password("correct horse").unwrap();
+        assert!(h.starts_with("$argon2id$"), "{h}");
+        assert!(verify_password("correct horse", &h));
+        assert!(!verify_password("wrong", &h));
+        assert!(!verify_password("x", "not a hash"));
+    }
+
+    #[test]
+    fn throttle_window() {
+        let mut t = LoginThrottle::default();
+        let a: IpAddr = "192.0.2.7".parse().unwrap();
+        let b: IpAddr = "192.0.2.8".parse().unwrap();
+        let w = Duration::from_secs(600);
+        let t0 = Instant::now();
+        for i in 0..3 {
+            assert!(t.check(a, t0, 3, w).is_ok(), "attempt {i}");
+            t.record_failure(a, t0, w);
+        }
+        let retry = t.check(a, t0, 3, w).unwrap_err();
+        assert!(retry <= w && retry >= Duration::from_secs(1));
+        assert!(
+            t.check(b, t0, 3, w).is_ok(),
+            "other addresses are unaffected"
+        );
+        // After the window the failures age out.
+        assert!(t.check(a, t0 + w + Duration::from_secs(1), 3, w).is_ok());
+    }
+
+    #[tokio::test]
+    async fn bootstrap_login_authenticate_logout() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let auth = Auth::new(&store).unwrap();
+        let generated = auth
+            .bootstrap(None)
+            .await
+            .unwrap()
+            .expect("generated password");
+        assert_eq!(generated.len(), 20);
+        assert_eq!(
+            auth.bootstrap(None).await.unwrap(),
+            None,
+            "only on first start"
+        );
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let w = Duration::from_secs(600);
+        assert!(matches!(
+            auth.login("admin", "nope", ip, 50, w).await.unwrap(),
+            LoginOutcome::Invalid
+        ));
+        assert!(matches!(
+            auth.login("root", &generated, ip, 50, w).await.unwrap(),
+            LoginOutcome::Invalid
+        ));
+        let LoginOutcome::Ok { token, .. } =
+            auth.login("admin", &generated, ip, 50, w).await.unwrap()
+        else {
+            panic!("login failed");
+        };
+        let p = auth.authenticate(&token).unwrap().expect("valid token");
+        assert_eq!(p.username, "admin");
+        assert_eq!(auth.authenticate("garbage").unwrap(), None);
+        auth.logout(&p).await.unwrap();
+        assert_eq!(auth.authenticate(&token).unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn given_password_is_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let auth = Auth::new(&store).unwrap();
+        assert_eq!(
+            auth.bootstrap(Some("s3cret-pass".into())).await.unwrap(),
+            None
+        );
+        let ip: IpAddr = "::1".parse().unwrap();
+        assert!(matches!(
+            auth.login("admin", "s3cret-pass", ip, 50, Duration::from_secs(60))
+                .await
+                .unwrap(),
+            LoginOutcome::Ok { .. }
+        ));
+    }
+}

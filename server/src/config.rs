@@ -1,0 +1,134 @@
+//! Command-line and environment configuration of the `warden` binary (clap). Owns the names and defaults of
+//! every flag and `WARDEN_*` variable; nothing else reads the process environment for configuration.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// The default admin listen address: loopback, so nothing is exposed by accident. Use
+/// `--listen 0.0.0.0:8080` (or `[::]:8080`) to administer the machine remotely.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "warden",
+    version,
+    about = "Warden: supervise services and manage the firewall of one server"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the Warden server (UI, REST API, supervisor, firewall control).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address and port of the admin UI and API. Port 0 picks a free port (the chosen URL is printed).
+    #[arg(long, env = "WARDEN_LISTEN", default_value = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+
+    /// Where Warden keeps its state: `store/` (sled), `logs/services/`.
+    #[arg(long, env = "WARDEN_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// The built UI assets (cargo-leptos' site dir: `pkg/` with the WASM, JS and CSS). Defaults to
+    /// `./target/site` if present, else `<dir of the warden binary>/../site`.
+    #[arg(long, env = "WARDEN_SITE_ROOT")]
+    pub site_root: Option<PathBuf>,
+
+    /// The `nft` program Warden drives.
+    #[arg(long, env = "WARDEN_NFT", default_value = "nft")]
+    pub nft: String,
+}
+
+impl ServeArgs {
+    /// The site root to serve assets from (see `--site-root`).
+    pub fn resolved_site_root(&self) -> PathBuf {
+        if let Some(root) = &self.site_root {
+            return root.clone();
+        }
+        let local = PathBuf::from("target/site");
+        if local.join("pkg").is_dir() {
+            return local;
+        }
+        std::env::current_exe()
+            .ok()
+            .and_then(|exe| {
+                exe.parent()
+                    .and_then(|d| d.parent())
+                    .map(|d| d.join("site"))
+            })
+            .unwrap_or(local)
+    }
+
+    pub fn store_dir(&self) -> PathBuf {
+        self.data_dir.join("store")
+    }
+
+    pub fn service_logs_dir(&self) -> PathBuf {
+        self.data_dir.join("logs").join("services")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<ServeArgs, clap::Error> {
+        let cli = Cli::try_parse_from(args)?;
+        match cli.command {
+            Command::Serve(a) => Ok(a),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        // Keep the environment out of this test: clap reads WARDEN_* when flags are absent.
+        if std::env::var_os("WARDEN_LISTEN").is_some()
+            || std::env::var_os("WARDEN_DATA_DIR").is_some()
+        {
+            return;
+        }
+        let a = parse(&["warden", "serve"]).unwrap();
+        assert_eq!(a.listen, DEFAULT_LISTEN.parse::<SocketAddr>().unwrap());
+        assert_eq!(a.data_dir, PathBuf::from("./data"));
+        assert_eq!(a.store_dir(), PathBuf::from("./data/store"));
+        assert_eq!(a.service_logs_dir(), PathBuf::from("./data/logs/services"));
+        assert_eq!(a.nft, "nft");
+    }
+
+    #[test]
+    fn flags() {
+        let a = parse(&[
+            "warden",
+            "serve",
+            "--listen",
+            "[::1]:0",
+            "--data-dir",
+            "/var/lib/warden",
+            "--site-root",
+            "/srv/site",
+        ])
+        .unwrap();
+        assert_eq!(a.listen, "[::1]:0".parse::<SocketAddr>().unwrap());
+        assert_eq!(a.data_dir, PathBuf::from("/var/lib/warden"));
+        assert_eq!(a.resolved_site_root(), PathBuf::from("/srv/site"));
+    }
+
+    #[test]
+    fn bad_listen_address_is_an_error() {
+        let err = parse(&["warden", "serve", "--listen", "localhost"]).unwrap_err();
+        assert!(err.to_string().contains("--listen"), "{err}");
+    }
+
+    #[test]
+    fn serve_is_required() {
+        assert!(Cli::try_parse_from(["warden"]).is_err());
+    }
+}

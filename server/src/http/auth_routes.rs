@@ -1,0 +1,163 @@
+//! Login and logout, for the API (`/api/v1/auth/*`, JSON) and for the browser's login form (`/login`,
+//! `/logout`, form posts answered with redirects). Both set or clear the session cookie.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Extension, Form, Json};
+use serde::{Deserialize, Serialize};
+
+use super::error::ApiError;
+use super::json::ApiJson;
+use crate::auth::{unix_to_rfc3339, LoginOutcome, Principal, SESSION_COOKIE, SESSION_LIFETIME};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LoginResponse {
+    pub token: String,
+    pub expires_at: String,
+}
+
+fn session_cookie(state: &AppState, token: &str) -> HeaderValue {
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    let value = format!(
+        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}",
+        SESSION_LIFETIME.as_secs()
+    );
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+fn clear_cookie(state: &AppState) -> HeaderValue {
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+async fn attempt(
+    state: &AppState,
+    req: &LoginRequest,
+    addr: SocketAddr,
+) -> Result<LoginOutcome, ApiError> {
+    if req.username.len() > 128 || req.password.len() > 1024 {
+        return Ok(LoginOutcome::Invalid);
+    }
+    let ban = state.settings().ban;
+    let outcome = state
+        .auth
+        .login(
+            &req.username,
+            &req.password,
+            addr.ip(),
+            ban.max_failures,
+            Duration::from_secs(ban.window_secs),
+        )
+        .await?;
+    match &outcome {
+        LoginOutcome::Ok { .. } => {
+            tracing::info!(user = %req.username, client = %addr.ip(), "login")
+        }
+        LoginOutcome::Invalid => tracing::warn!(client = %addr.ip(), "failed login"),
+        LoginOutcome::Throttled { .. } => tracing::warn!(client = %addr.ip(), "login throttled"),
+    }
+    Ok(outcome)
+}
+
+/// `POST /api/v1/auth/login`.
+pub async fn api_login(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> Result<Response, ApiError> {
+    match attempt(&state, &req, addr).await? {
+        LoginOutcome::Ok { token, expires_at } => {
+            let cookie = session_cookie(&state, &token);
+            let body = LoginResponse {
+                token,
+                expires_at: unix_to_rfc3339(expires_at),
+            };
+            Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+        }
+        LoginOutcome::Invalid => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Wrong user name or password.",
+        )),
+        LoginOutcome::Throttled { retry_after } => {
+            Err(ApiError::rate_limited(retry_after.as_secs().max(1)))
+        }
+    }
+}
+
+/// `POST /api/v1/auth/logout`: the token or cookie used stops working at once.
+pub async fn api_logout(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Response, ApiError> {
+    state.auth.logout(&principal).await?;
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, clear_cookie(&state))],
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub password: String,
+}
+
+/// `POST /login` from the login page's form.
+pub async fn form_login(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    if form.username.is_empty() || form.password.is_empty() {
+        return Redirect::to("/login?error=missing").into_response();
+    }
+    let req = LoginRequest {
+        username: form.username,
+        password: form.password,
+    };
+    match attempt(&state, &req, addr).await {
+        Ok(LoginOutcome::Ok { token, .. }) => (
+            [(header::SET_COOKIE, session_cookie(&state, &token))],
+            Redirect::to("/"),
+        )
+            .into_response(),
+        Ok(LoginOutcome::Invalid) => Redirect::to("/login?error=invalid").into_response(),
+        Ok(LoginOutcome::Throttled { .. }) => {
+            Redirect::to("/login?error=throttled").into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `POST /logout` from the shell's logout button.
+pub async fn form_logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some((principal, _)) = state.principal(&headers) {
+        if let Err(e) = state.auth.logout(&principal).await {
+            return ApiError::from(e).into_response();
+        }
+    }
+    (
+        [(header::SET_COOKIE, clear_cookie(&state))],
+        Redirect::to("/login"),
+    )
+        .into_response()
+}

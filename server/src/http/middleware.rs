@@ -1,0 +1,165 @@
+//! Request guards applied to the whole router: the CSRF guard (mutations from a foreign origin are refused
+//! unless they authenticate with a bearer token), the API/server-function authentication gate, the page
+//! guard (unauthenticated page loads go to /login), and the security headers on every response.
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::error::ApiError;
+use crate::state::{AppState, CredentialSource};
+
+/// Paths that answer without authentication.
+pub fn is_public_path(path: &str) -> bool {
+    matches!(
+        path,
+        "/healthz"
+            | "/login"
+            | "/logout"
+            | "/api/v1/auth/login"
+            | "/api/v1/openapi.json"
+            | "/favicon.ico"
+    ) || path.starts_with("/pkg/")
+}
+
+fn is_safe_method(m: &Method) -> bool {
+    matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// True when the request's `Origin` (or, lacking it, `Sec-Fetch-Site`) says it comes from another site.
+pub fn is_cross_origin(headers: &HeaderMap) -> bool {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let Ok(origin) = origin.to_str() else {
+            return true;
+        };
+        let authority = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"));
+        return match (authority, host) {
+            (Some(a), Some(h)) => !a.eq_ignore_ascii_case(h),
+            _ => true, // "null", other schemes, or no Host to compare with
+        };
+    }
+    match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        Some(site) => !matches!(site, "same-origin" | "none"),
+        None => false, // non-browser clients send neither
+    }
+}
+
+/// Refuses state-changing requests from a foreign origin, unless they carry a bearer token (which a
+/// browser never attaches by itself, so it cannot be forged cross-site).
+pub async fn csrf_guard(req: Request, next: Next) -> Response {
+    if !is_safe_method(req.method()) {
+        let bearer = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer "));
+        if !bearer && is_cross_origin(req.headers()) {
+            return ApiError::forbidden("Cross-origin requests may not change anything.")
+                .into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// Authentication for the API, server functions and pages. API and server-function calls without valid
+/// credentials get 401 in the API's error shape; page loads are redirected to the login page.
+pub async fn auth_gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    let principal = state.principal(req.headers());
+    if path == "/login" && principal.is_some() && req.method() == Method::GET {
+        return Redirect::to("/").into_response();
+    }
+    if is_public_path(&path) {
+        return next.run(req).await;
+    }
+    let is_machine_path = path.starts_with("/api/") || path.starts_with("/rpc/");
+    match principal {
+        Some((p, source)) => {
+            // Pages are for browsers: a bearer token alone does not open them.
+            if !is_machine_path && source == CredentialSource::Bearer {
+                return Redirect::to("/login").into_response();
+            }
+            req.extensions_mut().insert(p);
+            next.run(req).await
+        }
+        None if is_machine_path => ApiError::unauthorized().into_response(),
+        None if is_safe_method(req.method()) => Redirect::to("/login").into_response(),
+        None => ApiError::unauthorized().into_response(),
+    }
+}
+
+/// Security headers on every response.
+pub async fn security_headers(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let not_modified = resp.status() == StatusCode::NOT_MODIFIED;
+    let h = resp.headers_mut();
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    h.insert(
+        "permissions-policy",
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
+    );
+    if !h.contains_key(header::CACHE_CONTROL) && !not_modified {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn origin_checks() {
+        assert!(!is_cross_origin(&headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "http://127.0.0.1:8080")
+        ])));
+        assert!(is_cross_origin(&headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "http://evil.example")
+        ])));
+        assert!(is_cross_origin(&headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "null")
+        ])));
+        assert!(
+            !is_cross_origin(&headers(&[("host", "h:1")])),
+            "curl sends no Origin"
+        );
+        assert!(is_cross_origin(&headers(&[
+            ("host", "h:1"),
+            ("sec-fetch-site", "cross-site")
+        ])));
+        assert!(!is_cross_origin(&headers(&[
+            ("host", "h:1"),
+            ("sec-fetch-site", "same-origin")
+        ])));
+    }
+
+    #[test]
+    fn public_paths() {
+        assert!(is_public_path("/healthz"));
+        assert!(is_public_path("/pkg/warden.wasm"));
+        assert!(is_public_path("/api/v1/auth/login"));
+        assert!(!is_public_path("/api/v1/auth/logout"));
+        assert!(!is_public_path("/"));
+        assert!(!is_public_path("/rpc/shell_info"));
+    }
+}

@@ -1,0 +1,81 @@
+//! The HTTP surface: one axum router serving the server-rendered UI and its server functions, the REST API
+//! under `/api/v1`, the login form endpoints, static assets under `/pkg`, and `/healthz`. Cross-cutting
+//! guards (CSRF, authentication, security headers, body limit, tracing) are layered here, once.
+
+pub mod auth_routes;
+pub mod error;
+pub mod json;
+pub mod middleware;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue};
+use axum::routing::{any, get, post};
+use axum::Router;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use app::backend::SharedBackend;
+
+use crate::state::AppState;
+use error::ApiError;
+
+/// The largest request body Warden accepts (413 beyond).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn api_not_found() -> ApiError {
+    ApiError::not_found("There is no such API route.")
+}
+
+/// The REST API, mounted at `/api/v1`.
+fn api_router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/login", post(auth_routes::api_login))
+        .route("/auth/logout", post(auth_routes::api_logout))
+        .fallback(any(api_not_found))
+}
+
+/// Builds the whole application router.
+pub fn router(state: AppState, site_root: &Path) -> Router {
+    let leptos_options = state.leptos_options.clone();
+    let routes = generate_route_list(app::App);
+    let backend: SharedBackend = Arc::new(state.clone());
+
+    let pkg = tower::ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=300"),
+        ))
+        .service(ServeDir::new(site_root.join("pkg")).precompressed_br());
+
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/login", post(auth_routes::form_login))
+        .route("/logout", post(auth_routes::form_logout))
+        .nest("/api/v1", api_router())
+        .leptos_routes_with_context(&state, routes, move || provide_context(backend.clone()), {
+            let leptos_options = leptos_options.clone();
+            move || app::shell(leptos_options.clone())
+        })
+        .nest_service("/pkg", pkg)
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::auth_gate,
+        ))
+        .layer(axum::middleware::from_fn(middleware::csrf_guard))
+        .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}

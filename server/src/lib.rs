@@ -1,0 +1,153 @@
+//! The Warden server library: everything the `warden` binary runs. `serve` wires the parts together:
+//! store → auth (first-run bootstrap) → settings → supervisor and firewall → HTTP, then waits for a signal.
+
+pub mod auth;
+pub mod config;
+pub mod http;
+pub mod state;
+pub mod store;
+pub mod supervisor;
+pub mod telemetry;
+
+use std::sync::{Arc, RwLock};
+
+use anyhow::Context;
+use leptos::prelude::LeptosOptions;
+
+use app::model::settings::Settings;
+
+use crate::auth::Auth;
+use crate::config::ServeArgs;
+use crate::state::{AppState, Inner};
+use crate::store::{trees, Store};
+
+/// The key of the settings document in the settings tree.
+pub const SETTINGS_KEY: &str = "settings";
+
+/// Loads the settings, creating the defaults on first start.
+pub async fn load_settings(store: &Store) -> anyhow::Result<Settings> {
+    let tree = store.collection::<Settings>(trees::SETTINGS)?;
+    if let Some(s) = tree.get(SETTINGS_KEY)? {
+        return Ok(s);
+    }
+    let hostname = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "warden".to_string());
+    let service_user = if nix::unistd::geteuid().is_root() {
+        "nobody".to_string()
+    } else {
+        nix::unistd::User::from_uid(nix::unistd::geteuid())
+            .ok()
+            .flatten()
+            .map(|u| u.name)
+            .unwrap_or_else(|| "nobody".to_string())
+    };
+    let settings = Settings::defaults(hostname, service_user);
+    tree.insert(SETTINGS_KEY, &settings)?;
+    store.flush().await?;
+    Ok(settings)
+}
+
+/// Runs the server until SIGTERM or SIGINT.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let store_dir = args.store_dir();
+    let store = Store::open(&store_dir)?;
+    let auth = Auth::new(&store).context("opening the user store")?;
+    let given = std::env::var("WARDEN_ADMIN_PASSWORD").ok();
+    if let Some(generated) = auth.bootstrap(given).await? {
+        // Printed once, on stderr only, never through tracing.
+        eprintln!();
+        eprintln!("  First start: log in as `admin` with password: {generated}");
+        eprintln!("  (shown only this once; set WARDEN_ADMIN_PASSWORD before the first start to choose it)");
+        eprintln!();
+    }
+    let settings = load_settings(&store).await?;
+    // Ends stale process groups of a previous run, then starts the enabled services.
+    let supervisor =
+        supervisor::SupervisorHandle::start(&args.data_dir, store.clone(), settings.clone())
+            .await
+            .context("starting the supervisor")?;
+
+    let site_root = args.resolved_site_root();
+    if !site_root.join("pkg").is_dir() {
+        tracing::warn!(
+            site_root = %site_root.display(),
+            "the UI assets are missing (build with `cargo leptos build --release`); pages will load without styles or interactivity"
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let local = listener.local_addr()?;
+
+    let leptos_options = LeptosOptions::builder()
+        .output_name("warden")
+        .site_root(site_root.display().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(local)
+        .env(leptos::config::Env::PROD)
+        .build();
+
+    let firewall_capability = state::probe_firewall_capability(&args.nft);
+    if let Some(reason) = &firewall_capability.reason {
+        tracing::warn!("firewall is read-only: {reason}");
+    }
+
+    let state = AppState {
+        inner: Arc::new(Inner {
+            store: store.clone(),
+            auth,
+            supervisor: supervisor.clone(),
+            leptos_options,
+            settings: RwLock::new(settings),
+            firewall_capability,
+            listen: local,
+            secure_cookies: false,
+        }),
+    };
+    let router = http::router(state.clone(), &site_root);
+    // Register the signal handlers before announcing readiness, so an early SIGTERM is a clean shutdown.
+    let shutdown = shutdown_signal()?;
+
+    let url = display_url(local);
+    tracing::info!(%url, data_dir = %args.data_dir.display(), "Warden is running");
+    eprintln!("Warden is running at {url}");
+
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("the HTTP server failed")?;
+
+    tracing::info!("shutting down: stopping services");
+    supervisor.shutdown().await;
+    store.flush().await?;
+    Ok(())
+}
+
+/// The URL to print for a listen address (a wildcard address is shown as loopback, which works locally).
+pub fn display_url(addr: std::net::SocketAddr) -> String {
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(v4) if v4.is_unspecified() => "127.0.0.1".to_string(),
+        std::net::IpAddr::V6(v6) if v6.is_unspecified() => "[::1]".to_string(),
+        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+    };
+    format!("http://{ip}:{}", addr.port())
+}
+
+/// A future that resolves on SIGTERM or SIGINT; the handlers are installed when this returns.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
+        }
+    })
+}

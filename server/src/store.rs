@@ -1,0 +1,353 @@
+//! The store: a typed layer over sled. It owns the on-disk layout of `<data>/store` (one sled tree per
+//! kind of record, values as JSON, a schema version key) and the durability rule: callers that
+//! acknowledge a write to a client call [`Store::flush`] before replying.
+
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// The schema version this build writes and understands.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Names of the sled trees, one per kind of record.
+pub mod trees {
+    pub const META: &str = "meta";
+    pub const USERS: &str = "users";
+    pub const SESSIONS: &str = "sessions";
+    pub const TOKENS: &str = "tokens";
+    pub const SERVICES: &str = "services";
+    pub const SETTINGS: &str = "settings";
+    pub const FIREWALL: &str = "firewall";
+    pub const AUDIT: &str = "audit";
+    /// Free-form records for tests and tools (e.g. the durability probe).
+    pub const RECORDS: &str = "records";
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the data store at {path}: {reason}")]
+    Open { path: PathBuf, reason: String },
+    #[error("the data store at {path} has schema version {found}, newer than this Warden understands ({supported})")]
+    SchemaTooNew {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    #[error("data store I/O error: {0}")]
+    Io(#[from] sled::Error),
+    #[error("a stored {tree} record ({key}) cannot be decoded: {source}")]
+    Decode {
+        tree: String,
+        key: String,
+        source: serde_json::Error,
+    },
+    #[error("a {tree} record cannot be encoded: {source}")]
+    Encode {
+        tree: String,
+        source: serde_json::Error,
+    },
+}
+
+/// The opened store. Cheap to clone (sled handles are reference counted).
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`. Every failure — unreadable directory, a lock held by another
+    /// Warden, corrupt files, a newer schema — is an error naming the path, never a panic.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        let path = dir.to_path_buf();
+        let open_err = |reason: String| StoreError::Open {
+            path: path.clone(),
+            reason,
+        };
+        std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
+        // Probe writability up front: sled reports a read-only directory late and vaguely.
+        let probe = dir.join(".warden-write-probe");
+        std::fs::write(&probe, b"ok")
+            .map_err(|e| open_err(format!("directory is not writable: {e}")))?;
+        let _ = std::fs::remove_file(&probe);
+        let config = sled::Config::new()
+            .path(dir)
+            .mode(sled::Mode::HighThroughput);
+        // sled may panic on some kinds of corruption; turn that into an error too.
+        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || config.open()))
+            .map_err(|_| {
+                open_err("the store files are corrupt (sled panicked while opening them)".into())
+            })?;
+        let db = opened.map_err(|e| open_err(e.to_string()))?;
+        let store = Store { db, path };
+        store.check_schema()?;
+        Ok(store)
+    }
+
+    fn check_schema(&self) -> Result<(), StoreError> {
+        let meta = self.db.open_tree(trees::META)?;
+        match meta.get("schema_version")? {
+            None => {
+                meta.insert("schema_version", SCHEMA_VERSION.to_string().as_bytes())?;
+                self.db.flush()?;
+                Ok(())
+            }
+            Some(raw) => {
+                let found: u32 = std::str::from_utf8(&raw)
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or_else(|| StoreError::Open {
+                        path: self.path.clone(),
+                        reason: "the schema version key is unreadable".into(),
+                    })?;
+                if found > SCHEMA_VERSION {
+                    return Err(StoreError::SchemaTooNew {
+                        path: self.path.clone(),
+                        found,
+                        supported: SCHEMA_VERSION,
+                    });
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The directory the store lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A typed view of one tree.
+    pub fn collection<T: Serialize + DeserializeOwned>(
+        &self,
+        tree: &'static str,
+    ) -> Result<Collection<T>, StoreError> {
+        Ok(Collection {
+            tree: self.db.open_tree(tree)?,
+            name: tree,
+            _marker: PhantomData,
+        })
+    }
+
+    /// Makes every write so far durable. Call before acknowledging a write to a client.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// Blocking variant of [`Store::flush`] for synchronous callers.
+    pub fn flush_blocking(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+/// A tree whose values are `T`, JSON-encoded, keyed by UTF-8 strings.
+pub struct Collection<T> {
+    tree: sled::Tree,
+    name: &'static str,
+    _marker: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Collection<T> {
+    fn clone(&self) -> Self {
+        Collection {
+            tree: self.tree.clone(),
+            name: self.name,
+            _marker: PhantomData,
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Collection<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collection")
+            .field("tree", &self.name)
+            .finish()
+    }
+}
+
+impl<T: Serialize + DeserializeOwned> Collection<T> {
+    fn decode(&self, key: &[u8], raw: &[u8]) -> Result<T, StoreError> {
+        serde_json::from_slice(raw).map_err(|source| StoreError::Decode {
+            tree: self.name.to_string(),
+            key: String::from_utf8_lossy(key).into_owned(),
+            source,
+        })
+    }
+
+    fn encode(&self, value: &T) -> Result<Vec<u8>, StoreError> {
+        serde_json::to_vec(value).map_err(|source| StoreError::Encode {
+            tree: self.name.to_string(),
+            source,
+        })
+    }
+
+    pub fn get(&self, key: &str) -> Result<Option<T>, StoreError> {
+        match self.tree.get(key.as_bytes())? {
+            Some(raw) => Ok(Some(self.decode(key.as_bytes(), &raw)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Inserts or replaces; returns the previous value.
+    pub fn insert(&self, key: &str, value: &T) -> Result<Option<T>, StoreError> {
+        let raw = self.encode(value)?;
+        match self.tree.insert(key.as_bytes(), raw)? {
+            Some(old) => Ok(Some(self.decode(key.as_bytes(), &old)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn remove(&self, key: &str) -> Result<Option<T>, StoreError> {
+        match self.tree.remove(key.as_bytes())? {
+            Some(old) => Ok(Some(self.decode(key.as_bytes(), &old)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// All records in key order.
+    pub fn list(&self) -> Result<Vec<(String, T)>, StoreError> {
+        self.tree
+            .iter()
+            .map(|item| {
+                let (k, v) = item?;
+                Ok((
+                    String::from_utf8_lossy(&k).into_owned(),
+                    self.decode(&k, &v)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// The last `limit` records in key order (keys that sort by time give "the newest").
+    pub fn last(&self, limit: usize) -> Result<Vec<(String, T)>, StoreError> {
+        let mut out = Vec::with_capacity(limit.min(1024));
+        for item in self.tree.iter().rev().take(limit) {
+            let (k, v) = item?;
+            out.push((
+                String::from_utf8_lossy(&k).into_owned(),
+                self.decode(&k, &v)?,
+            ));
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    pub fn len(&self) -> usize {
+        self.tree.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tree.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct Thing {
+        name: String,
+        n: u32,
+    }
+
+    #[test]
+    fn round_trip_and_reopen_keeps_data() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            let things = store.collection::<Thing>(trees::RECORDS).unwrap();
+            let a = Thing {
+                name: "a".into(),
+                n: 1,
+            };
+            assert_eq!(things.insert("a", &a).unwrap(), None);
+            assert_eq!(things.get("a").unwrap(), Some(a.clone()));
+            things
+                .insert(
+                    "b",
+                    &Thing {
+                        name: "b".into(),
+                        n: 2,
+                    },
+                )
+                .unwrap();
+            assert_eq!(things.remove("b").unwrap().map(|t| t.n), Some(2));
+            store.flush_blocking().unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        let things = store.collection::<Thing>(trees::RECORDS).unwrap();
+        assert_eq!(
+            things.list().unwrap(),
+            vec![(
+                "a".to_string(),
+                Thing {
+                    name: "a".into(),
+                    n: 1
+                }
+            )]
+        );
+    }
+
+    #[test]
+    fn last_returns_newest_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let c = store.collection::<u32>(trees::AUDIT).unwrap();
+        for i in 0..10u32 {
+            c.insert(&format!("{i:04}"), &i).unwrap();
+        }
+        let last: Vec<u32> = c.last(3).unwrap().into_iter().map(|(_, v)| v).collect();
+        assert_eq!(last, vec![7, 8, 9]);
+    }
+
+    #[test]
+    fn undecodable_record_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let raw = store.collection::<String>(trees::RECORDS).unwrap();
+        raw.insert("x", &"not a thing".to_string()).unwrap();
+        let typed = store.collection::<Thing>(trees::RECORDS).unwrap();
+        let err = typed.get("x").unwrap_err();
+        assert!(err.to_string().contains("records"), "{err}");
+    }
+
+    #[test]
+    fn newer_schema_is_refused_with_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            let meta = store.db.open_tree(trees::META).unwrap();
+            meta.insert("schema_version", b"999").unwrap();
+            store.flush_blocking().unwrap();
+        }
+        let err = Store::open(dir.path()).unwrap_err();
+        assert!(matches!(err, StoreError::SchemaTooNew { found: 999, .. }));
+        assert!(err.to_string().contains(&dir.path().display().to_string()));
+    }
+
+    #[test]
+    fn unwritable_or_bogus_path_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a-file");
+        std::fs::write(&file, b"x").unwrap();
+        // A path below a regular file can never be created, even by root.
+        let bogus = file.join("store");
+        let err = Store::open(&bogus).unwrap_err();
+        assert!(
+            err.to_string().contains(&bogus.display().to_string()),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,534 @@
+//! The service state machine, pure: `starting → running → (exit) → backoff → starting …`, `stopping`,
+//! `stopped`, `disabled`. [`Machine::next`] takes an event and `now` and returns the actions the effects
+//! shell must perform; it never touches a process, a clock or the disk.
+//!
+//! Contract with the shell: after a [`Action::Spawn`] the shell reports [`Event::Spawned`] or
+//! [`Event::SpawnFailed`] before it feeds any other event. After [`Action::Terminate`] it reports
+//! [`Event::Exited`] (main process) and [`Event::GroupGone`] (no live process left in the group), in any order.
+
+use std::time::{Duration, Instant};
+
+use app::model::service::ServiceState;
+
+use super::policy::{FailureWindow, SupervisorConfig};
+
+/// The signal a termination starts with (SIGKILL follows after the grace).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopSignal {
+    /// Restart: SIGHUP to the group.
+    Hangup,
+    /// Stop: SIGTERM to the group.
+    Terminate,
+}
+
+/// What happens once a termination is complete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AfterStop {
+    Stay,
+    Start,
+    Disable(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Start or re-enable (also at boot). Clears a disabled state and the failure count.
+    Start,
+    /// Stop (user stop, disable, delete, Warden shutdown).
+    Stop,
+    /// Restart (user restart, changed spec). Starts a stopped service.
+    Restart,
+    Spawned,
+    SpawnFailed,
+    /// The main process exited.
+    Exited,
+    /// After a termination: no live process is left in the group.
+    GroupGone,
+    BackoffElapsed,
+    MonitorFailed,
+    MonitorPassed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Start the command (answer with `Spawned` or `SpawnFailed`).
+    Spawn,
+    /// Signal the group, SIGKILL it after the grace, report `GroupGone` once it is empty.
+    Terminate(StopSignal),
+    /// The main process is gone on its own: end whatever is left in its group (SIGKILL).
+    KillRemnants,
+    /// Feed `BackoffElapsed` after this delay.
+    ScheduleStart(Duration),
+    /// Forget a scheduled start.
+    CancelScheduledStart,
+    /// The crash-loop rule fired: persist the disabled state with this reason, log it, announce it.
+    Disable(String),
+}
+
+/// The state of one service, plus what the policy needs to remember.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Machine {
+    pub state: ServiceState,
+    /// The main process is alive (spawned, exit not yet seen).
+    pub main_alive: bool,
+    /// During `stopping`: the group still has live processes.
+    pub group_alive: bool,
+    pub after_stop: AfterStop,
+    /// Failures in a row since the last stable run (drives the backoff).
+    pub consecutive_failures: u32,
+    pub failures: FailureWindow,
+    pub running_since: Option<Instant>,
+    pub disabled_reason: Option<String>,
+    /// Restarts performed since Warden started this service.
+    pub restarts: u32,
+}
+
+impl Machine {
+    /// A service that is not running; `disabled_reason` restores a persisted disabled state.
+    pub fn new(disabled_reason: Option<String>) -> Self {
+        Machine {
+            state: if disabled_reason.is_some() {
+                ServiceState::Disabled
+            } else {
+                ServiceState::Stopped
+            },
+            main_alive: false,
+            group_alive: false,
+            after_stop: AfterStop::Stay,
+            consecutive_failures: 0,
+            failures: FailureWindow::default(),
+            running_since: None,
+            disabled_reason,
+            restarts: 0,
+        }
+    }
+
+    fn spawn(&mut self) -> Vec<Action> {
+        self.state = ServiceState::Starting;
+        vec![Action::Spawn]
+    }
+
+    fn terminate(&mut self, signal: StopSignal, after: AfterStop) -> Vec<Action> {
+        self.state = ServiceState::Stopping;
+        self.group_alive = true;
+        self.after_stop = after;
+        vec![Action::Terminate(signal)]
+    }
+
+    /// A failure at `now`: either back off or, in a crash loop, disable.
+    fn fail(
+        &mut self,
+        now: Instant,
+        config: &SupervisorConfig,
+        mut actions: Vec<Action>,
+    ) -> Vec<Action> {
+        self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+        if self.failures.record(now, config) {
+            let reason = config.crash_loop_reason();
+            self.state = ServiceState::Disabled;
+            self.disabled_reason = Some(reason.clone());
+            actions.push(Action::Disable(reason));
+        } else {
+            self.state = ServiceState::Backoff;
+            actions.push(Action::ScheduleStart(
+                config.backoff_delay(self.consecutive_failures),
+            ));
+        }
+        actions
+    }
+
+    fn finish_stop(&mut self) -> Vec<Action> {
+        self.running_since = None;
+        match std::mem::replace(&mut self.after_stop, AfterStop::Stay) {
+            AfterStop::Stay => {
+                self.state = ServiceState::Stopped;
+                Vec::new()
+            }
+            AfterStop::Start => {
+                self.restarts = self.restarts.saturating_add(1);
+                self.spawn()
+            }
+            AfterStop::Disable(reason) => {
+                self.state = ServiceState::Disabled;
+                self.disabled_reason = Some(reason.clone());
+                vec![Action::Disable(reason)]
+            }
+        }
+    }
+
+    /// Applies `event` at `now` and returns the actions to perform, in order.
+    pub fn next(&mut self, event: Event, now: Instant, config: &SupervisorConfig) -> Vec<Action> {
+        use ServiceState as S;
+        match (self.state, event) {
+            (S::Stopped | S::Disabled, Event::Start | Event::Restart) => {
+                self.disabled_reason = None;
+                self.failures.clear();
+                self.consecutive_failures = 0;
+                self.spawn()
+            }
+            (S::Backoff, Event::Start | Event::Restart) => {
+                let mut actions = vec![Action::CancelScheduledStart];
+                actions.extend(self.spawn());
+                actions
+            }
+            (S::Backoff, Event::BackoffElapsed) => {
+                self.restarts = self.restarts.saturating_add(1);
+                self.spawn()
+            }
+            (S::Backoff, Event::Stop) => {
+                self.state = S::Stopped;
+                vec![Action::CancelScheduledStart]
+            }
+            (S::Starting, Event::Spawned) => {
+                self.state = S::Running;
+                self.main_alive = true;
+                self.running_since = Some(now);
+                Vec::new()
+            }
+            (S::Starting, Event::SpawnFailed) => {
+                self.running_since = None;
+                self.fail(now, config, Vec::new())
+            }
+            (S::Running, Event::Exited) => {
+                self.main_alive = false;
+                let run_time = self
+                    .running_since
+                    .map(|since| now.saturating_duration_since(since))
+                    .unwrap_or_default();
+                self.running_since = None;
+                if config.is_stable_run(run_time) {
+                    self.consecutive_failures = 0;
+                }
+                self.fail(now, config, vec![Action::KillRemnants])
+            }
+            (S::Running, Event::Stop) => self.terminate(StopSignal::Terminate, AfterStop::Stay),
+            (S::Running, Event::Restart) => self.terminate(StopSignal::Hangup, AfterStop::Start),
+            (S::Running, Event::MonitorFailed) => {
+                self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+                if self.failures.record(now, config) {
+                    let reason = config.crash_loop_reason();
+                    self.terminate(StopSignal::Terminate, AfterStop::Disable(reason))
+                } else {
+                    self.terminate(StopSignal::Hangup, AfterStop::Start)
+                }
+            }
+            (S::Running, Event::MonitorPassed) => {
+                self.failures.clear();
+                self.consecutive_failures = 0;
+                Vec::new()
+            }
+            (S::Stopping, Event::Start | Event::Restart) => {
+                if !matches!(self.after_stop, AfterStop::Disable(_)) {
+                    self.after_stop = AfterStop::Start;
+                }
+                Vec::new()
+            }
+            (S::Stopping, Event::Stop) => {
+                self.after_stop = AfterStop::Stay;
+                Vec::new()
+            }
+            (S::Stopping, Event::Exited) => {
+                self.main_alive = false;
+                if self.group_alive {
+                    Vec::new()
+                } else {
+                    self.finish_stop()
+                }
+            }
+            (S::Stopping, Event::GroupGone) => {
+                self.group_alive = false;
+                if self.main_alive {
+                    Vec::new()
+                } else {
+                    self.finish_stop()
+                }
+            }
+            // Anything else is stale (a late timer, an exit already handled) or a no-op (start while running).
+            _ => Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ServiceState as S;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// Runs `(offset ms, event, expected state, expected actions)` rows against one machine.
+    fn run(
+        machine: &mut Machine,
+        config: &SupervisorConfig,
+        rows: &[(u64, Event, S, Vec<Action>)],
+    ) {
+        let t0 = Instant::now();
+        for (i, (offset, event, state, actions)) in rows.iter().enumerate() {
+            let got = machine.next(event.clone(), t0 + ms(*offset), config);
+            assert_eq!(&got, actions, "row {i}: {event:?}");
+            assert_eq!(machine.state, *state, "row {i}: {event:?}");
+        }
+    }
+
+    #[test]
+    fn crash_restarts_with_growing_backoff_then_disables() {
+        let config = SupervisorConfig::default();
+        let mut m = Machine::new(None);
+        use Action::*;
+        run(
+            &mut m,
+            &config,
+            &[
+                (0, Event::Start, S::Starting, vec![Spawn]),
+                (0, Event::Spawned, S::Running, vec![]),
+                (
+                    10,
+                    Event::Exited,
+                    S::Backoff,
+                    vec![KillRemnants, ScheduleStart(ms(100))],
+                ),
+                (110, Event::BackoffElapsed, S::Starting, vec![Spawn]),
+                (110, Event::Spawned, S::Running, vec![]),
+                (
+                    120,
+                    Event::Exited,
+                    S::Backoff,
+                    vec![KillRemnants, ScheduleStart(ms(200))],
+                ),
+                (320, Event::BackoffElapsed, S::Starting, vec![Spawn]),
+                (
+                    320,
+                    Event::SpawnFailed,
+                    S::Backoff,
+                    vec![ScheduleStart(ms(400))],
+                ),
+                (720, Event::BackoffElapsed, S::Starting, vec![Spawn]),
+                (720, Event::Spawned, S::Running, vec![]),
+                (
+                    730,
+                    Event::Exited,
+                    S::Backoff,
+                    vec![KillRemnants, ScheduleStart(ms(800))],
+                ),
+                (1530, Event::BackoffElapsed, S::Starting, vec![Spawn]),
+                (1530, Event::Spawned, S::Running, vec![]),
+                (
+                    1540,
+                    Event::Exited,
+                    S::Disabled,
+                    vec![KillRemnants, Disable("failed 5 times within 60 s".into())],
+                ),
+                // A late timer does nothing; start re-enables and forgets the failures.
+                (1600, Event::BackoffElapsed, S::Disabled, vec![]),
+                (1700, Event::Start, S::Starting, vec![Spawn]),
+                (1700, Event::Spawned, S::Running, vec![]),
+                (
+                    1710,
+                    Event::Exited,
+                    S::Backoff,
+                    vec![KillRemnants, ScheduleStart(ms(100))],
+                ),
+            ],
+        );
+        assert_eq!(m.restarts, 4);
+        assert_eq!(m.disabled_reason, None);
+    }
+
+    #[test]
+    fn stable_run_resets_the_backoff() {
+        let config = SupervisorConfig {
+            crash_loop_max_failures: 100,
+            ..SupervisorConfig::default()
+        };
+        let mut m = Machine::new(None);
+        use Action::*;
+        run(
+            &mut m,
+            &config,
+            &[
+                (0, Event::Start, S::Starting, vec![Spawn]),
+                (0, Event::Spawned, S::Running, vec![]),
+                (
+                    1,
+                    Event::Exited,
+                    S::Backoff,
+                    vec![KillRemnants, ScheduleStart(ms(100))],
+                ),
+                (101, Event::BackoffElapsed, S::Starting, vec![Spawn]),
+                (101, Event::Spawned, S::Running, vec![]),
+                (
+                    102,
+                    Event::Exited,
+                    S::Backoff,
+                    vec![KillRemnants, ScheduleStart(ms(200))],
+                ),
+                (302, Event::BackoffElapsed, S::Starting, vec![Spawn]),
+                (302, Event::Spawned, S::Running, vec![]),
+                // Ran 60 s: the next delay starts over.
+                (
+                    60_302,
+                    Event::Exited,
+                    S::Backoff,
+                    vec![KillRemnants, ScheduleStart(ms(100))],
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn stop_and_restart_wait_for_the_whole_group() {
+        let config = SupervisorConfig::default();
+        let mut m = Machine::new(None);
+        use Action::*;
+        run(
+            &mut m,
+            &config,
+            &[
+                (0, Event::Start, S::Starting, vec![Spawn]),
+                (0, Event::Spawned, S::Running, vec![]),
+                (0, Event::Start, S::Running, vec![]),
+                (
+                    5,
+                    Event::Restart,
+                    S::Stopping,
+                    vec![Terminate(StopSignal::Hangup)],
+                ),
+                (6, Event::Exited, S::Stopping, vec![]),
+                (7, Event::GroupGone, S::Starting, vec![Spawn]),
+                (7, Event::Spawned, S::Running, vec![]),
+                (
+                    8,
+                    Event::Stop,
+                    S::Stopping,
+                    vec![Terminate(StopSignal::Terminate)],
+                ),
+                // The group may empty before the main exit is reaped.
+                (9, Event::GroupGone, S::Stopping, vec![]),
+                (9, Event::Exited, S::Stopped, vec![]),
+                (10, Event::Stop, S::Stopped, vec![]),
+                (11, Event::Restart, S::Starting, vec![Spawn]),
+                (11, Event::Spawned, S::Running, vec![]),
+                // Stop during a restart wins; start during a stop restarts afterwards.
+                (
+                    12,
+                    Event::Restart,
+                    S::Stopping,
+                    vec![Terminate(StopSignal::Hangup)],
+                ),
+                (12, Event::Stop, S::Stopping, vec![]),
+                (13, Event::Exited, S::Stopping, vec![]),
+                (13, Event::Start, S::Stopping, vec![]),
+                (14, Event::GroupGone, S::Starting, vec![Spawn]),
+            ],
+        );
+        assert_eq!(m.restarts, 2);
+    }
+
+    #[test]
+    fn stop_during_backoff_cancels_the_restart() {
+        let config = SupervisorConfig::default();
+        let mut m = Machine::new(None);
+        use Action::*;
+        run(
+            &mut m,
+            &config,
+            &[
+                (0, Event::Start, S::Starting, vec![Spawn]),
+                (0, Event::Spawned, S::Running, vec![]),
+                (
+                    1,
+                    Event::Exited,
+                    S::Backoff,
+                    vec![KillRemnants, ScheduleStart(ms(100))],
+                ),
+                (2, Event::Stop, S::Stopped, vec![CancelScheduledStart]),
+                (3, Event::BackoffElapsed, S::Stopped, vec![]),
+                (4, Event::Exited, S::Stopped, vec![]),
+            ],
+        );
+    }
+
+    #[test]
+    fn monitoring_failures_restart_with_sighup_and_count_for_the_crash_loop() {
+        let config = SupervisorConfig {
+            crash_loop_max_failures: 3,
+            ..SupervisorConfig::default()
+        };
+        let mut m = Machine::new(None);
+        use Action::*;
+        run(
+            &mut m,
+            &config,
+            &[
+                (0, Event::Start, S::Starting, vec![Spawn]),
+                (0, Event::Spawned, S::Running, vec![]),
+                (
+                    10,
+                    Event::MonitorFailed,
+                    S::Stopping,
+                    vec![Terminate(StopSignal::Hangup)],
+                ),
+                (11, Event::Exited, S::Stopping, vec![]),
+                (11, Event::GroupGone, S::Starting, vec![Spawn]),
+                (11, Event::Spawned, S::Running, vec![]),
+                (
+                    20,
+                    Event::MonitorFailed,
+                    S::Stopping,
+                    vec![Terminate(StopSignal::Hangup)],
+                ),
+                (21, Event::GroupGone, S::Stopping, vec![]),
+                (21, Event::Exited, S::Starting, vec![Spawn]),
+                (21, Event::Spawned, S::Running, vec![]),
+                // A passing check forgets both failures ...
+                (30, Event::MonitorPassed, S::Running, vec![]),
+                (
+                    40,
+                    Event::MonitorFailed,
+                    S::Stopping,
+                    vec![Terminate(StopSignal::Hangup)],
+                ),
+                (41, Event::Exited, S::Stopping, vec![]),
+                (41, Event::GroupGone, S::Starting, vec![Spawn]),
+                (41, Event::Spawned, S::Running, vec![]),
+                (
+                    50,
+                    Event::MonitorFailed,
+                    S::Stopping,
+                    vec![Terminate(StopSignal::Hangup)],
+                ),
+                (51, Event::Exited, S::Stopping, vec![]),
+                (51, Event::GroupGone, S::Starting, vec![Spawn]),
+                (51, Event::Spawned, S::Running, vec![]),
+                // ... so only the third failure in a row disables, after a clean stop.
+                (
+                    60,
+                    Event::MonitorFailed,
+                    S::Stopping,
+                    vec![Terminate(StopSignal::Terminate)],
+                ),
+                (61, Event::Exited, S::Stopping, vec![]),
+                // A start cannot override the disable.
+                (61, Event::Start, S::Stopping, vec![]),
+                (
+                    61,
+                    Event::GroupGone,
+                    S::Disabled,
+                    vec![Disable("failed 3 times within 60 s".into())],
+                ),
+            ],
+        );
+        assert_eq!(
+            m.disabled_reason.as_deref(),
+            Some("failed 3 times within 60 s")
+        );
+    }
+
+    #[test]
+    fn persisted_disabled_state_is_restored() {
+        let m = Machine::new(Some("failed 5 times within 60 s".into()));
+        assert_eq!(m.state, S::Disabled);
+        assert_eq!(Machine::new(None).state, S::Stopped);
+    }
+}

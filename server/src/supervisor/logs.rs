@@ -1,0 +1,406 @@
+//! Service log files: `<data>/logs/services/<name>.log`, one line per output line
+//! (`2026-11-24T10:00:00.123Z out|err|warden <text>`), size rotation by rename (`name.log` → `name.log.1`
+//! → …) with no line lost, a live fan-out to subscribers over `tokio::sync::broadcast` (a lagging
+//! subscriber loses lines, it never blocks the child), and `tail` that reads backwards from the end.
+//!
+//! Each service has one writer task; the pipe readers ([`pump`]) and the supervisor send it lines over a
+//! bounded channel. Only the disk can slow a child down (backpressure keeps every line), never a reader.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use time::format_description::FormatItem;
+use time::macros::format_description;
+use time::OffsetDateTime;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+/// Longer output lines are split into pieces of this many bytes.
+pub const MAX_LINE_BYTES: u64 = 16 * 1024;
+/// Lines buffered between the pipe readers and the writer.
+const CHANNEL_LINES: usize = 4096;
+/// Lines a live subscriber may fall behind before it loses some.
+const SUBSCRIBER_LINES: usize = 1024;
+
+const MILLIS_UTC: &[FormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+
+/// RFC 3339 UTC with milliseconds, e.g. `2026-11-24T10:00:00.123Z`.
+pub fn rfc3339_millis(at: OffsetDateTime) -> String {
+    at.to_offset(time::UtcOffset::UTC)
+        .format(MILLIS_UTC)
+        .unwrap_or_else(|_| at.unix_timestamp().to_string())
+}
+
+/// Where a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Out,
+    Err,
+    Warden,
+}
+
+impl Stream {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stream::Out => "out",
+            Stream::Err => "err",
+            Stream::Warden => "warden",
+        }
+    }
+}
+
+/// One formatted log line, without the newline.
+pub fn format_line(at: OffsetDateTime, stream: Stream, text: &str) -> String {
+    let text = text.trim_end_matches(['\n', '\r']);
+    format!("{} {} {}", rfc3339_millis(at), stream.as_str(), text)
+}
+
+/// Rotation limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotation {
+    /// Rotate before the current file would grow beyond this.
+    pub max_bytes: u64,
+    /// Files kept, the current one included (at least 2).
+    pub max_files: u32,
+}
+
+/// The path of a service's current log file.
+pub fn log_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.log"))
+}
+
+fn rotated_path(current: &Path, index: u32) -> PathBuf {
+    let mut os = current.as_os_str().to_owned();
+    os.push(format!(".{index}"));
+    PathBuf::from(os)
+}
+
+enum LogCommand {
+    Line(Stream, String),
+    Flush(oneshot::Sender<()>),
+    Rename(PathBuf),
+}
+
+/// The handle to one service's log. Cheap to clone.
+#[derive(Clone)]
+pub struct ServiceLog {
+    tx: mpsc::Sender<LogCommand>,
+    live: broadcast::Sender<String>,
+    path: Arc<Mutex<PathBuf>>,
+}
+
+impl std::fmt::Debug for ServiceLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceLog")
+            .field("path", &self.path())
+            .finish()
+    }
+}
+
+impl ServiceLog {
+    /// Opens (appending) `<dir>/<name>.log` and starts its writer task.
+    pub fn open(dir: &Path, name: &str, rotation: Rotation) -> io::Result<ServiceLog> {
+        std::fs::create_dir_all(dir)?;
+        let path = log_path(dir, name);
+        let writer = Writer::open(path.clone(), rotation)?;
+        let (tx, rx) = mpsc::channel(CHANNEL_LINES);
+        let (live, _) = broadcast::channel(SUBSCRIBER_LINES);
+        let path = Arc::new(Mutex::new(path));
+        tokio::spawn(writer.run(rx, live.clone(), path.clone()));
+        Ok(ServiceLog { tx, live, path })
+    }
+
+    /// The current log file.
+    pub fn path(&self) -> PathBuf {
+        self.path
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Appends one line (waits only if the writer is behind by thousands of lines).
+    pub async fn line(&self, stream: Stream, text: impl Into<String>) {
+        let _ = self.tx.send(LogCommand::Line(stream, text.into())).await;
+    }
+
+    /// Appends a supervisor line.
+    pub async fn warden(&self, text: impl Into<String>) {
+        self.line(Stream::Warden, text).await;
+    }
+
+    /// Returns once every line sent before is in the file.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(LogCommand::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+
+    /// Moves the log (and its rotated files) to the file of a new service name.
+    pub async fn rename(&self, dir: &Path, new_name: &str) {
+        let _ = self
+            .tx
+            .send(LogCommand::Rename(log_path(dir, new_name)))
+            .await;
+    }
+
+    /// New lines as they are written (formatted, without newline).
+    pub fn subscribe(&self) -> broadcast::Receiver<String> {
+        self.live.subscribe()
+    }
+
+    /// The last `n` lines, reading backwards from the end (and into `name.log.1` if needed).
+    pub async fn tail(&self, n: usize) -> io::Result<Vec<String>> {
+        let path = self.path();
+        tokio::task::spawn_blocking(move || tail(&path, n))
+            .await
+            .map_err(io::Error::other)?
+    }
+}
+
+struct Writer {
+    path: PathBuf,
+    file: BufWriter<File>,
+    size: u64,
+    rotation: Rotation,
+}
+
+impl Writer {
+    fn open(path: PathBuf, rotation: Rotation) -> io::Result<Writer> {
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let size = file.metadata()?.len();
+        Ok(Writer {
+            path,
+            file: BufWriter::new(file),
+            size,
+            rotation: Rotation {
+                max_bytes: rotation.max_bytes.max(1),
+                max_files: rotation.max_files.max(2),
+            },
+        })
+    }
+
+    async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<LogCommand>,
+        live: broadcast::Sender<String>,
+        shared_path: Arc<Mutex<PathBuf>>,
+    ) {
+        while let Some(command) = rx.recv().await {
+            let mut pending = Some(command);
+            // Drain what is queued without waiting, then flush once.
+            while let Some(command) = pending.take().or_else(|| rx.try_recv().ok()) {
+                match command {
+                    LogCommand::Line(stream, text) => {
+                        let line = format_line(OffsetDateTime::now_utc(), stream, &text);
+                        if let Err(e) = self.write_line(&line) {
+                            tracing::warn!(path = %self.path.display(), "cannot write a service log line: {e}");
+                        }
+                        let _ = live.send(line);
+                    }
+                    LogCommand::Flush(done) => {
+                        let _ = self.file.flush();
+                        let _ = done.send(());
+                    }
+                    LogCommand::Rename(new_path) => {
+                        if let Err(e) = self.rename(new_path) {
+                            tracing::warn!("cannot rename a service log: {e}");
+                        }
+                        *shared_path
+                            .lock()
+                            .unwrap_or_else(|poisoned| poisoned.into_inner()) = self.path.clone();
+                    }
+                }
+            }
+            if let Err(e) = self.file.flush() {
+                tracing::warn!(path = %self.path.display(), "cannot write a service log: {e}");
+            }
+        }
+    }
+
+    fn write_line(&mut self, line: &str) -> io::Result<()> {
+        let bytes = line.len() as u64 + 1;
+        if self.size > 0 && self.size + bytes > self.rotation.max_bytes {
+            self.rotate()?;
+        }
+        self.file.write_all(line.as_bytes())?;
+        self.file.write_all(b"\n")?;
+        self.size += bytes;
+        Ok(())
+    }
+
+    /// `name.log.(k)` → `name.log.(k+1)` from the oldest kept down, `name.log` → `name.log.1`, new file.
+    fn rotate(&mut self) -> io::Result<()> {
+        self.file.flush()?;
+        let oldest = self.rotation.max_files - 1;
+        for index in (1..oldest).rev() {
+            let from = rotated_path(&self.path, index);
+            if from.exists() {
+                std::fs::rename(&from, rotated_path(&self.path, index + 1))?;
+            }
+        }
+        std::fs::rename(&self.path, rotated_path(&self.path, 1))?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        self.file = BufWriter::new(file);
+        self.size = 0;
+        Ok(())
+    }
+
+    fn rename(&mut self, new_path: PathBuf) -> io::Result<()> {
+        self.file.flush()?;
+        if new_path.exists() {
+            // Never overwrite another log; keep writing to the old file.
+            return Ok(());
+        }
+        std::fs::rename(&self.path, &new_path)?;
+        for index in 1..self.rotation.max_files {
+            let from = rotated_path(&self.path, index);
+            if from.exists() {
+                std::fs::rename(&from, rotated_path(&new_path, index))?;
+            }
+        }
+        self.path = new_path;
+        Ok(())
+    }
+}
+
+/// Copies a child's pipe into the log, one line per output line, until the pipe closes. Invalid UTF-8
+/// is replaced; very long lines are split.
+pub async fn pump<R: AsyncRead + Unpin>(pipe: R, stream: Stream, log: ServiceLog) {
+    let mut reader = BufReader::new(pipe);
+    let mut buf = Vec::with_capacity(256);
+    loop {
+        buf.clear();
+        match (&mut reader)
+            .take(MAX_LINE_BYTES)
+            .read_until(b'\n', &mut buf)
+            .await
+        {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                let text = String::from_utf8_lossy(&buf);
+                log.line(stream, text.trim_end_matches(['\n', '\r'])).await;
+            }
+        }
+    }
+}
+
+/// The last `n` lines of `path` (plus, if it has fewer, the end of `path.1`). Reads backwards in blocks,
+/// so the cost depends on `n`, not on the file size. A missing file has no lines.
+pub fn tail(path: &Path, n: usize) -> io::Result<Vec<String>> {
+    let mut lines = tail_file(path, n)?;
+    if lines.len() < n {
+        let mut older = tail_file(&rotated_path(path, 1), n - lines.len())?;
+        older.append(&mut lines);
+        lines = older;
+    }
+    Ok(lines)
+}
+
+fn tail_file(path: &Path, n: usize) -> io::Result<Vec<String>> {
+    const BLOCK: u64 = 64 * 1024;
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let len = file.metadata()?.len();
+    let mut pos = len;
+    let mut tail: Vec<u8> = Vec::new();
+    while pos > 0 {
+        let start = pos.saturating_sub(BLOCK);
+        let mut block = vec![0u8; (pos - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(&mut block)?;
+        block.extend_from_slice(&tail);
+        tail = block;
+        pos = start;
+        // n complete lines need n newlines before the last line's start (the file ends with '\n').
+        let body = tail.strip_suffix(b"\n").unwrap_or(&tail);
+        if body.iter().filter(|&&b| b == b'\n').count() >= n {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&tail);
+    let all: Vec<&str> = text.lines().collect();
+    let skip = all.len().saturating_sub(n);
+    Ok(all[skip..].iter().map(|s| s.to_string()).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_format() {
+        let at = time::macros::datetime!(2026-11-24 10:00:00.123456 UTC);
+        assert_eq!(
+            format_line(at, Stream::Out, "hello\r\n"),
+            "2026-11-24T10:00:00.123Z out hello"
+        );
+        assert_eq!(
+            format_line(at, Stream::Warden, "started"),
+            "2026-11-24T10:00:00.123Z warden started"
+        );
+    }
+
+    #[test]
+    fn tail_reads_backwards_and_into_the_rotated_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.log");
+        let old: String = (0..5).map(|i| format!("old {i}\n")).collect();
+        std::fs::write(rotated_path(&path, 1), old).unwrap();
+        let big: String = (0..100_000).map(|i| format!("line {i}\n")).collect();
+        std::fs::write(&path, big).unwrap();
+        assert_eq!(tail(&path, 2).unwrap(), vec!["line 99998", "line 99999"]);
+        assert_eq!(tail(&path, 0).unwrap(), Vec::<String>::new());
+        assert_eq!(tail(&path, 20_000).unwrap().len(), 20_000);
+        std::fs::write(&path, "new 0\nnew 1\n").unwrap();
+        assert_eq!(
+            tail(&path, 4).unwrap(),
+            vec!["old 3", "old 4", "new 0", "new 1"]
+        );
+        assert_eq!(tail(&dir.path().join("none.log"), 3).unwrap().len(), 0);
+    }
+
+    #[tokio::test]
+    async fn rotation_keeps_every_line_and_subscribers_see_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let rotation = Rotation {
+            max_bytes: 2_000,
+            max_files: 100,
+        };
+        let log = ServiceLog::open(dir.path(), "svc", rotation).unwrap();
+        let mut live = log.subscribe();
+        for i in 0..1_000 {
+            log.line(Stream::Out, format!("n{i}")).await;
+        }
+        log.flush().await;
+        let mut seen = Vec::new();
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            for line in text.lines() {
+                assert!(line.len() < 2_000);
+                seen.push(line.rsplit(' ').next().unwrap().to_string());
+            }
+        }
+        seen.sort();
+        let mut expected: Vec<String> = (0..1_000).map(|i| format!("n{i}")).collect();
+        expected.sort();
+        assert_eq!(seen, expected);
+        assert!(live.recv().await.unwrap().ends_with(" out n0"));
+        assert_eq!(
+            log.tail(1).await.unwrap()[0].rsplit(' ').next(),
+            Some("n999")
+        );
+    }
+}

@@ -1,0 +1,129 @@
+//! The real UI in headless Chromium against the real binary: redirect to login, log in, the dashboard and
+//! its navigation (hydrated WASM), reload keeps the session, log out. Screenshots go to target/artifacts/.
+
+use fantoccini::Locator;
+use warden_tests::browser::{self, Browser};
+use warden_tests::{gate, Warden, ADMIN_PASSWORD};
+
+#[tokio::test]
+async fn login_dashboard_reload_logout() {
+    if !gate("headless Chromium", browser::available()) {
+        return;
+    }
+    let w = Warden::start();
+    let b = Browser::start(1280, 900).await;
+    let c = &b.client;
+
+    // Not logged in: / redirects to the login page.
+    c.goto(&format!("{}/", w.url)).await.unwrap();
+    b.wait_for_path("/login").await;
+    b.screenshot("login").await;
+
+    // A wrong password shows an error and stays on the login page.
+    b.find("#password")
+        .await
+        .send_keys("wrong-password")
+        .await
+        .unwrap();
+    b.find("[data-testid=login-submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let err = b.find("[data-testid=login-error]").await;
+    assert!(err.text().await.unwrap().contains("Wrong"));
+
+    // The right one lands on the dashboard.
+    b.find("#password")
+        .await
+        .send_keys(ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    b.find("[data-testid=login-submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_for_path("/").await;
+    let title = b.find("[data-testid=page-title]").await;
+    assert_eq!(title.text().await.unwrap(), "Dashboard");
+    // The WASM bundle loaded and hydrated the page.
+    b.find("body[data-hydrated=true]").await;
+    let nav = b.find("nav.nav").await;
+    let nav_text = nav.text().await.unwrap();
+    for item in ["Dashboard", "Services", "Firewall", "Logs", "Settings"] {
+        assert!(nav_text.contains(item), "nav has {item}: {nav_text}");
+    }
+    let host = b.find("[data-testid=hostname]").await;
+    assert!(!host.text().await.unwrap().trim().is_empty());
+    let shot = b.screenshot("dashboard").await;
+    assert!(std::fs::metadata(&shot).unwrap().len() > 1000);
+
+    // Client-side navigation through the nav.
+    c.find(Locator::LinkText("Firewall"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_for_path("/firewall").await;
+    b.find("[data-testid=fw-capability]").await;
+    b.screenshot("firewall").await;
+
+    // Reload: still logged in.
+    c.refresh().await.unwrap();
+    b.wait_for_path("/firewall").await;
+    assert_eq!(
+        b.find("[data-testid=page-title]")
+            .await
+            .text()
+            .await
+            .unwrap(),
+        "Firewall"
+    );
+
+    // Log out: back to the login page, and / redirects there again.
+    b.find("[data-testid=logout]").await.click().await.unwrap();
+    b.wait_for_path("/login").await;
+    c.goto(&format!("{}/", w.url)).await.unwrap();
+    b.wait_for_path("/login").await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn phone_width_is_usable() {
+    if !gate("headless Chromium", browser::available()) {
+        return;
+    }
+    let w = Warden::start();
+    let b = Browser::start(390, 844).await;
+    b.client.goto(&format!("{}/login", w.url)).await.unwrap();
+    b.find("#password")
+        .await
+        .send_keys(ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    b.find("[data-testid=login-submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_for_path("/").await;
+    b.find("body[data-hydrated=true]").await;
+    // Nothing overflows the viewport horizontally.
+    let overflow = b
+        .client
+        .execute(
+            "return document.documentElement.scrollWidth > window.innerWidth + 1;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        overflow,
+        serde_json::Value::Bool(false),
+        "page wider than a phone screen"
+    );
+    b.screenshot("dashboard-phone").await;
+    b.close().await;
+}
