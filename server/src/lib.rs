@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod events;
 pub mod http;
 pub mod state;
 pub mod store;
@@ -99,6 +100,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             store: store.clone(),
             auth,
             supervisor: supervisor.clone(),
+            events: events::EventBus::default(),
             leptos_options,
             settings: RwLock::new(settings),
             firewall_capability,

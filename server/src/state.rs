@@ -31,6 +31,8 @@ pub struct Inner {
     pub store: Store,
     pub auth: Auth,
     pub supervisor: SupervisorHandle,
+    /// Status changes of services and firewall, for `GET /api/v1/events` and the UI.
+    pub events: crate::events::EventBus,
     pub leptos_options: LeptosOptions,
     pub settings: RwLock<Settings>,
     pub firewall_capability: FirewallCapability,

@@ -4,8 +4,11 @@
 
 pub mod auth_routes;
 pub mod error;
+pub mod firewall;
 pub mod json;
 pub mod middleware;
+pub mod services;
+pub mod settings;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -40,6 +43,9 @@ fn api_router() -> Router<AppState> {
     Router::new()
         .route("/auth/login", post(auth_routes::api_login))
         .route("/auth/logout", post(auth_routes::api_logout))
+        .merge(services::routes())
+        .merge(firewall::routes())
+        .merge(settings::routes())
         .fallback(any(api_not_found))
 }
 
