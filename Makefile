@@ -37,8 +37,13 @@ lint:
 fmt:
 	cargo fmt --all
 
+## Benchmarks (never part of `make test`): every tests/examples/bench_*.rs, in release, against the release binary.
 bench: setup-test build
-	@echo "benchmarks arrive with the supervisor and firewall work"
+	@set -e; for f in tests/examples/bench_*.rs; do \
+	  [ -e "$$f" ] || { echo "no benchmarks yet"; break; }; \
+	  name=$$(basename "$$f" .rs); echo "=== $$name"; \
+	  WARDEN_BIN=$(CURDIR)/target/release/warden cargo run --release -q -p warden-tests --example "$$name"; \
+	done
 
 clean:
 	cargo clean
