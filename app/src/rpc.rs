@@ -1,20 +1,79 @@
 //! Server functions: the UI's calls into the server. Each one authenticates the caller itself
-//! (`backend::require_user`) before touching anything, whatever the HTTP layer already checked.
+//! (`backend::require_user`) before touching anything, whatever the HTTP layer already checked, and then
+//! calls the same domain layer as the REST API through the `Backend` seam.
 
 use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
 
-use crate::model::{FirewallCapability, ShellInfo};
+use crate::model::error::AppError;
+use crate::model::service::{ProcessInfo, Service, ServiceInput, ServicePatch};
+use crate::model::{FirewallCapability, ServiceAction, ShellInfo};
 
 /// Hostname, user and version for the app shell.
 #[server(prefix = "/rpc", endpoint = "shell_info")]
-pub async fn get_shell_info() -> Result<ShellInfo, ServerFnError> {
+pub async fn get_shell_info() -> Result<ShellInfo, AppError> {
     let (backend, user) = crate::backend::require_user().await?;
     Ok(backend.shell_info(&user).await)
 }
 
 /// Whether the firewall can be driven here, and why not.
 #[server(prefix = "/rpc", endpoint = "firewall_capability")]
-pub async fn get_firewall_capability() -> Result<FirewallCapability, ServerFnError> {
+pub async fn get_firewall_capability() -> Result<FirewallCapability, AppError> {
     let (backend, _user) = crate::backend::require_user().await?;
     Ok(backend.firewall_capability().await)
+}
+
+/// All services with their status, sorted by name.
+#[server(prefix = "/rpc", endpoint = "services/list", input = Json)]
+pub async fn list_services() -> Result<Vec<Service>, AppError> {
+    let (backend, _user) = crate::backend::require_user().await?;
+    backend.list_services().await
+}
+
+#[server(prefix = "/rpc", endpoint = "services/get", input = Json)]
+pub async fn get_service(id: String) -> Result<Service, AppError> {
+    let (backend, _user) = crate::backend::require_user().await?;
+    backend.get_service(&id).await
+}
+
+/// Creates a service (an enabled one starts at once).
+#[server(prefix = "/rpc", endpoint = "services/create", input = Json)]
+pub async fn create_service(input: ServiceInput) -> Result<Service, AppError> {
+    let (backend, user) = crate::backend::require_user().await?;
+    backend.create_service(&user, input).await
+}
+
+/// Changes a service (a running one restarts with the new spec).
+#[server(prefix = "/rpc", endpoint = "services/update", input = Json)]
+pub async fn update_service(id: String, patch: ServicePatch) -> Result<Service, AppError> {
+    let (backend, user) = crate::backend::require_user().await?;
+    backend.update_service(&user, &id, patch).await
+}
+
+/// Stops and deletes a service.
+#[server(prefix = "/rpc", endpoint = "services/delete", input = Json)]
+pub async fn delete_service(id: String) -> Result<(), AppError> {
+    let (backend, user) = crate::backend::require_user().await?;
+    backend.delete_service(&user, &id).await
+}
+
+/// Start (re-enables a disabled service), stop or restart (SIGHUP) a service.
+#[server(prefix = "/rpc", endpoint = "services/action", input = Json)]
+pub async fn act_on_service(id: String, action: ServiceAction) -> Result<Service, AppError> {
+    let (backend, user) = crate::backend::require_user().await?;
+    backend.service_action(&user, &id, action).await
+}
+
+/// The last `lines` lines of a service's log (at most 10 000).
+#[server(prefix = "/rpc", endpoint = "services/logs", input = Json)]
+pub async fn service_logs(id: String, lines: usize) -> Result<Vec<String>, AppError> {
+    let (backend, _user) = crate::backend::require_user().await?;
+    backend.service_logs(&id, lines.min(10_000)).await
+}
+
+/// The processes of a service's process group, main process first.
+#[server(prefix = "/rpc", endpoint = "services/processes", input = Json)]
+pub async fn service_processes(id: String) -> Result<Vec<ProcessInfo>, AppError> {
+    let (backend, _user) = crate::backend::require_user().await?;
+    backend.service_processes(&id).await
 }

@@ -33,5 +33,5 @@ pub use model::{
     DEFAULT_SERVICE_PORTS, SSH_PORT,
 };
 pub use presets::{preset, preset_is_open, preset_rule_ids, presets, Preset};
-pub use render::{render_ruleset, RenderedRuleset};
+pub use render::{render_bans_only, render_ruleset, RenderedRuleset};
 pub use validate::{ban_network, validate_rule, FieldError, HostSpec, IpNetwork};

@@ -19,6 +19,9 @@
 //!   `oif "lo" accept` · ICMPv6 neighbour discovery accept · user `out` rules in order.
 //! - the `forward` hook is left alone (Warden does not route).
 //!
+//! While no rule set is applied, [`render_bans_only`] gives the minimal table that still enforces
+//! bans: the same two sets and an `input` chain (policy accept) holding only the two ban drops.
+//!
 //! Neighbour discovery is accepted before invalid packets are dropped because conntrack classifies
 //! NS/NA/RA as invalid (they cannot start a tracked "connection"); dropping them breaks IPv6.
 //! Loopback is accepted before invalid packets are dropped too: the TCP resets and ICMP errors that a
@@ -521,6 +524,27 @@ pub fn render_compiled(ruleset: &CompiledRuleset) -> RenderedRuleset {
             rules: output,
         },
     ];
+    assemble(&ruleset.bans, &chains)
+}
+
+/// The minimal table Warden keeps while no rule set is applied but addresses are banned: the two
+/// ban sets (with `bans`) and an `input` chain (policy accept) that only drops banned sources. Failed
+/// logins are banned at the kernel even before the first apply; everything else passes.
+pub fn render_bans_only(bans: &[Ban]) -> RenderedRuleset {
+    let chains = [Chain {
+        name: "input",
+        hook: "input",
+        policy: "accept",
+        rules: vec![
+            ban_rule(Family::Ipv4, BAN_SET_V4),
+            ban_rule(Family::Ipv6, BAN_SET_V6),
+        ],
+    }];
+    assemble(bans, &chains)
+}
+
+/// The batch and text of the whole table: the ban sets (with `bans`), then `chains`.
+fn assemble(bans: &[Ban], chains: &[Chain]) -> RenderedRuleset {
     let sets = [
         (BAN_SET_V4, "ipv4_addr", Family::Ipv4),
         (BAN_SET_V6, "ipv6_addr", Family::Ipv6),
@@ -534,8 +558,7 @@ pub fn render_compiled(ruleset: &CompiledRuleset) -> RenderedRuleset {
     ];
     let mut text = format!("table {TABLE_FAMILY} {TABLE_NAME} {{\n");
     for (name, kind, family) in sets {
-        let bans: Vec<&Ban> = ruleset
-            .bans
+        let bans: Vec<&Ban> = bans
             .iter()
             .filter(|b| b.network.family() == family)
             .collect();
@@ -626,6 +649,27 @@ mod tests {
         assert_eq!(rule_id_from_comment("warden:abc def"), Some("abc"));
         assert_eq!(rule_id_from_comment("anti-lockout"), None);
         assert_eq!(rule_id_from_comment("warden:"), None);
+    }
+
+    #[test]
+    fn bans_only_table_drops_banned_sources_and_nothing_else() {
+        let ban = Ban {
+            network: "192.0.2.9".parse().unwrap(),
+            expires_in_secs: Some(30),
+        };
+        let rendered = render_bans_only(&[ban]);
+        assert!(rendered.text.contains("ip saddr @banned_v4 drop"));
+        assert!(rendered.text.contains("ip6 saddr @banned_v6 drop"));
+        assert!(rendered
+            .text
+            .contains("elements = { 192.0.2.9 timeout 30s }"));
+        assert!(rendered.text.contains("policy accept;"));
+        assert!(
+            !rendered.text.contains("8300"),
+            "no guard: {}",
+            rendered.text
+        );
+        assert!(!rendered.text.contains("chain output"));
     }
 
     #[test]

@@ -4,11 +4,13 @@
 pub mod auth;
 pub mod config;
 pub mod events;
+pub mod firewall_ctl;
 pub mod http;
 pub mod state;
 pub mod store;
 pub mod supervisor;
 pub mod telemetry;
+pub mod ui_backend;
 
 use std::sync::{Arc, RwLock};
 
@@ -90,7 +92,21 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .env(leptos::config::Env::PROD)
         .build();
 
-    let firewall_capability = state::probe_firewall_capability(&args.nft);
+    // Probes nft, rolls back an apply left unconfirmed by a previous run, re-applies an active one.
+    let events = events::EventBus::default();
+    let firewall = firewall_ctl::FirewallHandle::start(
+        store.clone(),
+        warden_firewall::backend::NftBackend::new(&args.nft),
+        local.port(),
+        events.clone(),
+        &settings,
+    )
+    .await
+    .context("starting firewall control")?;
+    let firewall_capability = app::model::FirewallCapability {
+        available: firewall.capability().available,
+        reason: firewall.capability().reason.clone(),
+    };
     if let Some(reason) = &firewall_capability.reason {
         tracing::warn!("firewall is read-only: {reason}");
     }
@@ -100,7 +116,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             store: store.clone(),
             auth,
             supervisor: supervisor.clone(),
-            events: events::EventBus::default(),
+            events,
+            firewall,
             leptos_options,
             settings: RwLock::new(settings),
             firewall_capability,
@@ -108,9 +125,16 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             secure_cookies: false,
         }),
     };
+    forward_service_events(&supervisor, &state.events);
     let router = http::router(state.clone(), &site_root);
     // Register the signal handlers before announcing readiness, so an early SIGTERM is a clean shutdown.
-    let shutdown = shutdown_signal()?;
+    let signal = shutdown_signal()?;
+    let closing = supervisor.clone();
+    // Live streams (SSE) end first, so the graceful shutdown does not wait for them forever.
+    let shutdown = async move {
+        signal.await;
+        closing.begin_shutdown();
+    };
 
     let url = display_url(local);
     tracing::info!(%url, data_dir = %args.data_dir.display(), "Warden is running");
@@ -128,6 +152,27 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     supervisor.shutdown().await;
     store.flush().await?;
     Ok(())
+}
+
+/// Forwards the supervisor's status events into the event bus (`{"type": "service", ...}` and
+/// `{"type": "service_deleted", "id"}`); a lag loses the oldest events and goes on.
+fn forward_service_events(supervisor: &supervisor::SupervisorHandle, bus: &events::EventBus) {
+    let mut rx = supervisor.subscribe_events();
+    let bus = bus.clone();
+    tokio::spawn(async move {
+        loop {
+            match rx.recv().await {
+                Ok(event) => match serde_json::to_value(&event) {
+                    Ok(value) => bus.publish_value(value),
+                    Err(e) => tracing::error!(error = %e, "cannot serialize a service event"),
+                },
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                    bus.publish_value(serde_json::json!({"type": "lagged", "missed": missed}));
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
 }
 
 /// The URL to print for a listen address (a wildcard address is shown as loopback, which works locally).

@@ -8,9 +8,8 @@ use axum::extract::FromRef;
 use axum::http::{header, HeaderMap};
 use leptos::prelude::LeptosOptions;
 
-use app::backend::{Backend, SessionUser};
 use app::model::settings::Settings;
-use app::model::{FirewallCapability, ShellInfo};
+use app::model::FirewallCapability;
 
 use crate::auth::{Auth, Principal, SESSION_COOKIE};
 use crate::store::Store;
@@ -36,6 +35,8 @@ pub struct Inner {
     pub leptos_options: LeptosOptions,
     pub settings: RwLock<Settings>,
     pub firewall_capability: FirewallCapability,
+    /// The firewall domain API (rules, apply/confirm/rollback, bans, exposure).
+    pub firewall: crate::firewall_ctl::FirewallHandle,
     /// The address the admin UI listens on (for the anti-lockout rule and printed URLs).
     pub listen: SocketAddr,
     /// Whether cookies must carry `Secure` (served over TLS).
@@ -107,27 +108,6 @@ impl AppState {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
-    }
-}
-
-#[async_trait::async_trait]
-impl Backend for AppState {
-    fn authenticate(&self, headers: &HeaderMap) -> Option<SessionUser> {
-        self.principal(headers).map(|(p, _)| SessionUser {
-            username: p.username,
-        })
-    }
-
-    async fn shell_info(&self, user: &SessionUser) -> ShellInfo {
-        ShellInfo {
-            hostname: self.settings().hostname,
-            username: user.username.clone(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-        }
-    }
-
-    async fn firewall_capability(&self) -> FirewallCapability {
-        self.firewall_capability.clone()
     }
 }
 

@@ -369,3 +369,343 @@ pub mod browser {
         }
     }
 }
+
+/// An authenticated client for the REST API of one running [`Warden`] (bearer token, JSON bodies).
+/// After [`Warden::restart`] the URL changes: make a new one with [`Api::with_token`].
+#[derive(Clone)]
+pub struct Api {
+    pub client: reqwest::Client,
+    pub base: String,
+    pub token: String,
+}
+
+impl Api {
+    /// Logs in as admin and returns a client for `w`.
+    pub async fn login(w: &Warden) -> Api {
+        let token = w.login_token().await;
+        Api::with_token(w, &token)
+    }
+
+    /// A client for `w` using an existing token.
+    pub fn with_token(w: &Warden, token: &str) -> Api {
+        Api {
+            client: w.client(),
+            base: w.api(""),
+            token: token.to_string(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(&self.token)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.request(reqwest::Method::GET, path)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    pub async fn delete(&self, path: &str) -> reqwest::Response {
+        self.request(reqwest::Method::DELETE, path)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("DELETE {path}: {e}"))
+    }
+
+    pub async fn post(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.request(reqwest::Method::POST, path)
+            .json(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+    }
+
+    /// POST without a body (the action routes).
+    pub async fn post_empty(&self, path: &str) -> reqwest::Response {
+        self.request(reqwest::Method::POST, path)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+    }
+
+    pub async fn patch(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.request(reqwest::Method::PATCH, path)
+            .json(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("PATCH {path}: {e}"))
+    }
+
+    /// GET that must answer 200 with JSON.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        let resp = self.get(path).await;
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        assert_eq!(status, 200, "GET {path}: {text}");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("GET {path}: {e}: {text}"))
+    }
+
+    /// Creates a service (must answer 201) and returns it.
+    pub async fn create_service(&self, body: &serde_json::Value) -> serde_json::Value {
+        let resp = self.post("/services", body).await;
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        assert_eq!(status, 201, "POST /services {body}: {text}");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+    }
+
+    pub async fn service(&self, id: &str) -> serde_json::Value {
+        self.get_json(&format!("/services/{id}")).await
+    }
+
+    /// The last `lines` lines of a service's log.
+    pub async fn logs(&self, id: &str, lines: usize) -> String {
+        let resp = self
+            .get(&format!("/services/{id}/logs?lines={lines}"))
+            .await;
+        assert_eq!(resp.status(), 200);
+        resp.text().await.unwrap_or_default()
+    }
+
+    /// Polls the service until `pred` holds for it, or panics after `timeout` naming `what`.
+    pub async fn wait_service(
+        &self,
+        id: &str,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let s = self.service(id).await;
+            if pred(&s) {
+                return s;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out after {timeout:?} waiting for {what}; last: {s}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until the service is `running` and returns its main pid.
+    pub async fn wait_running(&self, id: &str, timeout: Duration) -> u32 {
+        let s = self
+            .wait_service(id, "state running", timeout, |s| {
+                s["status"]["state"] == "running" && s["status"]["pid"].is_u64()
+            })
+            .await;
+        s["status"]["pid"]
+            .as_u64()
+            .and_then(|p| u32::try_from(p).ok())
+            .unwrap_or_default()
+    }
+}
+
+/// Polls the async `f` until it returns `Some`, or panics after `timeout` naming `what`.
+pub async fn poll<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// One live (not zombie) process from `/proc`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proc {
+    pub pid: u32,
+    pub ppid: u32,
+    pub pgid: u32,
+    pub cmdline: String,
+}
+
+/// Every live process (zombies excluded), read from `/proc`.
+pub fn live_processes() -> Vec<Proc> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let rest = &stat[stat.rfind(')')? + 2..];
+            let mut fields = rest.split_whitespace();
+            let state = fields.next()?;
+            if state == "Z" || state == "X" {
+                return None;
+            }
+            let ppid = fields.next()?.parse().ok()?;
+            let pgid = fields.next()?.parse().ok()?;
+            let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&raw)
+                .split('\0')
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
+            Some(Proc {
+                pid,
+                ppid,
+                pgid,
+                cmdline,
+            })
+        })
+        .collect()
+}
+
+/// Live processes whose command line contains `marker`.
+pub fn processes_matching(marker: &str) -> Vec<Proc> {
+    live_processes()
+        .into_iter()
+        .filter(|p| p.cmdline.contains(marker))
+        .collect()
+}
+
+/// Live processes of process group `pgid`.
+pub fn group_members(pgid: u32) -> Vec<Proc> {
+    live_processes()
+        .into_iter()
+        .filter(|p| p.pgid == pgid)
+        .collect()
+}
+
+/// Is a (non-zombie) process with this pid alive?
+pub fn pid_alive(pid: u32) -> bool {
+    live_processes().iter().any(|p| p.pid == pid)
+}
+
+/// The error of a failed API call: `(status, code, field)`; asserts the error shape.
+pub async fn api_error(resp: reqwest::Response) -> (u16, String, Option<String>) {
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    let body: serde_json::Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("error body is not JSON ({e}): {status} {text}"));
+    let error = &body["error"];
+    let code = error["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error.code: {body}"))
+        .to_string();
+    assert!(
+        error["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "error.message: {body}"
+    );
+    assert!(
+        error.get("field").is_some(),
+        "error.field must be present (null or a name): {body}"
+    );
+    let field = error["field"].as_str().map(str::to_string);
+    (status, code, field)
+}
+
+/// Reads an SSE response until `pred` matches one `data:` payload or `timeout` passes; returns the
+/// matching payload.
+pub async fn sse_wait(
+    resp: &mut reqwest::Response,
+    timeout: Duration,
+    mut pred: impl FnMut(&str) -> bool,
+) -> Option<String> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut buf = String::new();
+    loop {
+        while let Some(end) = buf.find('\n') {
+            let line: String = buf.drain(..=end).collect();
+            if let Some(data) = line.trim_end_matches(['\r', '\n']).strip_prefix("data:") {
+                let data = data.strip_prefix(' ').unwrap_or(data);
+                if pred(data) {
+                    return Some(data.to_string());
+                }
+            }
+        }
+        match tokio::time::timeout_at(deadline, resp.chunk()).await {
+            Ok(Ok(Some(chunk))) => buf.push_str(&String::from_utf8_lossy(&chunk)),
+            _ => return None,
+        }
+    }
+}
+
+impl Warden {
+    /// The pid of the running `warden` process.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+}
+
+/// A [`Warden`] that stops every service it started when dropped (also when a test panics): SIGTERM
+/// (Warden's clean shutdown, bounded), then SIGKILL to Warden and to every process group it had started.
+/// A plain [`Warden`] is `kill -9`ed on drop and leaves its services running.
+pub struct ManagedWarden(pub Warden);
+
+impl Warden {
+    /// [`Warden::start`], stopping its services on drop (see [`ManagedWarden`]).
+    pub fn start_managed() -> ManagedWarden {
+        ManagedWarden(Warden::start())
+    }
+
+    /// The process groups of Warden's direct children (its services' groups).
+    pub fn child_groups(&self) -> Vec<u32> {
+        let Some(pid) = self.pid() else {
+            return Vec::new();
+        };
+        let mut groups: Vec<u32> = live_processes()
+            .into_iter()
+            .filter(|p| p.ppid == pid && p.pgid != pid)
+            .map(|p| p.pgid)
+            .collect();
+        groups.sort_unstable();
+        groups.dedup();
+        groups
+    }
+}
+
+impl std::ops::Deref for ManagedWarden {
+    type Target = Warden;
+    fn deref(&self) -> &Warden {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ManagedWarden {
+    fn deref_mut(&mut self) -> &mut Warden {
+        &mut self.0
+    }
+}
+
+impl Drop for ManagedWarden {
+    fn drop(&mut self) {
+        let groups = self.0.child_groups();
+        if let Some(mut child) = self.0.child.take() {
+            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        for pgid in groups {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pgid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}

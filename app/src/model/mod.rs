@@ -1,6 +1,7 @@
 //! Data shapes shared by the UI (WASM) and the server: DTOs that cross the wire and the pure validation
 //! that both sides run, so a form shows the same field errors the server would return.
 
+pub mod error;
 pub mod service;
 pub mod settings;
 
@@ -41,4 +42,16 @@ pub struct ShellInfo {
 pub struct FirewallCapability {
     pub available: bool,
     pub reason: Option<String>,
+}
+
+/// What a start/stop/restart button asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceAction {
+    /// Start (and re-enable a disabled service).
+    Start,
+    /// Stop: SIGTERM to the group, SIGKILL after the grace; the service stays stopped.
+    Stop,
+    /// Restart: SIGHUP to the group, SIGKILL after the grace, then start.
+    Restart,
 }

@@ -66,10 +66,16 @@ async fn attempt(
         .await?;
     match &outcome {
         LoginOutcome::Ok { .. } => {
-            tracing::info!(user = %req.username, client = %addr.ip(), "login")
+            tracing::info!(user = %req.username, client = %addr.ip(), "login");
+            // An administering address is never banned.
+            state.firewall.note_administering(addr.ip());
         }
         LoginOutcome::Invalid => tracing::warn!(client = %addr.ip(), "failed login"),
-        LoginOutcome::Throttled { .. } => tracing::warn!(client = %addr.ip(), "login throttled"),
+        LoginOutcome::Throttled { .. } => {
+            tracing::warn!(client = %addr.ip(), "login throttled");
+            // Too many failures: the address is also banned at the kernel for `ban_secs`.
+            state.firewall.ban_failed_logins(addr.ip(), &ban).await;
+        }
     }
     Ok(outcome)
 }

@@ -1,10 +1,400 @@
 //! REST routes for the firewall (`/api/v1/firewall*`), mounted by `http::api_router`. Thin adapters over
 //! the firewall handle; no business rule lives here.
+//!
+//! Beyond `api-v1.md`:
+//! - every rule in `GET /rules` and `GET /rules/{id}` carries `packets` and `bytes` (live counters;
+//!   `null` while the firewall is not active);
+//! - `GET /firewall` adds `capability`, `default_inbound_policy`, `anti_lockout`, `admin_port`;
+//!   `PATCH /firewall {"default_inbound_policy": "accept"|"drop"}` edits the saved policy;
+//! - `POST /firewall/reapply` re-applies the live rule set (fixes drift without a new revision);
+//! - `GET /firewall/ruleset?applied=true` gives the text installed by the live apply (default: what
+//!   `apply` would install now for the calling address); ban elements are omitted from both;
+//! - `POST /firewall/bans {"address", "reason"?, "ban_secs"?}` → 201 bans an address by hand;
+//! - `GET /firewall/presets` adds `title` and `open`; `DELETE /firewall/presets/{name}` → 204 closes a
+//!   preset (removes its rules);
+//! - `POST /firewall/exposure/{service_id}/{port}` → 201 adds an accept rule for that port at the top;
+//!   exposure entries add `reachable_from_everywhere`, `decided_by`, `firewall_active` and
+//!   `live_reachable_from_outside`.
+//!
+//! Errors: without the capability to drive nft, changes of kernel state answer 503
+//! `firewall_unavailable` with the reason; nft's own refusal answers 500 `nft_failed` with its
+//! message; nothing pending / preset already open / protected address → 409 `conflict`.
 
-use axum::Router;
+use std::net::{IpAddr, SocketAddr};
 
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use app::model::FieldError;
+use warden_firewall::{Policy, RuleInput, RulePatch};
+
+use super::error::ApiError;
+use super::json::ApiJson;
+use crate::firewall_ctl::{parse_ban_address, FirewallError, ServicePorts};
 use crate::state::AppState;
+
+/// The default commit-confirm window when the body leaves it out.
+pub const DEFAULT_CONFIRM_SECS: u64 = 60;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/firewall", get(status).patch(patch_firewall))
+        .route("/firewall/rules", get(list_rules).post(create_rule))
+        .route(
+            "/firewall/rules/{id}",
+            get(get_rule).patch(patch_rule).delete(delete_rule),
+        )
+        .route("/firewall/rules/{id}/move", post(move_rule))
+        .route("/firewall/apply", post(apply))
+        .route("/firewall/confirm", post(confirm))
+        .route("/firewall/rollback", post(rollback))
+        .route("/firewall/deactivate", post(deactivate))
+        .route("/firewall/reapply", post(reapply))
+        .route("/firewall/ruleset", get(ruleset))
+        .route("/firewall/bans", get(list_bans).post(create_ban))
+        .route(
+            "/firewall/bans/{address}",
+            axum::routing::delete(delete_ban),
+        )
+        .route("/firewall/presets", get(list_presets))
+        .route(
+            "/firewall/presets/{name}",
+            post(open_preset).delete(close_preset),
+        )
+        .route("/firewall/exposure", get(exposure))
+        .route("/firewall/exposure/{service_id}/{port}", post(expose))
+}
+
+fn field_errors(errors: Vec<warden_firewall::FieldError>) -> Vec<FieldError> {
+    errors
+        .into_iter()
+        .map(|e| FieldError::new(e.field, e.message))
+        .collect()
+}
+
+impl From<FirewallError> for ApiError {
+    fn from(e: FirewallError) -> Self {
+        match e {
+            FirewallError::NotFound(_) => ApiError::not_found(capitalised(&e.to_string())),
+            FirewallError::Invalid(errors) => ApiError::validation(field_errors(errors)),
+            FirewallError::Conflict(message) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", capitalised(&message))
+            }
+            FirewallError::Unavailable(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "firewall_unavailable",
+                capitalised(&e.to_string()),
+            ),
+            FirewallError::Nft(nft) => {
+                tracing::error!(error = %nft, "nft failed");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "nft_failed",
+                    format!("{nft}. The previous firewall state is unchanged."),
+                )
+            }
+            FirewallError::Store(e) => ApiError::internal(e),
+            FirewallError::Internal(e) => ApiError::internal(e),
+        }
+    }
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// The client address, with IPv4-mapped IPv6 turned back into IPv4; it counts as administering.
+fn client(state: &AppState, peer: SocketAddr) -> IpAddr {
+    let addr = peer.ip().to_canonical();
+    state.firewall.note_administering(addr);
+    addr
+}
+
+fn service_ports(state: &AppState) -> Vec<ServicePorts> {
+    state
+        .supervisor
+        .list()
+        .into_iter()
+        .map(|s| ServicePorts {
+            service_id: s.id,
+            ports: s.spec.ports,
+        })
+        .collect()
+}
+
+async fn status(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Result<Response, ApiError> {
+    client(&state, peer);
+    Ok(Json(state.firewall.status().await?).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FirewallPatch {
+    default_inbound_policy: Option<Policy>,
+}
+
+async fn patch_firewall(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(patch): ApiJson<FirewallPatch>,
+) -> Result<Response, ApiError> {
+    client(&state, peer);
+    if let Some(policy) = patch.default_inbound_policy {
+        state.firewall.set_default_inbound_policy(policy).await?;
+    }
+    Ok(Json(state.firewall.status().await?).into_response())
+}
+
+async fn list_rules(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Result<Response, ApiError> {
+    client(&state, peer);
+    Ok(Json(state.firewall.rules().await?).into_response())
+}
+
+async fn create_rule(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(input): ApiJson<RuleInput>,
+) -> Result<Response, ApiError> {
+    client(&state, peer);
+    let rule = state.firewall.add_rule(input).await?;
+    Ok((StatusCode::CREATED, Json(rule)).into_response())
+}
+
+async fn get_rule(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    client(&state, peer);
+    Ok(Json(state.firewall.rule(&id).await?).into_response())
+}
+
+async fn patch_rule(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    ApiJson(patch): ApiJson<RulePatch>,
+) -> Result<Response, ApiError> {
+    client(&state, peer);
+    Ok(Json(state.firewall.patch_rule(&id, patch).await?).into_response())
+}
+
+async fn delete_rule(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    client(&state, peer);
+    state.firewall.delete_rule(&id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MoveRequest {
+    position: u32,
+}
+
+async fn move_rule(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<MoveRequest>,
+) -> Result<Response, ApiError> {
+    client(&state, peer);
+    Ok(Json(state.firewall.move_rule(&id, req.position).await?).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApplyRequest {
+    #[serde(default = "default_confirm_secs")]
+    confirm_within_secs: u64,
+}
+
+fn default_confirm_secs() -> u64 {
+    DEFAULT_CONFIRM_SECS
+}
+
+async fn apply(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(req): ApiJson<ApplyRequest>,
+) -> Result<Response, ApiError> {
+    let addr = client(&state, peer);
+    let settings = state.settings();
+    let status = state
+        .firewall
+        .apply(req.confirm_within_secs, addr, &settings)
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(status)).into_response())
+}
+
+async fn confirm(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Result<Response, ApiError> {
+    client(&state, peer);
+    Ok(Json(state.firewall.confirm().await?).into_response())
+}
+
+async fn rollback(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Result<Response, ApiError> {
+    client(&state, peer);
+    Ok(Json(state.firewall.rollback().await?).into_response())
+}
+
+async fn deactivate(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Result<Response, ApiError> {
+    client(&state, peer);
+    Ok(Json(state.firewall.deactivate().await?).into_response())
+}
+
+async fn reapply(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Result<Response, ApiError> {
+    client(&state, peer);
+    let settings = state.settings();
+    Ok(Json(state.firewall.reapply(&settings).await?).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesetQuery {
+    #[serde(default)]
+    applied: bool,
+}
+
+async fn ruleset(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    query: Result<Query<RulesetQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let addr = client(&state, peer);
+    let Query(query) =
+        query.map_err(|e| ApiError::bad_request(format!("Bad query string: {e}")))?;
+    let text = if query.applied {
+        state.firewall.applied_ruleset()?
+    } else {
+        let settings = state.settings();
+        state.firewall.ruleset_preview(addr, &settings).await?
+    };
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+}
+
+async fn list_bans(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Result<Response, ApiError> {
+    client(&state, peer);
+    Ok(Json(state.firewall.bans().await?).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BanRequest {
+    address: String,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    ban_secs: Option<u64>,
+}
+
+async fn create_ban(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(req): ApiJson<BanRequest>,
+) -> Result<Response, ApiError> {
+    client(&state, peer);
+    let addr = parse_ban_address(&req.address)?;
+    let secs = req.ban_secs.unwrap_or(state.settings().ban.ban_secs);
+    let reason = req.reason.unwrap_or_else(|| "banned by hand".to_string());
+    let ban = state.firewall.ban(addr, &reason, secs).await?;
+    Ok((StatusCode::CREATED, Json(ban)).into_response())
+}
+
+async fn delete_ban(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(address): Path<String>,
+) -> Result<Response, ApiError> {
+    client(&state, peer);
+    let addr = parse_ban_address(&address)?;
+    state.firewall.unban(addr).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn list_presets(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Result<Response, ApiError> {
+    client(&state, peer);
+    Ok(Json(state.firewall.presets()?).into_response())
+}
+
+async fn open_preset(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    client(&state, peer);
+    let rules = state.firewall.open_preset(&name).await?;
+    Ok((StatusCode::CREATED, Json(rules)).into_response())
+}
+
+async fn close_preset(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    client(&state, peer);
+    state.firewall.close_preset(&name).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn exposure(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Result<Response, ApiError> {
+    client(&state, peer);
+    let settings = state.settings();
+    Ok(Json(state.firewall.exposure(&service_ports(&state), &settings)?).into_response())
+}
+
+async fn expose(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path((service_id, port)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    client(&state, peer);
+    let port: u16 = port.parse().map_err(|_| {
+        ApiError::validation(vec![FieldError::new(
+            "port",
+            format!("{port:?} is not a port number"),
+        )])
+    })?;
+    let rule = state
+        .firewall
+        .expose(&service_ports(&state), &service_id, port)
+        .await?;
+    Ok((StatusCode::CREATED, Json(rule)).into_response())
 }

@@ -1,10 +1,254 @@
 //! REST routes for services (`/api/v1/services*`), mounted by `http::api_router`. Thin adapters over
 //! `SupervisorHandle`; no business rule lives here.
+//!
+//! - `GET|POST /services`, `GET|PATCH|DELETE /services/{id}`, `POST /services/{id}/start|stop|restart`
+//! - `GET /services/{id}/logs?lines=N` (text/plain), `GET /services/{id}/logs/stream` (SSE, one `data:`
+//!   event per new line), `GET /services/{id}/processes`.
+//!
+//! Path ids are only ever looked up in the supervisor's table (never turned into a file path), so a
+//! hostile id (traversal, NUL, huge) is simply "not found".
 
-use axum::Router;
+use std::convert::Infallible;
 
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures::{Stream, StreamExt};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use tokio::sync::broadcast;
+
+use app::model::service::{ProcessInfo, Service, ServiceInput, ServicePatch};
+
+use super::error::ApiError;
+use super::json::ApiJson;
 use crate::state::AppState;
+use crate::supervisor::SupervisorError;
+
+/// Lines `GET …/logs` returns when `lines` is not given.
+pub const DEFAULT_LOG_LINES: usize = 100;
+/// The most lines `GET …/logs` returns.
+pub const MAX_LOG_LINES: usize = 10_000;
+/// Ids longer than this cannot exist (server-assigned ids are 16 hex digits).
+const MAX_ID_CHARS: usize = 128;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/services", get(list).post(create))
+        .route("/services/{id}", get(show).patch(update).delete(remove))
+        .route("/services/{id}/start", post(start))
+        .route("/services/{id}/stop", post(stop))
+        .route("/services/{id}/restart", post(restart))
+        .route("/services/{id}/logs", get(logs))
+        .route("/services/{id}/logs/stream", get(log_stream))
+        .route("/services/{id}/processes", get(processes))
+}
+
+fn no_such_service() -> ApiError {
+    ApiError::not_found("There is no service with this id.")
+}
+
+impl From<SupervisorError> for ApiError {
+    fn from(e: SupervisorError) -> Self {
+        match e {
+            SupervisorError::NotFound(_) => no_such_service(),
+            SupervisorError::Validation(errors) => ApiError::validation(errors),
+            SupervisorError::Conflict(errors) => ApiError::conflict(errors),
+            SupervisorError::Internal(cause) => ApiError::internal(cause),
+        }
+    }
+}
+
+/// The `{id}` path segment of a service route. Undecodable ids are a bad request; ids no service can
+/// have (too long, control characters) are answered "not found" without a lookup.
+pub struct ServiceId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ServiceId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::bad_request("The service id in the path is not valid."))?;
+        if id.is_empty() || id.chars().count() > MAX_ID_CHARS || id.chars().any(char::is_control) {
+            return Err(no_such_service());
+        }
+        Ok(ServiceId(id))
+    }
+}
+
+/// A request body as `T`. Bodies must be JSON objects: serde alone would also read a struct from an
+/// array (`["name", "command"]`).
+pub fn from_object<T: DeserializeOwned>(body: JsonObject) -> Result<T, ApiError> {
+    serde_json::from_value(serde_json::Value::Object(body))
+        .map_err(|e| ApiError::bad_request(format!("The JSON body is not valid: {e}")))
+}
+
+/// A JSON object request body (see [`from_object`]).
+pub type JsonObject = serde_json::Map<String, serde_json::Value>;
+
+async fn list(State(state): State<AppState>) -> Json<Vec<Service>> {
+    Json(state.supervisor.list())
+}
+
+async fn create(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<JsonObject>,
+) -> Result<(StatusCode, Json<Service>), ApiError> {
+    let input: ServiceInput = from_object(body)?;
+    let service = state.supervisor.create(input).await?;
+    Ok((StatusCode::CREATED, Json(service)))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    ServiceId(id): ServiceId,
+) -> Result<Json<Service>, ApiError> {
+    Ok(Json(state.supervisor.get(&id)?))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    ServiceId(id): ServiceId,
+    ApiJson(body): ApiJson<JsonObject>,
+) -> Result<Json<Service>, ApiError> {
+    let patch: ServicePatch = from_object(body)?;
+    Ok(Json(state.supervisor.update(&id, patch).await?))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    ServiceId(id): ServiceId,
+) -> Result<StatusCode, ApiError> {
+    state.supervisor.delete(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn start(
+    State(state): State<AppState>,
+    ServiceId(id): ServiceId,
+) -> Result<Json<Service>, ApiError> {
+    Ok(Json(state.supervisor.start_service(&id).await?))
+}
+
+async fn stop(
+    State(state): State<AppState>,
+    ServiceId(id): ServiceId,
+) -> Result<Json<Service>, ApiError> {
+    Ok(Json(state.supervisor.stop_service(&id).await?))
+}
+
+async fn restart(
+    State(state): State<AppState>,
+    ServiceId(id): ServiceId,
+) -> Result<Json<Service>, ApiError> {
+    Ok(Json(state.supervisor.restart_service(&id).await?))
+}
+
+#[derive(Deserialize)]
+struct LogsQuery {
+    lines: Option<String>,
+}
+
+/// Parses `?lines=N`: absent → the default; `0..=MAX_LOG_LINES` → N; anything else → 400.
+fn parse_lines(raw: Option<&str>) -> Result<usize, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(DEFAULT_LOG_LINES);
+    };
+    match raw.trim().parse::<usize>() {
+        Ok(n) if n <= MAX_LOG_LINES => Ok(n),
+        _ => Err(ApiError {
+            field: Some("lines".into()),
+            ..ApiError::bad_request(format!(
+                "lines must be a whole number from 0 to {MAX_LOG_LINES}"
+            ))
+        }),
+    }
+}
+
+async fn logs(
+    State(state): State<AppState>,
+    ServiceId(id): ServiceId,
+    query: Result<Query<LogsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let Query(query) =
+        query.map_err(|_| ApiError::bad_request("The query string is not valid."))?;
+    let lines = parse_lines(query.lines.as_deref())?;
+    let tail = if lines == 0 {
+        state.supervisor.get(&id).map(|_| Vec::new())?
+    } else {
+        state.supervisor.logs_tail(&id, lines).await?
+    };
+    let mut body = String::with_capacity(tail.iter().map(|l| l.len() + 1).sum());
+    for line in tail {
+        body.push_str(&line);
+        body.push('\n');
+    }
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body))
+}
+
+/// Turns a broadcast receiver into an SSE stream that ends when the channel closes or Warden shuts
+/// down. A subscriber that falls behind gets one `lagged` event (`{"type":"lagged","missed":n}`) and
+/// continues with the newest items.
+pub fn sse_stream<T, F>(
+    receiver: broadcast::Receiver<T>,
+    closed: impl std::future::Future<Output = ()> + Send + 'static,
+    to_event: F,
+) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'static
+where
+    T: Clone + Send + 'static,
+    F: Fn(T) -> Event + Send + 'static,
+{
+    futures::stream::unfold(
+        (receiver, to_event),
+        |(mut receiver, to_event)| async move {
+            let event = match receiver.recv().await {
+                Ok(item) => to_event(item),
+                Err(broadcast::error::RecvError::Lagged(missed)) => Event::default()
+                    .data(serde_json::json!({"type": "lagged", "missed": missed}).to_string()),
+                Err(broadcast::error::RecvError::Closed) => return None,
+            };
+            Some((Ok(event), (receiver, to_event)))
+        },
+    )
+    .take_until(Box::pin(closed))
+}
+
+async fn log_stream(
+    State(state): State<AppState>,
+    ServiceId(id): ServiceId,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let receiver = state.supervisor.subscribe_logs(&id)?;
+    let stream = sse_stream(receiver, state.supervisor.closed(), |line: String| {
+        Event::default().data(line)
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+async fn processes(
+    State(state): State<AppState>,
+    ServiceId(id): ServiceId,
+) -> Result<Json<Vec<ProcessInfo>>, ApiError> {
+    Ok(Json(state.supervisor.processes(&id).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_parameter() {
+        assert_eq!(parse_lines(None).ok(), Some(DEFAULT_LOG_LINES));
+        assert_eq!(parse_lines(Some("5")).ok(), Some(5));
+        assert_eq!(parse_lines(Some("0")).ok(), Some(0));
+        assert_eq!(parse_lines(Some("10000")).ok(), Some(MAX_LOG_LINES));
+        for bad in ["10001", "-1", "abc", "", "1e3", "99999999999999999999999"] {
+            let e = parse_lines(Some(bad)).err();
+            assert_eq!(e.map(|e| e.status), Some(StatusCode::BAD_REQUEST), "{bad}");
+        }
+    }
 }

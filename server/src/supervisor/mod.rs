@@ -150,6 +150,8 @@ struct Inner {
     slots: RwLock<BTreeMap<String, Slot>>,
     /// Serialises create/update/delete so validation sees a consistent set of names and ports.
     mutations: tokio::sync::Mutex<()>,
+    /// Set once Warden is shutting down; long-lived streams (log tails, events) end then.
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 /// The handle to the running supervisor. Cheap to clone.
@@ -207,6 +209,7 @@ impl SupervisorHandle {
                 env: env.clone(),
                 slots: RwLock::new(BTreeMap::new()),
                 mutations: tokio::sync::Mutex::new(()),
+                closing: tokio::sync::watch::Sender::new(false),
             }),
         };
 
@@ -487,9 +490,25 @@ impl SupervisorHandle {
         self.inner.env.events.subscribe()
     }
 
+    /// Announces that Warden is shutting down: [`SupervisorHandle::closed`] resolves, so live streams
+    /// (log tails, events) end and the HTTP server can finish its graceful shutdown. Services keep running
+    /// until [`SupervisorHandle::shutdown`].
+    pub fn begin_shutdown(&self) {
+        self.inner.closing.send_replace(true);
+    }
+
+    /// Resolves once [`SupervisorHandle::begin_shutdown`] (or `shutdown`) was called.
+    pub fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut closing = self.inner.closing.subscribe();
+        async move {
+            let _ = closing.wait_for(|closing| *closing).await;
+        }
+    }
+
     /// Stops every service cleanly (SIGTERM, SIGKILL after the grace) without changing whether it is
     /// enabled, so the next start brings the same services back. For Warden's own SIGTERM.
     pub async fn shutdown(&self) {
+        self.begin_shutdown();
         let _guard = self.inner.mutations.lock().await;
         let waits: Vec<_> = self
             .write_slots()

@@ -244,11 +244,9 @@ impl Runner {
                 if self.record.spec.enabled && !old.enabled {
                     self.record.disabled_reason = None;
                 }
-                let saved = self.persist().await;
-                let failed = saved.is_err();
-                let _ = done.send(saved);
-                if failed {
+                if let Err(e) = self.persist().await {
                     self.record.spec = old;
+                    let _ = done.send(Err(e));
                     return;
                 }
                 let new = &self.record.spec;
@@ -269,6 +267,8 @@ impl Runner {
                     self.feed(Event::Restart).await;
                 }
                 self.publish();
+                // Answered after the publish, so the caller reads the new definition.
+                let _ = done.send(Ok(()));
             }
             Command::Abandon => {}
         }

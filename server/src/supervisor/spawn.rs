@@ -151,7 +151,24 @@ pub fn signal_group(pgid: u32, signal: Signal) -> bool {
     killpg(Pid::from_raw(raw), signal).is_ok()
 }
 
+/// Whether any process (a zombie included) is in group `pgid`: `kill(-pgid, 0)`, no /proc scan.
+fn group_exists(pgid: u32) -> bool {
+    match i32::try_from(pgid) {
+        Ok(raw) if raw > 1 => !matches!(
+            killpg(Pid::from_raw(raw), None),
+            Err(nix::errno::Errno::ESRCH)
+        ),
+        _ => true,
+    }
+}
+
 async fn group_is_empty(pgid: u32) -> bool {
+    // The cheap check first: scanning /proc for every polling group costs O(processes) each time, which
+    // adds up when hundreds of services stop at once (Warden's shutdown).
+    if !group_exists(pgid) {
+        return true;
+    }
+    // Only zombies may be left (e.g. orphans of an init that does not reap): ask /proc.
     tokio::task::spawn_blocking(move || procfs::group_members(pgid).is_empty())
         .await
         .unwrap_or(false)

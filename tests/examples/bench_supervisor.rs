@@ -1,0 +1,451 @@
+//! Benchmark (`make bench`, never part of the tests): Warden's supervisor next to supervisord 4.x, measured
+//! in the same run on the same machine.
+//!
+//! 1. Restart latency after `kill -9`: one trivial service/program; per trial a random pause (0-1 s, so
+//!    the kill lands at a random phase of any polling loop), `kill -9` of its main process, then the time
+//!    until its replacement is running (a new child of the supervisor has exec'd the command; observed
+//!    through /proc every 0.5 ms). 100 trials each; p50 and p99. Before each Warden trial the service is
+//!    stopped and started through the API, so every kill is a first failure (the backoff and crash-loop
+//!    rules stay at their defaults); supervisord restarts a RUNNING program that dies at once by design.
+//! 2. Footprint with 200 trivial services (`sleep`): the supervisor's own RSS, and its idle CPU over 10 s.
+//!
+//! Targets (issue 3): restart p99 ≤ 1/20 of supervisord's; RSS with 200 services ≤ 0.5× supervisord's.
+//! supervisord comes from PyPI (`supervisor`), installed into `target/bench-venv` if missing. It listens
+//! on a unix socket in a temp dir only. Every wait is bounded; every process started here is ended.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use serde_json::json;
+use warden_tests::{live_processes, Api, Warden};
+
+/// Kill trials per supervisor (`BENCH_TRIALS` overrides, for a quick look).
+fn trials() -> usize {
+    std::env::var("BENCH_TRIALS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100)
+}
+const SERVICES: usize = 200;
+const IDLE_SAMPLE: Duration = Duration::from_secs(10);
+/// Markers in the command lines of the benchmark's processes (unique on the machine).
+const LATENCY_CMD: &str = "sleep 987601";
+const FOOTPRINT_CMD: &str = "sleep 987602";
+
+/// A tiny xorshift generator: random pauses without another dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn new() -> Rng {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0x9E37_79B9_7F4A_7C15);
+        Rng(seed | 1)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}
+
+/// Children of `pid` (all its threads) whose command line contains `marker`.
+fn children_running(pid: u32, marker: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        let Ok(text) = std::fs::read_to_string(task.path().join("children")) else {
+            continue;
+        };
+        for child in text
+            .split_whitespace()
+            .filter_map(|c| c.parse::<u32>().ok())
+        {
+            let cmdline = std::fs::read(format!("/proc/{child}/cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if cmdline.contains(marker) {
+                out.push(child);
+            }
+        }
+    }
+    out
+}
+
+/// Waits (bounded) until `pid` has exactly one running child with `marker` other than `not`.
+fn wait_new_child(pid: u32, marker: &str, not: Option<u32>, limit: Duration) -> Option<u32> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let found: Vec<u32> = children_running(pid, marker)
+            .into_iter()
+            .filter(|c| Some(*c) != not)
+            .collect();
+        if found.len() == 1 {
+            return found.first().copied();
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    }
+}
+
+fn kill9(pid: u32) {
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+}
+
+/// `(rss_bytes, cpu_ticks)` of one process.
+fn rss_and_ticks(pid: u32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let rss_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After the state (index 0): utime is field 14 of stat, i.e. index 11 here; stime index 12.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((rss_kib * 1024, utime + stime))
+}
+
+/// The supervisor's RSS (MiB) and its CPU use (% of one core) over `sample` while idle.
+fn footprint(pid: u32, sample: Duration) -> anyhow::Result<(f64, f64)> {
+    let ticks_per_sec = 100.0; // USER_HZ on Linux
+    let (_, before) = rss_and_ticks(pid).context("reading /proc")?;
+    let started = Instant::now();
+    std::thread::sleep(sample);
+    let (rss, after) = rss_and_ticks(pid).context("reading /proc")?;
+    let secs = started.elapsed().as_secs_f64();
+    let cpu = (after.saturating_sub(before)) as f64 / ticks_per_sec / secs * 100.0;
+    Ok((rss as f64 / (1024.0 * 1024.0), cpu))
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+// ---------------------------------------------------------------- supervisord
+
+fn supervisord_bin() -> anyhow::Result<PathBuf> {
+    let venv = warden_tests::repo_root().join("target").join("bench-venv");
+    let bin = venv.join("bin").join("supervisord");
+    if bin.is_file() {
+        return Ok(bin);
+    }
+    eprintln!("installing supervisor from PyPI into {}", venv.display());
+    let ok = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .context("python3 -m venv")?
+        .success();
+    if !ok {
+        bail!("python3 -m venv failed (Debian: apt-get install python3-venv)");
+    }
+    let ok = Command::new(venv.join("bin").join("pip"))
+        .args([
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "supervisor>=4,<5",
+        ])
+        .status()
+        .context("pip install supervisor")?
+        .success();
+    if !ok || !bin.is_file() {
+        bail!("pip install supervisor failed");
+    }
+    Ok(bin)
+}
+
+struct Supervisord {
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Supervisord {
+    fn start(bin: &Path, programs: usize, command: &str) -> anyhow::Result<Supervisord> {
+        let dir = tempfile::Builder::new()
+            .prefix("bench-supervisord-")
+            .tempdir()?;
+        let d = dir.path().display();
+        std::fs::create_dir_all(dir.path().join("logs"))?;
+        let mut conf = format!(
+            "[unix_http_server]\nfile={d}/supervisor.sock\nchmod=0700\n\n\
+             [supervisord]\nnodaemon=true\nuser=root\nlogfile={d}/supervisord.log\n\
+             pidfile={d}/supervisord.pid\nchildlogdir={d}/logs\nminfds=4096\n\n\
+             [rpcinterface:supervisor]\n\
+             supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n\
+             [supervisorctl]\nserverurl=unix://{d}/supervisor.sock\n\n"
+        );
+        for i in 0..programs {
+            conf.push_str(&format!(
+                "[program:p{i}]\ncommand={command}\nautostart=true\nautorestart=true\n\
+                 startsecs=0\nstartretries=1000\nstopsignal=TERM\nstopwaitsecs=10\n\
+                 redirect_stderr=true\nstdout_logfile={d}/logs/p{i}.log\n\n"
+            ));
+        }
+        let conf_path = dir.path().join("supervisord.conf");
+        std::fs::write(&conf_path, conf)?;
+        let child = Command::new(bin)
+            .arg("-c")
+            .arg(&conf_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting supervisord")?;
+        Ok(Supervisord { child, dir })
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGTERM (supervisord stops its programs), bounded; then SIGKILL.
+    fn stop(mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = &self.dir;
+    }
+}
+
+impl Drop for Supervisord {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+// ---------------------------------------------------------------- measurements
+
+/// Runs `TRIALS` kill -9 trials against the child of `parent` running `marker`; `prepare` runs before
+/// each trial (and may return the pid to kill).
+fn latency_trials(
+    label: &str,
+    parent: u32,
+    marker: &str,
+    mut prepare: impl FnMut() -> anyhow::Result<()>,
+) -> anyhow::Result<Vec<Duration>> {
+    let mut rng = Rng::new();
+    let mut samples = Vec::with_capacity(trials());
+    for trial in 0..trials() {
+        prepare()?;
+        let Some(pid) = wait_new_child(parent, marker, None, Duration::from_secs(10)) else {
+            bail!("{label}: no running process before trial {trial}");
+        };
+        std::thread::sleep(Duration::from_millis(rng.below(1000)));
+        let killed = Instant::now();
+        kill9(pid);
+        let Some(_new) = wait_new_child(parent, marker, Some(pid), Duration::from_secs(40)) else {
+            bail!("{label}: no restart within 40 s in trial {trial}");
+        };
+        samples.push(killed.elapsed());
+    }
+    samples.sort();
+    Ok(samples)
+}
+
+/// Ends any process of this benchmark still alive (a crash mid-run must not leave 200 sleeps behind).
+fn sweep() {
+    for p in live_processes() {
+        if p.cmdline.contains(LATENCY_CMD) || p.cmdline.contains(FOOTPRINT_CMD) {
+            kill9(p.pid);
+        }
+    }
+}
+
+struct Figures {
+    p50: Duration,
+    p99: Duration,
+    rss_mib: f64,
+    idle_cpu: f64,
+}
+
+async fn bench_warden() -> anyhow::Result<Figures> {
+    // Latency.
+    let mut w = Warden::start();
+    let api = Api::login(&w).await;
+    let pid = w.pid().context("warden pid")?;
+    let s = api
+        .create_service(&json!({"name": "latency", "command": format!("exec {LATENCY_CMD}")}))
+        .await;
+    let id = s["id"].as_str().context("id")?.to_string();
+    let handle = tokio::runtime::Handle::current();
+    let samples = tokio::task::block_in_place(|| {
+        latency_trials("warden", pid, LATENCY_CMD, || {
+            // Stop + start: every kill is a first failure (backoff and crash-loop counters reset).
+            handle.block_on(async {
+                let r = api.post_empty(&format!("/services/{id}/stop")).await;
+                anyhow::ensure!(r.status() == 200, "stop: {}", r.status());
+                let r = api.post_empty(&format!("/services/{id}/start")).await;
+                anyhow::ensure!(r.status() == 200, "start: {}", r.status());
+                Ok(())
+            })
+        })
+    })?;
+    w.terminate(Duration::from_secs(30));
+
+    // Footprint with 200 services, on a fresh instance.
+    let mut w = Warden::start();
+    let api = Api::login(&w).await;
+    let pid = w.pid().context("warden pid")?;
+    for i in 0..SERVICES {
+        api.create_service(
+            &json!({"name": format!("s{i}"), "command": format!("exec {FOOTPRINT_CMD}")}),
+        )
+        .await;
+    }
+    let all_up = tokio::task::block_in_place(|| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if children_running(pid, FOOTPRINT_CMD).len() == SERVICES {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    });
+    anyhow::ensure!(all_up, "warden: not all {SERVICES} services came up");
+    drop(api);
+    let (rss_mib, idle_cpu) = tokio::task::block_in_place(|| {
+        std::thread::sleep(Duration::from_secs(2));
+        footprint(pid, IDLE_SAMPLE)
+    })?;
+    let stopped_at = Instant::now();
+    w.terminate(Duration::from_secs(60));
+    eprintln!(
+        "warden: SIGTERM with {SERVICES} services → exit in {:?}",
+        stopped_at.elapsed()
+    );
+    Ok(Figures {
+        p50: percentile(&samples, 50.0),
+        p99: percentile(&samples, 99.0),
+        rss_mib,
+        idle_cpu,
+    })
+}
+
+fn bench_supervisord() -> anyhow::Result<Figures> {
+    let bin = supervisord_bin()?;
+    let version = Command::new(&bin)
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    eprintln!("supervisord {version}");
+
+    let sup = Supervisord::start(&bin, 1, LATENCY_CMD)?;
+    let samples = latency_trials("supervisord", sup.pid(), LATENCY_CMD, || Ok(()));
+    sup.stop();
+    let samples = samples?;
+
+    let sup = Supervisord::start(&bin, SERVICES, FOOTPRINT_CMD)?;
+    let pid = sup.pid();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while children_running(pid, FOOTPRINT_CMD).len() < SERVICES && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if children_running(pid, FOOTPRINT_CMD).len() < SERVICES {
+        sup.stop();
+        bail!("supervisord: not all {SERVICES} programs came up");
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let figures = footprint(pid, IDLE_SAMPLE);
+    sup.stop();
+    let (rss_mib, idle_cpu) = figures?;
+    Ok(Figures {
+        p50: percentile(&samples, 50.0),
+        p99: percentile(&samples, 99.0),
+        rss_mib,
+        idle_cpu,
+    })
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    sweep();
+    eprintln!("warden binary: {}", warden_tests::warden_bin().display());
+    let started = Instant::now();
+    let warden = bench_warden().await;
+    sweep();
+    let supervisord = tokio::task::block_in_place(bench_supervisord);
+    sweep();
+    let warden = warden?;
+    let supervisord = supervisord?;
+
+    let ratio_p99 = ms(warden.p99) / ms(supervisord.p99).max(f64::MIN_POSITIVE);
+    let ratio_rss = warden.rss_mib / supervisord.rss_mib.max(f64::MIN_POSITIVE);
+    let verdict = |ok: bool| if ok { "PASS" } else { "FAIL" };
+    println!();
+    println!(
+        "restart after kill -9 ({} trials each), footprint with {SERVICES} `sleep` services:",
+        trials()
+    );
+    println!();
+    println!("| metric                      |   warden | supervisord | warden/supervisord | target  | result |");
+    println!("|-----------------------------|---------:|------------:|-------------------:|---------|--------|");
+    println!(
+        "| restart latency p50 (ms)    | {:8.1} | {:11.1} | {:18.3} |         |        |",
+        ms(warden.p50),
+        ms(supervisord.p50),
+        ms(warden.p50) / ms(supervisord.p50).max(f64::MIN_POSITIVE)
+    );
+    println!(
+        "| restart latency p99 (ms)    | {:8.1} | {:11.1} | {:18.3} | ≤ 0.050 | {:6} |",
+        ms(warden.p99),
+        ms(supervisord.p99),
+        ratio_p99,
+        verdict(ratio_p99 <= 0.05)
+    );
+    println!(
+        "| RSS, {SERVICES} services (MiB)     | {:8.1} | {:11.1} | {:18.3} | ≤ 0.500 | {:6} |",
+        warden.rss_mib,
+        supervisord.rss_mib,
+        ratio_rss,
+        verdict(ratio_rss <= 0.5)
+    );
+    println!(
+        "| idle CPU, {SERVICES} services (%)  | {:8.2} | {:11.2} |                    |         |        |",
+        warden.idle_cpu, supervisord.idle_cpu
+    );
+    println!();
+    println!(
+        "(total benchmark time {:.0} s)",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

@@ -1,0 +1,521 @@
+//! The firewall end to end (root only): the real `warden` binary runs inside a server network
+//! namespace and manages that namespace's nftables; the tests drive its API from client namespaces
+//! over veth pairs and check the kernel (`nft list table inet warden`) and real TCP connections:
+//! commit-confirm (rollback by timer, by request, and after kill -9 at the next start), anti-lockout,
+//! failed-login bans, presets, drift, and the API's apply-time validation.
+#![allow(clippy::unwrap_used)]
+
+mod firewall_e2e_support;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use firewall_e2e_support::{
+    lab_requirements, tcp_probe, wait_reach, Lab, Listener, NsClient, Reach, ADMIN_ADDR,
+    OTHER_ADDR, SERVER_OTHER_SIDE,
+};
+use serde_json::{json, Value};
+use warden_tests::{gate, wait_for};
+
+fn runs() -> bool {
+    gate("root with nft, ip and python3", lab_requirements())
+}
+
+fn other_port(port: u16) -> SocketAddr {
+    format!("{SERVER_OTHER_SIDE}:{port}").parse().unwrap()
+}
+
+fn status(admin: &NsClient) -> Value {
+    let resp = admin.get("/firewall");
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    resp.json()
+}
+
+fn apply(admin: &NsClient, confirm_within_secs: u64) -> Value {
+    let resp = admin.post(
+        "/firewall/apply",
+        json!({"confirm_within_secs": confirm_within_secs}),
+    );
+    assert_eq!(resp.status, 202, "apply: {}", resp.body);
+    resp.json()
+}
+
+fn add_rule(admin: &NsClient, rule: Value) -> Value {
+    let resp = admin.post("/firewall/rules", rule);
+    assert_eq!(resp.status, 201, "add rule: {}", resp.body);
+    resp.json()
+}
+
+/// The live table without counter values (they change with traffic).
+fn table_shape(text: &str) -> String {
+    text.lines()
+        .map(|l| match l.find(" counter packets ") {
+            Some(i) => {
+                let rest = &l[i + " counter packets ".len()..];
+                let after = rest
+                    .split_once(" bytes ")
+                    .and_then(|(_, b)| b.split_once(' '))
+                    .map(|(_, tail)| tail)
+                    .unwrap_or("");
+                format!("{} counter {after}", &l[..i])
+            }
+            None => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn unconfirmed_apply_rolls_back_by_itself_and_confirmed_stays() {
+    if !runs() {
+        return;
+    }
+    let lab = Lab::new();
+    let _listener = Listener::start(&lab.server, &[8300]);
+    let warden = lab.start_warden();
+    let admin = NsClient::new(&lab.admin, lab.admin_side()).login();
+
+    // No firewall yet: the service range is open from outside, and there is no table.
+    assert_eq!(tcp_probe(&lab.other, other_port(8300)), Reach::Open);
+    assert!(lab.server.warden_table().is_none());
+    let s = status(&admin);
+    assert_eq!(s["active"], false);
+    assert_eq!(s["pending"], Value::Null);
+    assert_eq!(s["capability"]["available"], true, "{s}");
+
+    // Unconfirmed apply: live at once (the guard closes 8300), then rolled back to "no table".
+    let s = apply(&admin, 3);
+    assert_eq!(s["active"], true);
+    assert_eq!(s["pending"]["revision"], 0);
+    assert!(s["pending"]["rollback_at"].as_str().unwrap().ends_with('Z'));
+    assert!(lab.server.warden_table().is_some());
+    assert_eq!(tcp_probe(&lab.other, other_port(8300)), Reach::Dropped);
+    wait_for("the rollback", Duration::from_secs(15), || {
+        lab.server.warden_table().is_none().then_some(())
+    });
+    wait_reach(
+        &lab.other,
+        other_port(8300),
+        Reach::Open,
+        Duration::from_secs(5),
+    );
+    let s = status(&admin);
+    assert_eq!(s["active"], false, "{s}");
+    assert_eq!(s["pending"], Value::Null);
+    assert_eq!(s["applied_revision"], Value::Null);
+
+    // Confirmed apply stays past its window.
+    let rule = add_rule(
+        &admin,
+        json!({"protocol": "tcp", "ports": ["8300"], "action": "reject"}),
+    );
+    apply(&admin, 3);
+    let resp = admin.post("/firewall/confirm", json!({}));
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    assert_eq!(resp.json()["pending"], Value::Null);
+    let confirmed = lab.server.warden_table().expect("table after confirm");
+    assert!(confirmed.contains(&format!("warden:{}", rule["id"].as_str().unwrap())));
+    assert_eq!(tcp_probe(&lab.other, other_port(8300)), Reach::Refused);
+    // Asserting an absence: wait beyond the (cancelled) rollback deadline.
+    std::thread::sleep(Duration::from_secs(4));
+    let s = status(&admin);
+    assert_eq!(
+        (s["active"].clone(), s["applied_revision"].clone()),
+        (json!(true), json!(1))
+    );
+    assert_eq!(s["drift"], false);
+    assert_eq!(
+        table_shape(&lab.server.warden_table().unwrap()),
+        table_shape(&confirmed)
+    );
+    // Nothing left to confirm.
+    assert_eq!(admin.post("/firewall/confirm", json!({})).status, 409);
+
+    // An explicit rollback returns to the exact confirmed table.
+    let resp = admin.patch(
+        &format!("/firewall/rules/{}", rule["id"].as_str().unwrap()),
+        json!({"action": "accept"}),
+    );
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    let s = apply(&admin, 60);
+    assert_eq!(s["pending"]["revision"], 2);
+    assert_eq!(tcp_probe(&lab.other, other_port(8300)), Reach::Open);
+    let resp = admin.post("/firewall/rollback", json!({}));
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    let s = resp.json();
+    assert_eq!(
+        (s["applied_revision"].clone(), s["pending"].clone()),
+        (json!(1), Value::Null)
+    );
+    assert_eq!(s["drift"], false, "{s}");
+    assert_eq!(
+        table_shape(&lab.server.warden_table().unwrap()),
+        table_shape(&confirmed)
+    );
+    assert_eq!(tcp_probe(&lab.other, other_port(8300)), Reach::Refused);
+    assert_eq!(admin.post("/firewall/rollback", json!({})).status, 409);
+
+    // Deactivate removes the table.
+    let resp = admin.post("/firewall/deactivate", json!({}));
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    assert_eq!(resp.json()["active"], false);
+    assert!(lab.server.warden_table().is_none());
+    assert_eq!(tcp_probe(&lab.other, other_port(8300)), Reach::Open);
+    drop(warden);
+}
+
+#[test]
+fn kill9_during_the_window_rolls_back_at_next_start_and_active_is_reapplied() {
+    if !runs() {
+        return;
+    }
+    let lab = Lab::new();
+    let _listener = Listener::start(&lab.server, &[8300]);
+    let mut warden = lab.start_warden();
+    let admin = NsClient::new(&lab.admin, lab.admin_side()).login();
+
+    // A confirmed rule set (revision 1) is live.
+    add_rule(
+        &admin,
+        json!({"protocol": "tcp", "ports": ["8300"], "action": "reject"}),
+    );
+    apply(&admin, 0);
+    let confirmed = lab.server.warden_table().expect("confirmed table");
+    // An unconfirmed one (revision 2) replaces it; Warden dies during the window.
+    add_rule(
+        &admin,
+        json!({"protocol": "tcp", "ports": ["8300"], "action": "accept", "position": 0}),
+    );
+    apply(&admin, 300);
+    assert_eq!(tcp_probe(&lab.other, other_port(8300)), Reach::Open);
+    warden.kill9();
+    // The kernel keeps the unconfirmed table while Warden is down...
+    assert_eq!(tcp_probe(&lab.other, other_port(8300)), Reach::Open);
+    // ...and the next start rolls it back before serving.
+    warden.restart();
+    assert_eq!(
+        table_shape(&lab.server.warden_table().expect("table after restart")),
+        table_shape(&confirmed)
+    );
+    assert_eq!(tcp_probe(&lab.other, other_port(8300)), Reach::Refused);
+    let admin = admin.login();
+    let s = status(&admin);
+    assert_eq!(s["pending"], Value::Null, "{s}");
+    assert_eq!(s["applied_revision"], 1);
+    assert_eq!(s["saved_revision"], 2);
+    assert_eq!(s["drift"], false);
+
+    // An active, confirmed firewall is re-applied at start (here: after its table was deleted).
+    warden.kill9();
+    lab.server
+        .exec(&["nft", "delete", "table", "inet", "warden"]);
+    warden.restart();
+    assert_eq!(
+        table_shape(&lab.server.warden_table().expect("re-applied table")),
+        table_shape(&confirmed)
+    );
+    let admin = admin.login();
+    assert_eq!(status(&admin)["drift"], false);
+
+    // From "no table": an unconfirmed first apply, kill -9, restart → no table again.
+    let resp = admin.post("/firewall/deactivate", json!({}));
+    assert_eq!(resp.status, 200);
+    apply(&admin, 300);
+    assert!(lab.server.warden_table().is_some());
+    warden.kill9();
+    warden.restart();
+    assert!(
+        lab.server.warden_table().is_none(),
+        "rolled back to no table"
+    );
+    let admin = admin.login();
+    assert_eq!(status(&admin)["active"], false);
+}
+
+#[test]
+fn anti_lockout_keeps_the_applying_address_on_the_admin_port() {
+    if !runs() {
+        return;
+    }
+    let lab = Lab::new();
+    let _listener = Listener::start(&lab.server, &[8300, 9000]);
+    let _warden = lab.start_warden();
+    let admin = NsClient::new(&lab.admin, lab.admin_side()).login();
+
+    add_rule(
+        &admin,
+        json!({"action": "drop", "annotation": "drop everything"}),
+    );
+    let s = apply(&admin, 0);
+    assert_eq!(s["anti_lockout"], json!([ADMIN_ADDR]), "{s}");
+    // The applying address still administers over new connections...
+    let resp = admin.get("/firewall");
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.json()["active"], true);
+    // ...but not reach other ports, and another client reaches nothing.
+    let admin_side_9000: SocketAddr = format!("{}:9000", lab.admin_side().ip()).parse().unwrap();
+    assert_eq!(tcp_probe(&lab.admin, admin_side_9000), Reach::Dropped);
+    assert_eq!(tcp_probe(&lab.other, lab.other_side()), Reach::Dropped);
+    assert_eq!(tcp_probe(&lab.other, other_port(9000)), Reach::Dropped);
+    assert_eq!(tcp_probe(&lab.other, other_port(8300)), Reach::Dropped);
+    // The rendered ruleset says so.
+    let text = admin.get("/firewall/ruleset?applied=true");
+    assert_eq!(text.status, 200);
+    assert!(
+        text.body.contains(&format!(
+            "ip saddr {ADMIN_ADDR} tcp dport {{ 22, 8080 }} accept"
+        )),
+        "{}",
+        text.body
+    );
+    // Counters of the drop rule count the other client's attempts.
+    let rules = admin.get("/firewall/rules").json();
+    assert!(rules[0]["packets"].as_u64().unwrap() > 0, "{rules}");
+    // An anti-lockout address cannot be banned.
+    let resp = admin.post("/firewall/bans", json!({"address": ADMIN_ADDR}));
+    assert_eq!(resp.status, 409, "{}", resp.body);
+}
+
+#[test]
+fn failed_logins_ban_the_address_at_the_kernel_until_it_expires_or_is_lifted() {
+    if !runs() {
+        return;
+    }
+    let lab = Lab::new();
+    let _warden = lab.start_warden();
+    let admin = NsClient::new(&lab.admin, lab.admin_side()).login();
+    // Short thresholds through the settings API when it exists; the defaults (50 in 600 s, banned
+    // for 600 s) otherwise.
+    let short = admin.patch(
+        "/settings",
+        json!({"ban": {"max_failures": 10, "window_secs": 600, "ban_secs": 3}}),
+    );
+    let (max_failures, short_ban) = if short.status == 200 {
+        (10, true)
+    } else {
+        (50, false)
+    };
+    eprintln!("ban after {max_failures} failures; short ban via the settings API: {short_ban}");
+
+    // No rule set is applied: bans still work (a bans-only table).
+    assert!(lab.server.warden_table().is_none());
+    let attacker = NsClient::new(&lab.other, lab.other_side());
+    let wrong = json!({"username": "admin", "password": "wrong"});
+    let mut statuses = Vec::new();
+    let mut refused_connection = false;
+    for _ in 0..60 {
+        match attacker.try_request(
+            "POST",
+            "/auth/login",
+            Some(wrong.clone()),
+            Duration::from_millis(800),
+        ) {
+            Ok(resp) => {
+                if resp.status == 429 {
+                    assert!(
+                        resp.header("retry-after").is_some(),
+                        "429 without Retry-After"
+                    );
+                }
+                statuses.push(resp.status);
+            }
+            Err(_) => {
+                refused_connection = true;
+                break;
+            }
+        }
+    }
+    assert!(refused_connection, "never banned: {statuses:?}");
+    assert!(
+        statuses[..max_failures].iter().all(|s| *s == 401),
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    assert_eq!(tcp_probe(&lab.other, lab.other_side()), Reach::Dropped);
+    // The administering address is unaffected, and sees the ban with its reason.
+    let bans = admin.get("/firewall/bans").json();
+    let ban = bans
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["address"] == OTHER_ADDR)
+        .unwrap_or_else(|| panic!("no ban of {OTHER_ADDR}: {bans}"));
+    assert!(
+        ban["reason"]
+            .as_str()
+            .unwrap()
+            .contains("failed logins within"),
+        "{ban}"
+    );
+    assert!(
+        ban["banned_at"].is_string() && ban["expires_at"].is_string(),
+        "{ban}"
+    );
+    let table = lab.server.warden_table().expect("bans-only table");
+    assert!(
+        table.contains(OTHER_ADDR) && !table.contains("8300"),
+        "{table}"
+    );
+
+    if short_ban {
+        // The kernel lifts it by itself.
+        wait_reach(
+            &lab.other,
+            lab.other_side(),
+            Reach::Open,
+            Duration::from_secs(15),
+        );
+    } else {
+        let resp = admin.delete(&format!("/firewall/bans/{OTHER_ADDR}"));
+        assert_eq!(resp.status, 204, "{}", resp.body);
+        wait_reach(
+            &lab.other,
+            lab.other_side(),
+            Reach::Open,
+            Duration::from_secs(5),
+        );
+    }
+
+    // A ban by hand expires by itself.
+    let resp = admin.post(
+        "/firewall/bans",
+        json!({"address": OTHER_ADDR, "reason": "by hand", "ban_secs": 2}),
+    );
+    assert_eq!(resp.status, 201, "{}", resp.body);
+    assert_eq!(resp.json()["reason"], "by hand");
+    assert_eq!(tcp_probe(&lab.other, lab.other_side()), Reach::Dropped);
+    wait_reach(
+        &lab.other,
+        lab.other_side(),
+        Reach::Open,
+        Duration::from_secs(10),
+    );
+
+    // Unban restores at once; the bans-only table goes away with the last ban.
+    let resp = admin.post(
+        "/firewall/bans",
+        json!({"address": OTHER_ADDR, "ban_secs": 600}),
+    );
+    assert_eq!(resp.status, 201, "{}", resp.body);
+    assert_eq!(tcp_probe(&lab.other, lab.other_side()), Reach::Dropped);
+    let resp = admin.delete(&format!("/firewall/bans/{OTHER_ADDR}"));
+    assert_eq!(resp.status, 204, "{}", resp.body);
+    assert_eq!(tcp_probe(&lab.other, lab.other_side()), Reach::Open);
+    assert!(lab.server.warden_table().is_none());
+    assert_eq!(
+        admin.delete(&format!("/firewall/bans/{OTHER_ADDR}")).status,
+        404
+    );
+
+    // Bans survive an apply (carried into the new table).
+    let resp = admin.post(
+        "/firewall/bans",
+        json!({"address": OTHER_ADDR, "ban_secs": 600}),
+    );
+    assert_eq!(resp.status, 201);
+    apply(&admin, 0);
+    assert_eq!(tcp_probe(&lab.other, lab.other_side()), Reach::Dropped);
+    assert_eq!(admin.get("/firewall/bans").json()[0]["address"], OTHER_ADDR);
+}
+
+#[test]
+fn a_preset_opens_its_port_for_real_packets_and_closing_it_closes() {
+    if !runs() {
+        return;
+    }
+    let lab = Lab::new();
+    let _listener = Listener::start(&lab.server, &[80]);
+    let _warden = lab.start_warden();
+    let admin = NsClient::new(&lab.admin, lab.admin_side()).login();
+
+    let resp = admin.patch("/firewall", json!({"default_inbound_policy": "drop"}));
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    apply(&admin, 0);
+    assert_eq!(tcp_probe(&lab.other, other_port(80)), Reach::Dropped);
+
+    let resp = admin.post("/firewall/presets/http", json!({}));
+    assert_eq!(resp.status, 201, "{}", resp.body);
+    assert_eq!(resp.json()[0]["ports"], json!(["80"]));
+    // Nothing reaches the kernel before apply.
+    assert_eq!(tcp_probe(&lab.other, other_port(80)), Reach::Dropped);
+    apply(&admin, 0);
+    assert_eq!(tcp_probe(&lab.other, other_port(80)), Reach::Open);
+    let presets = admin.get("/firewall/presets").json();
+    let http = presets
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "http")
+        .unwrap();
+    assert_eq!(http["open"], true);
+
+    assert_eq!(admin.delete("/firewall/presets/http").status, 204);
+    apply(&admin, 0);
+    assert_eq!(tcp_probe(&lab.other, other_port(80)), Reach::Dropped);
+}
+
+#[test]
+fn drift_is_reported_and_reapply_fixes_it_and_bad_applies_change_nothing() {
+    if !runs() {
+        return;
+    }
+    let lab = Lab::new();
+    let _warden = lab.start_warden();
+    let admin = NsClient::new(&lab.admin, lab.admin_side()).login();
+
+    add_rule(
+        &admin,
+        json!({"protocol": "udp", "ports": ["5353"], "annotation": "mdns"}),
+    );
+    apply(&admin, 0);
+    assert_eq!(status(&admin)["drift"], false);
+    lab.server
+        .exec(&["nft", "delete", "table", "inet", "warden"]);
+    assert_eq!(status(&admin)["drift"], true);
+    let s = apply(&admin, 0);
+    assert_eq!(s["drift"], false, "{s}");
+    // Someone edits the table by hand: drift again; the reapply route fixes it.
+    lab.server.exec(&[
+        "nft", "add", "rule", "inet", "warden", "input", "tcp", "dport", "1", "drop",
+    ]);
+    assert_eq!(status(&admin)["drift"], true);
+    let resp = admin.post("/firewall/reapply", json!({}));
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    assert_eq!(resp.json()["drift"], false);
+
+    // Rejected applies change nothing: an unresolvable host (named), a too-long window, bad JSON.
+    let before = lab.server.warden_table().unwrap();
+    let rule = add_rule(
+        &admin,
+        json!({"hosts": ["no-such-host.invalid"], "ports": ["22"]}),
+    );
+    let resp = admin.post("/firewall/apply", json!({"confirm_within_secs": 60}));
+    assert_eq!(resp.status, 422, "{}", resp.body);
+    let err = resp.json();
+    assert_eq!(err["error"]["code"], "validation_failed");
+    assert_eq!(err["error"]["field"], "rules[1].hosts[0]");
+    assert!(err["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("no-such-host.invalid"));
+    let resp = admin.delete(&format!("/firewall/rules/{}", rule["id"].as_str().unwrap()));
+    assert_eq!(resp.status, 204);
+    let resp = admin.post(
+        "/firewall/apply",
+        json!({"confirm_within_secs": 100_000_000}),
+    );
+    assert_eq!(resp.status, 422, "{}", resp.body);
+    assert_eq!(resp.json()["error"]["field"], "confirm_within_secs");
+    let resp = admin.post(
+        "/firewall/apply",
+        json!({"confirm_within_secs": 5, "force": true}),
+    );
+    assert_eq!(resp.status, 400, "{}", resp.body);
+    assert_eq!(
+        table_shape(&lab.server.warden_table().unwrap()),
+        table_shape(&before)
+    );
+    let s = status(&admin);
+    assert_eq!(s["pending"], Value::Null);
+    assert_eq!(s["applied_revision"], 1);
+}
