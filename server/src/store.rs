@@ -139,7 +139,12 @@ impl Store {
 
     /// Makes every write so far durable. Call before acknowledging a write to a client.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
+        // Not `flush_async`: in sled 0.34 concurrent `flush_async` calls deadlock (spacejam/sled#1308,
+        // fixed only on sled's unreleased main), which hung Warden with a few hundred services.
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| sled::Error::Io(std::io::Error::other(e)))??;
         Ok(())
     }
 

@@ -182,7 +182,7 @@ fn supervisord_bin() -> anyhow::Result<PathBuf> {
 
 struct Supervisord {
     child: Child,
-    dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
 }
 
 impl Supervisord {
@@ -217,7 +217,7 @@ impl Supervisord {
             .stderr(Stdio::null())
             .spawn()
             .context("starting supervisord")?;
-        Ok(Supervisord { child, dir })
+        Ok(Supervisord { child, _dir: dir })
     }
 
     fn pid(&self) -> u32 {
@@ -228,7 +228,7 @@ impl Supervisord {
     fn stop(mut self) {
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return;
@@ -237,7 +237,6 @@ impl Supervisord {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = &self.dir;
     }
 }
 
@@ -285,6 +284,15 @@ fn sweep() {
         if p.cmdline.contains(LATENCY_CMD) || p.cmdline.contains(FOOTPRINT_CMD) {
             kill9(p.pid);
         }
+    }
+}
+
+/// Sweeps on drop, so a panic (e.g. a supervisor that does not exit in time) still cleans up.
+struct SweepOnDrop;
+
+impl Drop for SweepOnDrop {
+    fn drop(&mut self) {
+        sweep();
     }
 }
 
@@ -398,6 +406,7 @@ fn bench_supervisord() -> anyhow::Result<Figures> {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     sweep();
+    let _sweep = SweepOnDrop;
     eprintln!("warden binary: {}", warden_tests::warden_bin().display());
     let started = Instant::now();
     let warden = bench_warden().await;

@@ -79,7 +79,9 @@ async fn create_act_and_read_through_server_fns() {
     assert!(status >= 400);
     let invalid = &err["Invalid"];
     assert!(
-        invalid.as_array().is_some_and(|a| a.iter().any(|e| e["field"] == "name")),
+        invalid
+            .as_array()
+            .is_some_and(|a| a.iter().any(|e| e["field"] == "name")),
         "a field error for name: {err}"
     );
 
@@ -106,17 +108,29 @@ async fn create_act_and_read_through_server_fns() {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let (_, lines) = rpc(&w, &c, "services/logs", json!({"id": id, "lines": 50})).await;
-        if lines.as_array().is_some_and(|l| l.iter().any(|x| x.as_str().unwrap_or("").contains("out tick"))) {
+        if lines.as_array().is_some_and(|l| {
+            l.iter()
+                .any(|x| x.as_str().unwrap_or("").contains("out tick"))
+        }) {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "no output in logs: {lines}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no output in logs: {lines}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let (_, procs) = rpc(&w, &c, "services/processes", json!({"id": id})).await;
     assert!(procs.as_array().is_some_and(|p| !p.is_empty()), "{procs}");
 
     // Stop, then delete.
-    let (status, s) = rpc(&w, &c, "services/action", json!({"id": id, "action": "stop"})).await;
+    let (status, s) = rpc(
+        &w,
+        &c,
+        "services/action",
+        json!({"id": id, "action": "stop"}),
+    )
+    .await;
     assert_eq!(status, 200, "{s}");
     assert_eq!(s["status"]["state"], "stopped");
     let (status, _) = rpc(&w, &c, "services/delete", json!({"id": id})).await;

@@ -240,6 +240,30 @@ async fn processes(
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn a_lagging_subscriber_is_told_and_continues() {
+        let (tx, rx) = broadcast::channel::<String>(2);
+        for i in 0..5 {
+            tx.send(format!("line-{i}")).expect("a receiver");
+        }
+        drop(tx);
+        let stream = sse_stream(rx, std::future::pending(), |line| {
+            Event::default().data(line)
+        });
+        let body = axum::body::to_bytes(Sse::new(stream).into_response().into_body(), 1 << 20)
+            .await
+            .expect("the stream ends when the channel closes");
+        let text = String::from_utf8_lossy(&body);
+        let events: Vec<&str> = text.split("\n\n").filter(|e| !e.is_empty()).collect();
+        assert_eq!(events.len(), 3, "{text}");
+        assert!(
+            events[0].starts_with("data: {") && events[0].contains(r#""type":"lagged""#),
+            "{text}"
+        );
+        assert!(events[0].contains(r#""missed":3"#), "{text}");
+        assert_eq!(&events[1..], ["data: line-3", "data: line-4"]);
+    }
+
     #[test]
     fn lines_parameter() {
         assert_eq!(parse_lines(None).ok(), Some(DEFAULT_LOG_LINES));

@@ -7,7 +7,6 @@
 //! then applies it live: to `AppState::settings` and to the supervisor.
 
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
 
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -88,7 +87,7 @@ impl SettingsPatch {
 }
 
 /// Serialises settings writes, so two concurrent PATCHes cannot lose each other's changes.
-static WRITES: LazyLock<tokio::sync::Mutex<()>> = LazyLock::new(|| tokio::sync::Mutex::new(()));
+static WRITES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Validates, persists (flushed before it returns) and applies a settings patch. Shared by the REST
 /// handler and any other adapter.
