@@ -1,7 +1,8 @@
 //! The authenticated app shell: header with the hostname, navigation, logout, and the page outlet.
 
 use leptos::prelude::*;
-use leptos_router::components::{Outlet, A};
+use leptos_router::components::Outlet;
+use leptos_router::hooks::use_location;
 
 use crate::rpc::get_shell_info;
 
@@ -33,11 +34,11 @@ pub fn Shell() -> impl IntoView {
                     <span class="host" data-testid="hostname" title="Host">{hostname}</span>
                 </Transition>
                 <nav class="nav" aria-label="Main">
-                    <A href="/" exact=true>"Dashboard"</A>
-                    <A href="/services">"Services"</A>
-                    <A href="/firewall">"Firewall"</A>
-                    <A href="/logs">"Logs"</A>
-                    <A href="/settings">"Settings"</A>
+                    <NavLink href="/" label="Dashboard"/>
+                    <NavLink href="/services" label="Services"/>
+                    <NavLink href="/firewall" label="Firewall"/>
+                    <NavLink href="/logs" label="Logs"/>
+                    <NavLink href="/settings" label="Settings"/>
                 </nav>
                 <form class="logout" method="post" action="/logout">
                     <Transition fallback=|| ()>
@@ -51,4 +52,22 @@ pub fn Shell() -> impl IntoView {
             </main>
         </div>
     }
+}
+
+/// A main-navigation link. It loads the page from the server (`rel="external"`): client-side routing
+/// swallowed clicks after hydration in this Leptos version (see the UI issue), and server-rendered pages
+/// are fast. `aria-current` marks the page you are on.
+#[component]
+fn NavLink(href: &'static str, label: &'static str) -> impl IntoView {
+    let location = use_location();
+    let current = move || {
+        let path = location.pathname.get();
+        let here = if href == "/" {
+            path == "/"
+        } else {
+            path == href || path.starts_with(&format!("{href}/"))
+        };
+        here.then_some("page")
+    };
+    view! { <a href=href rel="external" aria-current=current>{label}</a> }
 }
