@@ -114,11 +114,15 @@ impl Machine {
         vec![Action::Terminate(signal)]
     }
 
-    /// A failure at `now`: either back off or, in a crash loop, disable.
+    /// A failure at `now` after a run of `run_time`: either back off or, in a crash loop, disable.
+    /// The backoff spaces consecutive *starts*: a run that already lasted longer than the delay restarts
+    /// at once (so a long-running service killed by accident is back immediately), a run that died
+    /// instantly waits the whole delay.
     fn fail(
         &mut self,
         now: Instant,
         config: &SupervisorConfig,
+        run_time: Duration,
         mut actions: Vec<Action>,
     ) -> Vec<Action> {
         self.consecutive_failures = self.consecutive_failures.saturating_add(1);
@@ -130,7 +134,9 @@ impl Machine {
         } else {
             self.state = ServiceState::Backoff;
             actions.push(Action::ScheduleStart(
-                config.backoff_delay(self.consecutive_failures),
+                config
+                    .backoff_delay(self.consecutive_failures)
+                    .saturating_sub(run_time),
             ));
         }
         actions
@@ -186,7 +192,7 @@ impl Machine {
             }
             (S::Starting, Event::SpawnFailed) => {
                 self.running_since = None;
-                self.fail(now, config, Vec::new())
+                self.fail(now, config, Duration::ZERO, Vec::new())
             }
             (S::Running, Event::Exited) => {
                 self.main_alive = false;
@@ -198,7 +204,7 @@ impl Machine {
                 if config.is_stable_run(run_time) {
                     self.consecutive_failures = 0;
                 }
-                self.fail(now, config, vec![Action::KillRemnants])
+                self.fail(now, config, run_time, vec![Action::KillRemnants])
             }
             (S::Running, Event::Stop) => self.terminate(StopSignal::Terminate, AfterStop::Stay),
             (S::Running, Event::Restart) => self.terminate(StopSignal::Hangup, AfterStop::Start),
@@ -286,7 +292,7 @@ mod tests {
                     10,
                     Event::Exited,
                     S::Backoff,
-                    vec![KillRemnants, ScheduleStart(ms(100))],
+                    vec![KillRemnants, ScheduleStart(ms(0))],
                 ),
                 (110, Event::BackoffElapsed, S::Starting, vec![Spawn]),
                 (110, Event::Spawned, S::Running, vec![]),
@@ -294,14 +300,14 @@ mod tests {
                     120,
                     Event::Exited,
                     S::Backoff,
-                    vec![KillRemnants, ScheduleStart(ms(200))],
+                    vec![KillRemnants, ScheduleStart(ms(90))],
                 ),
                 (320, Event::BackoffElapsed, S::Starting, vec![Spawn]),
                 (
                     320,
                     Event::SpawnFailed,
                     S::Backoff,
-                    vec![ScheduleStart(ms(400))],
+                    vec![ScheduleStart(ms(200))],
                 ),
                 (720, Event::BackoffElapsed, S::Starting, vec![Spawn]),
                 (720, Event::Spawned, S::Running, vec![]),
@@ -309,7 +315,7 @@ mod tests {
                     730,
                     Event::Exited,
                     S::Backoff,
-                    vec![KillRemnants, ScheduleStart(ms(800))],
+                    vec![KillRemnants, ScheduleStart(ms(390))],
                 ),
                 (1530, Event::BackoffElapsed, S::Starting, vec![Spawn]),
                 (1530, Event::Spawned, S::Running, vec![]),
@@ -327,7 +333,7 @@ mod tests {
                     1710,
                     Event::Exited,
                     S::Backoff,
-                    vec![KillRemnants, ScheduleStart(ms(100))],
+                    vec![KillRemnants, ScheduleStart(ms(0))],
                 ),
             ],
         );
@@ -353,7 +359,7 @@ mod tests {
                     1,
                     Event::Exited,
                     S::Backoff,
-                    vec![KillRemnants, ScheduleStart(ms(100))],
+                    vec![KillRemnants, ScheduleStart(ms(0))],
                 ),
                 (101, Event::BackoffElapsed, S::Starting, vec![Spawn]),
                 (101, Event::Spawned, S::Running, vec![]),
@@ -361,16 +367,16 @@ mod tests {
                     102,
                     Event::Exited,
                     S::Backoff,
-                    vec![KillRemnants, ScheduleStart(ms(200))],
+                    vec![KillRemnants, ScheduleStart(ms(99))],
                 ),
                 (302, Event::BackoffElapsed, S::Starting, vec![Spawn]),
                 (302, Event::Spawned, S::Running, vec![]),
-                // Ran 60 s: the next delay starts over.
+                // Ran 60 s: the backoff starts over, and as the run outlasted it, the restart is at once.
                 (
                     60_302,
                     Event::Exited,
                     S::Backoff,
-                    vec![KillRemnants, ScheduleStart(ms(100))],
+                    vec![KillRemnants, ScheduleStart(ms(0))],
                 ),
             ],
         );
@@ -440,7 +446,7 @@ mod tests {
                     1,
                     Event::Exited,
                     S::Backoff,
-                    vec![KillRemnants, ScheduleStart(ms(100))],
+                    vec![KillRemnants, ScheduleStart(ms(0))],
                 ),
                 (2, Event::Stop, S::Stopped, vec![CancelScheduledStart]),
                 (3, Event::BackoffElapsed, S::Stopped, vec![]),

@@ -63,10 +63,14 @@ impl SupervisorConfig {
         self
     }
 
-    /// The restart delay after `consecutive_failures` failures in a row (1 = the first failure):
-    /// `initial × factor^(n-1)`, capped at `backoff_max`.
+    /// The restart delay after `consecutive_failures` failures in a row (1 = the first failure): none for
+    /// the first (a service that dies after running fine is back at once), then `initial × factor^(n-2)`,
+    /// capped at `backoff_max` — 0, 100 ms, 200 ms, 400 ms, … 30 s with the defaults.
     pub fn backoff_delay(&self, consecutive_failures: u32) -> Duration {
-        let exponent = consecutive_failures.saturating_sub(1);
+        if consecutive_failures <= 1 {
+            return Duration::ZERO;
+        }
+        let exponent = consecutive_failures.saturating_sub(2);
         let mut delay = self.backoff_initial;
         for _ in 0..exponent {
             delay = delay.saturating_mul(self.backoff_factor.max(1));
@@ -138,16 +142,17 @@ mod tests {
     fn backoff_sequence_doubles_and_caps() {
         let config = SupervisorConfig::default();
         let table = [
-            (0, 100),
-            (1, 100),
-            (2, 200),
-            (3, 400),
-            (4, 800),
-            (5, 1_600),
-            (8, 12_800),
-            (9, 25_600),
-            (10, 30_000),
+            (0, 0),
+            (1, 0),
+            (2, 100),
+            (3, 200),
+            (4, 400),
+            (5, 800),
+            (6, 1_600),
+            (9, 12_800),
+            (10, 25_600),
             (11, 30_000),
+            (12, 30_000),
             (200, 30_000),
             (u32::MAX, 30_000),
         ];
