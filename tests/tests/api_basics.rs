@@ -289,3 +289,26 @@ fn unusable_data_dir_is_a_clear_error() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[tokio::test]
+async fn unknown_api_paths_answer_json_404() {
+    let w = Warden::start();
+    let token = w.login_token().await;
+    let c = reqwest::Client::new();
+    for path in [
+        "/api",
+        "/api/",
+        "/api/v1",
+        "/api/v1/",
+        "/api/v2/services",
+        "/api/v1/nope/../x",
+    ] {
+        let resp = c
+            .get(format!("{}{path}", w.url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(error_code(resp).await, (404, "not_found".into()), "{path}");
+    }
+}

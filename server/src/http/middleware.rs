@@ -70,13 +70,14 @@ pub async fn csrf_guard(req: Request, next: Next) -> Response {
 pub async fn auth_gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     let principal = state.principal(req.headers());
-    if path == "/login" && principal.is_some() && req.method() == Method::GET {
+    let has_session_cookie = matches!(principal, Some((_, CredentialSource::Cookie)));
+    if path == "/login" && has_session_cookie && req.method() == Method::GET {
         return Redirect::to("/").into_response();
     }
     if is_public_path(&path) {
         return next.run(req).await;
     }
-    let is_machine_path = path.starts_with("/api/") || path.starts_with("/rpc/");
+    let is_machine_path = path == "/api" || path.starts_with("/api/") || path.starts_with("/rpc/");
     match principal {
         Some((p, source)) => {
             // Pages are for browsers: a bearer token alone does not open them.

@@ -67,6 +67,10 @@ pub fn router(state: AppState, site_root: &Path) -> Router {
         .route("/login", post(auth_routes::form_login))
         .route("/logout", post(auth_routes::form_logout))
         .nest("/api/v1", api_router())
+        // Anything else under /api (including `/api/v1/` itself) answers in the API's error shape too.
+        .route("/api", any(api_not_found))
+        .route("/api/", any(api_not_found))
+        .route("/api/{*rest}", any(api_not_found))
         .leptos_routes_with_context(&state, routes, move || provide_context(backend.clone()), {
             let leptos_options = leptos_options.clone();
             move || app::shell(leptos_options.clone())
