@@ -1007,7 +1007,8 @@ impl FirewallHandle {
         })
     }
 
-    /// Lifts the ban covering `addr`. When the firewall is not active and no ban is left, the
+    /// Lifts the ban covering `addr`. Idempotent: lifting a ban that is not (or no longer) in the kernel
+    /// only forgets its stored details. When the firewall is not active and no ban is left, the
     /// bans-only table is removed.
     pub async fn unban(&self, addr: IpAddr) -> Result<(), FirewallError> {
         self.require_capability()?;
@@ -1017,7 +1018,10 @@ impl FirewallHandle {
         let mut record = self.load()?;
         let live = self.inner.kernel.run(|b| b.bans()).await?;
         if !live.iter().any(|b| b.network.covers(&network)) {
-            return Err(FirewallError::NotFound(format!("a ban of {network}")));
+            if record.bans.remove(&network.to_string()).is_some() {
+                self.save(&record).await?;
+            }
+            return Ok(());
         }
         self.inner.kernel.run(move |b| b.unban(addr)).await?;
         record.bans.remove(&network.to_string());
