@@ -68,6 +68,40 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<
     }
 }
 
+/// Spawns a `warden serve` command, copies its stderr into `sink` (on a thread, for the whole run) and waits
+/// up to 60 s for the `Warden is running at URL` line. Returns the child and that URL.
+pub fn spawn_until_ready(cmd: &mut Command, sink: &Arc<Mutex<String>>) -> (Child, String) {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn warden");
+    let stderr = child.stderr.take().expect("stderr pipe");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let sink_for_thread = sink.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("Warden is running at ") {
+                let _ = tx.send(url.trim().to_string());
+            }
+            if let Ok(mut s) = sink_for_thread.lock() {
+                s.push_str(&line);
+                s.push('\n');
+            }
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(url) => (child, url),
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            let log = sink.lock().map(|s| s.clone()).unwrap_or_default();
+            panic!("warden did not start within 60 s; stderr:\n{log}")
+        }
+    }
+}
+
 /// A running `warden serve` process and its data dir.
 pub struct Warden {
     child: Option<Child>,
@@ -120,34 +154,9 @@ impl Warden {
         if let Some(pw) = &self.admin_password {
             cmd.env("WARDEN_ADMIN_PASSWORD", pw);
         }
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn warden");
-        let stderr = child.stderr.take().expect("stderr pipe");
-        let (tx, rx) = std::sync::mpsc::channel::<String>();
-        let sink = self.stderr.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("Warden is running at ") {
-                    let _ = tx.send(url.trim().to_string());
-                }
-                if let Ok(mut s) = sink.lock() {
-                    s.push_str(&line);
-                    s.push('\n');
-                }
-            }
-        });
+        let (child, url) = spawn_until_ready(&mut cmd, &self.stderr);
         self.child = Some(child);
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(url) => self.url = url,
-            Err(_) => panic!(
-                "warden did not start within 60 s; stderr:\n{}",
-                self.stderr()
-            ),
-        }
+        self.url = url;
     }
 
     /// `kill -9` the process (no chance to clean up), and wait for it to be gone.
@@ -208,6 +217,19 @@ impl Warden {
 
     pub fn api(&self, path: &str) -> String {
         format!("{}/api/v1{}", self.url, path)
+    }
+
+    /// A client logged in as admin through the API: its cookie jar holds the session cookie.
+    pub async fn cookie_client(&self) -> reqwest::Client {
+        let c = self.client();
+        let resp = c
+            .post(self.api("/auth/login"))
+            .json(&serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD}))
+            .send()
+            .await
+            .expect("login request");
+        assert_eq!(resp.status(), 200, "login failed");
+        c
     }
 
     /// Logs in as admin through the API and returns the bearer token.

@@ -176,15 +176,7 @@ async fn pages_redirect_to_login_and_server_fns_need_auth() {
 async fn foreign_origin_mutations_are_refused_unless_bearer() {
     let w = Warden::start();
     let token = w.login_token().await;
-    let c = w.client();
-    // Log the cookie client in.
-    let resp = c
-        .post(w.api("/auth/login"))
-        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+    let c = w.cookie_client().await;
     // Cookie + foreign Origin → 403.
     let resp = c
         .post(w.api("/auth/logout"))

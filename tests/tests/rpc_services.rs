@@ -4,19 +4,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use warden_tests::{Warden, ADMIN_PASSWORD};
-
-async fn logged_in(w: &Warden) -> reqwest::Client {
-    let c = w.client();
-    let resp = c
-        .post(w.api("/auth/login"))
-        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    c
-}
+use warden_tests::Warden;
 
 async fn rpc(w: &Warden, c: &reqwest::Client, name: &str, body: Value) -> (u16, Value) {
     let resp = c
@@ -56,7 +44,7 @@ async fn every_service_server_fn_requires_a_session() {
 #[tokio::test]
 async fn create_act_and_read_through_server_fns() {
     let w = Warden::start();
-    let c = logged_in(&w).await;
+    let c = w.cookie_client().await;
 
     // Invalid input: field errors come back, nothing is created.
     let (status, err) = rpc(

@@ -9,11 +9,11 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use warden_tests::{site_root, warden_bin, ADMIN_PASSWORD};
+use warden_tests::{site_root, spawn_until_ready, warden_bin, ADMIN_PASSWORD};
 
 /// Root, `nft`, `ip` and `python3`: what these tests need.
 pub fn lab_requirements() -> Result<(), String> {
@@ -229,33 +229,10 @@ impl WardenProc {
             .arg(site_root())
             .env("WARDEN_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("RUST_LOG", "info")
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("spawn warden");
-        let stderr = child.stderr.take().expect("stderr pipe");
-        let (tx, rx) = mpsc::channel::<String>();
-        let sink = self.stderr.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("Warden is running at ") {
-                    let _ = tx.send(url.trim().to_string());
-                }
-                if let Ok(mut s) = sink.lock() {
-                    s.push_str(&line);
-                    s.push('\n');
-                }
-            }
-        });
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let (child, url) = spawn_until_ready(&mut cmd, &self.stderr);
         self.child = Some(child);
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(url) => self.url = url,
-            Err(_) => panic!(
-                "warden did not start within 60 s; stderr:\n{}",
-                self.stderr()
-            ),
-        }
+        self.url = url;
     }
 
     pub fn stderr(&self) -> String {
