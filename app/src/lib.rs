@@ -3,6 +3,7 @@
 
 #[cfg(feature = "ssr")]
 pub mod backend;
+pub mod components;
 pub mod model;
 pub mod pages;
 pub mod rpc;

@@ -4,10 +4,12 @@ use leptos::prelude::*;
 use leptos_router::components::Outlet;
 use leptos_router::hooks::use_location;
 
+use crate::components::toast::{provide_toasts, ToastHost};
 use crate::rpc::get_shell_info;
 
 #[component]
 pub fn Shell() -> impl IntoView {
+    provide_toasts();
     let info = Resource::new(|| (), |_| get_shell_info());
     let hostname = move || {
         info.get()
@@ -50,6 +52,7 @@ pub fn Shell() -> impl IntoView {
             <main class="page">
                 <Outlet/>
             </main>
+            <ToastHost/>
         </div>
     }
 }
