@@ -24,6 +24,8 @@ pub trait Backend: Send + Sync + 'static {
     async fn shell_info(&self, user: &SessionUser) -> ShellInfo;
     async fn firewall_capability(&self) -> FirewallCapability;
 
+    // ---- services ----
+
     async fn list_services(&self) -> Result<Vec<Service>, AppError>;
     async fn get_service(&self, id: &str) -> Result<Service, AppError>;
     async fn create_service(
@@ -46,6 +48,10 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<Service, AppError>;
     async fn service_logs(&self, id: &str, lines: usize) -> Result<Vec<String>, AppError>;
     async fn service_processes(&self, id: &str) -> Result<Vec<ProcessInfo>, AppError>;
+
+    // ---- firewall ----
+
+    // ---- administration: settings, password, API tokens, audit log ----
 }
 
 /// How the backend is provided as Leptos context.

@@ -106,4 +106,8 @@ impl Backend for AppState {
     async fn service_processes(&self, id: &str) -> Result<Vec<ProcessInfo>, AppError> {
         Ok(self.supervisor.processes(id).await?)
     }
+
+    // ---- firewall ----
+
+    // ---- administration: settings, password, API tokens, audit log ----
 }

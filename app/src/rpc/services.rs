@@ -1,27 +1,11 @@
-//! Server functions: the UI's calls into the server. Each one authenticates the caller itself
-//! (`backend::require_user`) before touching anything, whatever the HTTP layer already checked, and then
-//! calls the same domain layer as the REST API through the `Backend` seam.
+//! Server functions for services: list, get, create, update, delete, start/stop/restart, logs, processes.
 
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
 use crate::model::error::AppError;
 use crate::model::service::{ProcessInfo, Service, ServiceInput, ServicePatch};
-use crate::model::{FirewallCapability, ServiceAction, ShellInfo};
-
-/// Hostname, user and version for the app shell.
-#[server(prefix = "/rpc", endpoint = "shell_info")]
-pub async fn get_shell_info() -> Result<ShellInfo, AppError> {
-    let (backend, user) = crate::backend::require_user().await?;
-    Ok(backend.shell_info(&user).await)
-}
-
-/// Whether the firewall can be driven here, and why not.
-#[server(prefix = "/rpc", endpoint = "firewall_capability")]
-pub async fn get_firewall_capability() -> Result<FirewallCapability, AppError> {
-    let (backend, _user) = crate::backend::require_user().await?;
-    Ok(backend.firewall_capability().await)
-}
+use crate::model::ServiceAction;
 
 /// All services with their status, sorted by name.
 #[server(prefix = "/rpc", endpoint = "services/list", input = Json)]
