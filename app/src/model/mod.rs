@@ -1,6 +1,7 @@
 //! Data shapes shared by the UI (WASM) and the server: DTOs that cross the wire and the pure validation
 //! that both sides run, so a form shows the same field errors the server would return.
 
+pub mod admin;
 pub mod error;
 pub mod service;
 pub mod settings;

@@ -89,9 +89,44 @@ impl SettingsPatch {
 /// Serialises settings writes, so two concurrent PATCHes cannot lose each other's changes.
 static WRITES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Validates, persists (flushed before it returns) and applies a settings patch. Shared by the REST
-/// handler and any other adapter.
+impl SettingsPatch {
+    /// The names of the fields this patch sets (the audit log's target).
+    pub fn field_names(&self) -> Vec<&'static str> {
+        let mut names = Vec::new();
+        let fields: [(&'static str, bool); 6] = [
+            ("hostname", self.hostname.is_some()),
+            ("environment", self.environment.is_some()),
+            ("service_user", self.service_user.is_some()),
+            ("service_ports", self.service_ports.is_some()),
+            ("crash_loop", self.crash_loop.is_some()),
+            ("ban", self.ban.is_some()),
+        ];
+        for (name, set) in fields {
+            if set {
+                names.push(name);
+            }
+        }
+        names
+    }
+}
+
+/// Validates, persists (flushed before it returns) and applies a settings patch, and records it in the
+/// audit log. Shared by the REST handler and the UI's server function.
 pub async fn apply_patch(state: &AppState, patch: SettingsPatch) -> Result<Settings, ApiError> {
+    let target = patch.field_names().join(", ");
+    let result = apply_patch_unaudited(state, patch).await;
+    let outcome = match &result {
+        Ok(_) => Ok(()),
+        Err(e) => Err(e.message.clone()),
+    };
+    state.audit.record("settings.update", &target, outcome).await;
+    result
+}
+
+async fn apply_patch_unaudited(
+    state: &AppState,
+    patch: SettingsPatch,
+) -> Result<Settings, ApiError> {
     let _guard = WRITES.lock().await;
     let next = patch.apply_to(&state.settings());
     let mut errors = validate_settings(&next);
