@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 /// One problem with one input field. `field` is the API field name (e.g. `ports[1]`, `environment.PATH`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct FieldError {
     pub field: String,
     pub message: String,

@@ -88,6 +88,7 @@ impl From<EditError> for FirewallError {
 
 /// `GET /api/v1/firewall`: the contract's fields, then extras.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema)]
 pub struct FirewallStatus {
     /// Warden's rule set is live.
     pub active: bool,
@@ -104,6 +105,7 @@ pub struct FirewallStatus {
     /// Policy for inbound traffic no rule decides (saved).
     pub default_inbound_policy: Policy,
     /// Addresses that always reach the admin port and SSH under the live rule set.
+    #[schema(value_type = Vec<String>)]
     pub anti_lockout: Vec<IpAddr>,
     /// Warden's admin port (covered by anti-lockout together with 22).
     pub admin_port: u16,
@@ -111,6 +113,7 @@ pub struct FirewallStatus {
 
 /// The pending part of [`FirewallStatus`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema)]
 pub struct PendingStatus {
     /// The applied revision.
     pub revision: u64,
@@ -120,6 +123,7 @@ pub struct PendingStatus {
 
 /// A rule with its live counters (`null` when the firewall is not active).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema)]
 pub struct RuleView {
     /// The rule.
     #[serde(flatten)]
@@ -132,6 +136,7 @@ pub struct RuleView {
 
 /// One ban as the API lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema)]
 pub struct BanView {
     /// The banned address (IPv4) or /64 network (IPv6).
     pub address: String,
@@ -145,6 +150,7 @@ pub struct BanView {
 
 /// A preset with whether it is open in the saved rules.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema)]
 pub struct PresetView {
     /// Slug.
     pub name: String,
@@ -169,6 +175,7 @@ pub struct ServicePorts {
 
 /// One entry of `GET /api/v1/firewall/exposure`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema)]
 pub struct ExposureView {
     /// The service.
     pub service_id: String,

@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use futures::Stream;
 use serde::Deserialize;
 
@@ -20,18 +21,20 @@ use app::model::FieldError;
 
 use super::error::ApiError;
 use super::json::ApiJson;
+use super::openapi::{TAG_EVENTS, TAG_SETTINGS};
 use super::services::{from_object, sse_stream, JsonObject};
 use crate::state::AppState;
 use crate::store::trees;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/settings", get(show).patch(update))
-        .route("/events", get(events))
+/// The settings and events routes with their OpenAPI operations (paths relative to `/api/v1`).
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(show, update))
+        .routes(routes!(events))
 }
 
 /// The body of `PATCH /api/v1/settings`: absent fields keep their value.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsPatch {
     pub hostname: Option<String>,
@@ -42,14 +45,14 @@ pub struct SettingsPatch {
     pub ban: Option<BanPatch>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CrashLoopPatch {
     pub max_failures: Option<u32>,
     pub window_secs: Option<u64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BanPatch {
     pub max_failures: Option<u32>,
@@ -149,10 +152,15 @@ async fn apply_patch_unaudited(
     Ok(next)
 }
 
+#[utoipa::path(get, path = "/settings", tag = TAG_SETTINGS, operation_id = "get_settings",
+    responses((status = 200, description = "The settings", body = Settings)))]
 async fn show(State(state): State<AppState>) -> Json<Settings> {
     Json(state.settings())
 }
 
+#[utoipa::path(patch, path = "/settings", tag = TAG_SETTINGS, operation_id = "update_settings",
+    request_body = SettingsPatch,
+    responses((status = 200, description = "The settings after the change (applied live)", body = Settings)))]
 async fn update(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<JsonObject>,
@@ -162,6 +170,8 @@ async fn update(
 }
 
 /// `GET /api/v1/events`: every event of the bus as one `data:` line of JSON with a `"type"`.
+#[utoipa::path(get, path = "/events", tag = TAG_EVENTS, operation_id = "events",
+    responses((status = 200, description = "Server-sent events: one `data:` line of JSON with a `type` per status change of services, firewall and settings", body = String, content_type = "text/event-stream")))]
 async fn events(
     State(state): State<AppState>,
 ) -> Sse<impl Stream<Item = Result<Event, std::convert::Infallible>>> {
