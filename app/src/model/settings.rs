@@ -45,6 +45,15 @@ impl Default for BanSettings {
     }
 }
 
+/// How Warden is served, for the settings page (read-only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerInfo {
+    /// Whether the UI and API are served over TLS (HTTPS, `Secure` cookies).
+    pub tls: bool,
+    /// The address Warden listens on.
+    pub listen: String,
+}
+
 /// The settings document (`GET|PATCH /api/v1/settings`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

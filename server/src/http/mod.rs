@@ -57,6 +57,16 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::base()).nest("/api/v1", v1)
 }
 
+/// Every registered server function endpoint as `(method, path)`, sorted. Read from the server-fn
+/// registry itself, so a new server function cannot be missed by the tests that walk this list.
+pub fn server_fn_endpoints() -> Vec<(String, String)> {
+    let mut endpoints: Vec<(String, String)> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, method)| (method.to_string(), path.to_string()))
+        .collect();
+    endpoints.sort();
+    endpoints
+}
+
 /// Builds the whole application router.
 pub fn router(state: AppState, site_root: &Path) -> Router {
     let leptos_options = state.leptos_options.clone();
