@@ -90,6 +90,9 @@ mod tests {
         let cli = Cli::try_parse_from(args)?;
         match cli.command {
             Command::Serve(a) => Ok(a),
+            Command::ServerFns | Command::Openapi => {
+                Err(clap::Error::new(clap::error::ErrorKind::InvalidSubcommand))
+            }
         }
     }
 
