@@ -8,8 +8,8 @@ use leptos::prelude::*;
 
 use crate::model::admin::{ApiToken, AuditEntry, CreatedToken, PasswordChange};
 use crate::model::error::AppError;
-use crate::model::settings::{ServerInfo, Settings};
 use crate::model::service::{ProcessInfo, Service, ServiceInput, ServicePatch};
+use crate::model::settings::{ServerInfo, Settings};
 use crate::model::{FirewallCapability, ServiceAction, ShellInfo};
 
 /// The authenticated user behind a request.
@@ -73,8 +73,11 @@ pub trait Backend: Send + Sync + 'static {
         change: PasswordChange,
     ) -> Result<(), AppError>;
     async fn list_tokens(&self, user: &SessionUser) -> Result<Vec<ApiToken>, AppError>;
-    async fn create_token(&self, user: &SessionUser, name: String)
-        -> Result<CreatedToken, AppError>;
+    async fn create_token(
+        &self,
+        user: &SessionUser,
+        name: String,
+    ) -> Result<CreatedToken, AppError>;
     async fn revoke_token(&self, user: &SessionUser, id: &str) -> Result<(), AppError>;
     /// The newest `limit` audit entries, newest first.
     async fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, AppError>;

@@ -170,7 +170,8 @@ impl AuditLog {
         };
         self.entries.insert(&key(id), &entry)?;
         if id > self.max_entries {
-            self.entries.remove_before(&key(id - self.max_entries + 1))?;
+            self.entries
+                .remove_before(&key(id - self.max_entries + 1))?;
         }
         self.store.flush().await
     }
@@ -221,7 +222,12 @@ mod tests {
         for i in 0..7 {
             log.record("test", &i.to_string(), Ok(())).await;
         }
-        let targets: Vec<String> = log.recent(1000).unwrap().into_iter().map(|e| e.target).collect();
+        let targets: Vec<String> = log
+            .recent(1000)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.target)
+            .collect();
         assert_eq!(targets, ["6", "5", "4"]);
         drop(log);
         let log = AuditLog::open(&store).unwrap();

@@ -365,9 +365,7 @@ impl Auth {
             },
         )?;
         self.store.flush().await?;
-        self.audit
-            .record_as(&actor, "auth.login", "", Ok(()))
-            .await;
+        self.audit.record_as(&actor, "auth.login", "", Ok(())).await;
         Ok(LoginOutcome::Ok { token, expires_at })
     }
 
@@ -447,7 +445,9 @@ impl Auth {
         name: &str,
     ) -> Result<CreatedToken, CredentialError> {
         let result = self.create_api_token_unaudited(username, name).await;
-        self.audit.record_result("token.create", name, &result).await;
+        self.audit
+            .record_result("token.create", name, &result)
+            .await;
         result
     }
 
@@ -498,8 +498,9 @@ impl Auth {
             r.username == username && matches!(&r.kind, TokenKind::Api { id: i, .. } if i == id)
         });
         let Some((key, record)) = found else {
-            let result: Result<(), CredentialError> =
-                Err(CredentialError::NotFound("There is no API token with this id.".into()));
+            let result: Result<(), CredentialError> = Err(CredentialError::NotFound(
+                "There is no API token with this id.".into(),
+            ));
             self.audit.record_result("token.revoke", id, &result).await;
             return result;
         };

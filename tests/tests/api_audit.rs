@@ -5,7 +5,6 @@
 //! throttle, the automatic rollback) run in throwaway network namespaces (root only, `gate`d).
 
 #[path = "firewall_e2e_support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 use std::time::Duration;
@@ -15,7 +14,13 @@ use warden_tests::{gate, Api, Warden};
 
 /// The newest entry with this action, actor and outcome whose target contains `target`; panics
 /// listing the log if there is none.
-fn expect<'a>(entries: &'a [Value], action: &str, target: &str, actor: &str, outcome: &str) -> &'a Value {
+fn expect<'a>(
+    entries: &'a [Value],
+    action: &str,
+    target: &str,
+    actor: &str,
+    outcome: &str,
+) -> &'a Value {
     let e = entries
         .iter()
         .find(|e| {
@@ -62,37 +67,114 @@ async fn rest_and_server_function_actions_are_audited_with_their_actor() {
         .create_service(&json!({"name": "audited", "command": "sleep 1000", "ports": [8301]}))
         .await;
     let id = svc["id"].as_str().unwrap().to_string();
-    assert_eq!(admin.patch(&format!("/services/{id}"), &json!({"command": "sleep 1001"})).await.status(), 200);
+    assert_eq!(
+        admin
+            .patch(
+                &format!("/services/{id}"),
+                &json!({"command": "sleep 1001"})
+            )
+            .await
+            .status(),
+        200
+    );
     for action in ["stop", "start", "restart"] {
-        assert_eq!(admin.post_empty(&format!("/services/{id}/{action}")).await.status(), 200, "{action}");
+        assert_eq!(
+            admin
+                .post_empty(&format!("/services/{id}/{action}"))
+                .await
+                .status(),
+            200,
+            "{action}"
+        );
     }
     // A refused change is audited as failed.
-    assert_eq!(admin.patch(&format!("/services/{id}"), &json!({"name": "Bad Name"})).await.status(), 422);
+    assert_eq!(
+        admin
+            .patch(&format!("/services/{id}"), &json!({"name": "Bad Name"}))
+            .await
+            .status(),
+        422
+    );
     assert_eq!(admin.delete(&format!("/services/{id}")).await.status(), 204);
 
     // Firewall rule edits and presets (saved state only: nothing reaches the kernel).
     let rule: Value = admin
-        .post("/firewall/rules", &json!({"ports": ["8302"], "annotation": "audit test"}))
+        .post(
+            "/firewall/rules",
+            &json!({"ports": ["8302"], "annotation": "audit test"}),
+        )
         .await
         .json()
         .await
         .unwrap();
     let rule_id = rule["id"].as_str().unwrap().to_string();
-    assert_eq!(admin.patch(&format!("/firewall/rules/{rule_id}"), &json!({"action": "drop"})).await.status(), 200);
-    assert_eq!(admin.post(&format!("/firewall/rules/{rule_id}/move"), &json!({"position": 0})).await.status(), 200);
-    assert_eq!(admin.post_empty("/firewall/presets/http").await.status(), 201);
-    assert_eq!(admin.delete("/firewall/presets/http").await.status(), 204);
-    assert_eq!(admin.delete(&format!("/firewall/rules/{rule_id}")).await.status(), 204);
-
-    // Settings, tokens (and an action by the token), password.
-    assert_eq!(admin.patch("/settings", &json!({"hostname": "audited-host"})).await.status(), 200);
-    let token: Value = admin.post("/tokens", &json!({"name": "ci"})).await.json().await.unwrap();
-    let ci = Api::with_token(&w, token["token"].as_str().unwrap());
-    assert_eq!(ci.patch("/settings", &json!({"ban": {"ban_secs": 700}})).await.status(), 200);
-    assert_eq!(admin.delete(&format!("/tokens/{}", token["id"].as_str().unwrap())).await.status(), 204);
     assert_eq!(
         admin
-            .post("/auth/password", &json!({"current_password": "wrong-one", "new_password": "whatever-new-pass"}))
+            .patch(
+                &format!("/firewall/rules/{rule_id}"),
+                &json!({"action": "drop"})
+            )
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        admin
+            .post(
+                &format!("/firewall/rules/{rule_id}/move"),
+                &json!({"position": 0})
+            )
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        admin.post_empty("/firewall/presets/http").await.status(),
+        201
+    );
+    assert_eq!(admin.delete("/firewall/presets/http").await.status(), 204);
+    assert_eq!(
+        admin
+            .delete(&format!("/firewall/rules/{rule_id}"))
+            .await
+            .status(),
+        204
+    );
+
+    // Settings, tokens (and an action by the token), password.
+    assert_eq!(
+        admin
+            .patch("/settings", &json!({"hostname": "audited-host"}))
+            .await
+            .status(),
+        200
+    );
+    let token: Value = admin
+        .post("/tokens", &json!({"name": "ci"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ci = Api::with_token(&w, token["token"].as_str().unwrap());
+    assert_eq!(
+        ci.patch("/settings", &json!({"ban": {"ban_secs": 700}}))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        admin
+            .delete(&format!("/tokens/{}", token["id"].as_str().unwrap()))
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(
+        admin
+            .post(
+                "/auth/password",
+                &json!({"current_password": "wrong-one", "new_password": "whatever-new-pass"})
+            )
             .await
             .status(),
         422
@@ -107,7 +189,12 @@ async fn rest_and_server_function_actions_are_audited_with_their_actor() {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap_or_default());
+    assert_eq!(
+        resp.status(),
+        200,
+        "{}",
+        resp.text().await.unwrap_or_default()
+    );
     let resp = browser
         .post(format!("{}/rpc/admin/tokens/create", w.url))
         .header("origin", &w.url)
@@ -138,16 +225,32 @@ async fn rest_and_server_function_actions_are_audited_with_their_actor() {
     let svc_target = format!("audited ({id})");
     let created = expect(&entries, "service.create", "audited", "admin", "ok");
     assert_eq!(created["address"], "127.0.0.1");
-    for action in ["service.update", "service.stop", "service.start", "service.restart", "service.delete"] {
+    for action in [
+        "service.update",
+        "service.stop",
+        "service.start",
+        "service.restart",
+        "service.delete",
+    ] {
         expect(&entries, action, &svc_target, "admin", "ok");
     }
     let refused = entries
         .iter()
         .find(|e| e["action"] == "service.update" && e["outcome"] == "failed")
         .expect("the refused update");
-    assert!(refused["detail"].as_str().is_some_and(|d| d.contains("name")), "{refused}");
+    assert!(
+        refused["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("name")),
+        "{refused}"
+    );
 
-    for action in ["firewall.rule.create", "firewall.rule.update", "firewall.rule.move", "firewall.rule.delete"] {
+    for action in [
+        "firewall.rule.create",
+        "firewall.rule.update",
+        "firewall.rule.move",
+        "firewall.rule.delete",
+    ] {
         expect(&entries, action, &rule_id, "admin", "ok");
     }
     expect(&entries, "firewall.preset.open", "http", "admin", "ok");
@@ -171,7 +274,11 @@ async fn rest_and_server_function_actions_are_audited_with_their_actor() {
     for bad in ["0", "1001", "-1", "x"] {
         let resp = admin.get(&format!("/audit?limit={bad}")).await;
         let (status, _, field) = warden_tests::api_error(resp).await;
-        assert_eq!((status, field.as_deref()), (400, Some("limit")), "limit={bad}");
+        assert_eq!(
+            (status, field.as_deref()),
+            (400, Some("limit")),
+            "limit={bad}"
+        );
     }
 }
 
@@ -179,11 +286,23 @@ async fn rest_and_server_function_actions_are_audited_with_their_actor() {
 async fn audit_entries_survive_kill_9() {
     let mut w = Warden::start();
     let admin = Api::login(&w).await;
-    assert_eq!(admin.patch("/settings", &json!({"hostname": "durable"})).await.status(), 200);
+    assert_eq!(
+        admin
+            .patch("/settings", &json!({"hostname": "durable"}))
+            .await
+            .status(),
+        200
+    );
     w.kill9();
     w.restart();
     let admin = Api::login(&w).await;
-    expect(&audit(&admin).await, "settings.update", "hostname", "admin", "ok");
+    expect(
+        &audit(&admin).await,
+        "settings.update",
+        "hostname",
+        "admin",
+        "ok",
+    );
 }
 
 #[test]
@@ -197,19 +316,46 @@ fn kernel_firewall_actions_and_automatic_ones_are_audited() {
 
     // Apply with a window, confirm; apply again and roll back; apply with a short window and let the
     // timer roll it back; ban and unban by hand; deactivate.
-    assert_eq!(admin.post("/firewall/apply", json!({"confirm_within_secs": 60})).status, 202);
+    assert_eq!(
+        admin
+            .post("/firewall/apply", json!({"confirm_within_secs": 60}))
+            .status,
+        202
+    );
     assert_eq!(admin.post("/firewall/confirm", json!({})).status, 200);
-    assert_eq!(admin.post("/firewall/apply", json!({"confirm_within_secs": 60})).status, 202);
+    assert_eq!(
+        admin
+            .post("/firewall/apply", json!({"confirm_within_secs": 60}))
+            .status,
+        202
+    );
     assert_eq!(admin.post("/firewall/rollback", json!({})).status, 200);
-    assert_eq!(admin.post("/firewall/apply", json!({"confirm_within_secs": 1})).status, 202);
+    assert_eq!(
+        admin
+            .post("/firewall/apply", json!({"confirm_within_secs": 1}))
+            .status,
+        202
+    );
     warden_tests::wait_for("the automatic rollback", Duration::from_secs(20), || {
-        admin.get("/firewall").json()["pending"].is_null().then_some(())
+        admin.get("/firewall").json()["pending"]
+            .is_null()
+            .then_some(())
     });
-    assert_eq!(admin.post("/firewall/bans", json!({"address": "203.0.113.9"})).status, 201);
+    assert_eq!(
+        admin
+            .post("/firewall/bans", json!({"address": "203.0.113.9"}))
+            .status,
+        201
+    );
     assert_eq!(admin.delete("/firewall/bans/203.0.113.9").status, 204);
 
     // The login throttle bans the other client after 3 failures (settings lowered for the test).
-    assert_eq!(admin.patch("/settings", json!({"ban": {"max_failures": 3}})).status, 200);
+    assert_eq!(
+        admin
+            .patch("/settings", json!({"ban": {"max_failures": 3}}))
+            .status,
+        200
+    );
     let other = support::NsClient::new(&lab.other, lab.other_side());
     let bad = json!({"username": "admin", "password": "nope"});
     for _ in 0..3 {
@@ -218,9 +364,19 @@ fn kernel_firewall_actions_and_automatic_ones_are_audited() {
     assert_eq!(other.post("/auth/login", bad).status, 429);
     assert_eq!(admin.post("/firewall/deactivate", json!({})).status, 200);
 
-    let entries: Vec<Value> = admin.get("/audit?limit=1000").json().as_array().cloned().unwrap();
+    let entries: Vec<Value> = admin
+        .get("/audit?limit=1000")
+        .json()
+        .as_array()
+        .cloned()
+        .unwrap();
     let admin_addr = support::ADMIN_ADDR;
-    for action in ["firewall.apply", "firewall.confirm", "firewall.rollback", "firewall.deactivate"] {
+    for action in [
+        "firewall.apply",
+        "firewall.confirm",
+        "firewall.rollback",
+        "firewall.deactivate",
+    ] {
         let e = expect(&entries, action, "", "admin", "ok");
         assert_eq!(e["address"], admin_addr, "{e}");
     }
@@ -231,7 +387,13 @@ fn kernel_firewall_actions_and_automatic_ones_are_audited() {
     assert_eq!(timer["actor"], "commit-confirm timer");
     expect(&entries, "firewall.ban", "203.0.113.9", "admin", "ok");
     expect(&entries, "firewall.unban", "203.0.113.9", "admin", "ok");
-    let auto_ban = expect(&entries, "firewall.ban", support::OTHER_ADDR, "login throttle", "ok");
+    let auto_ban = expect(
+        &entries,
+        "firewall.ban",
+        support::OTHER_ADDR,
+        "login throttle",
+        "ok",
+    );
     assert_eq!(auto_ban["actor_kind"], "system");
     let failed_login = expect(&entries, "auth.login", "", "admin", "failed");
     assert_eq!(failed_login["address"], support::OTHER_ADDR);

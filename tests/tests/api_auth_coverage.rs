@@ -16,14 +16,17 @@ fn operations(doc: &Value) -> Vec<(String, String, bool)> {
     let mut ops = Vec::new();
     for (path, item) in doc["paths"].as_object().expect("paths") {
         for (method, op) in item.as_object().expect("path item") {
-            if !["get", "put", "post", "delete", "patch", "head", "options", "trace"]
-                .contains(&method.as_str())
+            if ![
+                "get", "put", "post", "delete", "patch", "head", "options", "trace",
+            ]
+            .contains(&method.as_str())
             {
                 continue;
             }
-            let public = op["security"]
-                .as_array()
-                .is_some_and(|reqs| reqs.iter().any(|r| r.as_object().is_some_and(|o| o.is_empty())));
+            let public = op["security"].as_array().is_some_and(|reqs| {
+                reqs.iter()
+                    .any(|r| r.as_object().is_some_and(|o| o.is_empty()))
+            });
             ops.push((method.to_uppercase(), path.clone(), public));
         }
     }
@@ -51,7 +54,12 @@ async fn assert_unauthorized(resp: reqwest::Response, what: &str) {
     let body: Value =
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {text}"));
     assert_eq!(body["error"]["code"], "unauthorized", "{what}: {body}");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{what}: {body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{what}: {body}"
+    );
     assert!(body["error"].get("field").is_some(), "{what}: {body}");
 }
 
@@ -60,7 +68,11 @@ fn server_fn_endpoints() -> Vec<(String, String)> {
         .arg("server-fns")
         .output()
         .expect("run warden server-fns");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.split_once(' '))
@@ -80,7 +92,11 @@ async fn every_route_and_server_function_requires_credentials() {
         .json()
         .await
         .expect("the document is public JSON");
-    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")), "{}", doc["openapi"]);
+    assert!(
+        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
+        "{}",
+        doc["openapi"]
+    );
     let ops = operations(&doc);
     assert!(ops.len() >= 40, "only {} operations documented", ops.len());
 

@@ -31,7 +31,9 @@ async fn tokens_are_shown_once_work_and_stop_working_when_revoked() {
     let secret = created["token"].as_str().expect("secret").to_string();
     let id = created["id"].as_str().expect("id").to_string();
     assert_eq!(created["name"], "ci");
-    assert!(created["created_at"].as_str().is_some_and(|t| t.ends_with('Z')));
+    assert!(created["created_at"]
+        .as_str()
+        .is_some_and(|t| t.ends_with('Z')));
     assert!(secret.len() >= 40);
 
     // The list never shows a secret.
@@ -52,13 +54,26 @@ async fn tokens_are_shown_once_work_and_stop_working_when_revoked() {
     assert!(!contains_bytes(w.data_dir(), secret.as_bytes()));
 
     // Validation: empty, control characters, too long → 422 on `name`; duplicate → 409; unknown field → 400.
-    for bad in [json!({"name": ""}), json!({"name": "a\nb"}), json!({"name": "x".repeat(65)})] {
+    for bad in [
+        json!({"name": ""}),
+        json!({"name": "a\nb"}),
+        json!({"name": "x".repeat(65)}),
+    ] {
         let (status, code, field) = api_error(admin.post("/tokens", &bad).await).await;
-        assert_eq!((status, code.as_str(), field.as_deref()), (422, "validation_failed", Some("name")), "{bad}");
+        assert_eq!(
+            (status, code.as_str(), field.as_deref()),
+            (422, "validation_failed", Some("name")),
+            "{bad}"
+        );
     }
     let (status, code, _) = api_error(admin.post("/tokens", &json!({"name": "ci"})).await).await;
     assert_eq!((status, code.as_str()), (409, "conflict"));
-    let (status, _, _) = api_error(admin.post("/tokens", &json!({"name": "x", "admin": true})).await).await;
+    let (status, _, _) = api_error(
+        admin
+            .post("/tokens", &json!({"name": "x", "admin": true}))
+            .await,
+    )
+    .await;
     assert_eq!(status, 400);
 
     // Revoke: 204, then the token fails at once; revoking again → 404.
@@ -107,23 +122,39 @@ async fn password_change_requires_the_current_password_and_ends_other_sessions()
     // Wrong current password → 422 on current_password; nothing changes.
     let (status, code, field) = api_error(
         caller
-            .post("/auth/password", &json!({"current_password": "wrong-password", "new_password": new_password}))
+            .post(
+                "/auth/password",
+                &json!({"current_password": "wrong-password", "new_password": new_password}),
+            )
             .await,
     )
     .await;
-    assert_eq!((status, code.as_str(), field.as_deref()), (422, "validation_failed", Some("current_password")));
+    assert_eq!(
+        (status, code.as_str(), field.as_deref()),
+        (422, "validation_failed", Some("current_password"))
+    );
     // Too short → 422 on new_password.
     let (status, _, field) = api_error(
         caller
-            .post("/auth/password", &json!({"current_password": ADMIN_PASSWORD, "new_password": "short"}))
+            .post(
+                "/auth/password",
+                &json!({"current_password": ADMIN_PASSWORD, "new_password": "short"}),
+            )
             .await,
     )
     .await;
     assert_eq!((status, field.as_deref()), (422, Some("new_password")));
-    assert_eq!(other.get("/services").await.status(), 200, "failed changes end no session");
+    assert_eq!(
+        other.get("/services").await.status(),
+        200,
+        "failed changes end no session"
+    );
 
     let resp = caller
-        .post("/auth/password", &json!({"current_password": ADMIN_PASSWORD, "new_password": new_password}))
+        .post(
+            "/auth/password",
+            &json!({"current_password": ADMIN_PASSWORD, "new_password": new_password}),
+        )
         .await;
     assert_eq!(resp.status(), 204);
 

@@ -183,6 +183,9 @@ mod tests {
             current_password: String::new(),
             ..ok
         };
-        assert_eq!(validate_password_change(&no_current)[0].field, "current_password");
+        assert_eq!(
+            validate_password_change(&no_current)[0].field,
+            "current_password"
+        );
     }
 }

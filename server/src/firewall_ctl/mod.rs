@@ -87,8 +87,7 @@ impl From<EditError> for FirewallError {
 }
 
 /// `GET /api/v1/firewall`: the contract's fields, then extras.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FirewallStatus {
     /// Warden's rule set is live.
     pub active: bool,
@@ -112,8 +111,7 @@ pub struct FirewallStatus {
 }
 
 /// The pending part of [`FirewallStatus`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PendingStatus {
     /// The applied revision.
     pub revision: u64,
@@ -122,8 +120,7 @@ pub struct PendingStatus {
 }
 
 /// A rule with its live counters (`null` when the firewall is not active).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RuleView {
     /// The rule.
     #[serde(flatten)]
@@ -135,8 +132,7 @@ pub struct RuleView {
 }
 
 /// One ban as the API lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BanView {
     /// The banned address (IPv4) or /64 network (IPv6).
     pub address: String,
@@ -149,8 +145,7 @@ pub struct BanView {
 }
 
 /// A preset with whether it is open in the saved rules.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PresetView {
     /// Slug.
     pub name: String,
@@ -174,8 +169,7 @@ pub struct ServicePorts {
 }
 
 /// One entry of `GET /api/v1/firewall/exposure`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExposureView {
     /// The service.
     pub service_id: String,
@@ -630,7 +624,11 @@ impl FirewallHandle {
     }
 
     /// Changes a rule.
-    async fn patch_rule_unaudited(&self, id: &str, patch: RulePatch) -> Result<Rule, FirewallError> {
+    async fn patch_rule_unaudited(
+        &self,
+        id: &str,
+        patch: RulePatch,
+    ) -> Result<Rule, FirewallError> {
         self.edit(|r| r.patch_rule(id, &patch)).await
     }
 
@@ -655,7 +653,10 @@ impl FirewallHandle {
     }
 
     /// Sets the saved default inbound policy (an edit: takes effect at the next apply).
-    async fn set_default_inbound_policy_unaudited(&self, policy: Policy) -> Result<(), FirewallError> {
+    async fn set_default_inbound_policy_unaudited(
+        &self,
+        policy: Policy,
+    ) -> Result<(), FirewallError> {
         self.edit(|r| {
             if r.default_inbound_policy != policy {
                 r.default_inbound_policy = policy;
@@ -923,7 +924,10 @@ impl FirewallHandle {
 
     /// Re-applies what is live (fixes drift) — same as apply of the applied revision, keeping any
     /// pending window.
-    async fn reapply_unaudited(&self, settings: &Settings) -> Result<FirewallStatus, FirewallError> {
+    async fn reapply_unaudited(
+        &self,
+        settings: &Settings,
+    ) -> Result<FirewallStatus, FirewallError> {
         self.require_capability()?;
         let guard = self.inner.op.lock().await;
         let record = self.load()?;
@@ -1097,8 +1101,12 @@ impl FirewallHandle {
     /// Moves a rule to `position` (clamped to the end).
     pub async fn move_rule(&self, id: &str, position: u32) -> Result<Rule, FirewallError> {
         let result = self.move_rule_unaudited(id, position).await;
-        self.audit("firewall.rule.move", &format!("{id} to {position}"), &result)
-            .await;
+        self.audit(
+            "firewall.rule.move",
+            &format!("{id} to {position}"),
+            &result,
+        )
+        .await;
         result
     }
 
@@ -1126,8 +1134,12 @@ impl FirewallHandle {
     /// Sets the saved default inbound policy (takes effect at the next apply).
     pub async fn set_default_inbound_policy(&self, policy: Policy) -> Result<(), FirewallError> {
         let result = self.set_default_inbound_policy_unaudited(policy).await;
-        self.audit("firewall.policy", &format!("{policy:?}").to_lowercase(), &result)
-            .await;
+        self.audit(
+            "firewall.policy",
+            &format!("{policy:?}").to_lowercase(),
+            &result,
+        )
+        .await;
         result
     }
 

@@ -26,9 +26,9 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use serde::Deserialize;
 
 use app::model::FieldError;
 use warden_firewall::{Policy, RuleInput, RulePatch};
@@ -37,11 +37,11 @@ use super::error::ApiError;
 use super::json::ApiJson;
 use super::openapi::{IdPath, TAG_FIREWALL};
 use crate::firewall_ctl::{
-    parse_ban_address, BanView, ExposureView, FirewallError, FirewallStatus, PresetView,
-    RuleView, ServicePorts,
+    parse_ban_address, BanView, ExposureView, FirewallError, FirewallStatus, PresetView, RuleView,
+    ServicePorts,
 };
-use warden_firewall::Rule;
 use crate::state::AppState;
+use warden_firewall::Rule;
 
 /// The default commit-confirm window when the body leaves it out.
 pub const DEFAULT_CONFIRM_SECS: u64 = 60;

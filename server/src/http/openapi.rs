@@ -99,8 +99,9 @@ fn operations_mut(item: &mut utoipa::openapi::PathItem) -> Vec<&mut Operation> {
 /// Whether an operation is public: it names the empty security requirement (`security(())`).
 pub fn is_public(operation: &Operation) -> bool {
     operation.security.as_ref().is_some_and(|reqs| {
-        reqs.iter()
-            .any(|r| serde_json::to_value(r).is_ok_and(|v| v.as_object().is_some_and(|o| o.is_empty())))
+        reqs.iter().any(|r| {
+            serde_json::to_value(r).is_ok_and(|v| v.as_object().is_some_and(|o| o.is_empty()))
+        })
     })
 }
 
@@ -139,11 +140,13 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
                     .or_insert_with(|| error_response("No valid credentials"));
             }
             responses.entry("4XX".to_string()).or_insert_with(|| {
-                error_response("The request was refused (invalid input, unknown id, conflict, too large, ...)")
+                error_response(
+                    "The request was refused (invalid input, unknown id, conflict, too large, ...)",
+                )
             });
-            responses
-                .entry("5XX".to_string())
-                .or_insert_with(|| error_response("Warden failed (or cannot drive the firewall here)"));
+            responses.entry("5XX".to_string()).or_insert_with(|| {
+                error_response("Warden failed (or cannot drive the firewall here)")
+            });
         }
     }
     doc

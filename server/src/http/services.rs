@@ -27,9 +27,9 @@ use super::error::ApiError;
 use super::json::ApiJson;
 use super::openapi::{IdPath, TAG_SERVICES};
 use crate::state::AppState;
+use crate::supervisor::SupervisorError;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use crate::supervisor::SupervisorError;
 
 /// Lines `GET …/logs` returns when `lines` is not given.
 pub const DEFAULT_LOG_LINES: usize = 100;

@@ -11,10 +11,10 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use futures::Stream;
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use app::model::settings::{validate_settings, BanSettings, CrashLoopSettings, Settings};
 use app::model::FieldError;
@@ -122,7 +122,10 @@ pub async fn apply_patch(state: &AppState, patch: SettingsPatch) -> Result<Setti
         Ok(_) => Ok(()),
         Err(e) => Err(e.message.clone()),
     };
-    state.audit.record("settings.update", &target, outcome).await;
+    state
+        .audit
+        .record("settings.update", &target, outcome)
+        .await;
     result
 }
 

@@ -403,7 +403,11 @@ impl SupervisorHandle {
 
     /// Applies a partial update (validated like a create; persisted before it returns). A running
     /// service whose command, directory, environment, user, ports or monitoring changed restarts.
-    async fn update_unaudited(&self, id: &str, patch: ServicePatch) -> Result<Service, SupervisorError> {
+    async fn update_unaudited(
+        &self,
+        id: &str,
+        patch: ServicePatch,
+    ) -> Result<Service, SupervisorError> {
         let _guard = self.inner.mutations.lock().await;
         let current = self.get(id)?;
         let input = patch.apply_to(&current.spec);
