@@ -14,8 +14,8 @@ use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 
 use pages::{
-    audit::AuditPage, dashboard::DashboardPage, firewall::FirewallPage, login::LoginPage, logs::LogsPage,
-    services::ServicesPage, settings::SettingsPage, shell::Shell, NotFound,
+    audit::AuditPage, dashboard::DashboardPage, firewall::FirewallPage, login::LoginPage,
+    logs::LogsPage, services::ServicesPage, settings::SettingsPage, shell::Shell, NotFound,
 };
 
 /// The HTML document the server renders around the app.

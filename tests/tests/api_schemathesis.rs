@@ -78,7 +78,12 @@ fn schemathesis_finds_no_server_error_and_no_schema_violation() {
     let services = admin.get("/services").json();
     for service in services.as_array().into_iter().flatten() {
         if let Some(id) = service["id"].as_str() {
-            let _ = admin.try_request("DELETE", &format!("/services/{id}"), None, Duration::from_secs(5));
+            let _ = admin.try_request(
+                "DELETE",
+                &format!("/services/{id}"),
+                None,
+                Duration::from_secs(5),
+            );
         }
     }
 
@@ -102,7 +107,10 @@ fn schemathesis_finds_no_server_error_and_no_schema_violation() {
         "schemathesis found problems:\n{stdout}\n{stderr}"
     );
     assert_eq!(report["errors"], serde_json::json!([]), "{stdout}");
-    assert!(generated >= 1000, "only {generated} requests generated:\n{stdout}");
+    assert!(
+        generated >= 1000,
+        "only {generated} requests generated:\n{stdout}"
+    );
     assert!(
         report["operations"]["tested"].as_u64().unwrap_or(0) >= 40,
         "{}",

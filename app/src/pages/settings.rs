@@ -7,7 +7,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::components::toast::use_toasts;
-use crate::model::admin::{validate_password_change, validate_token_name, CreatedToken, PasswordChange};
+use crate::model::admin::{
+    validate_password_change, validate_token_name, CreatedToken, PasswordChange,
+};
 use crate::model::error::AppError;
 use crate::model::settings::{validate_settings, Settings};
 use crate::model::FieldError;
@@ -25,18 +27,28 @@ fn error_for(errors: &[FieldError], name: &str) -> Option<String> {
                 || e.field.starts_with(&format!("{name}."))
                 || e.field.starts_with(&format!("{name}["))
         })
-        .map(|e| e.to_string())
+        .map(|e| {
+            if e.field == name {
+                e.message.clone()
+            } else {
+                // A sub-field (`environment.KEY`): name it.
+                let sub = e.field[name.len()..].trim_start_matches('.');
+                format!("{sub}: {}", e.message)
+            }
+        })
 }
 
 /// A field error shown under its input (nothing when there is none).
 #[component]
 fn FieldMessage(errors: RwSignal<Vec<FieldError>>, name: &'static str) -> impl IntoView {
     move || {
+        {
         error_for(&errors.get(), name).map(|message| {
             view! { <p class="field-error" role="alert" data-testid=format!("error-{name}")>{message}</p> }
         })
     }
     .into_any()
+    }
 }
 
 #[component]
@@ -66,7 +78,11 @@ struct EnvRow {
     value: RwSignal<String>,
 }
 
-fn parse_number<T: std::str::FromStr>(text: &str, field: &str, errors: &mut Vec<FieldError>) -> Option<T> {
+fn parse_number<T: std::str::FromStr>(
+    text: &str,
+    field: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<T> {
     match text.trim().parse::<T>() {
         Ok(n) => Some(n),
         Err(_) => {
@@ -95,10 +111,7 @@ fn SettingsForm() -> impl IntoView {
 }
 
 #[component]
-fn SettingsEditor(
-    initial: Settings,
-    toasts: crate::components::toast::Toasts,
-) -> impl IntoView {
+fn SettingsEditor(initial: Settings, toasts: crate::components::toast::Toasts) -> impl IntoView {
     let hostname = RwSignal::new(initial.hostname.clone());
     let service_user = RwSignal::new(initial.service_user.clone());
     let service_ports = RwSignal::new(initial.service_ports.clone());
@@ -146,13 +159,28 @@ fn SettingsEditor(
                 continue;
             }
             if environment.insert(key.clone(), value).is_some() {
-                problems.push(FieldError::new(format!("environment.{key}"), "this variable is listed twice"));
+                problems.push(FieldError::new(
+                    format!("environment.{key}"),
+                    "this variable is listed twice",
+                ));
             }
         }
-        let crash_max = parse_number(&crash_max.get_untracked(), "crash_loop.max_failures", &mut problems);
-        let crash_window = parse_number(&crash_window.get_untracked(), "crash_loop.window_secs", &mut problems);
+        let crash_max = parse_number(
+            &crash_max.get_untracked(),
+            "crash_loop.max_failures",
+            &mut problems,
+        );
+        let crash_window = parse_number(
+            &crash_window.get_untracked(),
+            "crash_loop.window_secs",
+            &mut problems,
+        );
         let ban_max = parse_number(&ban_max.get_untracked(), "ban.max_failures", &mut problems);
-        let ban_window = parse_number(&ban_window.get_untracked(), "ban.window_secs", &mut problems);
+        let ban_window = parse_number(
+            &ban_window.get_untracked(),
+            "ban.window_secs",
+            &mut problems,
+        );
         let ban_secs = parse_number(&ban_secs.get_untracked(), "ban.ban_secs", &mut problems);
         let (Some(crash_max), Some(crash_window), Some(ban_max), Some(ban_window), Some(ban_secs)) =
             (crash_max, crash_window, ban_max, ban_window, ban_secs)
@@ -329,8 +357,13 @@ fn PasswordForm() -> impl IntoView {
             new_password: new.get_untracked(),
         };
         let mut problems = validate_password_change(&request);
-        if problems.iter().all(|e| e.field != "new_password") && repeat.get_untracked() != request.new_password {
-            problems.push(FieldError::new("repeat_password", "the two new passwords differ"));
+        if problems.iter().all(|e| e.field != "new_password")
+            && repeat.get_untracked() != request.new_password
+        {
+            problems.push(FieldError::new(
+                "repeat_password",
+                "the two new passwords differ",
+            ));
         }
         if problems.is_empty() {
             errors.set(Vec::new());
@@ -394,11 +427,16 @@ fn TokensCard() -> impl IntoView {
                 Ok(created) => {
                     errors.set(Vec::new());
                     name.set(String::new());
-                    toasts.success(format!("Token {} created. Copy it now: it is shown only once.", created.name));
+                    toasts.success(format!(
+                        "Token {} created. Copy it now: it is shown only once.",
+                        created.name
+                    ));
                     fresh.set(Some(created));
                     refresh.update(|n| *n += 1);
                 }
-                Err(AppError::Invalid(fields)) | Err(AppError::Conflict(fields)) => errors.set(fields),
+                Err(AppError::Invalid(fields)) | Err(AppError::Conflict(fields)) => {
+                    errors.set(fields)
+                }
                 Err(e) => toasts.error(format!("The token was not created: {e}")),
             }
         }

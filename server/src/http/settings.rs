@@ -92,6 +92,23 @@ impl SettingsPatch {
 /// Serialises settings writes, so two concurrent PATCHes cannot lose each other's changes.
 static WRITES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// The names of the top-level settings that differ between `a` and `b` (the audit log's target).
+pub fn changed_fields(a: &Settings, b: &Settings) -> Vec<&'static str> {
+    let fields: [(&'static str, bool); 6] = [
+        ("hostname", a.hostname != b.hostname),
+        ("environment", a.environment != b.environment),
+        ("service_user", a.service_user != b.service_user),
+        ("service_ports", a.service_ports != b.service_ports),
+        ("crash_loop", a.crash_loop != b.crash_loop),
+        ("ban", a.ban != b.ban),
+    ];
+    fields
+        .into_iter()
+        .filter(|(_, changed)| *changed)
+        .map(|(name, _)| name)
+        .collect()
+}
+
 impl SettingsPatch {
     /// The names of the fields this patch sets (the audit log's target).
     pub fn field_names(&self) -> Vec<&'static str> {
@@ -116,11 +133,12 @@ impl SettingsPatch {
 /// Validates, persists (flushed before it returns) and applies a settings patch, and records it in the
 /// audit log. Shared by the REST handler and the UI's server function.
 pub async fn apply_patch(state: &AppState, patch: SettingsPatch) -> Result<Settings, ApiError> {
-    let target = patch.field_names().join(", ");
+    let before = state.settings();
+    let named = patch.field_names().join(", ");
     let result = apply_patch_unaudited(state, patch).await;
-    let outcome = match &result {
-        Ok(_) => Ok(()),
-        Err(e) => Err(e.message.clone()),
+    let (target, outcome) = match &result {
+        Ok(after) => (changed_fields(&before, after).join(", "), Ok(())),
+        Err(e) => (named, Err(e.message.clone())),
     };
     state
         .audit
@@ -189,6 +207,16 @@ async fn events(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn changed_fields_name_only_what_differs() {
+        let a = Settings::defaults("box".into(), "nobody".into());
+        let mut b = a.clone();
+        assert!(changed_fields(&a, &b).is_empty());
+        b.hostname = "other".into();
+        b.ban.ban_secs += 1;
+        assert_eq!(changed_fields(&a, &b), ["hostname", "ban"]);
+    }
 
     #[test]
     fn patch_merges_nested_fields_and_rejects_unknown_ones() {
