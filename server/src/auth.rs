@@ -657,6 +657,81 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn api_tokens_and_password_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let auth = Auth::new(&store).unwrap();
+        auth.bootstrap(Some("first-password-1".into()))
+            .await
+            .unwrap();
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let w = Duration::from_secs(600);
+        let session = |outcome| match outcome {
+            LoginOutcome::Ok { token, .. } => token,
+            other => panic!("login failed: {other:?}"),
+        };
+        let mine = session(
+            auth.login("admin", "first-password-1", ip, 50, w)
+                .await
+                .unwrap(),
+        );
+        let other = session(
+            auth.login("admin", "first-password-1", ip, 50, w)
+                .await
+                .unwrap(),
+        );
+        let me = auth.authenticate(&mine).unwrap().unwrap();
+
+        let created = auth.create_api_token("admin", "ci").await.unwrap();
+        assert!(matches!(
+            auth.create_api_token("admin", "ci").await,
+            Err(CredentialError::Conflict(_))
+        ));
+        assert!(matches!(
+            auth.create_api_token("admin", "").await,
+            Err(CredentialError::Invalid(_))
+        ));
+        let p = auth.authenticate(&created.token).unwrap().unwrap();
+        assert_eq!(p.actor(None).name, "admin/ci");
+        let listed = auth.api_tokens("admin").unwrap();
+        assert_eq!(listed.len(), 1);
+        assert!(listed[0].last_used_at.is_some(), "the use was noted");
+
+        let wrong = PasswordChange {
+            current_password: "nope".into(),
+            new_password: "second-password-2".into(),
+        };
+        assert!(matches!(
+            auth.change_password(&me, &wrong).await,
+            Err(CredentialError::Invalid(e)) if e[0].field == "current_password"
+        ));
+        let right = PasswordChange {
+            current_password: "first-password-1".into(),
+            ..wrong
+        };
+        auth.change_password(&me, &right).await.unwrap();
+        assert!(
+            auth.authenticate(&mine).unwrap().is_some(),
+            "the caller stays"
+        );
+        assert!(
+            auth.authenticate(&other).unwrap().is_none(),
+            "other sessions end"
+        );
+        assert!(
+            auth.authenticate(&created.token).unwrap().is_some(),
+            "API tokens stay"
+        );
+
+        auth.revoke_api_token("admin", &created.id).await.unwrap();
+        assert!(auth.authenticate(&created.token).unwrap().is_none());
+        assert!(matches!(
+            auth.revoke_api_token("admin", &created.id).await,
+            Err(CredentialError::NotFound(_))
+        ));
+    }
+
+    #[tokio::test]
     async fn given_password_is_used() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
