@@ -6,14 +6,19 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
+use crate::model::admin::{ApiToken, AuditEntry, CreatedToken, PasswordChange};
 use crate::model::error::AppError;
 use crate::model::service::{ProcessInfo, Service, ServiceInput, ServicePatch};
+use crate::model::settings::{ServerInfo, Settings};
 use crate::model::{FirewallCapability, ServiceAction, ShellInfo};
 
 /// The authenticated user behind a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionUser {
     pub username: String,
+    /// An opaque, non-secret id of the credential the request used (so a password change can keep the
+    /// caller's own session while ending the others).
+    pub credential_id: String,
 }
 
 /// What the UI's server functions may ask of the server. Mutations name the user, for the audit log.
@@ -52,6 +57,30 @@ pub trait Backend: Send + Sync + 'static {
     // ---- firewall ----
 
     // ---- administration: settings, password, API tokens, audit log ----
+
+    async fn get_settings(&self) -> Result<Settings, AppError>;
+    /// Replaces the settings (validated, persisted, applied live, audited).
+    async fn update_settings(
+        &self,
+        user: &SessionUser,
+        settings: Settings,
+    ) -> Result<Settings, AppError>;
+    /// Read-only facts about how Warden is served (TLS).
+    async fn server_info(&self) -> ServerInfo;
+    async fn change_password(
+        &self,
+        user: &SessionUser,
+        change: PasswordChange,
+    ) -> Result<(), AppError>;
+    async fn list_tokens(&self, user: &SessionUser) -> Result<Vec<ApiToken>, AppError>;
+    async fn create_token(
+        &self,
+        user: &SessionUser,
+        name: String,
+    ) -> Result<CreatedToken, AppError>;
+    async fn revoke_token(&self, user: &SessionUser, id: &str) -> Result<(), AppError>;
+    /// The newest `limit` audit entries, newest first.
+    async fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, AppError>;
 }
 
 /// How the backend is provided as Leptos context.

@@ -14,8 +14,8 @@ use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 
 use pages::{
-    dashboard::DashboardPage, firewall::FirewallPage, login::LoginPage, logs::LogsPage,
-    services::ServicesPage, settings::SettingsPage, shell::Shell, NotFound,
+    audit::AuditPage, dashboard::DashboardPage, firewall::FirewallPage, login::LoginPage,
+    logs::LogsPage, services::ServicesPage, settings::SettingsPage, shell::Shell, NotFound,
 };
 
 /// The HTML document the server renders around the app.
@@ -64,6 +64,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("firewall") view=FirewallPage/>
                     <Route path=path!("logs") view=LogsPage/>
                     <Route path=path!("settings") view=SettingsPage/>
+                    <Route path=path!("audit") view=AuditPage/>
                 </ParentRoute>
             </Routes>
         </Router>

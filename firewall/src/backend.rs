@@ -67,6 +67,7 @@ pub enum NftError {
 
 /// Whether the backend can manage the firewall on this host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Capability {
     /// `true` if nft runs and may change the ruleset.
     pub available: bool,

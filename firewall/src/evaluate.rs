@@ -20,6 +20,7 @@ use crate::validate::IpNetwork;
 
 /// Transport protocol of a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum PacketProtocol {
     /// TCP.
@@ -81,6 +82,7 @@ impl Packet {
 
 /// What decided a verdict.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case", tag = "kind", content = "rule_id")]
 pub enum DecidedBy {
     /// Part of an established or related connection.

@@ -17,6 +17,7 @@ use crate::validate::{self, FieldError, IpNetwork};
 /// Transport protocol a rule matches. `any` matches both TCP and UDP when ports are given, and every
 /// protocol (ICMP included) when no ports are given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
     /// TCP only.
@@ -30,6 +31,7 @@ pub enum Protocol {
 
 /// What happens to a packet a rule matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// Let it through.
@@ -45,6 +47,7 @@ pub enum Action {
 /// Which way the traffic goes, seen from this host. `in` rules match the packet's **source** address
 /// against `hosts`; `out` rules match its **destination**. `ports` are destination ports both ways.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     /// Inbound (nft `input` chain).
@@ -56,6 +59,7 @@ pub enum Direction {
 
 /// IP version(s) a rule applies to; serialized as `"4"`, `"6"` or `"any"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum IpVersion {
     /// IPv4 only.
     #[serde(rename = "4")]
@@ -101,6 +105,7 @@ impl IpVersion {
 
 /// Default chain policy for inbound traffic that no rule decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Policy {
     /// Accept (the default, like a host without a firewall, minus the service-range guard).
@@ -115,6 +120,7 @@ pub enum Policy {
 /// `position` is not stored: it is the rule's index in its [`RuleSet`] and is refreshed by every
 /// `RuleSet` method (and by [`RuleSet::renumber`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Rule {
     /// Server-assigned, stable id; must match `[A-Za-z0-9_.-]{1,64}` (it is embedded in the nft rule
     /// comment as `warden:<id>` so counters can be mapped back).
@@ -144,6 +150,7 @@ pub struct Rule {
 /// optional; defaults: enabled, protocol `any`, action `accept`, direction `in`, no hosts, no ports,
 /// ip_version `any`, empty annotation, appended at the end. Unknown fields are refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RuleInput {
     /// Where to insert (0 = top); `None` appends.
@@ -199,6 +206,7 @@ impl RuleInput {
 /// A partial update (`PATCH /api/v1/firewall/rules/{id}`): every present field replaces the rule's.
 /// `position` moves the rule (same as the `move` endpoint). Unknown fields are refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RulePatch {
     /// New position (0 = top), clamped to the end.

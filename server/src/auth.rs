@@ -15,6 +15,13 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use app::model::admin::{
+    validate_password_change, validate_token_name, ActorKind, ApiToken, CreatedToken,
+    PasswordChange, MAX_PASSWORD_CHARS,
+};
+use app::model::FieldError;
+
+use crate::audit::{Actor, AuditLog};
 use crate::store::{trees, Collection, Store, StoreError};
 
 /// The name of the session cookie.
@@ -32,6 +39,33 @@ pub enum AuthError {
     Hash(String),
     #[error("the password hashing task failed: {0}")]
     Join(String),
+}
+
+/// Why a credential change (API token, password) was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    #[error("{}", summarize(.0))]
+    Invalid(Vec<FieldError>),
+    #[error("{}", summarize(.0))]
+    Conflict(Vec<FieldError>),
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Internal(#[from] AuthError),
+}
+
+impl From<StoreError> for CredentialError {
+    fn from(e: StoreError) -> Self {
+        CredentialError::Internal(AuthError::Store(e))
+    }
+}
+
+fn summarize(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -61,7 +95,13 @@ pub struct TokenRecord {
     pub created_at: String,
     /// Unix seconds; `None` never expires (API tokens until revoked).
     pub expires_at: Option<i64>,
+    /// Unix seconds of the last use of an API token (written at most once a minute).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<i64>,
 }
+
+/// How often the last use of an API token is written (it costs a store write).
+const LAST_USED_RESOLUTION_SECS: i64 = 60;
 
 /// Who is making a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +110,24 @@ pub struct Principal {
     pub kind: TokenKind,
     /// The digest key of the token used (to revoke it on logout).
     pub token_key: String,
+}
+
+impl Principal {
+    /// The audit log's actor for this principal at `address`.
+    pub fn actor(&self, address: Option<IpAddr>) -> Actor {
+        match &self.kind {
+            TokenKind::Session => Actor {
+                kind: ActorKind::User,
+                name: self.username.clone(),
+                address,
+            },
+            TokenKind::Api { name, .. } => Actor {
+                kind: ActorKind::Token,
+                name: format!("{}/{name}", self.username),
+                address,
+            },
+        }
+    }
 }
 
 /// The outcome of a login attempt.
@@ -198,6 +256,7 @@ pub struct Auth {
     users: Collection<UserRecord>,
     tokens: Collection<TokenRecord>,
     throttle: Mutex<LoginThrottle>,
+    audit: AuditLog,
 }
 
 impl std::fmt::Debug for Auth {
@@ -213,6 +272,7 @@ impl Auth {
             users: store.collection(trees::USERS)?,
             tokens: store.collection(trees::TOKENS)?,
             throttle: Mutex::new(LoginThrottle::default()),
+            audit: AuditLog::open(store)?,
         })
     }
 
@@ -272,12 +332,26 @@ impl Auth {
         let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &phc))
             .await
             .map_err(|e| AuthError::Join(e.to_string()))?;
+        let mut actor = Actor {
+            kind: ActorKind::Anonymous,
+            name: username.chars().take(128).collect(),
+            address: Some(addr),
+        };
         if !ok || user.is_none() {
             self.throttle_lock()
                 .record_failure(addr, Instant::now(), window);
+            self.audit
+                .record_as(
+                    &actor,
+                    "auth.login",
+                    "",
+                    Err("wrong user name or password".into()),
+                )
+                .await;
             return Ok(LoginOutcome::Invalid);
         }
         self.throttle_lock().record_success(addr);
+        actor.kind = ActorKind::User;
         let token = new_secret();
         let expires_at = now_unix() + SESSION_LIFETIME.as_secs() as i64;
         self.tokens.insert(
@@ -287,9 +361,11 @@ impl Auth {
                 kind: TokenKind::Session,
                 created_at: now_rfc3339(),
                 expires_at: Some(expires_at),
+                last_used_at: None,
             },
         )?;
         self.store.flush().await?;
+        self.audit.record_as(&actor, "auth.login", "", Ok(())).await;
         Ok(LoginOutcome::Ok { token, expires_at })
     }
 
@@ -307,9 +383,22 @@ impl Auth {
         let Some(record) = self.tokens.get(&key)? else {
             return Ok(None);
         };
-        if record.expires_at.is_some_and(|exp| exp <= now_unix()) {
+        let now = now_unix();
+        if record.expires_at.is_some_and(|exp| exp <= now) {
             self.tokens.remove(&key)?;
             return Ok(None);
+        }
+        if matches!(record.kind, TokenKind::Api { .. })
+            && record
+                .last_used_at
+                .is_none_or(|t| now - t >= LAST_USED_RESOLUTION_SECS)
+        {
+            // Not flushed: losing the last-use time in a crash is harmless.
+            let used = TokenRecord {
+                last_used_at: Some(now),
+                ..record.clone()
+            };
+            self.tokens.insert(&key, &used)?;
         }
         Ok(Some(Principal {
             username: record.username,
@@ -322,9 +411,172 @@ impl Auth {
     pub async fn logout(&self, principal: &Principal) -> Result<(), AuthError> {
         self.tokens.remove(&principal.token_key)?;
         self.store.flush().await?;
+        self.audit.record("auth.logout", "", Ok(())).await;
+        Ok(())
+    }
+
+    // ---- API tokens ----
+
+    /// The API tokens of `username`, oldest first.
+    pub fn api_tokens(&self, username: &str) -> Result<Vec<ApiToken>, AuthError> {
+        let mut tokens: Vec<ApiToken> = self
+            .tokens
+            .list()?
+            .into_iter()
+            .filter(|(_, r)| r.username == username)
+            .filter_map(|(_, r)| match r.kind {
+                TokenKind::Api { id, name } => Some(ApiToken {
+                    id,
+                    name,
+                    created_at: r.created_at,
+                    last_used_at: r.last_used_at.map(unix_to_rfc3339),
+                }),
+                TokenKind::Session => None,
+            })
+            .collect();
+        tokens.sort_by(|a, b| (&a.created_at, &a.id).cmp(&(&b.created_at, &b.id)));
+        Ok(tokens)
+    }
+
+    /// Creates a named API token for `username`; the secret is in the answer only.
+    pub async fn create_api_token(
+        &self,
+        username: &str,
+        name: &str,
+    ) -> Result<CreatedToken, CredentialError> {
+        let result = self.create_api_token_unaudited(username, name).await;
+        self.audit
+            .record_result("token.create", name, &result)
+            .await;
+        result
+    }
+
+    async fn create_api_token_unaudited(
+        &self,
+        username: &str,
+        name: &str,
+    ) -> Result<CreatedToken, CredentialError> {
+        let errors = validate_token_name(name);
+        if !errors.is_empty() {
+            return Err(CredentialError::Invalid(errors));
+        }
+        let _guard = TOKEN_WRITES.lock().await;
+        if self.api_tokens(username)?.iter().any(|t| t.name == name) {
+            return Err(CredentialError::Conflict(vec![FieldError::new(
+                "name",
+                "a token with this name exists",
+            )]));
+        }
+        let secret = new_secret();
+        let id = format!("{:016x}", rand::random::<u64>());
+        let created_at = now_rfc3339();
+        self.tokens.insert(
+            &token_key(&secret),
+            &TokenRecord {
+                username: username.to_string(),
+                kind: TokenKind::Api {
+                    id: id.clone(),
+                    name: name.to_string(),
+                },
+                created_at: created_at.clone(),
+                expires_at: None,
+                last_used_at: None,
+            },
+        )?;
+        self.store.flush().await?;
+        Ok(CreatedToken {
+            id,
+            name: name.to_string(),
+            token: secret,
+            created_at,
+        })
+    }
+
+    /// Revokes `username`'s API token `id`; it stops working at once.
+    pub async fn revoke_api_token(&self, username: &str, id: &str) -> Result<(), CredentialError> {
+        let found = self.tokens.list()?.into_iter().find(|(_, r)| {
+            r.username == username && matches!(&r.kind, TokenKind::Api { id: i, .. } if i == id)
+        });
+        let Some((key, record)) = found else {
+            let result: Result<(), CredentialError> = Err(CredentialError::NotFound(
+                "There is no API token with this id.".into(),
+            ));
+            self.audit.record_result("token.revoke", id, &result).await;
+            return result;
+        };
+        let name = match &record.kind {
+            TokenKind::Api { name, .. } => name.clone(),
+            TokenKind::Session => String::new(),
+        };
+        self.tokens.remove(&key)?;
+        self.store.flush().await?;
+        self.audit.record("token.revoke", &name, Ok(())).await;
+        Ok(())
+    }
+
+    // ---- password ----
+
+    /// Changes the password of the principal's user: the current password is required, the new one is
+    /// validated (shared rules in `app::model::admin`). Every other login session of the user ends; the
+    /// caller's session and the user's API tokens stay valid.
+    pub async fn change_password(
+        &self,
+        principal: &Principal,
+        change: &PasswordChange,
+    ) -> Result<(), CredentialError> {
+        let result = self.change_password_unaudited(principal, change).await;
+        self.audit
+            .record_result("auth.password", &principal.username, &result)
+            .await;
+        result
+    }
+
+    async fn change_password_unaudited(
+        &self,
+        principal: &Principal,
+        change: &PasswordChange,
+    ) -> Result<(), CredentialError> {
+        let errors = validate_password_change(change);
+        if !errors.is_empty() {
+            return Err(CredentialError::Invalid(errors));
+        }
+        let Some(mut user) = self.users.get(&principal.username)? else {
+            return Err(CredentialError::NotFound("The user does not exist.".into()));
+        };
+        let current = change.current_password.clone();
+        let new = change.new_password.clone();
+        let phc = user.password_hash.clone();
+        let new_hash = tokio::task::spawn_blocking(move || {
+            if current.chars().count() > MAX_PASSWORD_CHARS || !verify_password(&current, &phc) {
+                return Ok(None);
+            }
+            hash_password(&new).map(Some)
+        })
+        .await
+        .map_err(|e| AuthError::Join(e.to_string()))??;
+        let Some(new_hash) = new_hash else {
+            return Err(CredentialError::Invalid(vec![FieldError::new(
+                "current_password",
+                "the current password is wrong",
+            )]));
+        };
+        user.password_hash = new_hash;
+        self.users.insert(&principal.username, &user)?;
+        for (key, record) in self.tokens.list()? {
+            if record.username == principal.username
+                && record.kind == TokenKind::Session
+                && key != principal.token_key
+            {
+                self.tokens.remove(&key)?;
+            }
+        }
+        self.store.flush().await?;
         Ok(())
     }
 }
+
+/// Serialises API token creation, so two concurrent requests cannot create the same name twice.
+static TOKEN_WRITES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// An argon2id hash of a random secret, computed once, so unknown user names cost the same time to reject.
 fn dummy_hash() -> &'static str {
@@ -402,6 +654,81 @@ mod tests {
         assert_eq!(auth.authenticate("garbage").unwrap(), None);
         auth.logout(&p).await.unwrap();
         assert_eq!(auth.authenticate(&token).unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn api_tokens_and_password_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let auth = Auth::new(&store).unwrap();
+        auth.bootstrap(Some("first-password-1".into()))
+            .await
+            .unwrap();
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let w = Duration::from_secs(600);
+        let session = |outcome| match outcome {
+            LoginOutcome::Ok { token, .. } => token,
+            other => panic!("login failed: {other:?}"),
+        };
+        let mine = session(
+            auth.login("admin", "first-password-1", ip, 50, w)
+                .await
+                .unwrap(),
+        );
+        let other = session(
+            auth.login("admin", "first-password-1", ip, 50, w)
+                .await
+                .unwrap(),
+        );
+        let me = auth.authenticate(&mine).unwrap().unwrap();
+
+        let created = auth.create_api_token("admin", "ci").await.unwrap();
+        assert!(matches!(
+            auth.create_api_token("admin", "ci").await,
+            Err(CredentialError::Conflict(_))
+        ));
+        assert!(matches!(
+            auth.create_api_token("admin", "").await,
+            Err(CredentialError::Invalid(_))
+        ));
+        let p = auth.authenticate(&created.token).unwrap().unwrap();
+        assert_eq!(p.actor(None).name, "admin/ci");
+        let listed = auth.api_tokens("admin").unwrap();
+        assert_eq!(listed.len(), 1);
+        assert!(listed[0].last_used_at.is_some(), "the use was noted");
+
+        let wrong = PasswordChange {
+            current_password: "nope".into(),
+            new_password: "second-password-2".into(),
+        };
+        assert!(matches!(
+            auth.change_password(&me, &wrong).await,
+            Err(CredentialError::Invalid(e)) if e[0].field == "current_password"
+        ));
+        let right = PasswordChange {
+            current_password: "first-password-1".into(),
+            ..wrong
+        };
+        auth.change_password(&me, &right).await.unwrap();
+        assert!(
+            auth.authenticate(&mine).unwrap().is_some(),
+            "the caller stays"
+        );
+        assert!(
+            auth.authenticate(&other).unwrap().is_none(),
+            "other sessions end"
+        );
+        assert!(
+            auth.authenticate(&created.token).unwrap().is_some(),
+            "API tokens stay"
+        );
+
+        auth.revoke_api_token("admin", &created.id).await.unwrap();
+        assert!(auth.authenticate(&created.token).unwrap().is_none());
+        assert!(matches!(
+            auth.revoke_api_token("admin", &created.id).await,
+            Err(CredentialError::NotFound(_))
+        ));
     }
 
     #[tokio::test]

@@ -25,6 +25,12 @@ pub struct Cli {
 pub enum Command {
     /// Run the Warden server (UI, REST API, supervisor, firewall control).
     Serve(ServeArgs),
+    /// Print every server function endpoint (`METHOD PATH` per line) and exit. For the auth-coverage test.
+    #[command(hide = true)]
+    ServerFns,
+    /// Print the OpenAPI document of the REST API and exit.
+    #[command(hide = true)]
+    Openapi,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -84,6 +90,9 @@ mod tests {
         let cli = Cli::try_parse_from(args)?;
         match cli.command {
             Command::Serve(a) => Ok(a),
+            Command::ServerFns | Command::Openapi => {
+                Err(clap::Error::new(clap::error::ErrorKind::InvalidSubcommand))
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 //! The Warden server library: everything the `warden` binary runs. `serve` wires the parts together:
 //! store → auth (first-run bootstrap) → settings → supervisor and firewall → HTTP, then waits for a signal.
 
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod events;
@@ -115,6 +116,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         inner: Arc::new(Inner {
             store: store.clone(),
             auth,
+            audit: audit::AuditLog::open(&store)?,
             supervisor: supervisor.clone(),
             events,
             firewall,

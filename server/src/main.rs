@@ -9,6 +9,16 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => warden::serve(args).await,
+        Command::ServerFns => {
+            for (method, path) in warden::http::server_fn_endpoints() {
+                println!("{method} {path}");
+            }
+            Ok(())
+        }
+        Command::Openapi => warden::http::openapi::document()
+            .to_pretty_json()
+            .map(|json| println!("{json}"))
+            .map_err(anyhow::Error::from),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -29,6 +29,8 @@ impl std::fmt::Debug for AppState {
 pub struct Inner {
     pub store: Store,
     pub auth: Auth,
+    /// Who did what, when (every domain layer records into the same tree).
+    pub audit: crate::audit::AuditLog,
     pub supervisor: SupervisorHandle,
     /// Status changes of services and firewall, for `GET /api/v1/events` and the UI.
     pub events: crate::events::EventBus,

@@ -148,6 +148,24 @@ impl Store {
         Ok(())
     }
 
+    /// The next value of the persistent counter `name` (1, 2, 3, ... across restarts; atomic between
+    /// concurrent callers). Kept in the meta tree.
+    pub fn next_sequence(&self, name: &str) -> Result<u64, StoreError> {
+        let meta = self.db.open_tree(trees::META)?;
+        let key = format!("seq:{name}");
+        let next = meta.update_and_fetch(key.as_bytes(), |old| {
+            let current = old
+                .and_then(|raw| <[u8; 8]>::try_from(raw).ok())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            Some(current.saturating_add(1).to_be_bytes().to_vec())
+        })?;
+        Ok(next
+            .and_then(|raw| <[u8; 8]>::try_from(raw.as_ref()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(1))
+    }
+
     /// Blocking variant of [`Store::flush`] for synchronous callers.
     pub fn flush_blocking(&self) -> Result<(), StoreError> {
         self.db.flush()?;
@@ -244,6 +262,27 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
             ));
         }
         out.reverse();
+        Ok(out)
+    }
+
+    /// Removes every record whose key sorts before `key`; returns how many.
+    pub fn remove_before(&self, key: &str) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for item in self.tree.range(..key.as_bytes()) {
+            let (k, _) = item?;
+            self.tree.remove(k)?;
+            removed += 1;
+        }
+        Ok(removed)
+    }
+
+    /// The newest `limit` records, newest first (for keys that sort by time).
+    pub fn newest(&self, limit: usize) -> Result<Vec<T>, StoreError> {
+        let mut out = Vec::with_capacity(limit.min(1024));
+        for item in self.tree.iter().rev().take(limit) {
+            let (k, v) = item?;
+            out.push(self.decode(&k, &v)?);
+        }
         Ok(out)
     }
 

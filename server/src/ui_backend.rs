@@ -8,8 +8,57 @@ use app::model::error::AppError;
 use app::model::service::{ProcessInfo, Service, ServiceInput, ServicePatch};
 use app::model::{FirewallCapability, ServiceAction, ShellInfo};
 
+use app::model::admin::{ApiToken, AuditEntry, CreatedToken, PasswordChange};
+use app::model::settings::{ServerInfo, Settings};
+
+use crate::auth::{CredentialError, Principal, TokenKind};
+use crate::http::error::ApiError;
+use crate::http::settings::{BanPatch, CrashLoopPatch, SettingsPatch};
 use crate::state::AppState;
 use crate::supervisor::SupervisorError;
+
+const INTERNAL_MESSAGE: &str = "Warden hit an internal error; the server log has the details.";
+
+impl From<CredentialError> for AppError {
+    fn from(e: CredentialError) -> Self {
+        match e {
+            CredentialError::Invalid(fields) => AppError::Invalid(fields),
+            CredentialError::Conflict(fields) => AppError::Conflict(fields),
+            CredentialError::NotFound(message) => AppError::NotFound(message),
+            CredentialError::Internal(cause) => {
+                tracing::error!(error = %cause, "auth error in a server function");
+                AppError::Internal(INTERNAL_MESSAGE.into())
+            }
+        }
+    }
+}
+
+/// Errors of the shared REST helpers (e.g. `http::settings::apply_patch`) as the UI's `AppError`.
+impl From<ApiError> for AppError {
+    fn from(e: ApiError) -> Self {
+        match e.code {
+            "validation_failed" if !e.details.is_empty() => AppError::Invalid(e.details),
+            "validation_failed" => AppError::Invalid(vec![app::model::FieldError::new(
+                e.field.unwrap_or_default(),
+                e.message,
+            )]),
+            "conflict" => AppError::Conflict(e.details),
+            "not_found" => AppError::NotFound(e.message),
+            "unauthorized" => AppError::Unauthorized,
+            // `ApiError::internal` already logged the cause.
+            _ => AppError::Internal(INTERNAL_MESSAGE.into()),
+        }
+    }
+}
+
+/// The principal a server function's user stands for (the same user and credential).
+fn principal_of(user: &SessionUser) -> Principal {
+    Principal {
+        username: user.username.clone(),
+        kind: TokenKind::Session,
+        token_key: user.credential_id.clone(),
+    }
+}
 
 impl From<SupervisorError> for AppError {
     fn from(e: SupervisorError) -> Self {
@@ -34,6 +83,7 @@ impl Backend for AppState {
     fn authenticate(&self, headers: &HeaderMap) -> Option<SessionUser> {
         self.principal(headers).map(|(p, _)| SessionUser {
             username: p.username,
+            credential_id: p.token_key,
         })
     }
 
@@ -110,4 +160,75 @@ impl Backend for AppState {
     // ---- firewall ----
 
     // ---- administration: settings, password, API tokens, audit log ----
+
+    async fn get_settings(&self) -> Result<Settings, AppError> {
+        Ok(self.settings())
+    }
+
+    async fn update_settings(
+        &self,
+        _user: &SessionUser,
+        settings: Settings,
+    ) -> Result<Settings, AppError> {
+        let patch = SettingsPatch {
+            hostname: Some(settings.hostname),
+            environment: Some(settings.environment),
+            service_user: Some(settings.service_user),
+            service_ports: Some(settings.service_ports),
+            crash_loop: Some(CrashLoopPatch {
+                max_failures: Some(settings.crash_loop.max_failures),
+                window_secs: Some(settings.crash_loop.window_secs),
+            }),
+            ban: Some(BanPatch {
+                max_failures: Some(settings.ban.max_failures),
+                window_secs: Some(settings.ban.window_secs),
+                ban_secs: Some(settings.ban.ban_secs),
+            }),
+        };
+        Ok(crate::http::settings::apply_patch(self, patch).await?)
+    }
+
+    async fn server_info(&self) -> ServerInfo {
+        ServerInfo {
+            tls: self.secure_cookies,
+            listen: self.listen.to_string(),
+        }
+    }
+
+    async fn change_password(
+        &self,
+        user: &SessionUser,
+        change: PasswordChange,
+    ) -> Result<(), AppError> {
+        Ok(self
+            .auth
+            .change_password(&principal_of(user), &change)
+            .await?)
+    }
+
+    async fn list_tokens(&self, user: &SessionUser) -> Result<Vec<ApiToken>, AppError> {
+        self.auth.api_tokens(&user.username).map_err(|e| {
+            tracing::error!(error = %e, "listing API tokens failed");
+            AppError::Internal(INTERNAL_MESSAGE.into())
+        })
+    }
+
+    async fn create_token(
+        &self,
+        user: &SessionUser,
+        name: String,
+    ) -> Result<CreatedToken, AppError> {
+        Ok(self.auth.create_api_token(&user.username, &name).await?)
+    }
+
+    async fn revoke_token(&self, user: &SessionUser, id: &str) -> Result<(), AppError> {
+        Ok(self.auth.revoke_api_token(&user.username, id).await?)
+    }
+
+    async fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, AppError> {
+        self.audit.recent(limit).map_err(|e| {
+            tracing::error!(error = %e, "reading the audit log failed");
+            AppError::Internal(INTERNAL_MESSAGE.into())
+        })
+    }
 }

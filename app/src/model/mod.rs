@@ -1,6 +1,7 @@
 //! Data shapes shared by the UI (WASM) and the server: DTOs that cross the wire and the pure validation
 //! that both sides run, so a form shows the same field errors the server would return.
 
+pub mod admin;
 pub mod error;
 pub mod service;
 pub mod settings;
@@ -9,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 /// One problem with one input field. `field` is the API field name (e.g. `ports[1]`, `environment.PATH`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct FieldError {
     pub field: String,
     pub message: String,

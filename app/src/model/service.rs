@@ -14,6 +14,7 @@ pub const NAME_MAX_CHARS: usize = 64;
 
 /// A service definition as persisted and served (everything except `id` and `status`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ServiceSpec {
     pub name: String,
     /// Run by `/bin/sh -c` in the foreground.
@@ -38,6 +39,7 @@ fn default_true() -> bool {
 
 /// The body of `POST /api/v1/services`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ServiceInput {
     pub name: String,
@@ -102,6 +104,7 @@ where
 
 /// The body of `PATCH /api/v1/services/{id}`: absent fields are kept; for nullable fields `null` clears.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ServicePatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -113,6 +116,7 @@ pub struct ServicePatch {
         deserialize_with = "explicit_null",
         skip_serializing_if = "Option::is_none"
     )]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
     pub working_directory: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<BTreeMap<String, String>>,
@@ -121,6 +125,7 @@ pub struct ServicePatch {
         deserialize_with = "explicit_null",
         skip_serializing_if = "Option::is_none"
     )]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
     pub monitoring_command: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ports: Option<Vec<u16>>,
@@ -129,6 +134,7 @@ pub struct ServicePatch {
         deserialize_with = "explicit_null",
         skip_serializing_if = "Option::is_none"
     )]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
     pub user: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
@@ -173,6 +179,7 @@ impl ServicePatch {
 
 /// A service as the API serves it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Service {
     pub id: String,
     #[serde(flatten)]
@@ -181,6 +188,7 @@ pub struct Service {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ServiceState {
     Starting,
@@ -205,6 +213,7 @@ impl ServiceState {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Health {
     #[default]
@@ -215,6 +224,7 @@ pub enum Health {
 
 /// How the last run ended: exit `code`, or the `signal` that killed it; `at` is RFC 3339 UTC.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LastExit {
     pub code: Option<i32>,
     pub signal: Option<i32>,
@@ -222,6 +232,7 @@ pub struct LastExit {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum WarningKind {
     /// Exited 0 leaving processes in its group: it forked into the background.
@@ -234,6 +245,7 @@ pub enum WarningKind {
 
 /// Something about a running service an operator should fix.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ServiceWarning {
     pub kind: WarningKind,
     pub port: Option<u16>,
@@ -242,6 +254,7 @@ pub struct ServiceWarning {
 
 /// The read-only `status` object of a service.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ServiceStatus {
     pub state: ServiceState,
     pub pid: Option<u32>,
@@ -272,6 +285,7 @@ impl ServiceStatus {
 
 /// One process of a service's process group (`GET /api/v1/services/{id}/processes`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ProcessInfo {
     pub pid: u32,
     pub ppid: u32,

@@ -9,6 +9,7 @@ use super::FieldError;
 
 /// Crash-loop rule: `max_failures` failures within `window_secs` disable a service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CrashLoopSettings {
     pub max_failures: u32,
@@ -26,6 +27,7 @@ impl Default for CrashLoopSettings {
 
 /// Ban rule for failed logins: `max_failures` within `window_secs` ban the address for `ban_secs`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BanSettings {
     pub max_failures: u32,
@@ -43,8 +45,18 @@ impl Default for BanSettings {
     }
 }
 
+/// How Warden is served, for the settings page (read-only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerInfo {
+    /// Whether the UI and API are served over TLS (HTTPS, `Secure` cookies).
+    pub tls: bool,
+    /// The address Warden listens on.
+    pub listen: String,
+}
+
 /// The settings document (`GET|PATCH /api/v1/settings`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Settings {
     /// Shown in the header; defaults to the machine's hostname.
     pub hostname: String,

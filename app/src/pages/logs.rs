@@ -10,6 +10,10 @@ pub fn LogsPage() -> impl IntoView {
     view! {
         <Title text="Logs"/>
         <h1 data-testid="page-title">"Logs"</h1>
-        <ComingSoon what="Per-service logs with live follow, filters and download, and Warden's audit log."/>
+        <p>
+            "Who changed what, and when: see the "
+            <a href="/audit" rel="external" data-testid="audit-link">"audit log"</a> "."
+        </p>
+        <ComingSoon what="Per-service logs with live follow, filters and download."/>
     }
 }

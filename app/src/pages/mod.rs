@@ -1,5 +1,6 @@
 //! The pages of the UI, one module each, plus small shared pieces.
 
+pub mod audit;
 pub mod dashboard;
 pub mod firewall;
 pub mod login;

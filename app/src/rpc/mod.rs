@@ -4,8 +4,9 @@
 
 pub mod services;
 // firewall server functions: `pub mod firewall;` (rules, apply/confirm, bans, presets, exposure)
-// administration server functions: `pub mod admin;` (settings, password, API tokens, audit log)
+pub mod admin;
 
+pub use admin::*;
 pub use services::*;
 
 use leptos::prelude::*;

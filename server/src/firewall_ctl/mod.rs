@@ -87,7 +87,7 @@ impl From<EditError> for FirewallError {
 }
 
 /// `GET /api/v1/firewall`: the contract's fields, then extras.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FirewallStatus {
     /// Warden's rule set is live.
     pub active: bool,
@@ -104,13 +104,14 @@ pub struct FirewallStatus {
     /// Policy for inbound traffic no rule decides (saved).
     pub default_inbound_policy: Policy,
     /// Addresses that always reach the admin port and SSH under the live rule set.
+    #[schema(value_type = Vec<String>)]
     pub anti_lockout: Vec<IpAddr>,
     /// Warden's admin port (covered by anti-lockout together with 22).
     pub admin_port: u16,
 }
 
 /// The pending part of [`FirewallStatus`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PendingStatus {
     /// The applied revision.
     pub revision: u64,
@@ -119,7 +120,7 @@ pub struct PendingStatus {
 }
 
 /// A rule with its live counters (`null` when the firewall is not active).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RuleView {
     /// The rule.
     #[serde(flatten)]
@@ -131,7 +132,7 @@ pub struct RuleView {
 }
 
 /// One ban as the API lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BanView {
     /// The banned address (IPv4) or /64 network (IPv6).
     pub address: String,
@@ -144,7 +145,7 @@ pub struct BanView {
 }
 
 /// A preset with whether it is open in the saved rules.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PresetView {
     /// Slug.
     pub name: String,
@@ -168,7 +169,7 @@ pub struct ServicePorts {
 }
 
 /// One entry of `GET /api/v1/firewall/exposure`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExposureView {
     /// The service.
     pub service_id: String,
@@ -199,6 +200,7 @@ struct HandleInner {
     /// Serialises every change (record and kernel).
     op: tokio::sync::Mutex<()>,
     admins: std::sync::Mutex<AdminAddresses>,
+    audit: crate::audit::AuditLog,
 }
 
 /// The firewall domain API. Cheap to clone.
@@ -293,6 +295,7 @@ impl FirewallHandle {
         let handle = FirewallHandle {
             inner: Arc::new(HandleInner {
                 records: store.collection(trees::FIREWALL)?,
+                audit: crate::audit::AuditLog::open(&store)?,
                 store,
                 kernel,
                 events,
@@ -328,7 +331,17 @@ impl FirewallHandle {
                 "Warden restarted while an apply was unconfirmed: rolling back"
             );
             let _guard = self.inner.op.lock().await;
-            if let Err(e) = self.roll_back_locked(record).await {
+            let result = self.roll_back_locked(record).await;
+            self.inner
+                .audit
+                .record_as(
+                    &crate::audit::Actor::system("start-up recovery"),
+                    "firewall.rollback",
+                    "",
+                    result.as_ref().map(|_| ()).map_err(ToString::to_string),
+                )
+                .await;
+            if let Err(e) = result {
                 tracing::error!(error = %e, "rolling back the unconfirmed firewall apply failed");
             }
         } else if let Some(applied) = record.applied.clone() {
@@ -606,37 +619,44 @@ impl FirewallHandle {
     }
 
     /// Adds a rule (appended unless `position` is given).
-    pub async fn add_rule(&self, input: RuleInput) -> Result<Rule, FirewallError> {
+    async fn add_rule_unaudited(&self, input: RuleInput) -> Result<Rule, FirewallError> {
         self.edit(|r| r.add_rule(input)).await
     }
 
     /// Changes a rule.
-    pub async fn patch_rule(&self, id: &str, patch: RulePatch) -> Result<Rule, FirewallError> {
+    async fn patch_rule_unaudited(
+        &self,
+        id: &str,
+        patch: RulePatch,
+    ) -> Result<Rule, FirewallError> {
         self.edit(|r| r.patch_rule(id, &patch)).await
     }
 
     /// Moves a rule to `position` (clamped to the end).
-    pub async fn move_rule(&self, id: &str, position: u32) -> Result<Rule, FirewallError> {
+    async fn move_rule_unaudited(&self, id: &str, position: u32) -> Result<Rule, FirewallError> {
         self.edit(|r| r.move_rule(id, position)).await
     }
 
     /// Deletes a rule.
-    pub async fn delete_rule(&self, id: &str) -> Result<Rule, FirewallError> {
+    async fn delete_rule_unaudited(&self, id: &str) -> Result<Rule, FirewallError> {
         self.edit(|r| r.remove_rule(id)).await
     }
 
     /// Opens a preset; returns the rules added (or re-enabled).
-    pub async fn open_preset(&self, name: &str) -> Result<Vec<Rule>, FirewallError> {
+    async fn open_preset_unaudited(&self, name: &str) -> Result<Vec<Rule>, FirewallError> {
         self.edit(|r| r.open_preset(name)).await
     }
 
     /// Closes a preset; returns the rules removed.
-    pub async fn close_preset(&self, name: &str) -> Result<Vec<Rule>, FirewallError> {
+    async fn close_preset_unaudited(&self, name: &str) -> Result<Vec<Rule>, FirewallError> {
         self.edit(|r| r.close_preset(name)).await
     }
 
     /// Sets the saved default inbound policy (an edit: takes effect at the next apply).
-    pub async fn set_default_inbound_policy(&self, policy: Policy) -> Result<(), FirewallError> {
+    async fn set_default_inbound_policy_unaudited(
+        &self,
+        policy: Policy,
+    ) -> Result<(), FirewallError> {
         self.edit(|r| {
             if r.default_inbound_policy != policy {
                 r.default_inbound_policy = policy;
@@ -679,7 +699,7 @@ impl FirewallHandle {
     /// Applies the saved rules in one nft transaction. `confirm_within_secs > 0` schedules a
     /// rollback to the exact previous kernel state unless [`confirm`](Self::confirm) comes first.
     /// `applying` is the client's address: it keeps reaching the admin port and SSH (anti-lockout).
-    pub async fn apply(
+    async fn apply_unaudited(
         &self,
         confirm_within_secs: u64,
         applying: IpAddr,
@@ -789,6 +809,16 @@ impl FirewallHandle {
             tracing::warn!("the firewall apply was not confirmed in time: rolling back");
             let result = handle.roll_back_locked(record).await;
             drop(guard);
+            handle
+                .inner
+                .audit
+                .record_as(
+                    &crate::audit::Actor::system("commit-confirm timer"),
+                    "firewall.rollback",
+                    "",
+                    result.as_ref().map(|_| ()).map_err(ToString::to_string),
+                )
+                .await;
             match result {
                 Ok(()) => handle.publish().await,
                 Err(e) => tracing::error!(error = %e, "the automatic firewall rollback failed"),
@@ -851,7 +881,7 @@ impl FirewallHandle {
     }
 
     /// Keeps the pending apply.
-    pub async fn confirm(&self) -> Result<FirewallStatus, FirewallError> {
+    async fn confirm_unaudited(&self) -> Result<FirewallStatus, FirewallError> {
         self.require_capability()?;
         let guard = self.inner.op.lock().await;
         let mut record = self.load()?;
@@ -868,7 +898,7 @@ impl FirewallHandle {
     }
 
     /// Restores the state before the pending apply now.
-    pub async fn rollback(&self) -> Result<FirewallStatus, FirewallError> {
+    async fn rollback_unaudited(&self) -> Result<FirewallStatus, FirewallError> {
         self.require_capability()?;
         let guard = self.inner.op.lock().await;
         let record = self.load()?;
@@ -879,7 +909,7 @@ impl FirewallHandle {
     }
 
     /// Deletes Warden's table (rules and bans); nothing is applied or pending afterwards.
-    pub async fn deactivate(&self) -> Result<FirewallStatus, FirewallError> {
+    async fn deactivate_unaudited(&self) -> Result<FirewallStatus, FirewallError> {
         self.require_capability()?;
         let guard = self.inner.op.lock().await;
         let mut record = self.load()?;
@@ -894,7 +924,10 @@ impl FirewallHandle {
 
     /// Re-applies what is live (fixes drift) — same as apply of the applied revision, keeping any
     /// pending window.
-    pub async fn reapply(&self, settings: &Settings) -> Result<FirewallStatus, FirewallError> {
+    async fn reapply_unaudited(
+        &self,
+        settings: &Settings,
+    ) -> Result<FirewallStatus, FirewallError> {
         self.require_capability()?;
         let guard = self.inner.op.lock().await;
         let record = self.load()?;
@@ -940,7 +973,7 @@ impl FirewallHandle {
 
     /// Bans `addr` (IPv6: its /64) for `secs`; refuses loopback, anti-lockout and administering
     /// addresses. Works before any apply (creates the bans-only table).
-    pub async fn ban(
+    async fn ban_unaudited(
         &self,
         addr: IpAddr,
         reason: &str,
@@ -1010,7 +1043,7 @@ impl FirewallHandle {
     /// Lifts the ban covering `addr`. Idempotent: lifting a ban that is not (or no longer) in the kernel
     /// only forgets its stored details. When the firewall is not active and no ban is left, the
     /// bans-only table is removed.
-    pub async fn unban(&self, addr: IpAddr) -> Result<(), FirewallError> {
+    async fn unban_unaudited(&self, addr: IpAddr) -> Result<(), FirewallError> {
         self.require_capability()?;
         let addr = addr.to_canonical();
         let network = ban_network(addr);
@@ -1033,6 +1066,148 @@ impl FirewallHandle {
         drop(guard);
         tracing::info!(address = %network, "ban lifted");
         Ok(())
+    }
+
+    // ---- audited changes: each records its outcome in the audit log, for REST and UI alike ----
+
+    async fn audit<T>(&self, action: &str, target: &str, result: &Result<T, FirewallError>) {
+        let outcome = match result {
+            Ok(_) => Ok(()),
+            Err(FirewallError::Invalid(errors)) => Err(errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; ")),
+            Err(e) => Err(e.to_string()),
+        };
+        self.inner.audit.record(action, target, outcome).await;
+    }
+
+    /// Adds a rule (appended unless `position` is given).
+    pub async fn add_rule(&self, input: RuleInput) -> Result<Rule, FirewallError> {
+        let result = self.add_rule_unaudited(input).await;
+        let target = result.as_ref().map(|r| r.id.clone()).unwrap_or_default();
+        self.audit("firewall.rule.create", &target, &result).await;
+        result
+    }
+
+    /// Changes a rule.
+    pub async fn patch_rule(&self, id: &str, patch: RulePatch) -> Result<Rule, FirewallError> {
+        let result = self.patch_rule_unaudited(id, patch).await;
+        self.audit("firewall.rule.update", id, &result).await;
+        result
+    }
+
+    /// Moves a rule to `position` (clamped to the end).
+    pub async fn move_rule(&self, id: &str, position: u32) -> Result<Rule, FirewallError> {
+        let result = self.move_rule_unaudited(id, position).await;
+        self.audit(
+            "firewall.rule.move",
+            &format!("{id} to {position}"),
+            &result,
+        )
+        .await;
+        result
+    }
+
+    /// Deletes a rule.
+    pub async fn delete_rule(&self, id: &str) -> Result<Rule, FirewallError> {
+        let result = self.delete_rule_unaudited(id).await;
+        self.audit("firewall.rule.delete", id, &result).await;
+        result
+    }
+
+    /// Opens a preset; returns the rules added (or re-enabled).
+    pub async fn open_preset(&self, name: &str) -> Result<Vec<Rule>, FirewallError> {
+        let result = self.open_preset_unaudited(name).await;
+        self.audit("firewall.preset.open", name, &result).await;
+        result
+    }
+
+    /// Closes a preset; returns the rules removed.
+    pub async fn close_preset(&self, name: &str) -> Result<Vec<Rule>, FirewallError> {
+        let result = self.close_preset_unaudited(name).await;
+        self.audit("firewall.preset.close", name, &result).await;
+        result
+    }
+
+    /// Sets the saved default inbound policy (takes effect at the next apply).
+    pub async fn set_default_inbound_policy(&self, policy: Policy) -> Result<(), FirewallError> {
+        let result = self.set_default_inbound_policy_unaudited(policy).await;
+        self.audit(
+            "firewall.policy",
+            &format!("{policy:?}").to_lowercase(),
+            &result,
+        )
+        .await;
+        result
+    }
+
+    /// Applies the saved rules (see `apply_unaudited`).
+    pub async fn apply(
+        &self,
+        confirm_within_secs: u64,
+        applying: IpAddr,
+        settings: &Settings,
+    ) -> Result<FirewallStatus, FirewallError> {
+        let result = self
+            .apply_unaudited(confirm_within_secs, applying, settings)
+            .await;
+        let target = result
+            .as_ref()
+            .map(|s| format!("revision {}", s.saved_revision))
+            .unwrap_or_default();
+        self.audit("firewall.apply", &target, &result).await;
+        result
+    }
+
+    /// Keeps the pending apply.
+    pub async fn confirm(&self) -> Result<FirewallStatus, FirewallError> {
+        let result = self.confirm_unaudited().await;
+        self.audit("firewall.confirm", "", &result).await;
+        result
+    }
+
+    /// Restores the state before the pending apply now.
+    pub async fn rollback(&self) -> Result<FirewallStatus, FirewallError> {
+        let result = self.rollback_unaudited().await;
+        self.audit("firewall.rollback", "", &result).await;
+        result
+    }
+
+    /// Deletes Warden's table (rules and bans).
+    pub async fn deactivate(&self) -> Result<FirewallStatus, FirewallError> {
+        let result = self.deactivate_unaudited().await;
+        self.audit("firewall.deactivate", "", &result).await;
+        result
+    }
+
+    /// Re-applies what is live (fixes drift).
+    pub async fn reapply(&self, settings: &Settings) -> Result<FirewallStatus, FirewallError> {
+        let result = self.reapply_unaudited(settings).await;
+        self.audit("firewall.reapply", "", &result).await;
+        result
+    }
+
+    /// Bans `addr` (see `ban_unaudited`).
+    pub async fn ban(
+        &self,
+        addr: IpAddr,
+        reason: &str,
+        secs: u64,
+    ) -> Result<BanView, FirewallError> {
+        let result = self.ban_unaudited(addr, reason, secs).await;
+        self.audit("firewall.ban", &addr.to_canonical().to_string(), &result)
+            .await;
+        result
+    }
+
+    /// Lifts the ban covering `addr` (idempotent).
+    pub async fn unban(&self, addr: IpAddr) -> Result<(), FirewallError> {
+        let result = self.unban_unaudited(addr).await;
+        self.audit("firewall.unban", &addr.to_canonical().to_string(), &result)
+            .await;
+        result
     }
 
     /// Called when `addr` exceeded the failed-login threshold: bans it for `ban.ban_secs` unless it
@@ -1062,7 +1237,11 @@ impl FirewallHandle {
             "{} failed logins within {} s",
             ban.max_failures, ban.window_secs
         );
-        match self.ban(addr, &reason, ban.ban_secs).await {
+        let throttle = crate::audit::Actor {
+            address: Some(addr),
+            ..crate::audit::Actor::system("login throttle")
+        };
+        match crate::audit::acting_as(throttle, self.ban(addr, &reason, ban.ban_secs)).await {
             Ok(_) => true,
             Err(e) => {
                 tracing::error!(client = %addr, error = %e, "banning a brute-forcing address failed");

@@ -15,14 +15,14 @@ use super::json::ApiJson;
 use crate::auth::{unix_to_rfc3339, LoginOutcome, Principal, SESSION_COOKIE, SESSION_LIFETIME};
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LoginResponse {
     pub token: String,
     pub expires_at: String,
@@ -81,6 +81,13 @@ async fn attempt(
 }
 
 /// `POST /api/v1/auth/login`.
+#[utoipa::path(post, path = "/auth/login", tag = super::openapi::TAG_AUTH, operation_id = "login",
+    security(()), request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in: a session token (also set as the session cookie)", body = LoginResponse),
+        (status = 401, description = "Wrong user name or password", body = super::error::ErrorResponse),
+        (status = 429, description = "Too many failed attempts from this address (see Retry-After)", body = super::error::ErrorResponse),
+    ))]
 pub async fn api_login(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
@@ -107,6 +114,8 @@ pub async fn api_login(
 }
 
 /// `POST /api/v1/auth/logout`: the token or cookie used stops working at once.
+#[utoipa::path(post, path = "/auth/logout", tag = super::openapi::TAG_AUTH, operation_id = "logout",
+    responses((status = 204, description = "The token or cookie used stops working at once")))]
 pub async fn api_logout(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,

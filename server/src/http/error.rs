@@ -17,18 +17,26 @@ pub struct ApiError {
     pub retry_after_secs: Option<u64>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Inner<'a>,
+/// The error body every API error answers with (also the OpenAPI schema `ErrorResponse`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorResponse {
+    pub error: ErrorDetail,
 }
 
-#[derive(Serialize)]
-struct Inner<'a> {
-    code: &'a str,
-    message: &'a str,
-    field: Option<&'a str>,
-    #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
-    details: &'a [FieldError],
+/// The `error` object of [`ErrorResponse`].
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// `unauthorized`, `forbidden`, `not_found`, `validation_failed`, `conflict`, `payload_too_large`,
+    /// `rate_limited`, `internal`, `firewall_unavailable`, `nft_failed`.
+    pub code: String,
+    /// A human sentence.
+    pub message: String,
+    /// The (first) field the error is about, or null.
+    pub field: Option<String>,
+    /// Every field error, when there are any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(required = false)]
+    pub details: Vec<FieldError>,
 }
 
 impl ApiError {
@@ -120,12 +128,12 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body {
-            error: Inner {
-                code: self.code,
-                message: &self.message,
-                field: self.field.as_deref(),
-                details: &self.details,
+        let body = ErrorResponse {
+            error: ErrorDetail {
+                code: self.code.to_string(),
+                message: self.message,
+                field: self.field,
+                details: self.details,
             },
         };
         let mut resp = (self.status, axum::Json(body)).into_response();
@@ -141,6 +149,18 @@ impl IntoResponse for ApiError {
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
         ApiError::internal(e)
+    }
+}
+
+impl From<crate::auth::CredentialError> for ApiError {
+    fn from(e: crate::auth::CredentialError) -> Self {
+        use crate::auth::CredentialError;
+        match e {
+            CredentialError::Invalid(errors) => ApiError::validation(errors),
+            CredentialError::Conflict(errors) => ApiError::conflict(errors),
+            CredentialError::NotFound(message) => ApiError::not_found(message),
+            CredentialError::Internal(e) => ApiError::internal(e),
+        }
     }
 }
 

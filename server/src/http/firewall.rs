@@ -25,48 +25,46 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use app::model::FieldError;
 use warden_firewall::{Policy, RuleInput, RulePatch};
 
 use super::error::ApiError;
 use super::json::ApiJson;
-use crate::firewall_ctl::{parse_ban_address, FirewallError, ServicePorts};
+use super::openapi::{IdPath, TAG_FIREWALL};
+use crate::firewall_ctl::{
+    parse_ban_address, BanView, ExposureView, FirewallError, FirewallStatus, PresetView, RuleView,
+    ServicePorts,
+};
 use crate::state::AppState;
+use warden_firewall::Rule;
 
 /// The default commit-confirm window when the body leaves it out.
 pub const DEFAULT_CONFIRM_SECS: u64 = 60;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/firewall", get(status).patch(patch_firewall))
-        .route("/firewall/rules", get(list_rules).post(create_rule))
-        .route(
-            "/firewall/rules/{id}",
-            get(get_rule).patch(patch_rule).delete(delete_rule),
-        )
-        .route("/firewall/rules/{id}/move", post(move_rule))
-        .route("/firewall/apply", post(apply))
-        .route("/firewall/confirm", post(confirm))
-        .route("/firewall/rollback", post(rollback))
-        .route("/firewall/deactivate", post(deactivate))
-        .route("/firewall/reapply", post(reapply))
-        .route("/firewall/ruleset", get(ruleset))
-        .route("/firewall/bans", get(list_bans).post(create_ban))
-        .route(
-            "/firewall/bans/{address}",
-            axum::routing::delete(delete_ban),
-        )
-        .route("/firewall/presets", get(list_presets))
-        .route(
-            "/firewall/presets/{name}",
-            post(open_preset).delete(close_preset),
-        )
-        .route("/firewall/exposure", get(exposure))
-        .route("/firewall/exposure/{service_id}/{port}", post(expose))
+/// The firewall routes with their OpenAPI operations (paths relative to `/api/v1`).
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(status, patch_firewall))
+        .routes(routes!(list_rules, create_rule))
+        .routes(routes!(get_rule, patch_rule, delete_rule))
+        .routes(routes!(move_rule))
+        .routes(routes!(apply))
+        .routes(routes!(confirm))
+        .routes(routes!(rollback))
+        .routes(routes!(deactivate))
+        .routes(routes!(reapply))
+        .routes(routes!(ruleset))
+        .routes(routes!(list_bans, create_ban))
+        .routes(routes!(delete_ban))
+        .routes(routes!(list_presets))
+        .routes(routes!(open_preset, close_preset))
+        .routes(routes!(exposure))
+        .routes(routes!(expose))
 }
 
 fn field_errors(errors: Vec<warden_firewall::FieldError>) -> Vec<FieldError> {
@@ -130,6 +128,7 @@ fn service_ports(state: &AppState) -> Vec<ServicePorts> {
         .collect()
 }
 
+#[utoipa::path(get, path = "/firewall", tag = TAG_FIREWALL, operation_id = "firewall_status", responses((status = 200, description = "The firewall status", body = FirewallStatus)))]
 async fn status(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -138,12 +137,13 @@ async fn status(
     Ok(Json(state.firewall.status().await?).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct FirewallPatch {
     default_inbound_policy: Option<Policy>,
 }
 
+#[utoipa::path(patch, path = "/firewall", tag = TAG_FIREWALL, operation_id = "update_firewall", request_body = FirewallPatch, responses((status = 200, description = "The status after the change", body = FirewallStatus)))]
 async fn patch_firewall(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -156,6 +156,7 @@ async fn patch_firewall(
     Ok(Json(state.firewall.status().await?).into_response())
 }
 
+#[utoipa::path(get, path = "/firewall/rules", tag = TAG_FIREWALL, operation_id = "list_rules", responses((status = 200, description = "The saved rules in order, with live counters", body = Vec<RuleView>)))]
 async fn list_rules(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -164,6 +165,7 @@ async fn list_rules(
     Ok(Json(state.firewall.rules().await?).into_response())
 }
 
+#[utoipa::path(post, path = "/firewall/rules", tag = TAG_FIREWALL, operation_id = "create_rule", request_body = RuleInput, responses((status = 201, description = "Added to the saved rules (appended unless `position` is given)", body = Rule)))]
 async fn create_rule(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -174,6 +176,7 @@ async fn create_rule(
     Ok((StatusCode::CREATED, Json(rule)).into_response())
 }
 
+#[utoipa::path(get, path = "/firewall/rules/{id}", tag = TAG_FIREWALL, operation_id = "get_rule", params(IdPath), responses((status = 200, description = "The rule", body = RuleView)))]
 async fn get_rule(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -183,6 +186,7 @@ async fn get_rule(
     Ok(Json(state.firewall.rule(&id).await?).into_response())
 }
 
+#[utoipa::path(patch, path = "/firewall/rules/{id}", tag = TAG_FIREWALL, operation_id = "update_rule", params(IdPath), request_body = RulePatch, responses((status = 200, description = "The changed rule", body = Rule)))]
 async fn patch_rule(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -193,6 +197,7 @@ async fn patch_rule(
     Ok(Json(state.firewall.patch_rule(&id, patch).await?).into_response())
 }
 
+#[utoipa::path(delete, path = "/firewall/rules/{id}", tag = TAG_FIREWALL, operation_id = "delete_rule", params(IdPath), responses((status = 204, description = "Deleted from the saved rules")))]
 async fn delete_rule(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -203,12 +208,13 @@ async fn delete_rule(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct MoveRequest {
     position: u32,
 }
 
+#[utoipa::path(post, path = "/firewall/rules/{id}/move", tag = TAG_FIREWALL, operation_id = "move_rule", params(IdPath), request_body = MoveRequest, responses((status = 200, description = "The moved rule", body = Rule)))]
 async fn move_rule(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -219,7 +225,7 @@ async fn move_rule(
     Ok(Json(state.firewall.move_rule(&id, req.position).await?).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ApplyRequest {
     #[serde(default = "default_confirm_secs")]
@@ -230,6 +236,7 @@ fn default_confirm_secs() -> u64 {
     DEFAULT_CONFIRM_SECS
 }
 
+#[utoipa::path(post, path = "/firewall/apply", tag = TAG_FIREWALL, operation_id = "apply_firewall", request_body = ApplyRequest, responses((status = 202, description = "Live now; rolled back unless confirmed in time", body = FirewallStatus)))]
 async fn apply(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -244,6 +251,7 @@ async fn apply(
     Ok((StatusCode::ACCEPTED, Json(status)).into_response())
 }
 
+#[utoipa::path(post, path = "/firewall/confirm", tag = TAG_FIREWALL, operation_id = "confirm_firewall", responses((status = 200, description = "The pending apply is kept", body = FirewallStatus)))]
 async fn confirm(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -252,6 +260,7 @@ async fn confirm(
     Ok(Json(state.firewall.confirm().await?).into_response())
 }
 
+#[utoipa::path(post, path = "/firewall/rollback", tag = TAG_FIREWALL, operation_id = "rollback_firewall", responses((status = 200, description = "The state before the pending apply is back", body = FirewallStatus)))]
 async fn rollback(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -260,6 +269,7 @@ async fn rollback(
     Ok(Json(state.firewall.rollback().await?).into_response())
 }
 
+#[utoipa::path(post, path = "/firewall/deactivate", tag = TAG_FIREWALL, operation_id = "deactivate_firewall", responses((status = 200, description = "Warden's table is removed", body = FirewallStatus)))]
 async fn deactivate(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -268,6 +278,7 @@ async fn deactivate(
     Ok(Json(state.firewall.deactivate().await?).into_response())
 }
 
+#[utoipa::path(post, path = "/firewall/reapply", tag = TAG_FIREWALL, operation_id = "reapply_firewall", responses((status = 200, description = "The live rule set is installed again", body = FirewallStatus)))]
 async fn reapply(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -277,13 +288,14 @@ async fn reapply(
     Ok(Json(state.firewall.reapply(&settings).await?).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RulesetQuery {
     #[serde(default)]
     applied: bool,
 }
 
+#[utoipa::path(get, path = "/firewall/ruleset", tag = TAG_FIREWALL, operation_id = "firewall_ruleset", params(("applied" = Option<bool>, Query, description = "The text installed by the live apply instead of what apply would install now")), responses((status = 200, description = "The nftables ruleset", body = String, content_type = "text/plain")))]
 async fn ruleset(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -301,6 +313,7 @@ async fn ruleset(
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
 }
 
+#[utoipa::path(get, path = "/firewall/bans", tag = TAG_FIREWALL, operation_id = "list_bans", responses((status = 200, description = "The bans in the kernel", body = Vec<BanView>)))]
 async fn list_bans(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -309,7 +322,7 @@ async fn list_bans(
     Ok(Json(state.firewall.bans().await?).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct BanRequest {
     address: String,
@@ -319,6 +332,7 @@ struct BanRequest {
     ban_secs: Option<u64>,
 }
 
+#[utoipa::path(post, path = "/firewall/bans", tag = TAG_FIREWALL, operation_id = "create_ban", request_body = BanRequest, responses((status = 201, description = "Banned", body = BanView)))]
 async fn create_ban(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -332,6 +346,7 @@ async fn create_ban(
     Ok((StatusCode::CREATED, Json(ban)).into_response())
 }
 
+#[utoipa::path(delete, path = "/firewall/bans/{address}", tag = TAG_FIREWALL, operation_id = "delete_ban", params(("address" = String, Path, description = "An IP address, or an IPv6 /64 network")), responses((status = 204, description = "Lifted (also when it had expired)")))]
 async fn delete_ban(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -343,6 +358,7 @@ async fn delete_ban(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[utoipa::path(get, path = "/firewall/presets", tag = TAG_FIREWALL, operation_id = "list_presets", responses((status = 200, description = "The presets", body = Vec<PresetView>)))]
 async fn list_presets(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -351,6 +367,7 @@ async fn list_presets(
     Ok(Json(state.firewall.presets()?).into_response())
 }
 
+#[utoipa::path(post, path = "/firewall/presets/{name}", tag = TAG_FIREWALL, operation_id = "open_preset", params(("name" = String, Path, description = "The preset's name")), responses((status = 201, description = "The rules it added", body = Vec<Rule>)))]
 async fn open_preset(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -361,6 +378,7 @@ async fn open_preset(
     Ok((StatusCode::CREATED, Json(rules)).into_response())
 }
 
+#[utoipa::path(delete, path = "/firewall/presets/{name}", tag = TAG_FIREWALL, operation_id = "close_preset", params(("name" = String, Path, description = "The preset's name")), responses((status = 204, description = "Its rules are removed")))]
 async fn close_preset(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -371,6 +389,7 @@ async fn close_preset(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[utoipa::path(get, path = "/firewall/exposure", tag = TAG_FIREWALL, operation_id = "firewall_exposure", responses((status = 200, description = "Which service ports are reachable from outside", body = Vec<ExposureView>)))]
 async fn exposure(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -380,6 +399,7 @@ async fn exposure(
     Ok(Json(state.firewall.exposure(&service_ports(&state), &settings)?).into_response())
 }
 
+#[utoipa::path(post, path = "/firewall/exposure/{service_id}/{port}", tag = TAG_FIREWALL, operation_id = "expose_service_port", params(("service_id" = String, Path, description = "The service"), ("port" = u16, Path, description = "One of its ports")), responses((status = 201, description = "An accept rule for the port, at the top", body = Rule)))]
 async fn expose(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

@@ -2,12 +2,15 @@
 //! unless they authenticate with a bearer token), the API/server-function authentication gate, the page
 //! guard (unauthenticated page loads go to /login), and the security headers on every response.
 
-use axum::extract::{Request, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::error::ApiError;
+use crate::audit::{acting_as, Actor};
 use crate::state::{AppState, CredentialSource};
 
 /// Paths that answer without authentication.
@@ -66,16 +69,25 @@ pub async fn csrf_guard(req: Request, next: Next) -> Response {
 }
 
 /// Authentication for the API, server functions and pages. API and server-function calls without valid
-/// credentials get 401 in the API's error shape; page loads are redirected to the login page.
+/// credentials get 401 in the API's error shape; page loads are redirected to the login page. The rest
+/// of the request runs with the audit log's actor set (see `crate::audit`).
 pub async fn auth_gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     let principal = state.principal(req.headers());
+    let address = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip().to_canonical());
     let has_session_cookie = matches!(principal, Some((_, CredentialSource::Cookie)));
     if path == "/login" && has_session_cookie && req.method() == Method::GET {
         return Redirect::to("/").into_response();
     }
     if is_public_path(&path) {
-        return next.run(req).await;
+        let actor = match &principal {
+            Some((p, _)) => p.actor(address),
+            None => Actor::anonymous(address),
+        };
+        return acting_as(actor, next.run(req)).await;
     }
     let is_machine_path = path == "/api" || path.starts_with("/api/") || path.starts_with("/rpc/");
     match principal {
@@ -84,8 +96,9 @@ pub async fn auth_gate(State(state): State<AppState>, mut req: Request, next: Ne
             if !is_machine_path && source == CredentialSource::Bearer {
                 return Redirect::to("/login").into_response();
             }
+            let actor = p.actor(address);
             req.extensions_mut().insert(p);
-            next.run(req).await
+            acting_as(actor, next.run(req)).await
         }
         None if is_machine_path => ApiError::unauthorized().into_response(),
         None if is_safe_method(req.method()) => Redirect::to("/login").into_response(),

@@ -2,11 +2,13 @@
 //! under `/api/v1`, the login form endpoints, static assets under `/pkg`, and `/healthz`. Cross-cutting
 //! guards (CSRF, authentication, security headers, body limit, tracing) are layered here, once.
 
+pub mod admin;
 pub mod auth_routes;
 pub mod error;
 pub mod firewall;
 pub mod json;
 pub mod middleware;
+pub mod openapi;
 pub mod services;
 pub mod settings;
 
@@ -21,6 +23,8 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use app::backend::SharedBackend;
 
@@ -38,15 +42,29 @@ async fn api_not_found() -> ApiError {
     ApiError::not_found("There is no such API route.")
 }
 
-/// The REST API, mounted at `/api/v1`.
-fn api_router() -> Router<AppState> {
-    Router::new()
-        .route("/auth/login", post(auth_routes::api_login))
-        .route("/auth/logout", post(auth_routes::api_logout))
+/// The REST API with its OpenAPI document: every route under `/api/v1`, each one registered together
+/// with its operation (`routes!`), so router and document cannot drift apart. Add API routes only here
+/// and only with `routes!`.
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    let v1 = OpenApiRouter::new()
+        .routes(routes!(auth_routes::api_login))
+        .routes(routes!(auth_routes::api_logout))
+        .routes(routes!(openapi::openapi_json))
+        .merge(admin::routes())
         .merge(services::routes())
         .merge(firewall::routes())
-        .merge(settings::routes())
-        .fallback(any(api_not_found))
+        .merge(settings::routes());
+    OpenApiRouter::with_openapi(openapi::base()).nest("/api/v1", v1)
+}
+
+/// Every registered server function endpoint as `(method, path)`, sorted. Read from the server-fn
+/// registry itself, so a new server function cannot be missed by the tests that walk this list.
+pub fn server_fn_endpoints() -> Vec<(String, String)> {
+    let mut endpoints: Vec<(String, String)> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, method)| (method.to_string(), path.to_string()))
+        .collect();
+    endpoints.sort();
+    endpoints
 }
 
 /// Builds the whole application router.
@@ -66,7 +84,7 @@ pub fn router(state: AppState, site_root: &Path) -> Router {
         .route("/healthz", get(healthz))
         .route("/login", post(auth_routes::form_login))
         .route("/logout", post(auth_routes::form_logout))
-        .nest("/api/v1", api_router())
+        .merge(api_routes().split_for_parts().0)
         // Anything else under /api (including `/api/v1/` itself) answers in the API's error shape too.
         .route("/api", any(api_not_found))
         .route("/api/", any(api_not_found))

@@ -15,8 +15,7 @@ use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use futures::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -26,8 +25,11 @@ use app::model::service::{ProcessInfo, Service, ServiceInput, ServicePatch};
 
 use super::error::ApiError;
 use super::json::ApiJson;
+use super::openapi::{IdPath, TAG_SERVICES};
 use crate::state::AppState;
 use crate::supervisor::SupervisorError;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Lines `GET …/logs` returns when `lines` is not given.
 pub const DEFAULT_LOG_LINES: usize = 100;
@@ -36,16 +38,17 @@ pub const MAX_LOG_LINES: usize = 10_000;
 /// Ids longer than this cannot exist (server-assigned ids are 16 hex digits).
 const MAX_ID_CHARS: usize = 128;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/services", get(list).post(create))
-        .route("/services/{id}", get(show).patch(update).delete(remove))
-        .route("/services/{id}/start", post(start))
-        .route("/services/{id}/stop", post(stop))
-        .route("/services/{id}/restart", post(restart))
-        .route("/services/{id}/logs", get(logs))
-        .route("/services/{id}/logs/stream", get(log_stream))
-        .route("/services/{id}/processes", get(processes))
+/// The service routes with their OpenAPI operations (paths relative to `/api/v1`).
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, update, remove))
+        .routes(routes!(start))
+        .routes(routes!(stop))
+        .routes(routes!(restart))
+        .routes(routes!(logs))
+        .routes(routes!(log_stream))
+        .routes(routes!(processes))
 }
 
 fn no_such_service() -> ApiError {
@@ -91,10 +94,15 @@ pub fn from_object<T: DeserializeOwned>(body: JsonObject) -> Result<T, ApiError>
 /// A JSON object request body (see [`from_object`]).
 pub type JsonObject = serde_json::Map<String, serde_json::Value>;
 
+#[utoipa::path(get, path = "/services", tag = TAG_SERVICES, operation_id = "list_services",
+    responses((status = 200, description = "All services, sorted by name", body = Vec<Service>)))]
 async fn list(State(state): State<AppState>) -> Json<Vec<Service>> {
     Json(state.supervisor.list())
 }
 
+#[utoipa::path(post, path = "/services", tag = TAG_SERVICES, operation_id = "create_service",
+    request_body = ServiceInput,
+    responses((status = 201, description = "Created (an enabled service starts at once)", body = Service)))]
 async fn create(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<JsonObject>,
@@ -104,6 +112,8 @@ async fn create(
     Ok((StatusCode::CREATED, Json(service)))
 }
 
+#[utoipa::path(get, path = "/services/{id}", tag = TAG_SERVICES, operation_id = "get_service",
+    params(IdPath), responses((status = 200, description = "The service", body = Service)))]
 async fn show(
     State(state): State<AppState>,
     ServiceId(id): ServiceId,
@@ -111,6 +121,9 @@ async fn show(
     Ok(Json(state.supervisor.get(&id)?))
 }
 
+#[utoipa::path(patch, path = "/services/{id}", tag = TAG_SERVICES, operation_id = "update_service",
+    params(IdPath), request_body = ServicePatch,
+    responses((status = 200, description = "Changed (a running service restarts with the new spec)", body = Service)))]
 async fn update(
     State(state): State<AppState>,
     ServiceId(id): ServiceId,
@@ -120,6 +133,8 @@ async fn update(
     Ok(Json(state.supervisor.update(&id, patch).await?))
 }
 
+#[utoipa::path(delete, path = "/services/{id}", tag = TAG_SERVICES, operation_id = "delete_service",
+    params(IdPath), responses((status = 204, description = "Stopped and deleted")))]
 async fn remove(
     State(state): State<AppState>,
     ServiceId(id): ServiceId,
@@ -128,6 +143,8 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/services/{id}/start", tag = TAG_SERVICES, operation_id = "start_service",
+    params(IdPath), responses((status = 200, description = "Started (a disabled service is re-enabled)", body = Service)))]
 async fn start(
     State(state): State<AppState>,
     ServiceId(id): ServiceId,
@@ -135,6 +152,8 @@ async fn start(
     Ok(Json(state.supervisor.start_service(&id).await?))
 }
 
+#[utoipa::path(post, path = "/services/{id}/stop", tag = TAG_SERVICES, operation_id = "stop_service",
+    params(IdPath), responses((status = 200, description = "Stopped and disabled", body = Service)))]
 async fn stop(
     State(state): State<AppState>,
     ServiceId(id): ServiceId,
@@ -142,6 +161,8 @@ async fn stop(
     Ok(Json(state.supervisor.stop_service(&id).await?))
 }
 
+#[utoipa::path(post, path = "/services/{id}/restart", tag = TAG_SERVICES, operation_id = "restart_service",
+    params(IdPath), responses((status = 200, description = "Restarted", body = Service)))]
 async fn restart(
     State(state): State<AppState>,
     ServiceId(id): ServiceId,
@@ -170,6 +191,9 @@ fn parse_lines(raw: Option<&str>) -> Result<usize, ApiError> {
     }
 }
 
+#[utoipa::path(get, path = "/services/{id}/logs", tag = TAG_SERVICES, operation_id = "service_logs",
+    params(IdPath, ("lines" = Option<u32>, Query, maximum = 10000, description = "How many of the last lines (default 100)")),
+    responses((status = 200, description = "The last lines of the service's log", body = String, content_type = "text/plain")))]
 async fn logs(
     State(state): State<AppState>,
     ServiceId(id): ServiceId,
@@ -218,6 +242,9 @@ where
     .take_until(Box::pin(closed))
 }
 
+#[utoipa::path(get, path = "/services/{id}/logs/stream", tag = TAG_SERVICES, operation_id = "service_log_stream",
+    params(IdPath),
+    responses((status = 200, description = "Server-sent events, one `data:` event per new log line", body = String, content_type = "text/event-stream")))]
 async fn log_stream(
     State(state): State<AppState>,
     ServiceId(id): ServiceId,
@@ -229,6 +256,8 @@ async fn log_stream(
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
+#[utoipa::path(get, path = "/services/{id}/processes", tag = TAG_SERVICES, operation_id = "service_processes",
+    params(IdPath), responses((status = 200, description = "The processes of the service's process group, main process first", body = Vec<ProcessInfo>)))]
 async fn processes(
     State(state): State<AppState>,
     ServiceId(id): ServiceId,

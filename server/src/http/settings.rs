@@ -10,28 +10,31 @@ use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use futures::Stream;
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use app::model::settings::{validate_settings, BanSettings, CrashLoopSettings, Settings};
 use app::model::FieldError;
 
 use super::error::ApiError;
 use super::json::ApiJson;
+use super::openapi::{TAG_EVENTS, TAG_SETTINGS};
 use super::services::{from_object, sse_stream, JsonObject};
 use crate::state::AppState;
 use crate::store::trees;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/settings", get(show).patch(update))
-        .route("/events", get(events))
+/// The settings and events routes with their OpenAPI operations (paths relative to `/api/v1`).
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(show, update))
+        .routes(routes!(events))
 }
 
 /// The body of `PATCH /api/v1/settings`: absent fields keep their value.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsPatch {
     pub hostname: Option<String>,
@@ -42,14 +45,14 @@ pub struct SettingsPatch {
     pub ban: Option<BanPatch>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CrashLoopPatch {
     pub max_failures: Option<u32>,
     pub window_secs: Option<u64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BanPatch {
     pub max_failures: Option<u32>,
@@ -89,9 +92,65 @@ impl SettingsPatch {
 /// Serialises settings writes, so two concurrent PATCHes cannot lose each other's changes.
 static WRITES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Validates, persists (flushed before it returns) and applies a settings patch. Shared by the REST
-/// handler and any other adapter.
+/// The names of the top-level settings that differ between `a` and `b` (the audit log's target).
+pub fn changed_fields(a: &Settings, b: &Settings) -> Vec<&'static str> {
+    let fields: [(&'static str, bool); 6] = [
+        ("hostname", a.hostname != b.hostname),
+        ("environment", a.environment != b.environment),
+        ("service_user", a.service_user != b.service_user),
+        ("service_ports", a.service_ports != b.service_ports),
+        ("crash_loop", a.crash_loop != b.crash_loop),
+        ("ban", a.ban != b.ban),
+    ];
+    fields
+        .into_iter()
+        .filter(|(_, changed)| *changed)
+        .map(|(name, _)| name)
+        .collect()
+}
+
+impl SettingsPatch {
+    /// The names of the fields this patch sets (the audit log's target).
+    pub fn field_names(&self) -> Vec<&'static str> {
+        let mut names = Vec::new();
+        let fields: [(&'static str, bool); 6] = [
+            ("hostname", self.hostname.is_some()),
+            ("environment", self.environment.is_some()),
+            ("service_user", self.service_user.is_some()),
+            ("service_ports", self.service_ports.is_some()),
+            ("crash_loop", self.crash_loop.is_some()),
+            ("ban", self.ban.is_some()),
+        ];
+        for (name, set) in fields {
+            if set {
+                names.push(name);
+            }
+        }
+        names
+    }
+}
+
+/// Validates, persists (flushed before it returns) and applies a settings patch, and records it in the
+/// audit log. Shared by the REST handler and the UI's server function.
 pub async fn apply_patch(state: &AppState, patch: SettingsPatch) -> Result<Settings, ApiError> {
+    let before = state.settings();
+    let named = patch.field_names().join(", ");
+    let result = apply_patch_unaudited(state, patch).await;
+    let (target, outcome) = match &result {
+        Ok(after) => (changed_fields(&before, after).join(", "), Ok(())),
+        Err(e) => (named, Err(e.message.clone())),
+    };
+    state
+        .audit
+        .record("settings.update", &target, outcome)
+        .await;
+    result
+}
+
+async fn apply_patch_unaudited(
+    state: &AppState,
+    patch: SettingsPatch,
+) -> Result<Settings, ApiError> {
     let _guard = WRITES.lock().await;
     let next = patch.apply_to(&state.settings());
     let mut errors = validate_settings(&next);
@@ -114,10 +173,15 @@ pub async fn apply_patch(state: &AppState, patch: SettingsPatch) -> Result<Setti
     Ok(next)
 }
 
+#[utoipa::path(get, path = "/settings", tag = TAG_SETTINGS, operation_id = "get_settings",
+    responses((status = 200, description = "The settings", body = Settings)))]
 async fn show(State(state): State<AppState>) -> Json<Settings> {
     Json(state.settings())
 }
 
+#[utoipa::path(patch, path = "/settings", tag = TAG_SETTINGS, operation_id = "update_settings",
+    request_body = SettingsPatch,
+    responses((status = 200, description = "The settings after the change (applied live)", body = Settings)))]
 async fn update(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<JsonObject>,
@@ -127,6 +191,8 @@ async fn update(
 }
 
 /// `GET /api/v1/events`: every event of the bus as one `data:` line of JSON with a `"type"`.
+#[utoipa::path(get, path = "/events", tag = TAG_EVENTS, operation_id = "events",
+    responses((status = 200, description = "Server-sent events: one `data:` line of JSON with a `type` per status change of services, firewall and settings", body = String, content_type = "text/event-stream")))]
 async fn events(
     State(state): State<AppState>,
 ) -> Sse<impl Stream<Item = Result<Event, std::convert::Infallible>>> {
@@ -141,6 +207,16 @@ async fn events(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn changed_fields_name_only_what_differs() {
+        let a = Settings::defaults("box".into(), "nobody".into());
+        let mut b = a.clone();
+        assert!(changed_fields(&a, &b).is_empty());
+        b.hostname = "other".into();
+        b.ban.ban_secs += 1;
+        assert_eq!(changed_fields(&a, &b), ["hostname", "ban"]);
+    }
 
     #[test]
     fn patch_merges_nested_fields_and_rejects_unknown_ones() {

@@ -110,6 +110,7 @@ pub(crate) struct Env {
     config: SupervisorConfig,
     settings: RwLock<Settings>,
     events: broadcast::Sender<ServiceEvent>,
+    audit: crate::audit::AuditLog,
 }
 
 impl Env {
@@ -198,6 +199,7 @@ impl SupervisorHandle {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let env = Arc::new(Env {
             log_dir,
+            audit: crate::audit::AuditLog::open(&store)?,
             store,
             records,
             config,
@@ -358,7 +360,7 @@ impl SupervisorHandle {
     }
 
     /// Validates, persists (durably) and — if enabled — starts a new service.
-    pub async fn create(&self, input: ServiceInput) -> Result<Service, SupervisorError> {
+    async fn create_unaudited(&self, input: ServiceInput) -> Result<Service, SupervisorError> {
         let _guard = self.inner.mutations.lock().await;
         let spec = self.validate(&input, None)?;
         let env = &self.inner.env;
@@ -401,7 +403,11 @@ impl SupervisorHandle {
 
     /// Applies a partial update (validated like a create; persisted before it returns). A running
     /// service whose command, directory, environment, user, ports or monitoring changed restarts.
-    pub async fn update(&self, id: &str, patch: ServicePatch) -> Result<Service, SupervisorError> {
+    async fn update_unaudited(
+        &self,
+        id: &str,
+        patch: ServicePatch,
+    ) -> Result<Service, SupervisorError> {
         let _guard = self.inner.mutations.lock().await;
         let current = self.get(id)?;
         let input = patch.apply_to(&current.spec);
@@ -417,7 +423,7 @@ impl SupervisorHandle {
     }
 
     /// Stops the service (every process of its group) and deletes it. Its log files stay.
-    pub async fn delete(&self, id: &str) -> Result<(), SupervisorError> {
+    async fn delete_unaudited(&self, id: &str) -> Result<(), SupervisorError> {
         let _guard = self.inner.mutations.lock().await;
         self.ask(id, Command::Shutdown).await?;
         let slot = self.write_slots().remove(id);
@@ -433,19 +439,85 @@ impl SupervisorHandle {
     }
 
     /// Enables and starts the service (re-enabling a disabled one).
-    pub async fn start_service(&self, id: &str) -> Result<Service, SupervisorError> {
+    async fn start_service_unaudited(&self, id: &str) -> Result<Service, SupervisorError> {
         self.ask(id, Command::Start).await
     }
 
     /// Disables and stops the service; returns once no process of its group is left.
-    pub async fn stop_service(&self, id: &str) -> Result<Service, SupervisorError> {
+    async fn stop_service_unaudited(&self, id: &str) -> Result<Service, SupervisorError> {
         self.ask(id, Command::Stop).await
     }
 
     /// Restarts the service: SIGHUP to its group, SIGKILL after the grace, then a new start. Starts a
     /// stopped or disabled service.
-    pub async fn restart_service(&self, id: &str) -> Result<Service, SupervisorError> {
+    async fn restart_service_unaudited(&self, id: &str) -> Result<Service, SupervisorError> {
         self.ask(id, Command::Restart).await
+    }
+
+    // ---- audited mutations: each records its outcome in the audit log, for REST and UI alike ----
+
+    /// Validates, persists (durably) and — if enabled — starts a new service.
+    pub async fn create(&self, input: ServiceInput) -> Result<Service, SupervisorError> {
+        let name = input.name.clone();
+        let result = self.create_unaudited(input).await;
+        self.audit("service.create", &name, &result).await;
+        result
+    }
+
+    /// Applies a partial update (see `update_unaudited`).
+    pub async fn update(&self, id: &str, patch: ServicePatch) -> Result<Service, SupervisorError> {
+        let target = self.audit_target(id);
+        let result = self.update_unaudited(id, patch).await;
+        self.audit("service.update", &target, &result).await;
+        result
+    }
+
+    /// Stops the service (every process of its group) and deletes it. Its log files stay.
+    pub async fn delete(&self, id: &str) -> Result<(), SupervisorError> {
+        let target = self.audit_target(id);
+        let result = self.delete_unaudited(id).await;
+        self.audit("service.delete", &target, &result).await;
+        result
+    }
+
+    /// Enables and starts the service (re-enabling a disabled one).
+    pub async fn start_service(&self, id: &str) -> Result<Service, SupervisorError> {
+        let target = self.audit_target(id);
+        let result = self.start_service_unaudited(id).await;
+        self.audit("service.start", &target, &result).await;
+        result
+    }
+
+    /// Disables and stops the service; returns once no process of its group is left.
+    pub async fn stop_service(&self, id: &str) -> Result<Service, SupervisorError> {
+        let target = self.audit_target(id);
+        let result = self.stop_service_unaudited(id).await;
+        self.audit("service.stop", &target, &result).await;
+        result
+    }
+
+    /// Restarts the service (SIGHUP to its group, then a new start).
+    pub async fn restart_service(&self, id: &str) -> Result<Service, SupervisorError> {
+        let target = self.audit_target(id);
+        let result = self.restart_service_unaudited(id).await;
+        self.audit("service.restart", &target, &result).await;
+        result
+    }
+
+    /// `name (id)` of a service for the audit log, or the id alone when there is no such service.
+    fn audit_target(&self, id: &str) -> String {
+        match self.get(id) {
+            Ok(service) => format!("{} ({id})", service.spec.name),
+            Err(_) => id.to_string(),
+        }
+    }
+
+    async fn audit<T>(&self, action: &str, target: &str, result: &Result<T, SupervisorError>) {
+        self.inner
+            .env
+            .audit
+            .record_result(action, target, result)
+            .await;
     }
 
     fn log_of(&self, id: &str) -> Result<ServiceLog, SupervisorError> {

@@ -1,0 +1,64 @@
+//! Server functions for administration: settings, password change, API tokens, the audit log.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+
+use crate::model::admin::{ApiToken, AuditEntry, CreatedToken, PasswordChange};
+use crate::model::error::AppError;
+use crate::model::settings::{ServerInfo, Settings};
+
+/// The current settings.
+#[server(prefix = "/rpc", endpoint = "admin/settings", input = Json)]
+pub async fn get_settings() -> Result<Settings, AppError> {
+    let (backend, _user) = crate::backend::require_user().await?;
+    backend.get_settings().await
+}
+
+/// Replaces the settings (validated like `PATCH /api/v1/settings`, applied live).
+#[server(prefix = "/rpc", endpoint = "admin/settings/update", input = Json)]
+pub async fn update_settings(settings: Settings) -> Result<Settings, AppError> {
+    let (backend, user) = crate::backend::require_user().await?;
+    backend.update_settings(&user, settings).await
+}
+
+/// Whether Warden is served over TLS, and where it listens.
+#[server(prefix = "/rpc", endpoint = "admin/server", input = Json)]
+pub async fn get_server_info() -> Result<ServerInfo, AppError> {
+    let (backend, _user) = crate::backend::require_user().await?;
+    Ok(backend.server_info().await)
+}
+
+/// Changes the caller's password; their other sessions end.
+#[server(prefix = "/rpc", endpoint = "admin/password", input = Json)]
+pub async fn change_password(change: PasswordChange) -> Result<(), AppError> {
+    let (backend, user) = crate::backend::require_user().await?;
+    backend.change_password(&user, change).await
+}
+
+/// The caller's API tokens (without secrets).
+#[server(prefix = "/rpc", endpoint = "admin/tokens", input = Json)]
+pub async fn list_tokens() -> Result<Vec<ApiToken>, AppError> {
+    let (backend, user) = crate::backend::require_user().await?;
+    backend.list_tokens(&user).await
+}
+
+/// Creates an API token; the answer holds the secret, shown once.
+#[server(prefix = "/rpc", endpoint = "admin/tokens/create", input = Json)]
+pub async fn create_token(name: String) -> Result<CreatedToken, AppError> {
+    let (backend, user) = crate::backend::require_user().await?;
+    backend.create_token(&user, name).await
+}
+
+/// Revokes an API token; it stops working at once.
+#[server(prefix = "/rpc", endpoint = "admin/tokens/revoke", input = Json)]
+pub async fn revoke_token(id: String) -> Result<(), AppError> {
+    let (backend, user) = crate::backend::require_user().await?;
+    backend.revoke_token(&user, &id).await
+}
+
+/// The newest `limit` audit entries (at most 1000), newest first.
+#[server(prefix = "/rpc", endpoint = "admin/audit", input = Json)]
+pub async fn audit_log(limit: usize) -> Result<Vec<AuditEntry>, AppError> {
+    let (backend, _user) = crate::backend::require_user().await?;
+    backend.audit_log(limit.clamp(1, 1000)).await
+}

@@ -1,0 +1,300 @@
+//! The settings and audit pages in headless Chromium against the real binary: a changed setting is
+//! persisted (seen over REST), invalid values get field errors (from the shared validation in the browser,
+//! and from the server), an API token is created (secret shown once, works against REST) and revoked, the
+//! password is changed and works at the next login, and the audit page lists all of it. Screenshots go to
+//! target/artifacts/.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use warden_tests::browser::{self, Browser};
+use warden_tests::{gate, poll, Api, Warden, ADMIN_PASSWORD};
+
+const NEW_PASSWORD: &str = "browser-new-password-1";
+
+/// Sets an input's value the way typing does (an `input` event), replacing what was there.
+async fn set_input(b: &Browser, css: &str, value: &str) {
+    b.find(css).await;
+    b.client
+        .execute(
+            "const el = document.querySelector(arguments[0]); el.value = arguments[1]; \
+             el.dispatchEvent(new Event('input', {bubbles: true}));",
+            vec![json!(css), json!(value)],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("set {css}: {e}"));
+}
+
+async fn click(b: &Browser, css: &str) {
+    b.find(css)
+        .await
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+/// Waits until the page's text contains `needle`.
+async fn wait_text(b: &Browser, needle: &str) {
+    let c = b.client.clone();
+    let needle_owned = needle.to_string();
+    poll(
+        &format!("the page to show {needle:?}"),
+        Duration::from_secs(20),
+        move || {
+            let c = c.clone();
+            let needle = needle_owned.clone();
+            async move {
+                let text = c
+                    .execute("return document.body.innerText;", vec![])
+                    .await
+                    .ok()?;
+                text.as_str()
+                    .is_some_and(|t| t.contains(&needle))
+                    .then_some(())
+            }
+        },
+    )
+    .await;
+}
+
+async fn count(b: &Browser, css: &str) -> usize {
+    b.client
+        .execute(
+            "return document.querySelectorAll(arguments[0]).length;",
+            vec![json!(css)],
+        )
+        .await
+        .ok()
+        .and_then(|v| v.as_u64())
+        .unwrap_or(0) as usize
+}
+
+async fn login(b: &Browser, w: &Warden, password: &str) {
+    b.client.goto(&format!("{}/login", w.url)).await.unwrap();
+    b.find("#password").await.send_keys(password).await.unwrap();
+    click(b, "[data-testid=login-submit]").await;
+    b.wait_for_path("/").await;
+}
+
+async fn open(b: &Browser, w: &Warden, path: &str) {
+    b.client.goto(&format!("{}{path}", w.url)).await.unwrap();
+    b.wait_for_path(path).await;
+    b.find("body[data-hydrated=true]").await;
+}
+
+#[tokio::test]
+async fn settings_tokens_password_and_audit_in_the_browser() {
+    if !gate("headless Chromium", browser::available()) {
+        return;
+    }
+    let w = Warden::start();
+    let rest = Api::login(&w).await;
+    let b = Browser::start(1280, 1000).await;
+    login(&b, &w, ADMIN_PASSWORD).await;
+
+    // ---- a setting changed in the form is persisted ----
+    open(&b, &w, "/settings").await;
+    b.find("[data-testid=settings-form]").await;
+    set_input(&b, "[data-testid=hostname-input]", "browser-host").await;
+    set_input(&b, "[data-testid=ban-window-input]", "900").await;
+    click(&b, "[data-testid=env-add]").await;
+    let last_key = "[data-testid=env-row]:last-child [data-testid=env-key]";
+    let last_value = "[data-testid=env-row]:last-child [data-testid=env-value]";
+    set_input(&b, last_key, "GREETING").await;
+    set_input(&b, last_value, "hello world").await;
+    click(&b, "[data-testid=settings-save]").await;
+    wait_text(&b, "Settings saved.").await;
+    let saved = poll("the settings over REST", Duration::from_secs(10), || {
+        let rest = rest.clone();
+        async move {
+            let s = rest.get_json("/settings").await;
+            (s["hostname"] == "browser-host").then_some(s)
+        }
+    })
+    .await;
+    assert_eq!(saved["ban"]["window_secs"], 900);
+    assert_eq!(saved["environment"]["GREETING"], "hello world");
+    b.screenshot("settings-saved").await;
+
+    // ---- invalid values: field errors, nothing saved ----
+    set_input(&b, "[data-testid=service-ports-input]", "9000:8000").await;
+    click(&b, "[data-testid=settings-save]").await;
+    let err = b.find("[data-testid=error-service_ports]").await;
+    assert!(err.text().await.unwrap().contains("range"));
+    set_input(&b, "[data-testid=service-ports-input]", "8300:8499").await;
+    // A user name that is well-formed but does not exist: only the server knows.
+    set_input(&b, "[data-testid=service-user-input]", "no-such-user-zz").await;
+    click(&b, "[data-testid=settings-save]").await;
+    let err = b.find("[data-testid=error-service_user]").await;
+    assert!(!err.text().await.unwrap().is_empty());
+    b.screenshot("settings-field-error").await;
+    assert_ne!(
+        rest.get_json("/settings").await["service_user"],
+        "no-such-user-zz"
+    );
+
+    // ---- API token: the secret is shown once and works ----
+    set_input(&b, "[data-testid=token-name]", "browser-ci").await;
+    click(&b, "[data-testid=token-create]").await;
+    b.find("[data-testid=token-secret-box]").await;
+    let secret: Value = b
+        .client
+        .execute(
+            "return document.querySelector('[data-testid=token-secret]').value;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let secret = secret.as_str().expect("the secret").to_string();
+    assert!(secret.len() >= 40, "{secret}");
+    b.find("[data-testid=token-copy]").await;
+    b.screenshot("settings-token-created").await;
+    let bot = Api::with_token(&w, &secret);
+    assert_eq!(bot.get("/services").await.status(), 200);
+    // Shown once: after a reload only the list row is there.
+    open(&b, &w, "/settings").await;
+    b.find("[data-testid=token-row][data-token-name=browser-ci]")
+        .await;
+    assert_eq!(count(&b, "[data-testid=token-secret-box]").await, 0);
+    let page: Value = b
+        .client
+        .execute("return document.documentElement.outerHTML;", vec![])
+        .await
+        .unwrap();
+    assert!(
+        !page.as_str().unwrap_or_default().contains(&secret),
+        "the secret is not in the page again"
+    );
+
+    // Revoke, with a confirmation.
+    click(&b, "[data-testid=token-revoke]").await;
+    click(&b, "[data-testid=token-revoke-confirm]").await;
+    wait_text(&b, "Token browser-ci revoked.").await;
+    b.find("[data-testid=no-tokens]").await;
+    assert_eq!(bot.get("/services").await.status(), 401);
+
+    // ---- password: wrong current → field error; then a real change ----
+    set_input(&b, "[data-testid=current-password]", "not-the-password").await;
+    set_input(&b, "[data-testid=new-password]", NEW_PASSWORD).await;
+    set_input(&b, "[data-testid=repeat-password]", NEW_PASSWORD).await;
+    click(&b, "[data-testid=password-save]").await;
+    b.find("[data-testid=error-current_password]").await;
+    set_input(&b, "[data-testid=current-password]", ADMIN_PASSWORD).await;
+    click(&b, "[data-testid=password-save]").await;
+    wait_text(&b, "Password changed.").await;
+    // The REST session (another session) ended.
+    assert_eq!(rest.get("/settings").await.status(), 401);
+    b.screenshot("settings-password-changed").await;
+
+    // Log out and in with the new password.
+    click(&b, "[data-testid=logout]").await;
+    b.wait_for_path("/login").await;
+    login(&b, &w, NEW_PASSWORD).await;
+
+    // ---- the audit page lists these actions ----
+    open(&b, &w, "/audit").await;
+    b.find("[data-testid=audit-table]").await;
+    for action in [
+        "settings.update",
+        "token.create",
+        "token.revoke",
+        "auth.password",
+        "auth.login",
+    ] {
+        let n = count(
+            &b,
+            &format!("[data-testid=audit-row][data-action='{action}']"),
+        )
+        .await;
+        assert!(n >= 1, "the audit page lists {action}");
+    }
+    let text: Value = b
+        .client
+        .execute(
+            "return document.querySelector('[data-testid=audit-table]').innerText;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let text = text.as_str().unwrap_or_default();
+    assert!(
+        text.contains("admin") && text.contains("127.0.0.1") && text.contains("browser-ci"),
+        "{text}"
+    );
+    // Refresh picks up new entries.
+    let before = count(&b, "[data-testid=audit-row]").await;
+    let fresh = Api::with_token(&w, &{
+        let c = w.client();
+        let r: Value = c
+            .post(w.api("/auth/login"))
+            .json(&json!({"username": "admin", "password": NEW_PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        r["token"].as_str().unwrap().to_string()
+    });
+    assert_eq!(
+        fresh
+            .patch("/settings", &json!({"hostname": "after-refresh"}))
+            .await
+            .status(),
+        200
+    );
+    click(&b, "[data-testid=audit-refresh]").await;
+    let c = b.client.clone();
+    poll(
+        "the refreshed audit table",
+        Duration::from_secs(10),
+        move || {
+            let c = c.clone();
+            async move {
+                let n = c
+                    .execute(
+                        "return document.querySelectorAll('[data-testid=audit-row]').length;",
+                        vec![],
+                    )
+                    .await
+                    .ok()?
+                    .as_u64()? as usize;
+                (n >= before + 2).then_some(())
+            }
+        },
+    )
+    .await;
+    b.screenshot("audit").await;
+
+    // The Logs page and the Settings page link to the audit log.
+    open(&b, &w, "/logs").await;
+    b.find("[data-testid=audit-link][href='/audit']").await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn settings_page_fits_a_phone() {
+    if !gate("headless Chromium", browser::available()) {
+        return;
+    }
+    let w = Warden::start();
+    let b = Browser::start(390, 844).await;
+    login(&b, &w, ADMIN_PASSWORD).await;
+    open(&b, &w, "/settings").await;
+    b.find("[data-testid=settings-form]").await;
+    let overflow = b
+        .client
+        .execute(
+            "return document.documentElement.scrollWidth > window.innerWidth + 1;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        overflow,
+        Value::Bool(false),
+        "the settings page is wider than a phone screen"
+    );
+    b.screenshot("settings-phone").await;
+    b.close().await;
+}
