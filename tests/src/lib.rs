@@ -336,7 +336,9 @@ pub mod browser {
                         format!("--user-data-dir={}", profile.path().display()),
                         format!("--window-size={width},{height}"),
                     ]
-                }
+                },
+                // Keeps the console (CSP violations, errors) for `Browser::console_log`.
+                "goog:loggingPrefs": {"browser": "ALL"}
             });
             let caps = match caps {
                 serde_json::Value::Object(m) => m,
@@ -390,10 +392,45 @@ pub mod browser {
             path
         }
 
+        /// The browser console messages since the last call (chromedriver's log endpoint), each
+        /// `{"level", "message", "source", "timestamp"}`; CSP violations show up here as errors.
+        pub async fn console_log(&self) -> Vec<serde_json::Value> {
+            let answer = self
+                .client
+                .issue_cmd(BrowserLog)
+                .await
+                .expect("the browser log");
+            answer.as_array().cloned().unwrap_or_default()
+        }
+
         pub async fn close(mut self) {
             let _ = self.client.clone().close().await;
             let _ = self.driver.kill();
             let _ = self.driver.wait();
+        }
+    }
+
+    /// chromedriver's `POST /session/{id}/se/log {"type": "browser"}`.
+    #[derive(Debug)]
+    struct BrowserLog;
+
+    impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+        fn endpoint(
+            &self,
+            base_url: &url::Url,
+            session_id: Option<&str>,
+        ) -> Result<url::Url, url::ParseError> {
+            base_url.join(&format!(
+                "session/{}/se/log",
+                session_id.unwrap_or_default()
+            ))
+        }
+
+        fn method_and_body(&self, _url: &url::Url) -> (http::Method, Option<String>) {
+            (
+                http::Method::POST,
+                Some(r#"{"type":"browser"}"#.to_string()),
+            )
         }
     }
 
