@@ -344,6 +344,14 @@ fn check_command(field: &str, command: &str, errors: &mut Vec<FieldError>) {
             field,
             "the command cannot contain a NUL character",
         ));
+    } else if command.len() > super::settings::MAX_EXEC_STRING_BYTES {
+        errors.push(FieldError::new(
+            field,
+            format!(
+                "the command has more than {} bytes",
+                super::settings::MAX_EXEC_STRING_BYTES
+            ),
+        ));
     }
 }
 

@@ -93,6 +93,37 @@ pub async fn auth_gate(State(state): State<AppState>, mut req: Request, next: Ne
     }
 }
 
+/// The request body limit in the API's error shape, before any handler runs: a declared `Content-Length`
+/// over `super::MAX_BODY_BYTES` is refused at once; server functions and the login form, whose
+/// extractors would turn an over-long body into a 500, get their body read here (bounded) first.
+pub async fn body_limit(req: Request, next: Next) -> Response {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "The request body is too large.",
+        )
+        .into_response()
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|len| len > super::MAX_BODY_BYTES as u64) {
+        return too_large();
+    }
+    let path = req.uri().path();
+    if path.starts_with("/rpc/") || path == "/login" || path == "/logout" {
+        let (parts, body) = req.into_parts();
+        return match axum::body::to_bytes(body, super::MAX_BODY_BYTES).await {
+            Ok(bytes) => next.run(Request::from_parts(parts, bytes.into())).await,
+            Err(_) => too_large(),
+        };
+    }
+    next.run(req).await
+}
+
 /// The per-request CSP nonce: put in the request's extensions by [`security_headers`], handed to Leptos
 /// (which puts it on its hydration and streaming scripts) by [`provide_request_nonce`].
 #[derive(Debug, Clone)]

@@ -93,6 +93,7 @@ pub fn router(state: AppState, site_root: &Path) -> Router {
             middleware::auth_gate,
         ))
         .layer(axum::middleware::from_fn(middleware::csrf_guard))
+        .layer(axum::middleware::from_fn(middleware::body_limit))
         .layer(axum::middleware::from_fn(middleware::security_headers))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::trace::TraceLayer::new_for_http())
