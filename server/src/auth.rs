@@ -137,10 +137,13 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
     }
 }
 
-/// Per-address failed-login counting: a pure sliding window, fed by the HTTP layer.
+/// Per-address failed-login counting: a pure sliding window, fed by the HTTP layer. An address that used
+/// up its failures is blocked for the ban duration (see [`LoginThrottle::block`]); when the block ends it
+/// starts afresh, like the kernel ban that accompanies it.
 #[derive(Debug, Default)]
 pub struct LoginThrottle {
     failures: HashMap<IpAddr, VecDeque<Instant>>,
+    blocked: HashMap<IpAddr, Instant>,
 }
 
 impl LoginThrottle {
@@ -166,6 +169,14 @@ impl LoginThrottle {
         max: u32,
         window: Duration,
     ) -> Result<(), Duration> {
+        if let Some(until) = self.blocked.get(&addr).copied() {
+            if now < until {
+                return Err((until - now).max(Duration::from_secs(1)));
+            }
+            // The block is over: the address starts afresh.
+            self.blocked.remove(&addr);
+            self.failures.remove(&addr);
+        }
         let n = self.prune(addr, now, window);
         if n >= max as usize {
             let oldest = self
@@ -189,6 +200,16 @@ impl LoginThrottle {
 
     pub fn record_success(&mut self, addr: IpAddr) {
         self.failures.remove(&addr);
+    }
+
+    /// Blocks `addr` for `duration` from `now` unless it is blocked already; returns how long the block
+    /// still lasts.
+    pub fn block(&mut self, addr: IpAddr, now: Instant, duration: Duration) -> Duration {
+        let until = self.blocked.entry(addr).or_insert(now + duration);
+        if *until <= now {
+            *until = now + duration;
+        }
+        (*until - now).max(Duration::from_secs(1))
     }
 }
 
@@ -293,6 +314,12 @@ impl Auth {
         Ok(LoginOutcome::Ok { token, expires_at })
     }
 
+    /// Blocks logins from `addr` for `duration` (it used up its failures; the firewall bans it for as
+    /// long); returns how long the block still lasts.
+    pub fn block_address(&self, addr: IpAddr, duration: Duration) -> Duration {
+        self.throttle_lock().block(addr, Instant::now(), duration)
+    }
+
     fn throttle_lock(&self) -> std::sync::MutexGuard<'_, LoginThrottle> {
         // A poisoned throttle only means a panic elsewhere mid-update; its data is still usable.
         self.throttle.lock().unwrap_or_else(|p| p.into_inner())
@@ -364,6 +391,34 @@ mod tests {
         );
         // After the window the failures age out.
         assert!(t.check(a, t0 + w + Duration::from_secs(1), 3, w).is_ok());
+    }
+
+    #[test]
+    fn a_block_lasts_its_duration_then_the_address_starts_afresh() {
+        let mut t = LoginThrottle::default();
+        let a: IpAddr = "192.0.2.7".parse().unwrap();
+        let w = Duration::from_secs(600);
+        let ban = Duration::from_secs(4);
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            t.record_failure(a, t0, w);
+        }
+        assert!(t.check(a, t0, 3, w).is_err());
+        assert_eq!(t.block(a, t0, ban), ban);
+        // A second throttled attempt does not extend the block.
+        assert_eq!(
+            t.block(a, t0 + Duration::from_secs(2), ban),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            t.check(a, t0 + Duration::from_secs(3), 3, w).unwrap_err(),
+            Duration::from_secs(1)
+        );
+        // The block ends before the window: the old failures are forgotten with it.
+        let later = t0 + ban + Duration::from_millis(1);
+        assert!(t.check(a, later, 3, w).is_ok());
+        t.record_failure(a, later, w);
+        assert!(t.check(a, later, 3, w).is_ok(), "one failure, not four");
     }
 
     #[tokio::test]
