@@ -230,6 +230,9 @@ pub enum WarningKind {
     PortNotListening,
     /// A reserved port is bound to loopback only (unreachable from outside; bind `::`).
     PortLoopbackOnly,
+    /// The service's log file cannot be written (disk full, read-only, permissions): its output is
+    /// dropped until it can; the service itself keeps running.
+    LogNotWritable,
 }
 
 /// Something about a running service an operator should fix.

@@ -143,7 +143,18 @@ struct Slot {
 
 impl Slot {
     fn service(&self) -> Service {
-        self.view.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        let mut service = self.view.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(problem) = self.log.write_problem() {
+            service
+                .status
+                .warnings
+                .push(app::model::service::ServiceWarning {
+                    kind: app::model::service::WarningKind::LogNotWritable,
+                    port: None,
+                    message: problem,
+                });
+        }
+        service
     }
 }
 
