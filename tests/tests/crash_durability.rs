@@ -283,33 +283,29 @@ fn reconcile(model: &mut Model, in_flight: Option<&Write>, services: &Value, rul
                 model.services.insert(id.clone(), s.clone());
             }
         }
-        Some(Write::PatchCommand { id, command }) => {
+        Some(Write::PatchCommand { id, command })
             if actual_services
                 .get(id)
-                .is_some_and(|a| &a.command == command)
-            {
-                model.services.get_mut(id).unwrap().command = command.clone();
-            }
+                .is_some_and(|a| &a.command == command) =>
+        {
+            model.services.get_mut(id).unwrap().command = command.clone();
         }
-        Some(Write::SetEnabled { id, enabled }) => {
+        Some(Write::SetEnabled { id, enabled })
             if actual_services
                 .get(id)
-                .is_some_and(|a| a.enabled == *enabled)
-            {
-                model.services.get_mut(id).unwrap().enabled = *enabled;
-            }
+                .is_some_and(|a| a.enabled == *enabled) =>
+        {
+            model.services.get_mut(id).unwrap().enabled = *enabled;
         }
         Some(Write::CreateRule { annotation }) => {
             if let Some((id, _)) = actual_rules.iter().find(|(_, a)| *a == annotation) {
                 model.rules.insert(id.clone(), annotation.clone());
             }
         }
-        Some(Write::PatchRule { id, annotation }) => {
-            if actual_rules.get(id) == Some(annotation) {
-                model.rules.insert(id.clone(), annotation.clone());
-            }
+        Some(Write::PatchRule { id, annotation }) if actual_rules.get(id) == Some(annotation) => {
+            model.rules.insert(id.clone(), annotation.clone());
         }
-        None => {}
+        _ => {}
     }
     assert_eq!(
         actual_services, model.services,

@@ -65,10 +65,7 @@ impl Mount {
 
 impl Drop for Mount {
     fn drop(&mut self) {
-        let _ = Command::new("umount")
-            .arg("-l")
-            .arg(&self.0)
-            .status();
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
     }
 }
 
@@ -159,10 +156,14 @@ async fn a_full_log_directory_neither_stops_nor_blocks_services_and_recovers() {
     );
     // The service goes on: same process, still producing output well past a pipe's worth.
     let beat = heartbeat(&hb);
-    poll("the service to keep running", Duration::from_secs(20), || {
-        let hb = hb.clone();
-        async move { (heartbeat(&hb) > beat + 100).then_some(()) }
-    })
+    poll(
+        "the service to keep running",
+        Duration::from_secs(20),
+        || {
+            let hb = hb.clone();
+            async move { (heartbeat(&hb) > beat + 100).then_some(()) }
+        },
+    )
     .await;
     let now = api.service(&id).await;
     assert_eq!(now["status"]["state"], "running");

@@ -272,7 +272,11 @@ impl Writer {
                     Stream::Warden,
                     &format!("the log file could not be written for a while; {dropped} line(s) were lost"),
                 );
-                if self.write_line(&note).and_then(|()| self.file.flush()).is_err() {
+                if self
+                    .write_line(&note)
+                    .and_then(|()| self.file.flush())
+                    .is_err()
+                {
                     self.dropped += 1;
                 }
             }
