@@ -343,13 +343,13 @@ fn each_runs_once(model: &Model) -> bool {
     settled
 }
 
-/// Ends every process of this run's services (also when the test fails half-way, between a kill and a
-/// restart, when they belong to no Warden).
+/// Ends the process group of every process whose command line holds this text (also when a test fails
+/// half-way, between a kill and a restart, when they belong to no Warden).
 struct KillMarked(String);
 
 impl Drop for KillMarked {
     fn drop(&mut self) {
-        for p in processes_matching(&format!("crashmark-{}-", self.0)) {
+        for p in processes_matching(&self.0) {
             let _ = nix::sys::signal::killpg(
                 nix::unistd::Pid::from_raw(p.pgid as i32),
                 nix::sys::signal::Signal::SIGKILL,
@@ -372,7 +372,7 @@ async fn acknowledged_writes_survive_20_kill9s_under_load_and_services_come_back
         });
     eprintln!("CRASH_SEED={seed}");
     let run = std::process::id().to_string();
-    let _cleanup = KillMarked(run.clone());
+    let _cleanup = KillMarked(format!("crashmark-{run}-"));
     let mut w = Warden::start_managed();
     let token = w.login_token().await;
 
@@ -457,4 +457,71 @@ async fn acknowledged_writes_survive_20_kill9s_under_load_and_services_come_back
     eprintln!("{total} writes, {KILLS} kills; slowest return of all services: {slowest_back:?}");
     let log = w.stderr();
     assert!(!log.contains("panicked"), "{log}");
+}
+
+/// The race the test above can hit at random, made deterministic: a process of one of this Warden's
+/// services whose pid never reached the store (Warden was killed between spawning it and saving it) is
+/// found by the `WARDEN_INSTANCE` mark in its environment and ended when Warden starts again.
+#[tokio::test]
+async fn an_unrecorded_service_process_of_a_killed_warden_is_ended_at_start() {
+    let mut w = Warden::start_managed();
+    let api = warden_tests::Api::login(&w).await;
+    let service = api
+        .create_service(&json!({"name": "known", "command": "sleep 1000"}))
+        .await;
+    let id = service["id"].as_str().unwrap().to_string();
+    let pid = api.wait_running(&id, Duration::from_secs(10)).await;
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    let mark = environ
+        .split(|b| *b == 0)
+        .map(|v| String::from_utf8_lossy(v).to_string())
+        .find(|v| v.starts_with("WARDEN_INSTANCE="))
+        .expect("services carry WARDEN_INSTANCE");
+
+    // A stray: same mark, its own process group, unknown to the store.
+    let stray_marker = format!("strayprocess-{}", std::process::id());
+    let (key, value) = mark.split_once('=').unwrap();
+    let mut stray = std::process::Command::new("setsid")
+        .args([
+            "sh",
+            "-c",
+            &format!("MARK={stray_marker}; while :; do sleep 1; done"),
+        ])
+        .env(key, value)
+        .spawn()
+        .unwrap();
+    let _cleanup = KillMarked(stray_marker.clone());
+    warden_tests::wait_for("the stray to run", Duration::from_secs(5), || {
+        (!processes_matching(&stray_marker).is_empty()).then_some(())
+    });
+    // An unmarked process and one of another data dir are left alone.
+    let bystander_marker = format!("bystander-{}", std::process::id());
+    let mut bystander = std::process::Command::new("setsid")
+        .args([
+            "sh",
+            "-c",
+            &format!("MARK={bystander_marker}; while :; do sleep 1; done"),
+        ])
+        .env(key, "0123456789abcdef")
+        .spawn()
+        .unwrap();
+    let _cleanup_bystander = KillMarked(bystander_marker.clone());
+
+    w.kill9();
+    w.restart();
+    warden_tests::wait_for("the stray to be ended", Duration::from_secs(15), || {
+        processes_matching(&stray_marker).is_empty().then_some(())
+    });
+    let _ = stray.wait();
+    assert!(
+        !processes_matching(&bystander_marker).is_empty(),
+        "a process of another Warden was ended"
+    );
+    let api = warden_tests::Api::with_token(&w, &api.token);
+    api.wait_running(&id, Duration::from_secs(10)).await;
+    assert!(w
+        .stderr_since_restart()
+        .contains("left from a previous run"));
+    let _ = bystander.kill();
+    let _ = bystander.wait();
 }
