@@ -202,6 +202,17 @@ impl LoginThrottle {
         self.failures.remove(&addr);
     }
 
+    /// Lifts the block and forgets the failures of `addr` (for an IPv6 address: of its whole /64, the
+    /// unit the firewall bans), when an administrator removes its ban.
+    pub fn lift(&mut self, addr: IpAddr) {
+        let covers = |other: &IpAddr| match (addr, other) {
+            (IpAddr::V6(a), IpAddr::V6(b)) => a.segments()[..4] == b.segments()[..4],
+            _ => addr == *other,
+        };
+        self.blocked.retain(|other, _| !covers(other));
+        self.failures.retain(|other, _| !covers(other));
+    }
+
     /// Blocks `addr` for `duration` from `now` unless it is blocked already; returns how long the block
     /// still lasts.
     pub fn block(&mut self, addr: IpAddr, now: Instant, duration: Duration) -> Duration {
@@ -320,6 +331,11 @@ impl Auth {
         self.throttle_lock().block(addr, Instant::now(), duration)
     }
 
+    /// Lets `addr` (its /64 for IPv6) try logging in again at once (its ban was removed by hand).
+    pub fn lift_block(&self, addr: IpAddr) {
+        self.throttle_lock().lift(addr);
+    }
+
     fn throttle_lock(&self) -> std::sync::MutexGuard<'_, LoginThrottle> {
         // A poisoned throttle only means a panic elsewhere mid-update; its data is still usable.
         self.throttle.lock().unwrap_or_else(|p| p.into_inner())
@@ -419,6 +435,28 @@ mod tests {
         assert!(t.check(a, later, 3, w).is_ok());
         t.record_failure(a, later, w);
         assert!(t.check(a, later, 3, w).is_ok(), "one failure, not four");
+    }
+
+    #[test]
+    fn lifting_a_block_clears_the_address_or_its_v6_64() {
+        let mut t = LoginThrottle::default();
+        let w = Duration::from_secs(600);
+        let t0 = Instant::now();
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        let v6: IpAddr = "2001:db8:1:2::5".parse().unwrap();
+        let v6_same_64: IpAddr = "2001:db8:1:2::99".parse().unwrap();
+        let v6_other_64: IpAddr = "2001:db8:1:3::5".parse().unwrap();
+        for a in [v4, v6, v6_other_64] {
+            t.record_failure(a, t0, w);
+            t.block(a, t0, w);
+        }
+        t.lift("2001:db8:1:2::".parse().unwrap());
+        assert!(t.check(v6, t0, 1, w).is_ok());
+        assert!(t.check(v6_same_64, t0, 1, w).is_ok());
+        assert!(t.check(v6_other_64, t0, 1, w).is_err());
+        assert!(t.check(v4, t0, 1, w).is_err());
+        t.lift(v4);
+        assert!(t.check(v4, t0, 1, w).is_ok());
     }
 
     #[tokio::test]

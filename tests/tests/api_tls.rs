@@ -42,6 +42,15 @@ async fn self_signed_https_with_secure_cookies_and_the_certificate_kept_across_r
     assert_eq!(mode & 0o777, 0o600, "the key is private");
 
     let https = client_trusting(&cert);
+    // A client that connects and never starts its handshake holds up nobody else.
+    let authority = w.url.trim_start_matches("https://").to_string();
+    let _stalled = std::net::TcpStream::connect(&authority).unwrap();
+    let _half = {
+        use std::io::Write;
+        let mut s = std::net::TcpStream::connect(&authority).unwrap();
+        s.write_all(&[0x16, 0x03, 0x01]).unwrap(); // the first bytes of a ClientHello, then silence
+        s
+    };
     let resp = https
         .get(format!("{}/healthz", w.url))
         .send()

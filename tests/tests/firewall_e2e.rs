@@ -404,6 +404,29 @@ fn failed_logins_ban_the_address_at_the_kernel_until_it_expires_or_is_lifted() {
     let resp = attacker.request("POST", "/auth/login", Some(wrong.clone()));
     assert_eq!(resp.status, 401, "{}", resp.body);
 
+    // Banned again; an administrator lifting the ban lets the address in at once, logins included.
+    let mut banned_again = false;
+    for _ in 0..60 {
+        if attacker
+            .try_request(
+                "POST",
+                "/auth/login",
+                Some(wrong.clone()),
+                Duration::from_millis(800),
+            )
+            .is_err()
+        {
+            banned_again = true;
+            break;
+        }
+    }
+    assert!(banned_again);
+    let resp = admin.delete(&format!("/firewall/bans/{OTHER_ADDR}"));
+    assert_eq!(resp.status, 204, "{}", resp.body);
+    assert_eq!(tcp_probe(&lab.other, lab.other_side()), Reach::Open);
+    let resp = attacker.request("POST", "/auth/login", Some(wrong.clone()));
+    assert_eq!(resp.status, 401, "{}", resp.body);
+
     // A ban by hand expires by itself.
     let resp = admin.post(
         "/firewall/bans",
