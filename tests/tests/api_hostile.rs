@@ -261,6 +261,9 @@ async fn hostile_input_is_refused_in_the_error_shape_and_changes_nothing() {
         b"{\"name\": \"ok\", \"command\": \"true\", \"ports\": [8300.5]}".to_vec(),
         b"{\"name\": \"ok\", \"command\": \"true\", \"ports\": [-1]}".to_vec(),
         b"{\"name\": \"ok\", \"command\": \"true\", \"ports\": [70000]}".to_vec(),
+        b"{\"name\": \"ok\", \"name\": \"dup\", \"command\": \"true\"}".to_vec(),
+        b"{\"annotation\": \"a\", \"annotation\": \"b\"}".to_vec(),
+        b"{\"hostname\": \"a\", \"hostname\": \"b\"}".to_vec(),
     ];
     for body in &bodies {
         for (method, path) in [

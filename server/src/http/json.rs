@@ -42,6 +42,15 @@ where
             if first.is_some_and(|b| *b != b'{') {
                 return Err(ApiError::bad_request("The JSON body must be an object."));
             }
+            // A field given twice is ambiguous (parsers differ on which one wins): refused. Syntax
+            // errors are left to the decoding below, which names them.
+            if let Err(e) = serde_json::from_slice::<UniqueFields>(&bytes) {
+                if e.classify() == serde_json::error::Category::Data {
+                    return Err(ApiError::bad_request(format!(
+                        "The JSON body is not valid: {e}"
+                    )));
+                }
+            }
             Request::from_parts(parts, bytes.into())
         } else {
             req
@@ -64,5 +73,38 @@ where
                 })
             }
         }
+    }
+}
+
+/// Decodes nothing but checks that no top-level field of a JSON object appears twice.
+struct UniqueFields;
+
+impl<'de> serde::Deserialize<'de> for UniqueFields {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = UniqueFields;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<UniqueFields, A::Error> {
+                let mut seen = std::collections::HashSet::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if !seen.insert(key.clone()) {
+                        return Err(serde::de::Error::custom(format!(
+                            "the field `{key}` appears twice"
+                        )));
+                    }
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+                Ok(UniqueFields)
+            }
+        }
+        deserializer.deserialize_map(Fields)
     }
 }
