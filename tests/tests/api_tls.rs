@@ -144,6 +144,10 @@ async fn self_signed_https_with_secure_cookies_and_the_certificate_kept_across_r
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
+
+    // SIGTERM still shuts down cleanly over TLS (with a client connected).
+    let status = w.terminate(Duration::from_secs(20)).expect("exit status");
+    assert!(status.success(), "{status:?}");
 }
 
 fn serve_fails(args: &[&str]) -> (i32, String) {
