@@ -369,6 +369,28 @@ mod tests {
     }
 
     #[test]
+    fn open_waits_for_a_lock_held_for_a_moment() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let first = Store::open(dir.path()).unwrap();
+        let releasing = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = releasing.clone();
+        let holder = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            flag.store(true, Ordering::SeqCst);
+            drop(first);
+        });
+        // Opened once the first handle lets go, well within STORE_LOCK_WAIT.
+        let second = Store::open(dir.path()).unwrap();
+        assert!(
+            releasing.load(Ordering::SeqCst),
+            "opened while the first handle still held the lock"
+        );
+        holder.join().unwrap();
+        drop(second);
+    }
+
+    #[test]
     fn unwritable_or_bogus_path_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("a-file");
