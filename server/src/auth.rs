@@ -195,10 +195,13 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
     }
 }
 
-/// Per-address failed-login counting: a pure sliding window, fed by the HTTP layer.
+/// Per-address failed-login counting: a pure sliding window, fed by the HTTP layer. An address that used
+/// up its failures is blocked for the ban duration (see [`LoginThrottle::block`]); when the block ends it
+/// starts afresh, like the kernel ban that accompanies it.
 #[derive(Debug, Default)]
 pub struct LoginThrottle {
     failures: HashMap<IpAddr, VecDeque<Instant>>,
+    blocked: HashMap<IpAddr, Instant>,
 }
 
 impl LoginThrottle {
@@ -224,6 +227,14 @@ impl LoginThrottle {
         max: u32,
         window: Duration,
     ) -> Result<(), Duration> {
+        if let Some(until) = self.blocked.get(&addr).copied() {
+            if now < until {
+                return Err((until - now).max(Duration::from_secs(1)));
+            }
+            // The block is over: the address starts afresh.
+            self.blocked.remove(&addr);
+            self.failures.remove(&addr);
+        }
         let n = self.prune(addr, now, window);
         if n >= max as usize {
             let oldest = self
@@ -247,6 +258,27 @@ impl LoginThrottle {
 
     pub fn record_success(&mut self, addr: IpAddr) {
         self.failures.remove(&addr);
+    }
+
+    /// Lifts the block and forgets the failures of `addr` (for an IPv6 address: of its whole /64, the
+    /// unit the firewall bans), when an administrator removes its ban.
+    pub fn lift(&mut self, addr: IpAddr) {
+        let covers = |other: &IpAddr| match (addr, other) {
+            (IpAddr::V6(a), IpAddr::V6(b)) => a.segments()[..4] == b.segments()[..4],
+            _ => addr == *other,
+        };
+        self.blocked.retain(|other, _| !covers(other));
+        self.failures.retain(|other, _| !covers(other));
+    }
+
+    /// Blocks `addr` for `duration` from `now` unless it is blocked already; returns how long the block
+    /// still lasts.
+    pub fn block(&mut self, addr: IpAddr, now: Instant, duration: Duration) -> Duration {
+        let until = self.blocked.entry(addr).or_insert(now + duration);
+        if *until <= now {
+            *until = now + duration;
+        }
+        (*until - now).max(Duration::from_secs(1))
     }
 }
 
@@ -367,6 +399,17 @@ impl Auth {
         self.store.flush().await?;
         self.audit.record_as(&actor, "auth.login", "", Ok(())).await;
         Ok(LoginOutcome::Ok { token, expires_at })
+    }
+
+    /// Blocks logins from `addr` for `duration` (it used up its failures; the firewall bans it for as
+    /// long); returns how long the block still lasts.
+    pub fn block_address(&self, addr: IpAddr, duration: Duration) -> Duration {
+        self.throttle_lock().block(addr, Instant::now(), duration)
+    }
+
+    /// Lets `addr` (its /64 for IPv6) try logging in again at once (its ban was removed by hand).
+    pub fn lift_block(&self, addr: IpAddr) {
+        self.throttle_lock().lift(addr);
     }
 
     fn throttle_lock(&self) -> std::sync::MutexGuard<'_, LoginThrottle> {
@@ -616,6 +659,56 @@ mod tests {
         );
         // After the window the failures age out.
         assert!(t.check(a, t0 + w + Duration::from_secs(1), 3, w).is_ok());
+    }
+
+    #[test]
+    fn a_block_lasts_its_duration_then_the_address_starts_afresh() {
+        let mut t = LoginThrottle::default();
+        let a: IpAddr = "192.0.2.7".parse().unwrap();
+        let w = Duration::from_secs(600);
+        let ban = Duration::from_secs(4);
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            t.record_failure(a, t0, w);
+        }
+        assert!(t.check(a, t0, 3, w).is_err());
+        assert_eq!(t.block(a, t0, ban), ban);
+        // A second throttled attempt does not extend the block.
+        assert_eq!(
+            t.block(a, t0 + Duration::from_secs(2), ban),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            t.check(a, t0 + Duration::from_secs(3), 3, w).unwrap_err(),
+            Duration::from_secs(1)
+        );
+        // The block ends before the window: the old failures are forgotten with it.
+        let later = t0 + ban + Duration::from_millis(1);
+        assert!(t.check(a, later, 3, w).is_ok());
+        t.record_failure(a, later, w);
+        assert!(t.check(a, later, 3, w).is_ok(), "one failure, not four");
+    }
+
+    #[test]
+    fn lifting_a_block_clears_the_address_or_its_v6_64() {
+        let mut t = LoginThrottle::default();
+        let w = Duration::from_secs(600);
+        let t0 = Instant::now();
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        let v6: IpAddr = "2001:db8:1:2::5".parse().unwrap();
+        let v6_same_64: IpAddr = "2001:db8:1:2::99".parse().unwrap();
+        let v6_other_64: IpAddr = "2001:db8:1:3::5".parse().unwrap();
+        for a in [v4, v6, v6_other_64] {
+            t.record_failure(a, t0, w);
+            t.block(a, t0, w);
+        }
+        t.lift("2001:db8:1:2::".parse().unwrap());
+        assert!(t.check(v6, t0, 1, w).is_ok());
+        assert!(t.check(v6_same_64, t0, 1, w).is_ok());
+        assert!(t.check(v6_other_64, t0, 1, w).is_err());
+        assert!(t.check(v4, t0, 1, w).is_err());
+        t.lift(v4);
+        assert!(t.check(v4, t0, 1, w).is_ok());
     }
 
     #[tokio::test]

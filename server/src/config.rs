@@ -51,6 +51,33 @@ pub struct ServeArgs {
     /// The `nft` program Warden drives.
     #[arg(long, env = "WARDEN_NFT", default_value = "nft")]
     pub nft: String,
+
+    /// Serve HTTPS with a certificate generated on first start and kept in `<data-dir>/tls/`
+    /// (`self-signed`), instead of plain HTTP.
+    #[arg(long, env = "WARDEN_TLS", value_enum, conflicts_with_all = ["tls_cert", "tls_key"])]
+    pub tls: Option<TlsMode>,
+
+    /// Serve HTTPS with this PEM certificate chain (needs `--tls-key`).
+    #[arg(long, env = "WARDEN_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of `--tls-cert`.
+    #[arg(long, env = "WARDEN_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+/// `--tls` modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TlsMode {
+    /// Generate a self-signed certificate on first start and reuse it afterwards.
+    SelfSigned,
+}
+
+/// Where the TLS certificate comes from, if HTTPS is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsSource {
+    SelfSigned,
+    Files { cert: PathBuf, key: PathBuf },
 }
 
 impl ServeArgs {
@@ -71,6 +98,18 @@ impl ServeArgs {
                     .map(|d| d.join("site"))
             })
             .unwrap_or(local)
+    }
+
+    /// Whether and how to serve HTTPS (clap guarantees cert and key come together and exclude `--tls`).
+    pub fn tls_source(&self) -> Option<TlsSource> {
+        match (&self.tls, &self.tls_cert, &self.tls_key) {
+            (Some(TlsMode::SelfSigned), _, _) => Some(TlsSource::SelfSigned),
+            (None, Some(cert), Some(key)) => Some(TlsSource::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
+        }
     }
 
     pub fn store_dir(&self) -> PathBuf {
@@ -128,6 +167,36 @@ mod tests {
         assert_eq!(a.listen, "[::1]:0".parse::<SocketAddr>().unwrap());
         assert_eq!(a.data_dir, PathBuf::from("/var/lib/warden"));
         assert_eq!(a.resolved_site_root(), PathBuf::from("/srv/site"));
+    }
+
+    #[test]
+    fn tls_flags() {
+        if std::env::var_os("WARDEN_TLS").is_some() || std::env::var_os("WARDEN_TLS_CERT").is_some()
+        {
+            return;
+        }
+        assert_eq!(parse(&["warden", "serve"]).unwrap().tls_source(), None);
+        let a = parse(&["warden", "serve", "--tls", "self-signed"]).unwrap();
+        assert_eq!(a.tls_source(), Some(TlsSource::SelfSigned));
+        let a = parse(&[
+            "warden",
+            "serve",
+            "--tls-cert",
+            "/c.pem",
+            "--tls-key",
+            "/k.pem",
+        ])
+        .unwrap();
+        assert_eq!(
+            a.tls_source(),
+            Some(TlsSource::Files {
+                cert: "/c.pem".into(),
+                key: "/k.pem".into()
+            })
+        );
+        assert!(parse(&["warden", "serve", "--tls-cert", "/c.pem"]).is_err());
+        assert!(parse(&["warden", "serve", "--tls", "self-signed", "--tls-key", "/k"]).is_err());
+        assert!(parse(&["warden", "serve", "--tls", "bogus"]).is_err());
     }
 
     #[test]

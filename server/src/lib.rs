@@ -11,6 +11,7 @@ pub mod state;
 pub mod store;
 pub mod supervisor;
 pub mod telemetry;
+pub mod tls;
 pub mod ui_backend;
 
 use std::sync::{Arc, RwLock};
@@ -67,6 +68,22 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         eprintln!();
     }
     let settings = load_settings(&store).await?;
+    // TLS is set up before any service starts, so a bad certificate stops Warden with nothing running.
+    let tls_config = match args.tls_source() {
+        None => None,
+        Some(config::TlsSource::Files { cert, key }) => Some(tls::server_config(&cert, &key)?),
+        Some(config::TlsSource::SelfSigned) => {
+            let mut names = Vec::new();
+            if !args.listen.ip().is_unspecified() {
+                names.push(args.listen.ip().to_string());
+            }
+            let (cert, key, fresh) = tls::ensure_self_signed(&args.data_dir, &names)?;
+            if fresh {
+                tracing::info!(cert = %cert.display(), "generated a self-signed TLS certificate");
+            }
+            Some(tls::server_config(&cert, &key)?)
+        }
+    };
     // Ends stale process groups of a previous run, then starts the enabled services.
     let supervisor =
         supervisor::SupervisorHandle::start(&args.data_dir, store.clone(), settings.clone())
@@ -124,7 +141,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             settings: RwLock::new(settings),
             firewall_capability,
             listen: local,
-            secure_cookies: false,
+            secure_cookies: tls_config.is_some(),
         }),
     };
     forward_service_events(&supervisor, &state.events);
@@ -138,16 +155,28 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         closing.begin_shutdown();
     };
 
-    let url = display_url(local);
+    let url = display_url(local, tls_config.is_some());
     tracing::info!(%url, data_dir = %args.data_dir.display(), "Warden is running");
     eprintln!("Warden is running at {url}");
 
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    match tls_config {
+        // `tap_io` gives the TLS listener axum's `ConnectInfo<SocketAddr>` (the peer address).
+        Some(config) => {
+            use axum::serve::ListenerExt;
+            let listener = tls::TlsListener::new(listener, config)
+                .context("setting up the TLS listener")?
+                .tap_io(|_| ());
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    }
     .context("the HTTP server failed")?;
 
     tracing::info!("shutting down: stopping services");
@@ -178,14 +207,15 @@ fn forward_service_events(supervisor: &supervisor::SupervisorHandle, bus: &event
 }
 
 /// The URL to print for a listen address (a wildcard address is shown as loopback, which works locally).
-pub fn display_url(addr: std::net::SocketAddr) -> String {
+pub fn display_url(addr: std::net::SocketAddr, https: bool) -> String {
     let ip = match addr.ip() {
         std::net::IpAddr::V4(v4) if v4.is_unspecified() => "127.0.0.1".to_string(),
         std::net::IpAddr::V6(v6) if v6.is_unspecified() => "[::1]".to_string(),
         std::net::IpAddr::V6(v6) => format!("[{v6}]"),
         std::net::IpAddr::V4(v4) => v4.to_string(),
     };
-    format!("http://{ip}:{}", addr.port())
+    let scheme = if https { "https" } else { "http" };
+    format!("{scheme}://{ip}:{}", addr.port())
 }
 
 /// A future that resolves on SIGTERM or SIGINT; the handlers are installed when this returns.

@@ -50,6 +50,9 @@ pub enum StoreError {
     },
 }
 
+/// How long [`Store::open`] waits for the store's lock before giving up.
+pub const STORE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The opened store. Cheap to clone (sled handles are reference counted).
 #[derive(Clone)]
 pub struct Store {
@@ -65,7 +68,8 @@ impl std::fmt::Debug for Store {
 
 impl Store {
     /// Opens (or creates) the store in `dir`. Every failure — unreadable directory, a lock held by another
-    /// Warden, corrupt files, a newer schema — is an error naming the path, never a panic.
+    /// Warden, corrupt files, a newer schema — is an error naming the path, never a panic. Waits up to
+    /// [`STORE_LOCK_WAIT`] for the lock.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         let path = dir.to_path_buf();
         let open_err = |reason: String| StoreError::Open {
@@ -81,12 +85,34 @@ impl Store {
         let config = sled::Config::new()
             .path(dir)
             .mode(sled::Mode::HighThroughput);
-        // sled may panic on some kinds of corruption; turn that into an error too.
-        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || config.open()))
-            .map_err(|_| {
-                open_err("the store files are corrupt (sled panicked while opening them)".into())
-            })?;
-        let db = opened.map_err(|e| open_err(e.to_string()))?;
+        // The store's lock can be held for a moment after the previous Warden was killed: a child it was
+        // forking at that instant holds a copy of the file until it execs. Wait a little for it; a lock
+        // held longer means another Warden is using this data dir.
+        let lock_deadline = std::time::Instant::now() + STORE_LOCK_WAIT;
+        let db = loop {
+            let attempt = config.clone();
+            // sled may panic on some kinds of corruption; turn that into an error too.
+            let opened =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || attempt.open()))
+                    .map_err(|_| {
+                        open_err(
+                            "the store files are corrupt (sled panicked while opening them)".into(),
+                        )
+                    })?;
+            match opened {
+                Ok(db) => break db,
+                // sled reports a held lock as an `Other` I/O error with this text.
+                Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                    if std::time::Instant::now() >= lock_deadline {
+                        return Err(open_err(format!(
+                            "it is locked by another process (is another Warden using this data dir?): {e}"
+                        )));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => return Err(open_err(e.to_string())),
+            }
+        };
         let store = Store { db, path };
         store.check_schema()?;
         Ok(store)
@@ -379,6 +405,28 @@ mod tests {
         let err = Store::open(dir.path()).unwrap_err();
         assert!(matches!(err, StoreError::SchemaTooNew { found: 999, .. }));
         assert!(err.to_string().contains(&dir.path().display().to_string()));
+    }
+
+    #[test]
+    fn open_waits_for_a_lock_held_for_a_moment() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let first = Store::open(dir.path()).unwrap();
+        let releasing = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = releasing.clone();
+        let holder = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            flag.store(true, Ordering::SeqCst);
+            drop(first);
+        });
+        // Opened once the first handle lets go, well within STORE_LOCK_WAIT.
+        let second = Store::open(dir.path()).unwrap();
+        assert!(
+            releasing.load(Ordering::SeqCst),
+            "opened while the first handle still held the lock"
+        );
+        holder.join().unwrap();
+        drop(second);
     }
 
     #[test]

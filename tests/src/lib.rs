@@ -109,6 +109,7 @@ pub struct Warden {
     data_dir: tempfile::TempDir,
     stderr: Arc<Mutex<String>>,
     admin_password: Option<String>,
+    extra_args: Vec<String>,
 }
 
 impl Warden {
@@ -119,6 +120,16 @@ impl Warden {
 
     /// Starts Warden on a fresh data dir; `None` lets it generate the first-run password.
     pub fn start_with_password(password: Option<&str>) -> Warden {
+        Self::start_with(password, &[])
+    }
+
+    /// Starts Warden on a fresh data dir with [`ADMIN_PASSWORD`] and extra `serve` arguments (kept for
+    /// restarts), e.g. `["--tls", "self-signed"]`.
+    pub fn start_with_args(extra_args: &[&str]) -> Warden {
+        Self::start_with(Some(ADMIN_PASSWORD), extra_args)
+    }
+
+    fn start_with(password: Option<&str>, extra_args: &[&str]) -> Warden {
         let data_dir = tempfile::Builder::new()
             .prefix("warden-test-")
             .tempdir()
@@ -129,6 +140,7 @@ impl Warden {
             data_dir,
             stderr: Arc::new(Mutex::new(String::new())),
             admin_password: password.map(str::to_string),
+            extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
         };
         w.spawn();
         w
@@ -149,6 +161,7 @@ impl Warden {
             .arg(self.data_dir.path())
             .arg("--site-root")
             .arg(site_root())
+            .args(&self.extra_args)
             .env_remove("WARDEN_ADMIN_PASSWORD")
             .env("RUST_LOG", "info");
         if let Some(pw) = &self.admin_password {
@@ -323,7 +336,9 @@ pub mod browser {
                         format!("--user-data-dir={}", profile.path().display()),
                         format!("--window-size={width},{height}"),
                     ]
-                }
+                },
+                // Keeps the console (CSP violations, errors) for `Browser::console_log`.
+                "goog:loggingPrefs": {"browser": "ALL"}
             });
             let caps = match caps {
                 serde_json::Value::Object(m) => m,
@@ -377,10 +392,45 @@ pub mod browser {
             path
         }
 
+        /// The browser console messages since the last call (chromedriver's log endpoint), each
+        /// `{"level", "message", "source", "timestamp"}`; CSP violations show up here as errors.
+        pub async fn console_log(&self) -> Vec<serde_json::Value> {
+            let answer = self
+                .client
+                .issue_cmd(BrowserLog)
+                .await
+                .expect("the browser log");
+            answer.as_array().cloned().unwrap_or_default()
+        }
+
         pub async fn close(mut self) {
             let _ = self.client.clone().close().await;
             let _ = self.driver.kill();
             let _ = self.driver.wait();
+        }
+    }
+
+    /// chromedriver's `POST /session/{id}/se/log {"type": "browser"}`.
+    #[derive(Debug)]
+    struct BrowserLog;
+
+    impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+        fn endpoint(
+            &self,
+            base_url: &url::Url,
+            session_id: Option<&str>,
+        ) -> Result<url::Url, url::ParseError> {
+            base_url.join(&format!(
+                "session/{}/se/log",
+                session_id.unwrap_or_default()
+            ))
+        }
+
+        fn method_and_body(&self, _url: &url::Url) -> (http::Method, Option<String>) {
+            (
+                http::Method::POST,
+                Some(r#"{"type":"browser"}"#.to_string()),
+            )
         }
     }
 

@@ -241,6 +241,9 @@ pub enum WarningKind {
     PortNotListening,
     /// A reserved port is bound to loopback only (unreachable from outside; bind `::`).
     PortLoopbackOnly,
+    /// The service's log file cannot be written (disk full, read-only, permissions): its output is
+    /// dropped until it can; the service itself keeps running.
+    LogNotWritable,
 }
 
 /// Something about a running service an operator should fix.
@@ -357,6 +360,14 @@ fn check_command(field: &str, command: &str, errors: &mut Vec<FieldError>) {
         errors.push(FieldError::new(
             field,
             "the command cannot contain a NUL character",
+        ));
+    } else if command.len() > super::settings::MAX_EXEC_STRING_BYTES {
+        errors.push(FieldError::new(
+            field,
+            format!(
+                "the command has more than {} bytes",
+                super::settings::MAX_EXEC_STRING_BYTES
+            ),
         ));
     }
 }

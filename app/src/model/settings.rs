@@ -108,10 +108,23 @@ pub fn is_valid_env_key(key: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// Longest environment variable name.
+pub const MAX_ENV_KEY_CHARS: usize = 255;
+/// Longest environment value, and longest command, in bytes: Linux refuses to exec with any single
+/// argument or variable over 128 KiB, so a longer one could never start.
+pub const MAX_EXEC_STRING_BYTES: usize = 64 * 1024;
+
 /// Validates an environment map; `field` is the API field that holds it.
 pub fn validate_environment(field: &str, env: &BTreeMap<String, String>) -> Vec<FieldError> {
     let mut errors = Vec::new();
     for (k, v) in env {
+        if k.chars().count() > MAX_ENV_KEY_CHARS {
+            errors.push(FieldError::new(
+                field,
+                format!("variable names have at most {MAX_ENV_KEY_CHARS} characters"),
+            ));
+            continue;
+        }
         if !is_valid_env_key(k) {
             errors.push(FieldError::new(
                 format!("{field}.{k}"),
@@ -122,6 +135,11 @@ pub fn validate_environment(field: &str, env: &BTreeMap<String, String>) -> Vec<
             errors.push(FieldError::new(
                 format!("{field}.{k}"),
                 "values cannot contain a NUL character",
+            ));
+        } else if v.len() > MAX_EXEC_STRING_BYTES {
+            errors.push(FieldError::new(
+                format!("{field}.{k}"),
+                format!("values have at most {MAX_EXEC_STRING_BYTES} bytes"),
             ));
         }
     }

@@ -73,8 +73,13 @@ async fn attempt(
         LoginOutcome::Invalid => tracing::warn!(client = %addr.ip(), "failed login"),
         LoginOutcome::Throttled { .. } => {
             tracing::warn!(client = %addr.ip(), "login throttled");
-            // Too many failures: the address is also banned at the kernel for `ban_secs`.
+            // Too many failures: logins from the address are refused for `ban_secs`, and it is banned
+            // at the kernel for as long; afterwards it starts afresh.
+            let retry_after = state
+                .auth
+                .block_address(addr.ip(), Duration::from_secs(ban.ban_secs));
             state.firewall.ban_failed_logins(addr.ip(), &ban).await;
+            return Ok(LoginOutcome::Throttled { retry_after });
         }
     }
     Ok(outcome)

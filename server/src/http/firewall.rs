@@ -355,6 +355,8 @@ async fn delete_ban(
     client(&state, peer);
     let addr = parse_ban_address(&address)?;
     state.firewall.unban(addr).await?;
+    // The address may log in again at once (not only after the ban would have ended).
+    state.auth.lift_block(addr);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -106,11 +106,74 @@ pub async fn auth_gate(State(state): State<AppState>, mut req: Request, next: Ne
     }
 }
 
-/// Security headers on every response.
-pub async fn security_headers(req: Request, next: Next) -> Response {
+/// The request body limit in the API's error shape, before any handler runs: a declared `Content-Length`
+/// over `super::MAX_BODY_BYTES` is refused at once; server functions and the login form, whose
+/// extractors would turn an over-long body into a 500, get their body read here (bounded) first.
+pub async fn body_limit(req: Request, next: Next) -> Response {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "The request body is too large.",
+        )
+        .into_response()
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|len| len > super::MAX_BODY_BYTES as u64) {
+        return too_large();
+    }
+    let path = req.uri().path();
+    if path.starts_with("/rpc/") || path == "/login" || path == "/logout" {
+        let (parts, body) = req.into_parts();
+        return match axum::body::to_bytes(body, super::MAX_BODY_BYTES).await {
+            Ok(bytes) => next.run(Request::from_parts(parts, bytes.into())).await,
+            Err(_) => too_large(),
+        };
+    }
+    next.run(req).await
+}
+
+/// The per-request CSP nonce: put in the request's extensions by [`security_headers`], handed to Leptos
+/// (which puts it on its hydration and streaming scripts) by [`provide_request_nonce`].
+#[derive(Debug, Clone)]
+pub struct CspNonce(pub std::sync::Arc<str>);
+
+/// The Content-Security-Policy of every response: scripts only from Warden itself (its `/pkg` module and
+/// the inline scripts carrying this response's nonce) plus WebAssembly compilation; nothing may frame the
+/// UI, post forms elsewhere, or change the base URL.
+pub fn content_security_policy(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+         base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    )
+}
+
+/// Called in the Leptos rendering context of each page: makes the nonce of the response's CSP header the
+/// one Leptos uses (instead of the nonce it generates itself).
+pub fn provide_request_nonce() {
+    use leptos::prelude::{provide_context, use_context};
+    if let Some(nonce) = use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<CspNonce>().cloned())
+    {
+        provide_context(leptos::nonce::Nonce::from_value(nonce.0));
+    }
+}
+
+/// Security headers on every response, including a Content-Security-Policy with a fresh nonce.
+pub async fn security_headers(mut req: Request, next: Next) -> Response {
+    let nonce: std::sync::Arc<str> = leptos::nonce::Nonce::new().to_string().into();
+    req.extensions_mut().insert(CspNonce(nonce.clone()));
     let mut resp = next.run(req).await;
     let not_modified = resp.status() == StatusCode::NOT_MODIFIED;
     let h = resp.headers_mut();
+    if let Ok(csp) = HeaderValue::from_str(&content_security_policy(&nonce)) {
+        h.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert(
         "x-content-type-options",

@@ -89,19 +89,29 @@ pub fn router(state: AppState, site_root: &Path) -> Router {
         .route("/api", any(api_not_found))
         .route("/api/", any(api_not_found))
         .route("/api/{*rest}", any(api_not_found))
-        .leptos_routes_with_context(&state, routes, move || provide_context(backend.clone()), {
-            let leptos_options = leptos_options.clone();
-            move || app::shell(leptos_options.clone())
-        })
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || {
+                provide_context(backend.clone());
+                middleware::provide_request_nonce();
+            },
+            {
+                let leptos_options = leptos_options.clone();
+                move || app::shell(leptos_options.clone())
+            },
+        )
         .nest_service("/pkg", pkg)
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            app::shell,
-        ))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(middleware::provide_request_nonce, app::shell))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::auth_gate,
         ))
         .layer(axum::middleware::from_fn(middleware::csrf_guard))
+        .layer(axum::middleware::from_fn(middleware::body_limit))
         .layer(axum::middleware::from_fn(middleware::security_headers))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::trace::TraceLayer::new_for_http())

@@ -90,6 +90,8 @@ pub struct ServiceLog {
     tx: mpsc::Sender<LogCommand>,
     live: broadcast::Sender<String>,
     path: Arc<Mutex<PathBuf>>,
+    /// Why the file cannot be written right now, if it cannot (see [`ServiceLog::write_problem`]).
+    problem: Arc<Mutex<Option<String>>>,
 }
 
 impl std::fmt::Debug for ServiceLog {
@@ -109,8 +111,23 @@ impl ServiceLog {
         let (tx, rx) = mpsc::channel(CHANNEL_LINES);
         let (live, _) = broadcast::channel(SUBSCRIBER_LINES);
         let path = Arc::new(Mutex::new(path));
-        tokio::spawn(writer.run(rx, live.clone(), path.clone()));
-        Ok(ServiceLog { tx, live, path })
+        let problem = Arc::new(Mutex::new(None));
+        tokio::spawn(writer.run(rx, live.clone(), path.clone(), problem.clone()));
+        Ok(ServiceLog {
+            tx,
+            live,
+            path,
+            problem,
+        })
+    }
+
+    /// Why the log file cannot be written, while it cannot (disk full, read-only, permissions). Lines
+    /// are dropped meanwhile (live subscribers still get them); writing resumes by itself.
+    pub fn write_problem(&self) -> Option<String> {
+        self.problem
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     /// The current log file.
@@ -166,6 +183,8 @@ struct Writer {
     file: BufWriter<File>,
     size: u64,
     rotation: Rotation,
+    /// Lines dropped since the file stopped being writable.
+    dropped: u64,
 }
 
 impl Writer {
@@ -176,6 +195,7 @@ impl Writer {
             path,
             file: BufWriter::new(file),
             size,
+            dropped: 0,
             rotation: Rotation {
                 max_bytes: rotation.max_bytes.max(1),
                 max_files: rotation.max_files.max(2),
@@ -188,6 +208,7 @@ impl Writer {
         mut rx: mpsc::Receiver<LogCommand>,
         live: broadcast::Sender<String>,
         shared_path: Arc<Mutex<PathBuf>>,
+        problem: Arc<Mutex<Option<String>>>,
     ) {
         while let Some(command) = rx.recv().await {
             let mut pending = Some(command);
@@ -197,7 +218,8 @@ impl Writer {
                     LogCommand::Line(stream, text) => {
                         let line = format_line(OffsetDateTime::now_utc(), stream, &text);
                         if let Err(e) = self.write_line(&line) {
-                            tracing::warn!(path = %self.path.display(), "cannot write a service log line: {e}");
+                            self.dropped += 1;
+                            self.report(&problem, Err(e));
                         }
                         let _ = live.send(line);
                     }
@@ -215,9 +237,50 @@ impl Writer {
                     }
                 }
             }
-            if let Err(e) = self.file.flush() {
-                tracing::warn!(path = %self.path.display(), "cannot write a service log: {e}");
+            let flushed = self.file.flush();
+            self.report(&problem, flushed);
+        }
+    }
+
+    /// Tracks whether the file can be written: the first failure is logged (once, not per line) and
+    /// shown in the service's status; the first success after it clears that and notes the loss.
+    fn report(&mut self, problem: &Mutex<Option<String>>, outcome: io::Result<()>) {
+        let mut current = problem.lock().unwrap_or_else(|p| p.into_inner());
+        match outcome {
+            Err(e) if current.is_none() => {
+                tracing::error!(
+                    path = %self.path.display(),
+                    "cannot write a service log: {e}; its output is dropped until the file can be written again (the service keeps running)"
+                );
+                *current = Some(format!(
+                    "cannot write the log file {}: {e}; output is being dropped",
+                    self.path.display()
+                ));
             }
+            Err(_) => {}
+            Ok(()) if current.is_some() => {
+                let dropped = std::mem::take(&mut self.dropped);
+                tracing::warn!(
+                    path = %self.path.display(),
+                    dropped,
+                    "a service log can be written again"
+                );
+                *current = None;
+                drop(current);
+                let note = format_line(
+                    OffsetDateTime::now_utc(),
+                    Stream::Warden,
+                    &format!("the log file could not be written for a while; {dropped} line(s) were lost"),
+                );
+                if self
+                    .write_line(&note)
+                    .and_then(|()| self.file.flush())
+                    .is_err()
+                {
+                    self.dropped += 1;
+                }
+            }
+            Ok(()) => {}
         }
     }
 

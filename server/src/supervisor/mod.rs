@@ -105,6 +105,8 @@ pub struct RunRecord {
 /// What every service task shares.
 pub(crate) struct Env {
     log_dir: PathBuf,
+    /// The value of [`INSTANCE_VAR`] in every service's environment.
+    instance_mark: String,
     store: Store,
     records: Collection<ServiceRecord>,
     config: SupervisorConfig,
@@ -142,7 +144,18 @@ struct Slot {
 
 impl Slot {
     fn service(&self) -> Service {
-        self.view.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        let mut service = self.view.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(problem) = self.log.write_problem() {
+            service
+                .status
+                .warnings
+                .push(app::model::service::ServiceWarning {
+                    kind: app::model::service::WarningKind::LogNotWritable,
+                    port: None,
+                    message: problem,
+                });
+        }
+        service
     }
 }
 
@@ -197,9 +210,11 @@ impl SupervisorHandle {
         })?;
         let records = store.collection::<ServiceRecord>(trees::SERVICES)?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let instance_mark = instance_mark(data_dir);
         let env = Arc::new(Env {
             log_dir,
             audit: crate::audit::AuditLog::open(&store)?,
+            instance_mark,
             store,
             records,
             config,
@@ -227,6 +242,8 @@ impl SupervisorHandle {
             }
             loaded.push((record, log));
         }
+        // Groups a crash left unrecorded (killed between spawning a service and saving its pid).
+        end_marked_groups(&env.instance_mark, env.config.stop_grace).await;
         env.store.flush().await?;
         let mut booted = Vec::new();
         for (record, log) in loaded {
@@ -614,6 +631,43 @@ impl SupervisorHandle {
             let _ = slot.commands.send(Command::Abandon);
         }
     }
+}
+
+/// The environment variable Warden sets in every service process: a digest of the data dir, so that the
+/// processes of this Warden's services (and everything they start) can be found after a crash even when
+/// their pid was never saved.
+pub const INSTANCE_VAR: &str = "WARDEN_INSTANCE";
+
+/// The [`INSTANCE_VAR`] value of the Warden using `data_dir` (16 hex digits of the SHA-256 of its
+/// canonical path).
+fn instance_mark(data_dir: &Path) -> String {
+    use sha2::Digest;
+    let path = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+    let digest = sha2::Sha256::digest(path.as_os_str().as_encoded_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Ends every process group (other than Warden's own) with a process marked as this Warden's service:
+/// at start, nothing of a previous run may keep running next to the services started anew.
+async fn end_marked_groups(mark: &str, grace: Duration) {
+    let own = u32::try_from(nix::unistd::getpgrp().as_raw()).unwrap_or(0);
+    let entry = format!("{INSTANCE_VAR}={mark}");
+    let groups = tokio::task::spawn_blocking(move || procfs::groups_with_environment(&entry, own))
+        .await
+        .unwrap_or_default();
+    if groups.is_empty() {
+        return;
+    }
+    tracing::warn!(
+        ?groups,
+        "ending process groups of services left from a previous run"
+    );
+    futures::future::join_all(
+        groups
+            .into_iter()
+            .map(|pgid| spawn::terminate_group(pgid, Signal::SIGTERM, grace)),
+    )
+    .await;
 }
 
 /// Ends a process group a previous Warden run left behind, if it is still that group.

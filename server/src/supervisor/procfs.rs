@@ -82,6 +82,28 @@ pub fn all_processes() -> Vec<ProcStat> {
         .collect()
 }
 
+/// The process groups (other than `except_pgid`) of live processes whose environment holds `entry`
+/// (`NAME=value`), read from `/proc/<pid>/environ` (the environment the process was started with).
+pub fn groups_with_environment(entry: &str, except_pgid: u32) -> Vec<u32> {
+    let mut groups: Vec<u32> = all_processes()
+        .into_iter()
+        .filter(|p| p.is_live() && p.pgrp != except_pgid && p.pgrp != 0)
+        .filter(|p| {
+            std::fs::read(format!("/proc/{}/environ", p.pid))
+                .map(|environ| {
+                    environ
+                        .split(|b| *b == 0)
+                        .any(|var| var == entry.as_bytes())
+                })
+                .unwrap_or(false)
+        })
+        .map(|p| p.pgrp)
+        .collect();
+    groups.sort_unstable();
+    groups.dedup();
+    groups
+}
+
 /// The live (non-zombie) processes whose process group is `pgid`.
 pub fn group_members(pgid: u32) -> Vec<ProcStat> {
     all_processes()

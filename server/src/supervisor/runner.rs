@@ -434,11 +434,16 @@ impl Runner {
         let spec = &self.record.spec;
         let user = spec.user.as_deref().unwrap_or(&settings.service_user);
         let run_as = spawn::resolve_user(user)?;
-        let env = spawn::build_environment(
+        let mut env = spawn::build_environment(
             &run_as,
             &settings.environment,
             &spec.environment,
             &spec.ports,
+        );
+        // Marks the process (and what it starts) as this Warden's, for the clean-up after a crash.
+        env.insert(
+            super::INSTANCE_VAR.to_string(),
+            self.env.instance_mark.clone(),
         );
         let cwd = spawn::working_directory(spec.working_directory.as_deref(), &run_as);
         Ok(Launch {

@@ -1,0 +1,204 @@
+//! HTTPS: `--tls self-signed` generates a certificate on first start, keeps it in the data dir (key 0600)
+//! and reuses it after a restart; the session cookie is `Secure`; `--tls-cert/--tls-key` serve a given
+//! pair; a missing certificate or key file stops Warden with an error naming the file.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+use warden_tests::{Warden, ADMIN_PASSWORD};
+
+fn cert_path(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("tls").join("self-signed-cert.pem")
+}
+
+fn key_path(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("tls").join("self-signed-key.pem")
+}
+
+/// A client that trusts exactly this certificate (no system roots, no "accept invalid").
+fn client_trusting(cert_pem: &[u8]) -> reqwest::Client {
+    let cert = reqwest::Certificate::from_pem(cert_pem).expect("PEM certificate");
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(cert)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("https client")
+}
+
+#[tokio::test]
+async fn self_signed_https_with_secure_cookies_and_the_certificate_kept_across_restarts() {
+    let mut w = Warden::start_with_args(&["--tls", "self-signed"]);
+    assert!(w.url.starts_with("https://127.0.0.1:"), "{}", w.url);
+
+    let cert = std::fs::read(cert_path(w.data_dir())).expect("certificate persisted");
+    let mode = std::fs::metadata(key_path(w.data_dir()))
+        .expect("key persisted")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "the key is private");
+
+    let https = client_trusting(&cert);
+    // A client that connects and never starts its handshake holds up nobody else.
+    let authority = w.url.trim_start_matches("https://").to_string();
+    let _stalled = std::net::TcpStream::connect(&authority).unwrap();
+    let _half = {
+        use std::io::Write;
+        let mut s = std::net::TcpStream::connect(&authority).unwrap();
+        s.write_all(&[0x16, 0x03, 0x01]).unwrap(); // the first bytes of a ClientHello, then silence
+        s
+    };
+    let resp = https
+        .get(format!("{}/healthz", w.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.text().await.unwrap(), "ok");
+
+    let resp = https
+        .post(format!("{}/api/v1/auth/login", w.url))
+        .json(&serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let cookie = resp
+        .headers()
+        .get(reqwest::header::SET_COOKIE)
+        .expect("session cookie")
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    let token = resp.json::<serde_json::Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The peer address reaches the handlers over TLS too (the login throttle and bans key on it): the
+    // API answers authenticated requests normally.
+    let resp = https
+        .get(format!("{}/api/v1/services", w.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+
+    // Plain HTTP on the HTTPS port gets no answer it could mistake for Warden's.
+    let plain = w.url.replace("https://", "http://");
+    let answer = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+        .get(format!("{plain}/healthz"))
+        .send()
+        .await;
+    assert!(
+        answer.as_ref().map(|r| r.status() != 200).unwrap_or(true),
+        "plain HTTP served: {answer:?}"
+    );
+
+    // After a restart the same certificate is served: a client trusting only the first one connects.
+    w.restart();
+    assert_eq!(
+        std::fs::read(cert_path(w.data_dir())).unwrap(),
+        cert,
+        "certificate reused, not regenerated"
+    );
+    assert!(!w.stderr_since_restart().contains("generated a self-signed"));
+    let resp = https
+        .get(format!("{}/healthz", w.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    // The session survived too (the store is the same).
+    let resp = https
+        .get(format!("{}/api/v1/services", w.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+
+    // The same pair given as files serves HTTPS as well.
+    let dir = tempfile::tempdir().unwrap();
+    let (c, k) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::copy(cert_path(w.data_dir()), &c).unwrap();
+    std::fs::copy(key_path(w.data_dir()), &k).unwrap();
+    let given = Warden::start_with_args(&[
+        "--tls-cert",
+        c.to_str().unwrap(),
+        "--tls-key",
+        k.to_str().unwrap(),
+    ]);
+    assert!(given.url.starts_with("https://"), "{}", given.url);
+    let resp = https
+        .get(format!("{}/healthz", given.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+
+    // SIGTERM still shuts down cleanly over TLS (with a client connected).
+    let status = w.terminate(Duration::from_secs(20)).expect("exit status");
+    assert!(status.success(), "{status:?}");
+}
+
+fn serve_fails(args: &[&str]) -> (i32, String) {
+    let data = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(warden_tests::warden_bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data.path())
+        .args(args)
+        .env("WARDEN_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "started anyway: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("Warden is running"), "{stderr}");
+    (out.status.code().unwrap_or(-1), stderr)
+}
+
+#[test]
+fn missing_or_bad_certificate_files_are_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing-cert.pem");
+    let key = dir.path().join("missing-key.pem");
+    let (code, stderr) = serve_fails(&[
+        "--tls-cert",
+        missing.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains(&missing.display().to_string()) && stderr.contains("certificate"),
+        "names the certificate: {stderr}"
+    );
+
+    // A readable certificate with a key that is not a key names the key.
+    let generated = Warden::start_with_args(&["--tls", "self-signed"]);
+    let bad_key = dir.path().join("not-a-key.pem");
+    std::fs::write(&bad_key, "-----BEGIN NOTHING-----\n").unwrap();
+    let (_, stderr) = serve_fails(&[
+        "--tls-cert",
+        cert_path(generated.data_dir()).to_str().unwrap(),
+        "--tls-key",
+        bad_key.to_str().unwrap(),
+    ]);
+    assert!(
+        stderr.contains(&bad_key.display().to_string()) && stderr.contains("key"),
+        "names the key: {stderr}"
+    );
+
+    // A certificate without its key is refused by the command line itself.
+    let (_, stderr) = serve_fails(&["--tls-cert", missing.to_str().unwrap()]);
+    assert!(stderr.contains("--tls-key"), "{stderr}");
+}
