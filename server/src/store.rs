@@ -63,6 +63,10 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// sled's page cache budget. Warden's data (users, sessions, services, rules, settings) is small;
+/// sled's default budget is 1 GiB.
+const CACHE_BYTES: u64 = 8 * 1024 * 1024;
+
 impl Store {
     /// Opens (or creates) the store in `dir`. Every failure — unreadable directory, a lock held by another
     /// Warden, corrupt files, a newer schema — is an error naming the path, never a panic.
@@ -80,6 +84,7 @@ impl Store {
         let _ = std::fs::remove_file(&probe);
         let config = sled::Config::new()
             .path(dir)
+            .cache_capacity(CACHE_BYTES)
             .mode(sled::Mode::HighThroughput);
         // sled may panic on some kinds of corruption; turn that into an error too.
         let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || config.open()))
