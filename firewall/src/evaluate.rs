@@ -1,12 +1,16 @@
 //! The pure evaluator: what the kernel will do with one TCP/UDP packet under a rule set, and which
 //! part of the ruleset decides. It walks the same chain order as the renderer ([`crate::render`]):
 //!
-//! `input`: established/related → accept · loopback → accept · (essential ICMP, not modelled: packets
-//! here are TCP/UDP) · anti-lockout (TCP to 22/admin port from an anti-lockout address) → accept ·
-//! banned source → drop · user `in` rules, top first · private-cloud guard (TCP/UDP to the service
-//! range) → drop · chain policy.
+//! Inbound, `prerouting` (before conntrack, so for every packet, established or not): loopback →
+//! accept · anti-lockout (TCP to 22/admin port from an anti-lockout address) → accept · banned source
+//! → drop. Then `input`: established/related → accept · loopback → accept · (essential ICMP, not
+//! modelled: packets here are TCP/UDP) · anti-lockout → accept · user `in` rules, top first ·
+//! private-cloud guard (TCP/UDP to the service range) → drop · chain policy.
 //!
-//! `output`: established/related → accept · loopback → accept · user `out` rules · accept.
+//! `output`: established/related → accept · loopback → accept · user `out` rules · accept. An
+//! outbound packet to a banned address that `output` accepts gets `Drop` decided by [`DecidedBy::Ban`]:
+//! the replies are dropped in `prerouting` (bans come before connection tracking), so nothing can be
+//! exchanged with a banned address in either direction.
 //!
 //! [`exposure`] answers "is this port reachable from outside, and which rule decides?".
 
@@ -130,15 +134,25 @@ pub fn evaluate(
 
 /// Evaluates `packet` against a compiled rule set.
 pub fn evaluate_compiled(ruleset: &CompiledRuleset, packet: &Packet) -> Verdict {
-    if !packet.new_connection {
-        return Verdict::new(Action::Accept, DecidedBy::Established);
+    let verdict = evaluate_chains(ruleset, packet);
+    if packet.direction == Direction::Out
+        && verdict.action == Action::Accept
+        && !packet.loopback
+        && ruleset.bans.iter().any(|b| b.network.contains(&packet.dst))
+    {
+        return Verdict::new(Action::Drop, DecidedBy::Ban);
     }
-    if packet.loopback {
-        return Verdict::new(Action::Accept, DecidedBy::Loopback);
-    }
+    verdict
+}
+
+/// The verdict of the chains a packet traverses on its way in or out.
+fn evaluate_chains(ruleset: &CompiledRuleset, packet: &Packet) -> Verdict {
     let config = &ruleset.config;
-    let remote = packet.remote();
     if packet.direction == Direction::In {
+        // The `prerouting` chain, before connection tracking.
+        if packet.loopback {
+            return Verdict::new(Action::Accept, DecidedBy::Loopback);
+        }
         if packet.protocol == PacketProtocol::Tcp
             && config.anti_lockout.contains(&packet.src)
             && config.anti_lockout_ports().contains(&packet.dst_port)
@@ -149,6 +163,13 @@ pub fn evaluate_compiled(ruleset: &CompiledRuleset, packet: &Packet) -> Verdict 
             return Verdict::new(Action::Drop, DecidedBy::Ban);
         }
     }
+    if !packet.new_connection {
+        return Verdict::new(Action::Accept, DecidedBy::Established);
+    }
+    if packet.loopback {
+        return Verdict::new(Action::Accept, DecidedBy::Loopback);
+    }
+    let remote = packet.remote();
     if let Some(rule) = ruleset
         .rules
         .iter()

@@ -263,6 +263,32 @@ fn anti_lockout_beats_bans_and_rules_and_bans_beat_rules() {
         eval(tcp_in("203.0.113.9", 22)),
         (Action::Drop, DecidedBy::Ban)
     );
+    // Bans are checked before connection tracking: a banned source's open connections are cut too.
+    let mut established = tcp_in("203.0.113.9", 443);
+    established.new_connection = false;
+    assert_eq!(eval(established), (Action::Drop, DecidedBy::Ban));
+    let mut established = tcp_in("198.51.100.8", 443);
+    established.new_connection = false;
+    assert_eq!(eval(established), (Action::Accept, DecidedBy::Established));
+    // Nothing can be exchanged with a banned address: the replies to an outbound connection are
+    // dropped before connection tracking.
+    let outbound = |dst: &str| Packet {
+        direction: Direction::Out,
+        src: "192.0.2.1".parse().unwrap(),
+        dst: dst.parse().unwrap(),
+        protocol: PacketProtocol::Tcp,
+        dst_port: 443,
+        new_connection: true,
+        loopback: false,
+    };
+    assert_eq!(
+        eval(outbound("203.0.113.9")),
+        (Action::Drop, DecidedBy::Ban)
+    );
+    assert_eq!(
+        eval(outbound("203.0.113.10")),
+        (Action::Accept, DecidedBy::DefaultPolicy)
+    );
     assert_eq!(
         eval(tcp_in("2001:db8:bad::1234", 80)),
         (Action::Drop, DecidedBy::Ban)

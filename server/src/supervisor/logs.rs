@@ -100,7 +100,9 @@ struct Live(Mutex<Option<broadcast::Sender<String>>>);
 
 impl Live {
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<broadcast::Sender<String>>> {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// A receiver of the lines sent from now on; creates the channel if nobody follows yet.
