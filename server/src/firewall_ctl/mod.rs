@@ -12,8 +12,9 @@
 //! - A rule set is re-applied within a pending window: the rollback still returns to the state
 //!   before the first unconfirmed apply.
 //! - `deactivate` deletes Warden's table, and with it every ban.
-//! - Bans work before any apply: the first ban creates a bans-only table (ban sets plus an input chain
-//!   that drops banned sources); when the last ban of an inactive firewall is lifted, it is removed.
+//! - Bans work before any apply: the first ban creates a bans-only table (ban sets plus a raw
+//!   prerouting chain that drops banned sources); when the last ban of an inactive firewall is lifted,
+//!   it is removed.
 
 pub mod admins;
 pub mod kernel;
