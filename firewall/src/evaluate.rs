@@ -119,7 +119,8 @@ impl Verdict {
 }
 
 /// Evaluates `packet` under `rules`/`config`/`context` (bans and resolved hostnames). Invalid rules
-/// are inert and unresolved hostnames match nothing (rendering would refuse both).
+/// are inert and unresolved hostnames match nothing while the rule's other hosts still count
+/// (rendering would refuse both).
 ///
 /// For many packets against one rule set, compile once with [`crate::compile::compile_lenient`]
 /// and call [`evaluate_compiled`].
@@ -275,6 +276,37 @@ pub fn exposure_compiled(
         },
         decided_by: decisive.decided_by,
     }
+}
+
+/// The hostnames an exposure answer for `port`/`protocol` depends on: those named in the hosts of
+/// enabled, valid inbound rules that cover the port and protocol (sorted, without duplicates). The
+/// answer is only as right as their resolution: evaluate with them resolved (as apply resolves them);
+/// a name that does not resolve matches nothing.
+pub fn exposure_hostnames(rules: &RuleSet, port: u16, protocol: PacketProtocol) -> Vec<String> {
+    let mut names: Vec<String> = rules
+        .rules
+        .iter()
+        .filter(|r| r.enabled && r.direction == Direction::In)
+        .filter_map(|r| crate::validate::validate_rule(r).ok())
+        .filter(|r| match r.protocol {
+            crate::model::Protocol::Any => true,
+            crate::model::Protocol::Tcp => protocol == PacketProtocol::Tcp,
+            crate::model::Protocol::Udp => protocol == PacketProtocol::Udp,
+        })
+        .filter(|r| {
+            r.ports
+                .as_ref()
+                .is_none_or(|ranges| ranges.iter().any(|range| range.contains(port)))
+        })
+        .flat_map(|r| r.hosts)
+        .filter_map(|host| match host {
+            crate::validate::HostSpec::Hostname(name) => Some(name),
+            crate::validate::HostSpec::Network(_) => None,
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// Outside source addresses that together reach every region the rule set distinguishes; the first
