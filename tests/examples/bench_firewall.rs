@@ -31,13 +31,20 @@ const RULES: usize = 1_000;
 const HOSTS_PER_RULE: usize = 10;
 const BANS: usize = 10_000;
 const APPLY_ROUNDS: usize = 5;
-const RATE_SECS: f64 = 2.0;
+/// Seconds of one packet-rate sample (`BENCH_RATE_SECS` overrides). Short samples, many rounds: the
+/// three configurations of a round are then measured within a few seconds of each other.
+fn rate_secs() -> f64 {
+    std::env::var("BENCH_RATE_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.75)
+}
 /// Rounds of the packet-rate measurement (`BENCH_RATE_ROUNDS` overrides); odd, for a true median.
 fn rate_rounds() -> usize {
     std::env::var("BENCH_RATE_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(7)
+        .unwrap_or(21)
 }
 const SERVER: &str = "2001:db8:1::1";
 const CLIENT: &str = "2001:db8:1::2";
@@ -275,12 +282,12 @@ fn udp_rate(server: &Netns, client: &Netns, source: &str, target: SocketAddr) ->
             })
         })
     };
-    // Warm up, then count for RATE_SECS.
-    std::thread::sleep(Duration::from_millis(300));
+    // Warm up, then count for rate_secs().
+    std::thread::sleep(Duration::from_millis(200));
     let before = received.load(Ordering::Relaxed);
     let start = Instant::now();
     phase.store(MEASURING, Ordering::Relaxed);
-    std::thread::sleep(Duration::from_secs_f64(RATE_SECS));
+    std::thread::sleep(Duration::from_secs_f64(rate_secs()));
     let count = received.load(Ordering::Relaxed) - before;
     let elapsed = start.elapsed().as_secs_f64();
     phase.store(STOPPED, Ordering::Relaxed);
@@ -417,8 +424,9 @@ fn main() {
         verdict(apply_ratio <= 1.5)
     );
     println!(
-        "(packet rates: {} rounds of {RATE_SECS} s; ratio = median of the per-round ratios, their range in brackets;",
-        rate_rounds()
+        "(packet rates: {} rounds of {} s; ratio = median of the per-round ratios, their range in brackets;",
+        rate_rounds(),
+        rate_secs()
     );
     println!(
         " per CPU-second = datagrams per second of CPU used by the sending and receiving threads, which the"
