@@ -496,7 +496,18 @@ mod tests {
         let mut expected: Vec<String> = (0..1_000).map(|i| format!("n{i}")).collect();
         expected.sort();
         assert_eq!(seen, expected);
-        assert!(live.recv().await.unwrap().ends_with(" out n0"));
+        // The subscriber did not read while 1 000 lines went by: it is told how many it lost and
+        // continues with the newest ones (the writer never waited for it).
+        let lost = 1_000 - SUBSCRIBER_LINES as u64;
+        assert_eq!(
+            live.recv().await,
+            Err(broadcast::error::RecvError::Lagged(lost))
+        );
+        assert!(live
+            .recv()
+            .await
+            .unwrap()
+            .ends_with(&format!(" out n{lost}")));
         assert_eq!(
             log.tail(1).await.unwrap()[0].rsplit(' ').next(),
             Some("n999")
