@@ -26,7 +26,8 @@ use serde_json::{json, Value};
 
 use crate::model::{Ban, Family};
 use crate::render::{
-    rule_id_from_comment, RenderedRuleset, BAN_SET_V4, BAN_SET_V6, TABLE_FAMILY, TABLE_NAME,
+    ban_key, rule_id_from_comment, RenderedRuleset, BAN_SET_V4, BAN_SET_V6, TABLE_FAMILY,
+    TABLE_NAME,
 };
 use crate::validate::{ban_network, IpNetwork};
 
@@ -213,11 +214,14 @@ impl NftBackend {
         }
     }
 
-    /// Type-checks a JSON batch against the `nftables` crate's schema and serializes it.
+    /// Type-checks a JSON batch against the `nftables` crate's schema and serializes it. The batch
+    /// itself is sent, not the crate's re-serialization of it: the crate (0.6.3) writes unit
+    /// statements such as `notrack` as bare strings, which nft refuses (`{"notrack": null}` is the
+    /// libnftables form, and the one nft lists).
     fn typed_batch(batch: &Value) -> Result<String, NftError> {
-        let typed: Nftables<'static> =
+        let _typed: Nftables<'static> =
             serde_json::from_value(batch.clone()).map_err(|e| NftError::Schema(e.to_string()))?;
-        serde_json::to_string(&typed).map_err(|e| NftError::Schema(e.to_string()))
+        Ok(batch.to_string())
     }
 
     fn run_batch(&self, action: &'static str, batch: &Value, check: bool) -> Result<(), NftError> {
@@ -336,16 +340,26 @@ impl NftBackend {
             "table {TABLE_FAMILY} {TABLE_NAME}\ndelete table {TABLE_FAMILY} {TABLE_NAME}\n{text}\n"
         );
         for (set, family) in [(BAN_SET_V4, Family::Ipv4), (BAN_SET_V6, Family::Ipv6)] {
-            if !text.contains(&format!("set {set} {{")) {
+            let Some(declaration) = set_declaration(text, set) else {
                 continue;
-            }
+            };
+            // A snapshot taken by an older Warden may hold interval sets (elements are prefixes);
+            // the current ones are hash sets keyed by address.
+            let interval = declaration.contains("interval");
             script.push_str(&format!("flush set {TABLE_FAMILY} {TABLE_NAME} {set}\n"));
             let elements: Vec<String> = current_bans
                 .iter()
                 .filter(|b| b.network.family() == family)
-                .map(|b| match b.expires_in_secs {
-                    Some(secs) => format!("{} timeout {}s", b.network, secs.max(1)),
-                    None => b.network.to_string(),
+                .map(|b| {
+                    let element = if interval {
+                        b.network.to_string()
+                    } else {
+                        ban_key(&b.network).to_string()
+                    };
+                    match b.expires_in_secs {
+                        Some(secs) => format!("{element} timeout {}s", secs.max(1)),
+                        None => element,
+                    }
                 })
                 .collect();
             if !elements.is_empty() {
@@ -453,12 +467,15 @@ fn ban_set_name(network: &IpNetwork) -> &'static str {
     }
 }
 
+/// The text of `set NAME { ... }` in an nft listing, up to its closing brace.
+fn set_declaration<'a>(listing: &'a str, set: &str) -> Option<&'a str> {
+    let start = listing.find(&format!("set {set} {{"))?;
+    let rest = &listing[start..];
+    Some(rest.find('}').map_or(rest, |end| &rest[..end]))
+}
+
 fn ban_set_element(network: &IpNetwork, timeout: Option<u32>) -> Value {
-    let value = if network.is_host() {
-        json!(network.addr().to_string())
-    } else {
-        json!({"prefix": {"addr": network.addr().to_string(), "len": network.prefix_len()}})
-    };
+    let value = json!(ban_key(network).to_string());
     match timeout {
         Some(secs) => json!({"elem": {"val": value, "timeout": secs}}),
         None => value,
@@ -469,9 +486,11 @@ fn element_object(set: &str, element: Value) -> Value {
     json!({"family": TABLE_FAMILY, "table": TABLE_NAME, "name": set, "elem": [element]})
 }
 
+/// A ban set element as the network it bans: an address is a ban key (IPv4 host, IPv6 /64); a prefix
+/// (an interval set of an older Warden) is taken as it is.
 fn network_from_expression(expr: &Expression<'_>) -> Option<IpNetwork> {
     match expr {
-        Expression::String(text) => text.parse().ok(),
+        Expression::String(text) => text.parse::<IpAddr>().ok().map(ban_network),
         Expression::Named(NamedExpression::Prefix(prefix)) => match prefix.addr.as_ref() {
             Expression::String(addr) => {
                 let addr: IpAddr = addr.parse().ok()?;

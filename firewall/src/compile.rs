@@ -192,7 +192,7 @@ pub(crate) fn compile_with(
         if !rule.enabled {
             continue;
         }
-        match compile_rule(rule, context) {
+        match compile_rule(rule, context, strictness) {
             Ok(c) => compiled.push(c),
             Err(e) if strictness == Strictness::Strict => return Err(e),
             Err(_) => {}
@@ -205,7 +205,14 @@ pub(crate) fn compile_with(
     })
 }
 
-fn compile_rule(rule: &Rule, context: &ApplyContext) -> Result<CompiledRule, RenderError> {
+/// Compiles one enabled rule. An unresolved hostname is an error when `strictness` is strict (apply
+/// refuses it); when lenient (evaluation) it contributes no address and the rule's other hosts still
+/// count.
+fn compile_rule(
+    rule: &Rule,
+    context: &ApplyContext,
+    strictness: Strictness,
+) -> Result<CompiledRule, RenderError> {
     let valid = validate::validate_rule(rule).map_err(|errors| RenderError::InvalidRule {
         rule_id: rule.id.clone(),
         errors,
@@ -225,15 +232,18 @@ fn compile_rule(rule: &Rule, context: &ApplyContext) -> Result<CompiledRule, Ren
         match host {
             HostSpec::Network(net) => push(*net),
             HostSpec::Hostname(name) => {
-                let addrs = context
-                    .resolved_hosts
-                    .get(name)
-                    .filter(|a| !a.is_empty())
-                    .ok_or_else(|| RenderError::Unresolved {
-                        rule_id: rule.id.clone(),
-                        field: format!("hosts[{index}]"),
-                        hostname: name.clone(),
-                    })?;
+                let found = context.resolved_hosts.get(name).filter(|a| !a.is_empty());
+                let addrs = match (found, strictness) {
+                    (Some(addrs), _) => addrs,
+                    (None, Strictness::Lenient) => continue,
+                    (None, Strictness::Strict) => {
+                        return Err(RenderError::Unresolved {
+                            rule_id: rule.id.clone(),
+                            field: format!("hosts[{index}]"),
+                            hostname: name.clone(),
+                        })
+                    }
+                };
                 for addr in addrs {
                     push(IpNetwork::host(*addr));
                 }

@@ -1,12 +1,16 @@
 //! The pure evaluator: what the kernel will do with one TCP/UDP packet under a rule set, and which
 //! part of the ruleset decides. It walks the same chain order as the renderer ([`crate::render`]):
 //!
-//! `input`: established/related → accept · loopback → accept · (essential ICMP, not modelled: packets
-//! here are TCP/UDP) · anti-lockout (TCP to 22/admin port from an anti-lockout address) → accept ·
-//! banned source → drop · user `in` rules, top first · private-cloud guard (TCP/UDP to the service
-//! range) → drop · chain policy.
+//! Inbound, `prerouting` (before conntrack, so for every packet, established or not): loopback →
+//! accept · anti-lockout (TCP to 22/admin port from an anti-lockout address) → accept · banned source
+//! → drop. Then `input`: established/related → accept · loopback → accept · (essential ICMP, not
+//! modelled: packets here are TCP/UDP) · anti-lockout → accept · user `in` rules, top first ·
+//! private-cloud guard (TCP/UDP to the service range) → drop · chain policy.
 //!
-//! `output`: established/related → accept · loopback → accept · user `out` rules · accept.
+//! `output`: established/related → accept · loopback → accept · user `out` rules · accept. An
+//! outbound packet to a banned address that `output` accepts gets `Drop` decided by [`DecidedBy::Ban`]:
+//! the replies are dropped in `prerouting` (bans come before connection tracking), so nothing can be
+//! exchanged with a banned address in either direction.
 //!
 //! [`exposure`] answers "is this port reachable from outside, and which rule decides?".
 
@@ -117,7 +121,8 @@ impl Verdict {
 }
 
 /// Evaluates `packet` under `rules`/`config`/`context` (bans and resolved hostnames). Invalid rules
-/// are inert and unresolved hostnames match nothing (rendering would refuse both).
+/// are inert and unresolved hostnames match nothing while the rule's other hosts still count
+/// (rendering would refuse both).
 ///
 /// For many packets against one rule set, compile once with [`crate::compile::compile_lenient`]
 /// and call [`evaluate_compiled`].
@@ -132,15 +137,25 @@ pub fn evaluate(
 
 /// Evaluates `packet` against a compiled rule set.
 pub fn evaluate_compiled(ruleset: &CompiledRuleset, packet: &Packet) -> Verdict {
-    if !packet.new_connection {
-        return Verdict::new(Action::Accept, DecidedBy::Established);
+    let verdict = evaluate_chains(ruleset, packet);
+    if packet.direction == Direction::Out
+        && verdict.action == Action::Accept
+        && !packet.loopback
+        && ruleset.bans.iter().any(|b| b.network.contains(&packet.dst))
+    {
+        return Verdict::new(Action::Drop, DecidedBy::Ban);
     }
-    if packet.loopback {
-        return Verdict::new(Action::Accept, DecidedBy::Loopback);
-    }
+    verdict
+}
+
+/// The verdict of the chains a packet traverses on its way in or out.
+fn evaluate_chains(ruleset: &CompiledRuleset, packet: &Packet) -> Verdict {
     let config = &ruleset.config;
-    let remote = packet.remote();
     if packet.direction == Direction::In {
+        // The `prerouting` chain, before connection tracking.
+        if packet.loopback {
+            return Verdict::new(Action::Accept, DecidedBy::Loopback);
+        }
         if packet.protocol == PacketProtocol::Tcp
             && config.anti_lockout.contains(&packet.src)
             && config.anti_lockout_ports().contains(&packet.dst_port)
@@ -151,6 +166,13 @@ pub fn evaluate_compiled(ruleset: &CompiledRuleset, packet: &Packet) -> Verdict 
             return Verdict::new(Action::Drop, DecidedBy::Ban);
         }
     }
+    if !packet.new_connection {
+        return Verdict::new(Action::Accept, DecidedBy::Established);
+    }
+    if packet.loopback {
+        return Verdict::new(Action::Accept, DecidedBy::Loopback);
+    }
+    let remote = packet.remote();
     if let Some(rule) = ruleset
         .rules
         .iter()
@@ -256,6 +278,37 @@ pub fn exposure_compiled(
         },
         decided_by: decisive.decided_by,
     }
+}
+
+/// The hostnames an exposure answer for `port`/`protocol` depends on: those named in the hosts of
+/// enabled, valid inbound rules that cover the port and protocol (sorted, without duplicates). The
+/// answer is only as right as their resolution: evaluate with them resolved (as apply resolves them);
+/// a name that does not resolve matches nothing.
+pub fn exposure_hostnames(rules: &RuleSet, port: u16, protocol: PacketProtocol) -> Vec<String> {
+    let mut names: Vec<String> = rules
+        .rules
+        .iter()
+        .filter(|r| r.enabled && r.direction == Direction::In)
+        .filter_map(|r| crate::validate::validate_rule(r).ok())
+        .filter(|r| match r.protocol {
+            crate::model::Protocol::Any => true,
+            crate::model::Protocol::Tcp => protocol == PacketProtocol::Tcp,
+            crate::model::Protocol::Udp => protocol == PacketProtocol::Udp,
+        })
+        .filter(|r| {
+            r.ports
+                .as_ref()
+                .is_none_or(|ranges| ranges.iter().any(|range| range.contains(port)))
+        })
+        .flat_map(|r| r.hosts)
+        .filter_map(|host| match host {
+            crate::validate::HostSpec::Hostname(name) => Some(name),
+            crate::validate::HostSpec::Network(_) => None,
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// Outside source addresses that together reach every region the rule set distinguishes; the first

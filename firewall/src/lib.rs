@@ -24,8 +24,8 @@ pub mod backend;
 
 pub use compile::{compile, compile_lenient, CompiledRuleset, RenderError};
 pub use evaluate::{
-    evaluate, evaluate_compiled, exposure, exposure_compiled, DecidedBy, Exposure, Packet,
-    PacketProtocol, Verdict,
+    evaluate, evaluate_compiled, exposure, exposure_compiled, exposure_hostnames, DecidedBy,
+    Exposure, Packet, PacketProtocol, Verdict,
 };
 pub use model::{
     Action, ApplyContext, Ban, Direction, Family, FirewallConfig, IpVersion, Policy, PortRange,

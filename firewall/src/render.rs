@@ -7,20 +7,29 @@
 //! named and the ruleset is never flushed.
 //!
 //! Table layout (the evaluator in [`crate::evaluate`] walks the same order):
-//! - sets `banned_v4` (`ipv4_addr`) and `banned_v6` (`ipv6_addr`, bans are /64s), flags
-//!   `interval, timeout`, created with the bans of [`ApplyContext::bans`] so an apply keeps them;
+//! - sets `banned_v4` (`ipv4_addr`) and `banned_v6` (`ipv6_addr` holding the network address of each
+//!   banned /64), flags `timeout`: hash sets (constant-time lookup; interval sets are trees), created
+//!   with the bans of [`ApplyContext::bans`] so an apply keeps them;
+//! - chain `prerouting` (filter hook prerouting priority raw, i.e. before connection tracking, policy
+//!   accept): `iif "lo" accept` · anti-lockout accept · banned sources drop (`ip saddr @banned_v4`,
+//!   `ip6 saddr & ffff:ffff:ffff:ffff:: @banned_v6`). A banned source costs one hash lookup and never
+//!   reaches conntrack; its established connections are cut too;
+//! - chain `output_raw` (filter hook output priority raw, policy accept): `oif "lo" notrack`. Loopback
+//!   traffic is always accepted below, so it is not connection-tracked at all (conntrack was most of
+//!   the per-packet cost of the table on loopback). Consequence for other tables: NAT and `ct` matches
+//!   never apply to loopback traffic while Warden's rule set is applied;
 //! - chain `input` (filter hook input priority 0, policy = [`FirewallConfig::default_inbound_policy`]):
 //!   `ct state established,related accept` · `iif "lo" accept` · ICMPv6 neighbour discovery accept ·
 //!   `ct state invalid drop` · essential ICMP and ICMPv6 (echo-request, destination-unreachable,
-//!   time-exceeded, parameter-problem, packet-too-big) accept · anti-lockout accept · banned sources drop ·
-//!   user `in` rules in order · private-cloud guard (`meta l4proto { tcp, udp } th dport <service
-//!   range> drop`);
+//!   time-exceeded, parameter-problem, packet-too-big) accept · anti-lockout accept · user `in` rules
+//!   in order · private-cloud guard (`meta l4proto { tcp, udp } th dport <service range> drop`);
 //! - chain `output` (filter hook output priority 0, policy accept): established/related accept ·
 //!   `oif "lo" accept` · ICMPv6 neighbour discovery accept · user `out` rules in order.
 //! - the `forward` hook is left alone (Warden does not route).
 //!
 //! While no rule set is applied, [`render_bans_only`] gives the minimal table that still enforces
-//! bans: the same two sets and an `input` chain (policy accept) holding only the two ban drops.
+//! bans: the same two sets and a `prerouting` chain (policy accept) holding only the loopback accept
+//! and the two ban drops (no connection tracking at all).
 //!
 //! Neighbour discovery is accepted before invalid packets are dropped because conntrack classifies
 //! NS/NA/RA as invalid (they cannot start a tracked "connection"); dropping them breaks IPv6.
@@ -54,8 +63,10 @@ pub const TABLE_FAMILY: &str = "inet";
 pub const TABLE_NAME: &str = "warden";
 /// Named set of banned IPv4 addresses.
 pub const BAN_SET_V4: &str = "banned_v4";
-/// Named set of banned IPv6 networks (/64).
+/// Named set of banned IPv6 networks (/64), holding each network's address.
 pub const BAN_SET_V6: &str = "banned_v6";
+/// The mask applied to an IPv6 source before the `banned_v6` lookup (a /64).
+pub const BAN_V6_MASK: &str = "ffff:ffff:ffff:ffff::";
 /// Prefix of the comment of every user rule: `warden:<rule id>`.
 pub const RULE_COMMENT_PREFIX: &str = "warden:";
 /// Longest nft rule comment, in bytes (nft refuses longer ones in text form).
@@ -424,15 +435,45 @@ fn anti_lockout_rules(config: &FirewallConfig) -> Vec<NftRule> {
 
 fn ban_rule(family: Family, set: &str) -> NftRule {
     let header = family_header(family);
+    let (left, text) = match family {
+        Family::Ipv4 => (payload(header, "saddr"), format!("{header} saddr")),
+        Family::Ipv6 => (
+            json!({"&": [payload(header, "saddr"), BAN_V6_MASK]}),
+            format!("{header} saddr & {BAN_V6_MASK}"),
+        ),
+    };
     rule(
         vec![
             piece(
-                m(payload(header, "saddr"), "==", json!(format!("@{set}"))),
-                format!("{header} saddr @{set}"),
+                m(left, "==", json!(format!("@{set}"))),
+                format!("{text} @{set}"),
             ),
             verdict_piece("drop"),
         ],
         Some("banned"),
+    )
+}
+
+/// The rules of the `prerouting` chain: loopback first (never banned), then anti-lockout (never
+/// banned either), then the ban drops.
+fn prerouting_rules(config: Option<&FirewallConfig>) -> Vec<NftRule> {
+    let mut rules = vec![interface("iif", "lo")];
+    if let Some(config) = config {
+        rules.extend(anti_lockout_rules(config));
+    }
+    rules.push(ban_rule(Family::Ipv4, BAN_SET_V4));
+    rules.push(ban_rule(Family::Ipv6, BAN_SET_V6));
+    rules
+}
+
+/// `oif "lo" notrack`: loopback traffic skips connection tracking.
+fn loopback_notrack() -> NftRule {
+    rule(
+        vec![
+            piece(m(meta("oif"), "==", json!("lo")), "oif \"lo\""),
+            piece(json!({"notrack": null}), "notrack"),
+        ],
+        None,
     )
 }
 
@@ -476,8 +517,21 @@ const ND_OUT_TYPES: &[&str] = &[
 struct Chain {
     name: &'static str,
     hook: &'static str,
+    /// Hook priority: [`RAW_PRIORITY`] (before conntrack) or 0 (filter).
+    priority: i32,
     policy: &'static str,
     rules: Vec<NftRule>,
+}
+
+/// The `raw` hook priority: before connection tracking (-200).
+const RAW_PRIORITY: i32 = -300;
+
+fn priority_text(priority: i32) -> String {
+    if priority == RAW_PRIORITY {
+        "raw".to_string()
+    } else {
+        priority.to_string()
+    }
 }
 
 /// Renders a compiled rule set.
@@ -492,8 +546,6 @@ pub fn render_compiled(ruleset: &CompiledRuleset) -> RenderedRuleset {
         icmp_types(Family::Ipv6, ICMP_V6_TYPES),
     ];
     input.extend(anti_lockout_rules(config));
-    input.push(ban_rule(Family::Ipv4, BAN_SET_V4));
-    input.push(ban_rule(Family::Ipv6, BAN_SET_V6));
     let mut output = vec![
         ct_state(&["established", "related"], "accept"),
         interface("oif", "lo"),
@@ -509,8 +561,23 @@ pub fn render_compiled(ruleset: &CompiledRuleset) -> RenderedRuleset {
     input.push(guard_rule(config.service_ports));
     let chains = [
         Chain {
+            name: "prerouting",
+            hook: "prerouting",
+            priority: RAW_PRIORITY,
+            policy: "accept",
+            rules: prerouting_rules(Some(config)),
+        },
+        Chain {
+            name: "output_raw",
+            hook: "output",
+            priority: RAW_PRIORITY,
+            policy: "accept",
+            rules: vec![loopback_notrack()],
+        },
+        Chain {
             name: "input",
             hook: "input",
+            priority: 0,
             policy: match config.default_inbound_policy {
                 Policy::Accept => "accept",
                 Policy::Drop => "drop",
@@ -520,6 +587,7 @@ pub fn render_compiled(ruleset: &CompiledRuleset) -> RenderedRuleset {
         Chain {
             name: "output",
             hook: "output",
+            priority: 0,
             policy: "accept",
             rules: output,
         },
@@ -528,17 +596,16 @@ pub fn render_compiled(ruleset: &CompiledRuleset) -> RenderedRuleset {
 }
 
 /// The minimal table Warden keeps while no rule set is applied but addresses are banned: the two
-/// ban sets (with `bans`) and an `input` chain (policy accept) that only drops banned sources. Failed
-/// logins are banned at the kernel even before the first apply; everything else passes.
+/// ban sets (with `bans`) and a `prerouting` chain (policy accept) that only drops banned sources
+/// (loopback exempt). Failed logins are banned at the kernel even before the first apply; everything
+/// else passes.
 pub fn render_bans_only(bans: &[Ban]) -> RenderedRuleset {
     let chains = [Chain {
-        name: "input",
-        hook: "input",
+        name: "prerouting",
+        hook: "prerouting",
+        priority: RAW_PRIORITY,
         policy: "accept",
-        rules: vec![
-            ban_rule(Family::Ipv4, BAN_SET_V4),
-            ban_rule(Family::Ipv6, BAN_SET_V6),
-        ],
+        rules: prerouting_rules(None),
     }];
     assemble(bans, &chains)
 }
@@ -564,12 +631,9 @@ fn assemble(bans: &[Ban], chains: &[Chain]) -> RenderedRuleset {
             .collect();
         let mut set = json!({
             "family": TABLE_FAMILY, "table": TABLE_NAME, "name": name,
-            "type": kind, "flags": ["interval", "timeout"],
+            "type": kind, "flags": ["timeout"],
         });
-        let _ = writeln!(
-            text,
-            "\tset {name} {{\n\t\ttype {kind}\n\t\tflags interval,timeout"
-        );
+        let _ = writeln!(text, "\tset {name} {{\n\t\ttype {kind}\n\t\tflags timeout");
         if !bans.is_empty() {
             let (elems, texts): (Vec<Value>, Vec<String>) =
                 bans.iter().map(|b| ban_element(b)).unzip();
@@ -582,12 +646,15 @@ fn assemble(bans: &[Ban], chains: &[Chain]) -> RenderedRuleset {
     for (index, chain) in chains.iter().enumerate() {
         commands.push(json!({"add": {"chain": {
             "family": TABLE_FAMILY, "table": TABLE_NAME, "name": chain.name,
-            "type": "filter", "hook": chain.hook, "prio": 0, "policy": chain.policy,
+            "type": "filter", "hook": chain.hook, "prio": chain.priority, "policy": chain.policy,
         }}}));
         let _ = writeln!(
             text,
-            "\tchain {} {{\n\t\ttype filter hook {} priority 0; policy {};",
-            chain.name, chain.hook, chain.policy
+            "\tchain {} {{\n\t\ttype filter hook {} priority {}; policy {};",
+            chain.name,
+            chain.hook,
+            priority_text(chain.priority),
+            chain.policy
         );
         for nft_rule in &chain.rules {
             for note in &nft_rule.notes {
@@ -621,8 +688,20 @@ fn assemble(bans: &[Ban], chains: &[Chain]) -> RenderedRuleset {
     }
 }
 
+/// The element of a ban in its hash set: the address (IPv4) or the /64's network address (IPv6).
+pub fn ban_key(network: &IpNetwork) -> IpAddr {
+    match network.addr() {
+        IpAddr::V4(addr) => IpAddr::V4(addr),
+        IpAddr::V6(addr) => {
+            let masked = u128::from(addr) & (u128::MAX << 64);
+            IpAddr::V6(std::net::Ipv6Addr::from(masked))
+        }
+    }
+}
+
 fn ban_element(ban: &Ban) -> (Value, String) {
-    let (value, text) = network_value(&ban.network);
+    let key = ban_key(&ban.network);
+    let (value, text) = (json!(key.to_string()), key.to_string());
     match ban.expires_in_secs {
         Some(secs) => {
             let secs = u32::try_from(secs).unwrap_or(u32::MAX);
@@ -659,7 +738,11 @@ mod tests {
         };
         let rendered = render_bans_only(&[ban]);
         assert!(rendered.text.contains("ip saddr @banned_v4 drop"));
-        assert!(rendered.text.contains("ip6 saddr @banned_v6 drop"));
+        assert!(rendered
+            .text
+            .contains("ip6 saddr & ffff:ffff:ffff:ffff:: @banned_v6 drop"));
+        assert!(rendered.text.contains("hook prerouting priority raw;"));
+        assert!(!rendered.text.contains("chain input"));
         assert!(rendered
             .text
             .contains("elements = { 192.0.2.9 timeout 30s }"));

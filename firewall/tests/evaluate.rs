@@ -5,9 +5,9 @@
 use std::net::IpAddr;
 
 use warden_firewall::{
-    evaluate, exposure, preset, preset_is_open, preset_rule_ids, presets, Action, ApplyContext,
-    Ban, DecidedBy, Direction, FirewallConfig, IpVersion, Packet, PacketProtocol, Policy, Protocol,
-    Rule, RuleSet,
+    evaluate, exposure, exposure_hostnames, preset, preset_is_open, preset_rule_ids, presets,
+    Action, ApplyContext, Ban, DecidedBy, Direction, FirewallConfig, IpVersion, Packet,
+    PacketProtocol, Policy, Protocol, Rule, RuleSet,
 };
 
 fn rule(id: &str, f: impl FnOnce(&mut Rule)) -> Rule {
@@ -263,6 +263,32 @@ fn anti_lockout_beats_bans_and_rules_and_bans_beat_rules() {
         eval(tcp_in("203.0.113.9", 22)),
         (Action::Drop, DecidedBy::Ban)
     );
+    // Bans are checked before connection tracking: a banned source's open connections are cut too.
+    let mut established = tcp_in("203.0.113.9", 443);
+    established.new_connection = false;
+    assert_eq!(eval(established), (Action::Drop, DecidedBy::Ban));
+    let mut established = tcp_in("198.51.100.8", 443);
+    established.new_connection = false;
+    assert_eq!(eval(established), (Action::Accept, DecidedBy::Established));
+    // Nothing can be exchanged with a banned address: the replies to an outbound connection are
+    // dropped before connection tracking.
+    let outbound = |dst: &str| Packet {
+        direction: Direction::Out,
+        src: "192.0.2.1".parse().unwrap(),
+        dst: dst.parse().unwrap(),
+        protocol: PacketProtocol::Tcp,
+        dst_port: 443,
+        new_connection: true,
+        loopback: false,
+    };
+    assert_eq!(
+        eval(outbound("203.0.113.9")),
+        (Action::Drop, DecidedBy::Ban)
+    );
+    assert_eq!(
+        eval(outbound("203.0.113.10")),
+        (Action::Accept, DecidedBy::DefaultPolicy)
+    );
     assert_eq!(
         eval(tcp_in("2001:db8:bad::1234", 80)),
         (Action::Drop, DecidedBy::Ban)
@@ -327,6 +353,90 @@ fn exposure_reports_reachability_and_the_deciding_rule() {
     let e = exposure(&nested, &config, &ctx, 8300, PacketProtocol::Tcp);
     assert!(e.reachable_from_outside);
     assert_eq!(e.deciding_rule.as_deref(), Some("hole"));
+}
+
+#[test]
+fn exposure_with_hostnames_uses_their_resolution_and_names_them() {
+    let config = FirewallConfig::default();
+    let rules = RuleSet::new(vec![
+        rule("backup", |r| {
+            r.protocol = Protocol::Tcp;
+            r.hosts = vec!["backup.example.org".into(), "198.51.100.9".into()];
+            r.ports = vec!["8300".into()];
+        }),
+        rule("office", |r| {
+            r.hosts = vec!["office.example.org".into()];
+            r.ports = vec!["8301".into()];
+        }),
+        rule("blocked", |r| {
+            r.action = Action::Drop;
+            r.hosts = vec!["attacker.example.org".into()];
+        }),
+        rule("off", |r| {
+            r.enabled = false;
+            r.hosts = vec!["disabled.example.org".into()];
+        }),
+    ]);
+    let resolved = ApplyContext {
+        resolved_hosts: [
+            ("backup.example.org".to_string(), vec![ip("203.0.113.5")]),
+            ("office.example.org".to_string(), vec![ip("2001:db8:5::1")]),
+            ("attacker.example.org".to_string(), vec![ip("192.0.2.66")]),
+        ]
+        .into_iter()
+        .collect(),
+        bans: vec![],
+    };
+    let unresolved = ApplyContext::default();
+
+    // Which hostnames the answer depends on: those of enabled inbound rules covering the port.
+    assert_eq!(
+        exposure_hostnames(&rules, 8300, PacketProtocol::Tcp),
+        vec!["attacker.example.org", "backup.example.org"]
+    );
+    assert_eq!(
+        exposure_hostnames(&rules, 8300, PacketProtocol::Udp),
+        vec!["attacker.example.org"],
+        "the backup rule is TCP only"
+    );
+    assert_eq!(
+        exposure_hostnames(&rules, 8301, PacketProtocol::Udp),
+        vec!["attacker.example.org", "office.example.org"]
+    );
+
+    // A hostname-only rule opens its port to what the name resolves to, and to nothing otherwise.
+    let e = exposure(&rules, &config, &resolved, 8301, PacketProtocol::Tcp);
+    assert!(e.reachable_from_outside && !e.reachable_from_everywhere);
+    assert_eq!(e.deciding_rule.as_deref(), Some("office"));
+    let e = exposure(&rules, &config, &unresolved, 8301, PacketProtocol::Tcp);
+    assert!(!e.reachable_from_outside);
+    assert_eq!(e.decided_by, DecidedBy::ServiceRangeGuard);
+
+    // An unresolved hostname does not disable the rule's other hosts.
+    let e = exposure(&rules, &config, &unresolved, 8300, PacketProtocol::Tcp);
+    assert!(e.reachable_from_outside, "198.51.100.9 is still let in");
+    assert_eq!(e.deciding_rule.as_deref(), Some("backup"));
+    let verdict_from = |ctx: &ApplyContext, src: &str| {
+        let v = evaluate(&rules, &config, ctx, &tcp_in(src, 8300));
+        (v.action, v.decided_by)
+    };
+    assert_eq!(
+        verdict_from(&resolved, "203.0.113.5"),
+        (Action::Accept, by("backup"))
+    );
+    assert_eq!(
+        verdict_from(&unresolved, "203.0.113.5"),
+        (Action::Drop, DecidedBy::ServiceRangeGuard)
+    );
+    assert_eq!(
+        verdict_from(&unresolved, "198.51.100.9"),
+        (Action::Accept, by("backup"))
+    );
+    // A drop rule naming a host blocks exactly what it resolves to.
+    assert_eq!(
+        verdict_from(&resolved, "192.0.2.66"),
+        (Action::Drop, by("blocked"))
+    );
 }
 
 #[test]

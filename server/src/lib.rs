@@ -7,6 +7,7 @@ pub mod config;
 pub mod events;
 pub mod firewall_ctl;
 pub mod http;
+pub mod runtime;
 pub mod state;
 pub mod store;
 pub mod supervisor;

@@ -1,25 +1,36 @@
-//! The `warden` binary: parses the command line and hands over to the library. Nothing else.
+//! The `warden` binary: tunes the allocator, builds the runtime, parses the command line and hands over
+//! to the library. Nothing else.
 
 use clap::Parser;
 use warden::config::{Cli, Command};
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
+    // Before any thread exists (the runtime's included), so every thread shares the capped arenas.
+    warden::runtime::tune_allocator();
     warden::telemetry::init();
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Serve(args) => warden::serve(args).await,
-        Command::ServerFns => {
-            for (method, path) in warden::http::server_fn_endpoints() {
-                println!("{method} {path}");
-            }
-            Ok(())
+    let runtime = match warden::runtime::build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("warden: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
         }
-        Command::Openapi => warden::http::openapi::document()
-            .to_pretty_json()
-            .map(|json| println!("{json}"))
-            .map_err(anyhow::Error::from),
     };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => warden::serve(args).await,
+            Command::ServerFns => {
+                for (method, path) in warden::http::server_fn_endpoints() {
+                    println!("{method} {path}");
+                }
+                Ok(())
+            }
+            Command::Openapi => warden::http::openapi::document()
+                .to_pretty_json()
+                .map(|json| println!("{json}"))
+                .map_err(anyhow::Error::from),
+        }
+    });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

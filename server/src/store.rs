@@ -66,6 +66,10 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// sled's page cache budget. Warden's data (users, sessions, services, rules, settings) is small;
+/// sled's default budget is 1 GiB.
+const CACHE_BYTES: u64 = 8 * 1024 * 1024;
+
 impl Store {
     /// Opens (or creates) the store in `dir`. Every failure — unreadable directory, a lock held by another
     /// Warden, corrupt files, a newer schema — is an error naming the path, never a panic. Waits up to
@@ -84,6 +88,7 @@ impl Store {
         let _ = std::fs::remove_file(&probe);
         let config = sled::Config::new()
             .path(dir)
+            .cache_capacity(CACHE_BYTES)
             .mode(sled::Mode::HighThroughput);
         // The store's lock can be held for a moment after the previous Warden was killed: a child it was
         // forking at that instant holds a copy of the file until it execs. Wait a little for it; a lock

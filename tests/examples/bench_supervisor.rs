@@ -7,7 +7,9 @@
 //!    through /proc every 0.5 ms). 100 trials each; p50 and p99. Before each Warden trial the service is
 //!    stopped and started through the API, so every kill is a first failure (the backoff and crash-loop
 //!    rules stay at their defaults); supervisord restarts a RUNNING program that dies at once by design.
-//! 2. Footprint with 200 trivial services (`sleep`): the supervisor's own RSS, and its idle CPU over 10 s.
+//! 2. Footprint with 200 trivial services (`sleep`): the supervisor's own RSS (and, for information, the
+//!    anonymous part of it: RSS also counts the mapped pages of the program and its libraries), and its
+//!    idle CPU over 10 s.
 //!
 //! Targets (issue 3): restart p99 ≤ 1/20 of supervisord's; RSS with 200 services ≤ 0.5× supervisord's.
 //! supervisord comes from PyPI (`supervisor`), installed into `target/bench-venv` if missing. It listens
@@ -103,35 +105,56 @@ fn kill9(pid: u32) {
     );
 }
 
-/// `(rss_bytes, cpu_ticks)` of one process.
-fn rss_and_ticks(pid: u32) -> Option<(u64, u64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let rss_kib: u64 = status
+/// A `/proc/<pid>/status` field in KiB.
+fn status_kib(status: &str, field: &str) -> Option<u64> {
+    status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .find_map(|l| l.strip_prefix(field))?
         .split_whitespace()
         .next()?
         .parse()
-        .ok()?;
+        .ok()
+}
+
+/// `(rss_bytes, anonymous_rss_bytes, cpu_ticks)` of one process.
+fn rss_and_ticks(pid: u32) -> Option<(u64, u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let rss_kib = status_kib(&status, "VmRSS:")?;
+    let anon_kib = status_kib(&status, "RssAnon:")?;
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = &stat[stat.rfind(')')? + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // After the state (index 0): utime is field 14 of stat, i.e. index 11 here; stime index 12.
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some((rss_kib * 1024, utime + stime))
+    Some((rss_kib * 1024, anon_kib * 1024, utime + stime))
 }
 
-/// The supervisor's RSS (MiB) and its CPU use (% of one core) over `sample` while idle.
-fn footprint(pid: u32, sample: Duration) -> anyhow::Result<(f64, f64)> {
+/// What [`footprint`] measures.
+struct Footprint {
+    /// Resident set (MiB): anonymous memory plus the mapped pages of the program and its libraries.
+    rss_mib: f64,
+    /// The anonymous part of it (MiB): heap, stacks, interpreter objects.
+    anon_mib: f64,
+    /// CPU use in % of one core.
+    cpu: f64,
+}
+
+/// The supervisor's RSS and its CPU use (% of one core) over `sample` while idle.
+fn footprint(pid: u32, sample: Duration) -> anyhow::Result<Footprint> {
     let ticks_per_sec = 100.0; // USER_HZ on Linux
-    let (_, before) = rss_and_ticks(pid).context("reading /proc")?;
+    let (_, _, before) = rss_and_ticks(pid).context("reading /proc")?;
     let started = Instant::now();
     std::thread::sleep(sample);
-    let (rss, after) = rss_and_ticks(pid).context("reading /proc")?;
+    let (rss, anon, after) = rss_and_ticks(pid).context("reading /proc")?;
     let secs = started.elapsed().as_secs_f64();
     let cpu = (after.saturating_sub(before)) as f64 / ticks_per_sec / secs * 100.0;
-    Ok((rss as f64 / (1024.0 * 1024.0), cpu))
+    let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+    Ok(Footprint {
+        rss_mib: mib(rss),
+        anon_mib: mib(anon),
+        cpu,
+    })
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -300,6 +323,7 @@ struct Figures {
     p50: Duration,
     p99: Duration,
     rss_mib: f64,
+    anon_mib: f64,
     idle_cpu: f64,
 }
 
@@ -349,7 +373,7 @@ async fn bench_warden() -> anyhow::Result<Figures> {
     });
     anyhow::ensure!(all_up, "warden: not all {SERVICES} services came up");
     drop(api);
-    let (rss_mib, idle_cpu) = tokio::task::block_in_place(|| {
+    let measured = tokio::task::block_in_place(|| {
         std::thread::sleep(Duration::from_secs(2));
         footprint(pid, IDLE_SAMPLE)
     })?;
@@ -362,8 +386,9 @@ async fn bench_warden() -> anyhow::Result<Figures> {
     Ok(Figures {
         p50: percentile(&samples, 50.0),
         p99: percentile(&samples, 99.0),
-        rss_mib,
-        idle_cpu,
+        rss_mib: measured.rss_mib,
+        anon_mib: measured.anon_mib,
+        idle_cpu: measured.cpu,
     })
 }
 
@@ -394,12 +419,13 @@ fn bench_supervisord() -> anyhow::Result<Figures> {
     std::thread::sleep(Duration::from_secs(2));
     let figures = footprint(pid, IDLE_SAMPLE);
     sup.stop();
-    let (rss_mib, idle_cpu) = figures?;
+    let measured = figures?;
     Ok(Figures {
         p50: percentile(&samples, 50.0),
         p99: percentile(&samples, 99.0),
-        rss_mib,
-        idle_cpu,
+        rss_mib: measured.rss_mib,
+        anon_mib: measured.anon_mib,
+        idle_cpu: measured.cpu,
     })
 }
 
@@ -446,6 +472,12 @@ async fn main() -> anyhow::Result<()> {
         supervisord.rss_mib,
         ratio_rss,
         verdict(ratio_rss <= 0.5)
+    );
+    println!(
+        "|   of which anonymous (MiB)  | {:8.1} | {:11.1} | {:18.3} | (info)  |        |",
+        warden.anon_mib,
+        supervisord.anon_mib,
+        warden.anon_mib / supervisord.anon_mib.max(f64::MIN_POSITIVE)
     );
     println!(
         "| idle CPU, {SERVICES} services (%)  | {:8.2} | {:11.2} |                    |         |        |",

@@ -526,6 +526,69 @@ async fn ruleset_preview_exposure_and_expose() {
 }
 
 #[tokio::test]
+async fn exposure_resolves_hostnames_like_apply_and_names_them() {
+    let api = Api::start().await;
+    let (code, service) = api
+        .post(
+            "/services",
+            json!({"name": "by-name", "command": "sleep 600", "ports": [8310]}),
+        )
+        .await;
+    if code != 201 {
+        eprintln!("SKIP exposure with a service: the services API answered {code}: {service}");
+        return;
+    }
+    let sid = service["id"].as_str().unwrap().to_string();
+    // TCP from a name that does not resolve (`.invalid` never does) or from one address; UDP from
+    // `localhost` only.
+    let (code, by_name) = api
+        .post(
+            "/firewall/rules",
+            json!({"protocol": "tcp", "ports": ["8310"],
+                   "hosts": ["no-such-host.invalid", "198.51.100.9"]}),
+        )
+        .await;
+    assert_eq!(code, 201, "{by_name}");
+    let (code, _) = api
+        .post(
+            "/firewall/rules",
+            json!({"protocol": "udp", "ports": ["8310"], "hosts": ["localhost"]}),
+        )
+        .await;
+    assert_eq!(code, 201);
+    let (code, exposure) = api.get("/firewall/exposure").await;
+    assert_eq!(code, 200, "{exposure}");
+    let entry = |protocol: &str| {
+        exposure
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["service_id"] == sid.as_str() && e["protocol"] == protocol)
+            .cloned()
+            .unwrap()
+    };
+    let tcp = entry("tcp");
+    // The unresolvable name matches nothing, the address still counts, and the answer says which
+    // name it could not resolve.
+    assert_eq!(tcp["reachable_from_outside"], true, "{tcp}");
+    assert_eq!(tcp["reachable_from_everywhere"], false, "{tcp}");
+    assert_eq!(tcp["deciding_rule"], by_name["id"], "{tcp}");
+    assert_eq!(tcp["hostnames"], json!(["no-such-host.invalid"]), "{tcp}");
+    assert_eq!(
+        tcp["unresolved_hostnames"],
+        json!(["no-such-host.invalid"]),
+        "{tcp}"
+    );
+    // `localhost` resolves (to loopback only, which is not "outside").
+    let udp = entry("udp");
+    assert_eq!(udp["hostnames"], json!(["localhost"]), "{udp}");
+    assert_eq!(udp["unresolved_hostnames"], json!([]), "{udp}");
+    assert_eq!(udp["reachable_from_outside"], false, "{udp}");
+    assert_eq!(udp["decided_by"]["kind"], "service_range_guard", "{udp}");
+    api.delete(&format!("/services/{sid}")).await;
+}
+
+#[tokio::test]
 async fn bans_and_commit_confirm_refusals_without_touching_the_kernel() {
     let api = Api::start().await;
     assert_eq!(api.get("/firewall/bans").await, (200, json!([])));

@@ -2,7 +2,9 @@
 //! namespace and manages that namespace's nftables; the tests drive its API from client namespaces
 //! over veth pairs and check the kernel (`nft list table inet warden`) and real TCP connections:
 //! commit-confirm (rollback by timer, by request, and after kill -9 at the next start), anti-lockout,
-//! failed-login bans, presets, drift, and the API's apply-time validation.
+//! failed-login bans, presets, drift, the API's apply-time validation, and IPv6 (accept, drop and
+//! reject rules, host filters, the default guard of the service range and a /64 ban, over the veths'
+//! 2001:db8:: addresses).
 #![allow(clippy::unwrap_used)]
 
 mod firewall_e2e_support;
@@ -12,7 +14,7 @@ use std::time::Duration;
 
 use firewall_e2e_support::{
     lab_requirements, tcp_probe, wait_reach, Lab, Listener, NsClient, Reach, ADMIN_ADDR,
-    OTHER_ADDR, SERVER_OTHER_SIDE,
+    OTHER_ADDR, OTHER_ADDR_V6, SERVER_OTHER_SIDE,
 };
 use serde_json::{json, Value};
 use warden_tests::{gate, wait_for};
@@ -570,4 +572,94 @@ fn drift_is_reported_and_reapply_fixes_it_and_bad_applies_change_nothing() {
     let s = status(&admin);
     assert_eq!(s["pending"], Value::Null);
     assert_eq!(s["applied_revision"], 1);
+}
+
+#[test]
+fn ipv6_rules_and_the_default_guard_hold_for_real_packets() {
+    if !runs() {
+        return;
+    }
+    let lab = Lab::new();
+    let ports = [8299, 8300, 8301, 8302, 8303, 8304, 8499, 8500];
+    let _listener = Listener::start(&lab.server, &ports);
+    let _warden = lab.start_warden();
+    let admin = NsClient::new(&lab.admin, lab.admin_side()).login();
+    let v6 = |port| lab.other_side_v6(port);
+
+    // No firewall yet: everything is open over IPv6 too.
+    for port in ports {
+        assert_eq!(tcp_probe(&lab.other, v6(port)), Reach::Open, "port {port}");
+    }
+
+    // The defaults: the guard closes 8300-8499 to new inbound IPv6 connections from outside, and
+    // only that range.
+    apply(&admin, 0);
+    for port in [8300, 8301, 8499] {
+        assert_eq!(
+            tcp_probe(&lab.other, v6(port)),
+            Reach::Dropped,
+            "port {port}"
+        );
+    }
+    for port in [8299, 8500] {
+        assert_eq!(tcp_probe(&lab.other, v6(port)), Reach::Open, "port {port}");
+    }
+
+    // Accept from the other client's address, reject (IPv6 only), drop, and an accept limited to a
+    // network the client is not in.
+    add_rule(
+        &admin,
+        json!({"protocol": "tcp", "action": "accept", "ports": ["8301"],
+               "hosts": [OTHER_ADDR_V6], "annotation": "v6 client"}),
+    );
+    add_rule(
+        &admin,
+        json!({"protocol": "tcp", "action": "reject", "ports": ["8302"], "ip_version": "6"}),
+    );
+    add_rule(
+        &admin,
+        json!({"protocol": "tcp", "action": "drop", "ports": ["8299", "8303"]}),
+    );
+    add_rule(
+        &admin,
+        json!({"protocol": "tcp", "action": "accept", "ports": ["8304"],
+               "hosts": ["2001:db8:ffff::/48"]}),
+    );
+    apply(&admin, 0);
+    assert_eq!(tcp_probe(&lab.other, v6(8301)), Reach::Open);
+    assert_eq!(tcp_probe(&lab.other, v6(8302)), Reach::Refused);
+    assert_eq!(tcp_probe(&lab.other, v6(8303)), Reach::Dropped);
+    assert_eq!(tcp_probe(&lab.other, v6(8299)), Reach::Dropped);
+    assert_eq!(
+        tcp_probe(&lab.other, v6(8304)),
+        Reach::Dropped,
+        "host filter"
+    );
+    assert_eq!(tcp_probe(&lab.other, v6(8499)), Reach::Dropped, "guard");
+    assert_eq!(tcp_probe(&lab.other, v6(8500)), Reach::Open);
+    // The IPv6-only reject does not touch IPv4 (the guard drops that connection instead), and the
+    // IPv6 host of the accept rule does not open the port to the client's IPv4 address.
+    assert_eq!(tcp_probe(&lab.other, other_port(8302)), Reach::Dropped);
+    assert_eq!(tcp_probe(&lab.other, other_port(8301)), Reach::Dropped);
+    let table = lab.server.warden_table().expect("table applied");
+    assert!(
+        table.contains(&format!("ip6 saddr {OTHER_ADDR_V6} tcp dport 8301")),
+        "{table}"
+    );
+
+    // A ban of the IPv6 client covers its /64 and cuts it off; lifting it restores access.
+    let resp = admin.post("/firewall/bans", json!({"address": OTHER_ADDR_V6}));
+    assert_eq!(resp.status, 201, "{}", resp.body);
+    assert_eq!(tcp_probe(&lab.other, v6(8301)), Reach::Dropped);
+    assert_eq!(tcp_probe(&lab.other, v6(8500)), Reach::Dropped);
+    let bans = admin.get("/firewall/bans").json();
+    assert!(
+        bans.to_string().contains("2001:db8:b::/64"),
+        "the ban is listed as the client's /64: {bans}"
+    );
+    // IPv4 from the same client is not banned.
+    assert_eq!(tcp_probe(&lab.other, other_port(8500)), Reach::Open);
+    let resp = admin.delete(&format!("/firewall/bans/{OTHER_ADDR_V6}"));
+    assert_eq!(resp.status, 204, "{}", resp.body);
+    wait_reach(&lab.other, v6(8301), Reach::Open, Duration::from_secs(5));
 }

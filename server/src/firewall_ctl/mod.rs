@@ -12,8 +12,9 @@
 //! - A rule set is re-applied within a pending window: the rollback still returns to the state
 //!   before the first unconfirmed apply.
 //! - `deactivate` deletes Warden's table, and with it every ban.
-//! - Bans work before any apply: the first ban creates a bans-only table (ban sets plus an input chain
-//!   that drops banned sources); when the last ban of an inactive firewall is lifted, it is removed.
+//! - Bans work before any apply: the first ban creates a bans-only table (ban sets plus a raw
+//!   prerouting chain that drops banned sources); when the last ban of an inactive firewall is lifted,
+//!   it is removed.
 
 pub mod admins;
 pub mod kernel;
@@ -27,10 +28,10 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use warden_firewall::backend::{Capability, NftBackend, NftError, Snapshot};
 use warden_firewall::{
-    ban_network, compile_lenient, exposure_compiled, preset_is_open, presets, render_bans_only,
-    render_ruleset, ApplyContext, Ban, DecidedBy, FieldError, FirewallConfig, IpNetwork,
-    PacketProtocol, Policy, PortRange, Protocol, ResolvedHosts, Rule, RuleInput, RulePatch,
-    DEFAULT_SERVICE_PORTS,
+    ban_network, compile_lenient, exposure_compiled, exposure_hostnames, preset_is_open, presets,
+    render_bans_only, render_ruleset, ApplyContext, Ban, DecidedBy, FieldError, FirewallConfig,
+    IpNetwork, PacketProtocol, Policy, PortRange, Protocol, ResolvedHosts, Rule, RuleInput,
+    RulePatch, DEFAULT_SERVICE_PORTS,
 };
 
 use app::model::settings::{BanSettings, Settings};
@@ -189,6 +190,12 @@ pub struct ExposureView {
     pub firewall_active: bool,
     /// Reachability under what is live now (`true` when no rule set is applied: nothing filters).
     pub live_reachable_from_outside: bool,
+    /// Hostnames in the hosts of the saved inbound rules that cover this port and protocol: the
+    /// answer depends on what they resolve to. They were resolved now, as `apply` resolves them.
+    pub hostnames: Vec<String>,
+    /// Those of `hostnames` that do not resolve now: they match nothing in this answer, and `apply`
+    /// would refuse the rule set naming them.
+    pub unresolved_hostnames: Vec<String>,
 }
 
 struct HandleInner {
@@ -558,31 +565,53 @@ impl FirewallHandle {
     }
 
     /// Exposure of every service port, TCP and UDP, under the saved rules (and, as extra fields,
-    /// under what is live).
-    pub fn exposure(
+    /// under what is live). Hostnames of the saved rules are resolved now, like `apply` resolves them;
+    /// the live answer uses what they resolved to when the table was installed.
+    pub async fn exposure(
         &self,
         services: &[ServicePorts],
         settings: &Settings,
     ) -> Result<Vec<ExposureView>, FirewallError> {
         let record = self.load()?;
-        let context = ApplyContext::default();
+        let saved_context = ApplyContext {
+            resolved_hosts: resolve_hostnames(record.rules.hostnames()).await,
+            bans: Vec::new(),
+        };
         let saved = compile_lenient(
             &record.rules,
             &self.config(record.default_inbound_policy, Vec::new(), settings),
-            &context,
+            &saved_context,
         );
-        let live = record.applied.as_ref().map(|a| {
-            compile_lenient(
-                &a.rules,
-                &self.config(a.default_inbound_policy, Vec::new(), settings),
+        let mut live = None;
+        if let Some(applied) = record.applied.as_ref() {
+            let names = applied.rules.hostnames();
+            // Records written before the resolution was kept: resolve now.
+            let resolved_hosts = if applied.resolved_hosts.is_empty() && !names.is_empty() {
+                resolve_hostnames(names).await
+            } else {
+                applied.resolved_hosts.clone()
+            };
+            let context = ApplyContext {
+                resolved_hosts,
+                bans: Vec::new(),
+            };
+            live = Some(compile_lenient(
+                &applied.rules,
+                &self.config(applied.default_inbound_policy, Vec::new(), settings),
                 &context,
-            )
-        });
+            ));
+        }
         let mut out = Vec::new();
         for service in services {
             for &port in &service.ports {
                 for protocol in [PacketProtocol::Tcp, PacketProtocol::Udp] {
                     let e = exposure_compiled(&saved, port, protocol);
+                    let hostnames = exposure_hostnames(&record.rules, port, protocol);
+                    let unresolved_hostnames = hostnames
+                        .iter()
+                        .filter(|name| !saved_context.resolved_hosts.contains_key(*name))
+                        .cloned()
+                        .collect();
                     let live_reachable = live.as_ref().is_none_or(|compiled| {
                         exposure_compiled(compiled, port, protocol).reachable_from_outside
                     });
@@ -596,6 +625,8 @@ impl FirewallHandle {
                         decided_by: e.decided_by,
                         firewall_active: record.active(),
                         live_reachable_from_outside: live_reachable,
+                        hostnames,
+                        unresolved_hostnames,
                     });
                 }
             }
@@ -748,6 +779,7 @@ impl FirewallHandle {
                 anti_lockout,
                 default_inbound_policy: record.default_inbound_policy,
                 fingerprint: None,
+                resolved_hosts: display.resolved_hosts.clone(),
                 text: shown.text,
                 applied_at: now_rfc3339(),
             },
@@ -876,6 +908,7 @@ impl FirewallHandle {
         let fingerprint = self.inner.kernel.run(|b| b.fingerprint()).await?;
         if let Some(a) = record.applied.as_mut() {
             a.fingerprint = fingerprint;
+            a.resolved_hosts = context.resolved_hosts;
         }
         self.save(&record).await
     }

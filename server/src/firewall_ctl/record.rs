@@ -9,7 +9,8 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use warden_firewall::backend::Snapshot;
 use warden_firewall::{
-    preset, preset_rule_ids, FieldError, Policy, Rule, RuleInput, RulePatch, RuleSet, RuleSetError,
+    preset, preset_rule_ids, FieldError, Policy, ResolvedHosts, Rule, RuleInput, RulePatch,
+    RuleSet, RuleSetError,
 };
 
 /// The key of the record in the `firewall` tree.
@@ -54,6 +55,9 @@ pub struct AppliedState {
     pub default_inbound_policy: Policy,
     /// The structural fingerprint of the live table right after the apply (drift detection).
     pub fingerprint: Option<String>,
+    /// What the rules' hostnames resolved to when the table was installed (for the live exposure).
+    #[serde(default)]
+    pub resolved_hosts: ResolvedHosts,
     /// The installed table as nft text (ban elements omitted), for `GET /ruleset?applied=true`.
     pub text: String,
     /// RFC 3339 time of the apply.
@@ -310,6 +314,7 @@ mod tests {
             anti_lockout: vec![],
             default_inbound_policy: Policy::Accept,
             fingerprint: Some(format!("fp{revision}")),
+            resolved_hosts: Default::default(),
             text: String::new(),
             applied_at: String::new(),
         }

@@ -13,7 +13,9 @@
 //! - `GET /firewall/presets` adds `title` and `open`; `DELETE /firewall/presets/{name}` → 204 closes a
 //!   preset (removes its rules);
 //! - `POST /firewall/exposure/{service_id}/{port}` → 201 adds an accept rule for that port at the top;
-//!   exposure entries add `reachable_from_everywhere`, `decided_by`, `firewall_active` and
+//!   exposure entries add `hostnames` (hostnames of the rules covering the port, resolved for the
+//!   answer as apply resolves them), `unresolved_hostnames` (those that do not resolve: they match
+//!   nothing, and apply would refuse them), `reachable_from_everywhere`, `decided_by`, `firewall_active` and
 //!   `live_reachable_from_outside`.
 //!
 //! Errors: without the capability to drive nft, changes of kernel state answer 503
@@ -398,7 +400,13 @@ async fn exposure(
 ) -> Result<Response, ApiError> {
     client(&state, peer);
     let settings = state.settings();
-    Ok(Json(state.firewall.exposure(&service_ports(&state), &settings)?).into_response())
+    Ok(Json(
+        state
+            .firewall
+            .exposure(&service_ports(&state), &settings)
+            .await?,
+    )
+    .into_response())
 }
 
 #[utoipa::path(post, path = "/firewall/exposure/{service_id}/{port}", tag = TAG_FIREWALL, operation_id = "expose_service_port", params(("service_id" = String, Path, description = "The service"), ("port" = u16, Path, description = "One of its ports")), responses((status = 201, description = "An accept rule for the port, at the top", body = Rule)))]

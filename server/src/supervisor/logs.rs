@@ -3,6 +3,11 @@
 //! → …) with no line lost, a live fan-out to subscribers over `tokio::sync::broadcast` (a lagging
 //! subscriber loses lines, it never blocks the child), and `tail` that reads backwards from the end.
 //!
+//! The live channel exists only while someone follows the log: the first subscriber creates it, and the
+//! writer drops it at the next line once the last subscriber has gone. A subscriber gets the lines
+//! written after it subscribed. (With hundreds of services and nobody watching, a pre-allocated
+//! channel per service was most of Warden's per-service memory.)
+//!
 //! Each service has one writer task; the pipe readers ([`pump`]) and the supervisor send it lines over a
 //! bounded channel. Only the disk can slow a child down (backpressure keeps every line), never a reader.
 
@@ -21,8 +26,13 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 pub const MAX_LINE_BYTES: u64 = 16 * 1024;
 /// Lines buffered between the pipe readers and the writer.
 const CHANNEL_LINES: usize = 4096;
-/// Lines a live subscriber may fall behind before it loses some.
-const SUBSCRIBER_LINES: usize = 1024;
+/// Lines a live subscriber may fall behind before it loses some (and is told how many).
+const SUBSCRIBER_LINES: usize = 256;
+/// Capacity of the buffer between a child's pipe and its line splitter (lines may be longer: they are
+/// assembled across reads up to [`MAX_LINE_BYTES`]). Allocated per pipe, so kept small.
+const PIPE_BUFFER_BYTES: usize = 2 * 1024;
+/// Capacity of the file writer's buffer (flushed after every burst of lines).
+const FILE_BUFFER_BYTES: usize = 4 * 1024;
 
 const MILLIS_UTC: &[FormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
@@ -84,11 +94,53 @@ enum LogCommand {
     Rename(PathBuf),
 }
 
+/// The live fan-out of one log: `None` while nobody follows it.
+#[derive(Default)]
+struct Live(Mutex<Option<broadcast::Sender<String>>>);
+
+impl Live {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<broadcast::Sender<String>>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A receiver of the lines sent from now on; creates the channel if nobody follows yet.
+    fn subscribe(&self) -> broadcast::Receiver<String> {
+        let mut live = self.lock();
+        match live.as_ref() {
+            Some(sender) => sender.subscribe(),
+            None => {
+                let (sender, receiver) = broadcast::channel(SUBSCRIBER_LINES);
+                *live = Some(sender);
+                receiver
+            }
+        }
+    }
+
+    /// Sends `line` to the subscribers; drops the channel (and its buffered lines) once there are none.
+    fn send(&self, line: String) {
+        let mut live = self.lock();
+        let Some(sender) = live.as_ref() else {
+            return;
+        };
+        if sender.receiver_count() == 0 {
+            *live = None;
+        } else {
+            let _ = sender.send(line);
+        }
+    }
+
+    fn is_open(&self) -> bool {
+        self.lock().is_some()
+    }
+}
+
 /// The handle to one service's log. Cheap to clone.
 #[derive(Clone)]
 pub struct ServiceLog {
     tx: mpsc::Sender<LogCommand>,
-    live: broadcast::Sender<String>,
+    live: Arc<Live>,
     path: Arc<Mutex<PathBuf>>,
     /// Why the file cannot be written right now, if it cannot (see [`ServiceLog::write_problem`]).
     problem: Arc<Mutex<Option<String>>>,
@@ -109,7 +161,7 @@ impl ServiceLog {
         let path = log_path(dir, name);
         let writer = Writer::open(path.clone(), rotation)?;
         let (tx, rx) = mpsc::channel(CHANNEL_LINES);
-        let (live, _) = broadcast::channel(SUBSCRIBER_LINES);
+        let live = Arc::new(Live::default());
         let path = Arc::new(Mutex::new(path));
         let problem = Arc::new(Mutex::new(None));
         tokio::spawn(writer.run(rx, live.clone(), path.clone(), problem.clone()));
@@ -164,9 +216,15 @@ impl ServiceLog {
             .await;
     }
 
-    /// New lines as they are written (formatted, without newline).
+    /// New lines as they are written (formatted, without newline), from now on. The stream ends when
+    /// the log is closed (the service deleted).
     pub fn subscribe(&self) -> broadcast::Receiver<String> {
         self.live.subscribe()
+    }
+
+    /// Whether a live channel exists (someone followed the log since the last line was written).
+    pub fn is_followed(&self) -> bool {
+        self.live.is_open()
     }
 
     /// The last `n` lines, reading backwards from the end (and into `name.log.1` if needed).
@@ -193,7 +251,7 @@ impl Writer {
         let size = file.metadata()?.len();
         Ok(Writer {
             path,
-            file: BufWriter::new(file),
+            file: BufWriter::with_capacity(FILE_BUFFER_BYTES, file),
             size,
             dropped: 0,
             rotation: Rotation {
@@ -206,7 +264,7 @@ impl Writer {
     async fn run(
         mut self,
         mut rx: mpsc::Receiver<LogCommand>,
-        live: broadcast::Sender<String>,
+        live: Arc<Live>,
         shared_path: Arc<Mutex<PathBuf>>,
         problem: Arc<Mutex<Option<String>>>,
     ) {
@@ -221,7 +279,7 @@ impl Writer {
                             self.dropped += 1;
                             self.report(&problem, Err(e));
                         }
-                        let _ = live.send(line);
+                        live.send(line);
                     }
                     LogCommand::Flush(done) => {
                         let _ = self.file.flush();
@@ -310,7 +368,7 @@ impl Writer {
             .create(true)
             .append(true)
             .open(&self.path)?;
-        self.file = BufWriter::new(file);
+        self.file = BufWriter::with_capacity(FILE_BUFFER_BYTES, file);
         self.size = 0;
         Ok(())
     }
@@ -336,7 +394,7 @@ impl Writer {
 /// Copies a child's pipe into the log, one line per output line, until the pipe closes. Invalid UTF-8
 /// is replaced; very long lines are split.
 pub async fn pump<R: AsyncRead + Unpin>(pipe: R, stream: Stream, log: ServiceLog) {
-    let mut reader = BufReader::new(pipe);
+    let mut reader = BufReader::with_capacity(PIPE_BUFFER_BYTES, pipe);
     let mut buf = Vec::with_capacity(256);
     loop {
         buf.clear();
@@ -416,6 +474,47 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn the_live_channel_exists_only_while_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let rotation = Rotation {
+            max_bytes: 1 << 20,
+            max_files: 2,
+        };
+        let log = ServiceLog::open(dir.path(), "svc", rotation).unwrap();
+        log.line(Stream::Out, "before anyone follows").await;
+        log.flush().await;
+        assert!(!log.is_followed());
+
+        // A late subscriber gets the lines written from then on, not the earlier ones.
+        let mut first = log.subscribe();
+        let mut second = log.subscribe();
+        assert!(log.is_followed());
+        log.line(Stream::Out, "one").await;
+        log.flush().await;
+        assert!(first.recv().await.unwrap().ends_with(" out one"));
+        assert!(second.recv().await.unwrap().ends_with(" out one"));
+
+        // Once the last subscriber is gone, the next line drops the channel.
+        drop(first);
+        log.line(Stream::Out, "two").await;
+        log.flush().await;
+        assert!(log.is_followed());
+        assert!(second.recv().await.unwrap().ends_with(" out two"));
+        drop(second);
+        log.line(Stream::Out, "three").await;
+        log.flush().await;
+        assert!(!log.is_followed());
+
+        // Following again works and starts with the next line.
+        let mut again = log.subscribe();
+        log.line(Stream::Err, "four").await;
+        log.flush().await;
+        assert!(again.recv().await.unwrap().ends_with(" err four"));
+        assert!(again.try_recv().is_err());
+        assert_eq!(log.tail(5).await.unwrap().len(), 5);
+    }
+
     #[test]
     fn tail_reads_backwards_and_into_the_rotated_file() {
         let dir = tempfile::tempdir().unwrap();
@@ -460,7 +559,18 @@ mod tests {
         let mut expected: Vec<String> = (0..1_000).map(|i| format!("n{i}")).collect();
         expected.sort();
         assert_eq!(seen, expected);
-        assert!(live.recv().await.unwrap().ends_with(" out n0"));
+        // The subscriber did not read while 1 000 lines went by: it is told how many it lost and
+        // continues with the newest ones (the writer never waited for it).
+        let lost = 1_000 - SUBSCRIBER_LINES as u64;
+        assert_eq!(
+            live.recv().await,
+            Err(broadcast::error::RecvError::Lagged(lost))
+        );
+        assert!(live
+            .recv()
+            .await
+            .unwrap()
+            .ends_with(&format!(" out n{lost}")));
         assert_eq!(
             log.tail(1).await.unwrap()[0].rsplit(' ').next(),
             Some("n999")

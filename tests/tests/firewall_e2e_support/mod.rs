@@ -103,6 +103,14 @@ pub const ADMIN_ADDR: &str = "192.0.2.2";
 pub const SERVER_OTHER_SIDE: &str = "198.51.100.1";
 /// Another client (an outsider, or the attacker).
 pub const OTHER_ADDR: &str = "198.51.100.2";
+/// The server's IPv6 address towards the admin client (2001:db8::/32 is the documentation prefix).
+pub const SERVER_ADMIN_SIDE_V6: &str = "2001:db8:a::1";
+/// The admin client's IPv6 address.
+pub const ADMIN_ADDR_V6: &str = "2001:db8:a::2";
+/// The server's IPv6 address towards the other client.
+pub const SERVER_OTHER_SIDE_V6: &str = "2001:db8:b::1";
+/// The other client's IPv6 address.
+pub const OTHER_ADDR_V6: &str = "2001:db8:b::2";
 /// The port Warden listens on inside the server namespace.
 pub const ADMIN_PORT: u16 = 8080;
 
@@ -118,9 +126,23 @@ impl Lab {
         let server = Netns::new("srv");
         let admin = Netns::new("adm");
         let other = Netns::new("oth");
-        for (client, link, server_addr, client_addr) in [
-            (&admin, "va", SERVER_ADMIN_SIDE, ADMIN_ADDR),
-            (&other, "vb", SERVER_OTHER_SIDE, OTHER_ADDR),
+        for (client, link, server_addr, client_addr, server_v6, client_v6) in [
+            (
+                &admin,
+                "va",
+                SERVER_ADMIN_SIDE,
+                ADMIN_ADDR,
+                SERVER_ADMIN_SIDE_V6,
+                ADMIN_ADDR_V6,
+            ),
+            (
+                &other,
+                "vb",
+                SERVER_OTHER_SIDE,
+                OTHER_ADDR,
+                SERVER_OTHER_SIDE_V6,
+                OTHER_ADDR_V6,
+            ),
         ] {
             run(&[
                 "ip",
@@ -155,6 +177,18 @@ impl Lab {
                 "eth0",
             ]);
             client.exec(&["ip", "link", "set", "eth0", "up"]);
+            // IPv6 too, without duplicate address detection so the addresses work at once.
+            for (ns, dev, addr) in [(&server, link, server_v6), (client, "eth0", client_v6)] {
+                ns.exec(&[
+                    "ip",
+                    "addr",
+                    "add",
+                    &format!("{addr}/64"),
+                    "dev",
+                    dev,
+                    "nodad",
+                ]);
+            }
         }
         Lab {
             server,
@@ -171,6 +205,11 @@ impl Lab {
     /// Warden's address as the other client reaches it.
     pub fn other_side(&self) -> SocketAddr {
         format!("{SERVER_OTHER_SIDE}:{ADMIN_PORT}").parse().unwrap()
+    }
+
+    /// Warden's IPv6 address and `port` as the other client reaches them.
+    pub fn other_side_v6(&self, port: u16) -> SocketAddr {
+        SocketAddr::new(SERVER_OTHER_SIDE_V6.parse().unwrap(), port)
     }
 
     /// Starts Warden inside the server namespace on `0.0.0.0:8080`.
