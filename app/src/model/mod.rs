@@ -2,6 +2,7 @@
 //! that both sides run, so a form shows the same field errors the server would return.
 
 pub mod error;
+pub mod firewall;
 pub mod service;
 pub mod settings;
 

@@ -3,9 +3,10 @@
 //! layer already checked, and then calls the same domain layer as the REST API through the `Backend` seam.
 
 pub mod services;
-// firewall server functions: `pub mod firewall;` (rules, apply/confirm, bans, presets, exposure)
+pub mod firewall;
 // administration server functions: `pub mod admin;` (settings, password, API tokens, audit log)
 
+pub use firewall::*;
 pub use services::*;
 
 use leptos::prelude::*;
