@@ -57,7 +57,8 @@ pub fn is_hashed_asset(file_name: &str) -> bool {
 }
 
 /// The bootstrap Leptos' `HydrationScripts` emits: load the JS glue, instantiate the WASM, hydrate.
-const HYDRATE_JS: &str = "import(BASE+JS).then(m=>m.default({module_or_path:BASE+WASM}).then(()=>m.hydrate()));";
+const HYDRATE_JS: &str =
+    "import(BASE+JS).then(m=>m.default({module_or_path:BASE+WASM}).then(()=>m.hydrate()));";
 
 /// Stylesheet, preload hints and the hydration bootstrap for the current asset names. Server-rendered
 /// into `<head>` only (never hydrated), so the browser and the server always agree on the names.
@@ -67,7 +68,10 @@ pub fn AssetTags(names: AssetNames) -> impl IntoView {
     let base = "/pkg/";
     let script = HYDRATE_JS
         .replace("BASE+JS", &format!("{:?}", format!("{base}{}", names.js)))
-        .replace("BASE+WASM", &format!("{:?}", format!("{base}{}", names.wasm)));
+        .replace(
+            "BASE+WASM",
+            &format!("{:?}", format!("{base}{}", names.wasm)),
+        );
     view! {
         <link rel="stylesheet" id="leptos" href=format!("{base}{}", names.css)/>
         <link rel="modulepreload" href=format!("{base}{}", names.js)/>

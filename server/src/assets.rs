@@ -58,7 +58,8 @@ fn is_asset_of(file_name: &str, output_name: &str, ext: &str) -> bool {
     let Some(middle) = rest.strip_suffix(ext) else {
         return false;
     };
-    middle == "." || (middle.starts_with('.') && middle.ends_with('.') && is_hashed_asset(file_name))
+    middle == "."
+        || (middle.starts_with('.') && middle.ends_with('.') && is_hashed_asset(file_name))
 }
 
 /// The current asset names in `pkg_dir`. `hash_file` is cargo-leptos' `hash.txt` (next to the binary it
@@ -157,7 +158,10 @@ mod tests {
 
     #[test]
     fn cache_policy_by_name() {
-        assert_eq!(cache_control(&format!("/pkg/warden.{HASH}.wasm")), IMMUTABLE);
+        assert_eq!(
+            cache_control(&format!("/pkg/warden.{HASH}.wasm")),
+            IMMUTABLE
+        );
         assert_eq!(cache_control("/pkg/warden.wasm"), REVALIDATE);
         assert_eq!(cache_control("/"), REVALIDATE);
     }
@@ -170,7 +174,11 @@ mod tests {
             std::fs::write(pkg.join(format!("warden.{HASH}.{ext}")), ext).unwrap();
         }
         let hash_file = dir.path().join("hash.txt");
-        std::fs::write(&hash_file, format!("js: {HASH}\nwasm: {HASH}\ncss: {HASH}\n")).unwrap();
+        std::fs::write(
+            &hash_file,
+            format!("js: {HASH}\nwasm: {HASH}\ncss: {HASH}\n"),
+        )
+        .unwrap();
         let names = discover(pkg, Some(&hash_file), "warden");
         assert_eq!(names.wasm, format!("warden.{HASH}.wasm"));
         // Without the hash file, the files themselves are found.
@@ -179,7 +187,10 @@ mod tests {
         assert_eq!(names.css, format!("warden.{HASH}.css"));
         // An empty directory: the unhashed defaults.
         let empty = tempfile::tempdir().unwrap();
-        assert_eq!(discover(empty.path(), None, "warden"), AssetNames::default());
+        assert_eq!(
+            discover(empty.path(), None, "warden"),
+            AssetNames::default()
+        );
     }
 
     #[test]
@@ -195,6 +206,8 @@ mod tests {
         brotli::BrotliDecompress(&mut compressed.as_slice(), &mut out).unwrap();
         assert_eq!(out, text.as_bytes());
         // Up to date: not written again.
-        assert!(precompress(dir.path(), &["a.js".to_string()]).unwrap().is_empty());
+        assert!(precompress(dir.path(), &["a.js".to_string()])
+            .unwrap()
+            .is_empty());
     }
 }

@@ -11,9 +11,9 @@ use app::model::error::AppError;
 use app::model::firewall::{
     BanRow, ExposureRow, FirewallControl, FirewallState, PresetRow, RuleRow, RulesetTexts,
 };
-use warden_firewall::{Rule, RuleInput, RulePatch};
 use app::model::service::{ProcessInfo, Service, ServiceInput, ServicePatch};
 use app::model::{FirewallCapability, ServiceAction, ShellInfo};
+use warden_firewall::{Rule, RuleInput, RulePatch};
 
 use crate::firewall_ctl::{parse_ban_address, views, FirewallError};
 use crate::state::AppState;
@@ -208,11 +208,11 @@ impl Backend for AppState {
             Err(e) => return Err(e.into()),
         };
         let settings = self.settings();
-        let (preview, preview_error) =
-            match self.firewall.ruleset_preview(client, &settings).await {
-                Ok(text) => (Some(text), None),
-                Err(e) => (None, Some(AppError::from(e).to_string())),
-            };
+        let (preview, preview_error) = match self.firewall.ruleset_preview(client, &settings).await
+        {
+            Ok(text) => (Some(text), None),
+            Err(e) => (None, Some(AppError::from(e).to_string())),
+        };
         Ok(RulesetTexts {
             applied,
             preview,

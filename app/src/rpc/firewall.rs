@@ -57,7 +57,9 @@ pub async fn add_firewall_rule(input: RuleInput) -> Result<Rule, AppError> {
 #[server(prefix = "/rpc", endpoint = "firewall/rules/update", input = Json)]
 pub async fn update_firewall_rule(id: String, patch: RulePatch) -> Result<Rule, AppError> {
     let (backend, user, client) = caller().await?;
-    backend.update_firewall_rule(&user, client, &id, patch).await
+    backend
+        .update_firewall_rule(&user, client, &id, patch)
+        .await
 }
 
 /// Deletes a saved rule.
@@ -71,7 +73,9 @@ pub async fn delete_firewall_rule(id: String) -> Result<(), AppError> {
 #[server(prefix = "/rpc", endpoint = "firewall/rules/move", input = Json)]
 pub async fn move_firewall_rule(id: String, position: u32) -> Result<Rule, AppError> {
     let (backend, user, client) = caller().await?;
-    backend.move_firewall_rule(&user, client, &id, position).await
+    backend
+        .move_firewall_rule(&user, client, &id, position)
+        .await
 }
 
 /// Every preset, with whether it is open.
@@ -85,7 +89,9 @@ pub async fn firewall_presets() -> Result<Vec<PresetRow>, AppError> {
 #[server(prefix = "/rpc", endpoint = "firewall/presets/set", input = Json)]
 pub async fn set_firewall_preset(name: String, open: bool) -> Result<Vec<Rule>, AppError> {
     let (backend, user, client) = caller().await?;
-    backend.set_firewall_preset(&user, client, &name, open).await
+    backend
+        .set_firewall_preset(&user, client, &name, open)
+        .await
 }
 
 /// The applied ruleset text and what Apply would install now, for the diff.

@@ -2,8 +2,8 @@
 //! authenticates the caller itself (`backend::require_user`) before touching anything, whatever the HTTP
 //! layer already checked, and then calls the same domain layer as the REST API through the `Backend` seam.
 
-pub mod services;
 pub mod firewall;
+pub mod services;
 // administration server functions: `pub mod admin;` (settings, password, API tokens, audit log)
 
 pub use firewall::*;

@@ -47,9 +47,7 @@ impl From<FirewallError> for AppError {
             FirewallError::Unavailable(_) => AppError::Unavailable(capitalised(&e.to_string())),
             FirewallError::Nft(nft) => {
                 tracing::error!(error = %nft, "nft failed (server function)");
-                AppError::Internal(format!(
-                    "{nft}. The previous firewall state is unchanged."
-                ))
+                AppError::Internal(format!("{nft}. The previous firewall state is unchanged."))
             }
             FirewallError::Store(cause) => {
                 tracing::error!(error = %cause, "store error in a firewall server function");
@@ -153,7 +151,8 @@ mod tests {
 
     #[test]
     fn seconds_until_counts_up_to_the_moment() {
-        let soon = crate::auth::rfc3339(time::OffsetDateTime::now_utc() + time::Duration::seconds(30));
+        let soon =
+            crate::auth::rfc3339(time::OffsetDateTime::now_utc() + time::Duration::seconds(30));
         let left = seconds_until(&soon);
         assert!((29..=30).contains(&left), "{left}");
         assert_eq!(seconds_until("2000-01-01T00:00:00Z"), 0);
