@@ -73,6 +73,10 @@ async fn main() {
         "brotli total {:.1} KB vs budget {:.0} KB: {}",
         br_total as f64 / 1000.0,
         BUDGET_BYTES as f64 / 1000.0,
-        if br_total <= BUDGET_BYTES { "PASS" } else { "MISS" }
+        if br_total <= BUDGET_BYTES {
+            "PASS"
+        } else {
+            "MISS"
+        }
     );
 }

@@ -51,13 +51,21 @@ impl HostLink {
             assert!(status.success(), "{args:?} failed");
         };
         run(&[
-            "ip", "link", "add", &host_if, "type", "veth", "peer", "name", "eth0", "netns", &ns.name,
+            "ip", "link", "add", &host_if, "type", "veth", "peer", "name", "eth0", "netns",
+            &ns.name,
         ]);
         let link = HostLink {
             host_if: host_if.clone(),
             ns_addr: ns_addr.clone(),
         };
-        run(&["ip", "addr", "add", &format!("{host_addr}/30"), "dev", &host_if]);
+        run(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("{host_addr}/30"),
+            "dev",
+            &host_if,
+        ]);
         run(&["ip", "link", "set", &host_if, "up"]);
         ns.exec(&["ip", "addr", "add", &format!("{ns_addr}/30"), "dev", "eth0"]);
         ns.exec(&["ip", "link", "set", "eth0", "up"]);
@@ -149,7 +157,11 @@ async fn wait_notes(b: &Browser, want: &[&str]) {
 /// Types into the form and submits it.
 async fn add_rule_via_form(b: &Browser, ports: &str, note: &str) {
     b.find("#fw-ports").await.send_keys(ports).await.unwrap();
-    b.find("#fw-annotation").await.send_keys(note).await.unwrap();
+    b.find("#fw-annotation")
+        .await
+        .send_keys(note)
+        .await
+        .unwrap();
     click(b, "[data-testid=fw-form-submit]").await;
 }
 
@@ -232,12 +244,26 @@ async fn firewall_page_rules_apply_confirm_revert_presets_bans() {
     b.client.goto(&format!("{base}/firewall")).await.unwrap();
     b.find("body[data-hydrated=true]").await;
     b.find("[data-testid=fw-rules-empty]").await;
-    let note = b.find("[data-testid=fw-anti-lockout]").await.text().await.unwrap();
-    assert!(note.contains("SSH (22)") && note.contains(&ADMIN_PORT.to_string()), "{note}");
+    let note = b
+        .find("[data-testid=fw-anti-lockout]")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        note.contains("SSH (22)") && note.contains(&ADMIN_PORT.to_string()),
+        "{note}"
+    );
 
     // Bad input: a field error next to the ports field, and nothing saved.
     add_rule_via_form(&b, "70000", "bad").await;
-    let err = wait_js(&b, "the ports field error", &text_of_js("fw-ports-error"), vec![]).await;
+    let err = wait_js(
+        &b,
+        "the ports field error",
+        &text_of_js("fw-ports-error"),
+        vec![],
+    )
+    .await;
     assert!(!err.as_str().unwrap().trim().is_empty(), "{err}");
     assert_eq!(api.get_json("/firewall/rules").await, json!([]));
     js(
@@ -256,7 +282,11 @@ async fn firewall_page_rules_apply_confirm_revert_presets_bans() {
 
     // Move "ui-web" to the top with its keyboard button, then back down by dragging "ui-first" up,
     // then up again by dragging.
-    click(&b, "tr[data-testid=fw-rule]:nth-child(2) [data-testid=fw-rule-up]").await;
+    click(
+        &b,
+        "tr[data-testid=fw-rule]:nth-child(2) [data-testid=fw-rule-up]",
+    )
+    .await;
     wait_notes(&b, &["ui-web", "ui-first"]).await;
     drag_row(&b, 2, 1).await;
     wait_notes(&b, &["ui-first", "ui-web"]).await;
@@ -267,7 +297,11 @@ async fn firewall_page_rules_apply_confirm_revert_presets_bans() {
     assert_eq!(saved[0]["position"], 0);
 
     // Toggle "ui-first" off.
-    click(&b, "tr[data-testid=fw-rule]:nth-child(2) [data-testid=fw-rule-toggle]").await;
+    click(
+        &b,
+        "tr[data-testid=fw-rule]:nth-child(2) [data-testid=fw-rule-toggle]",
+    )
+    .await;
     b.find("tr[data-testid=fw-rule].disabled").await;
     let saved = api.get_json("/firewall/rules").await;
     assert_eq!(saved[1]["enabled"], false);
@@ -280,13 +314,18 @@ async fn firewall_page_rules_apply_confirm_revert_presets_bans() {
         vec![],
     )
     .await;
-    assert!(diff.as_str().unwrap().contains("+ "), "diff lines are marked");
+    assert!(
+        diff.as_str().unwrap().contains("+ "),
+        "diff lines are marked"
+    );
 
     // Apply with a 4 s window: the banner counts down, survives a reload, and the rules are reverted.
     set_input(&b, "#fw-confirm-secs", "4").await;
     click(&b, "[data-testid=fw-apply]").await;
     b.find("[data-testid=fw-pending-banner]").await;
-    let table = ns.warden_table().expect("the rules are live in the namespace");
+    let table = ns
+        .warden_table()
+        .expect("the rules are live in the namespace");
     assert!(table.contains("8300"), "{table}");
     b.screenshot("firewall-pending-banner").await;
     wait_js(
@@ -311,8 +350,16 @@ async fn firewall_page_rules_apply_confirm_revert_presets_bans() {
     let rollback_at = Instant::now() + Duration::from_secs(5);
     b.client.refresh().await.unwrap();
     b.find("body[data-hydrated=true]").await;
-    let countdown = b.find("[data-testid=fw-countdown]").await.text().await.unwrap();
-    assert!(countdown.ends_with(" s"), "countdown after reload: {countdown}");
+    let countdown = b
+        .find("[data-testid=fw-countdown]")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        countdown.ends_with(" s"),
+        "countdown after reload: {countdown}"
+    );
     click(&b, "[data-testid=fw-keep]").await;
     wait_js(
         &b,
@@ -345,12 +392,16 @@ async fn firewall_page_rules_apply_confirm_revert_presets_bans() {
     )
     .await;
     let rules = api.get_json("/firewall/rules").await;
-    assert!(rules
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|r| r["ports"] == json!(["6379"])), "{rules}");
-    b.find("[data-testid=fw-preset-redis][aria-pressed=true]").await;
+    assert!(
+        rules
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["ports"] == json!(["6379"])),
+        "{rules}"
+    );
+    b.find("[data-testid=fw-preset-redis][aria-pressed=true]")
+        .await;
 
     // A ban made through the API shows up (the page polls), and Unban removes it from the kernel.
     let resp = api
@@ -365,7 +416,11 @@ async fn firewall_page_rules_apply_confirm_revert_presets_bans() {
         .await;
     assert!(row.text().await.unwrap().contains("browser test"));
     b.screenshot("firewall").await;
-    click(&b, "tr[data-testid=fw-ban][data-address='198.51.100.77'] [data-testid=fw-unban]").await;
+    click(
+        &b,
+        "tr[data-testid=fw-ban][data-address='198.51.100.77'] [data-testid=fw-unban]",
+    )
+    .await;
     b.find("[data-testid=fw-bans-empty]").await;
     assert_eq!(api.get_json("/firewall/bans").await, json!([]));
     assert!(!ns.warden_table().unwrap().contains("198.51.100.77"));
@@ -398,7 +453,10 @@ async fn dashboard_lists_a_disabled_service_first_with_its_reason() {
     login(&b, &w.url).await;
     b.find("body[data-hydrated=true]").await;
     let first = b.find("[data-testid=dash-service]").await;
-    assert_eq!(first.attr("data-state").await.unwrap().as_deref(), Some("disabled"));
+    assert_eq!(
+        first.attr("data-state").await.unwrap().as_deref(),
+        Some("disabled")
+    );
     let text = first.text().await.unwrap();
     assert!(text.contains("zzz-crashing"), "{text}");
     let reason = first

@@ -38,7 +38,11 @@ pub struct FirewallState {
 impl FirewallState {
     /// Saved edits that are not live yet.
     pub fn has_unapplied_changes(&self) -> bool {
-        self.applied_revision != Some(self.saved_revision)
+        match self.applied_revision {
+            Some(applied) => applied != self.saved_revision,
+            // Revision 0 is the empty rule set of a fresh install: nothing to apply yet.
+            None => self.saved_revision > 0,
+        }
     }
 }
 
