@@ -381,6 +381,30 @@ async fn firewall_page_rules_apply_confirm_revert_presets_bans() {
         .await
         .is_err());
 
+    // Live counters: traffic to 8300 from the host counts on "ui-web"; the row is updated in place
+    // (the same DOM node, marked before the traffic), not re-rendered.
+    js(
+        &b,
+        "document.querySelector('tr[data-testid=fw-rule]').__marker = 'same-row'; return true;",
+        vec![],
+    )
+    .await;
+    let target: std::net::SocketAddr = format!("{}:8300", link.ns_addr).parse().unwrap();
+    for _ in 0..3 {
+        // Nothing listens: each SYN is accepted by the rule, then answered with a reset.
+        let _ = std::net::TcpStream::connect_timeout(&target, Duration::from_secs(2));
+    }
+    let packets = wait_js(
+        &b,
+        "the packet counter of the top rule to count",
+        "const row = document.querySelector('tr[data-testid=fw-rule]');
+         const n = row.querySelector('[data-testid=fw-rule-packets]').textContent;
+         return n !== '–' && n !== '0' ? [row.__marker || null, n] : null;",
+        vec![],
+    )
+    .await;
+    assert_eq!(packets[0], "same-row", "the row was re-rendered: {packets}");
+
     // Preset Redis: one click adds its rule.
     click(&b, "[data-testid=fw-presets] summary").await;
     click(&b, "[data-testid=fw-preset-redis]").await;
@@ -424,6 +448,17 @@ async fn firewall_page_rules_apply_confirm_revert_presets_bans() {
     b.find("[data-testid=fw-bans-empty]").await;
     assert_eq!(api.get_json("/firewall/bans").await, json!([]));
     assert!(!ns.warden_table().unwrap().contains("198.51.100.77"));
+
+    // Phone width: nothing overflows the viewport horizontally (tables scroll inside their box).
+    b.client.set_window_size(390, 844).await.unwrap();
+    let overflow = js(
+        &b,
+        "return document.documentElement.scrollWidth > window.innerWidth + 1;",
+        vec![],
+    )
+    .await;
+    assert_eq!(overflow, Value::Bool(false), "firewall page wider than a phone");
+    b.screenshot("firewall-phone").await;
     b.close().await;
 }
 

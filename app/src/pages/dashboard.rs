@@ -399,3 +399,87 @@ fn RecentEvents(initial: Vec<(String, String)>) -> AnyView {
     }
     .into_any()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::service::{ServiceInput, ServiceSpec, ServiceStatus};
+
+    fn service(name: &str, state: ServiceState, reason: Option<&str>) -> Service {
+        let input = ServiceInput::new(name, "true");
+        let spec = ServiceSpec {
+            name: input.name,
+            command: input.command,
+            working_directory: None,
+            environment: Default::default(),
+            monitoring_command: None,
+            ports: vec![8300],
+            user: None,
+            enabled: true,
+            allow_ports_outside_range: false,
+        };
+        let mut status = ServiceStatus::stopped();
+        status.state = state;
+        status.disabled_reason = reason.map(str::to_string);
+        Service {
+            id: format!("id-{name}"),
+            spec,
+            status,
+        }
+    }
+
+    #[test]
+    fn disabled_first_with_reason() {
+        let mut list = [
+            service("a", ServiceState::Running, None),
+            service("b", ServiceState::Disabled, Some("failed 5 times within 60 s")),
+            service("c", ServiceState::Backoff, None),
+        ];
+        list.sort_by_key(attention_rank);
+        let names: Vec<&str> = list.iter().map(|s| s.spec.name.as_str()).collect();
+        assert_eq!(names, ["b", "c", "a"]);
+        assert_eq!(
+            attention_reason(&list[0]).as_deref(),
+            Some("failed 5 times within 60 s")
+        );
+        assert_eq!(attention_reason(&list[2]), None);
+    }
+
+    #[test]
+    fn blocked_ports_become_warnings() {
+        let services = vec![service("web", ServiceState::Running, None)];
+        let row = |protocol, reachable| ExposureRow {
+            service_id: "id-web".into(),
+            port: 8300,
+            protocol,
+            reachable_from_outside: reachable,
+            deciding_rule: None,
+            reachable_from_everywhere: reachable,
+            decided_by: DecidedBy::ServiceRangeGuard,
+            firewall_active: true,
+            live_reachable_from_outside: reachable,
+        };
+        let warnings = exposure_warnings(
+            &services,
+            &[row(PacketProtocol::Tcp, false), row(PacketProtocol::Udp, false)],
+        );
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("Port 8300 of web is blocked"));
+        assert!(exposure_warnings(&services, &[row(PacketProtocol::Tcp, true)]).is_empty());
+    }
+
+    #[test]
+    fn live_events_in_words() {
+        let ev = r#"{"type":"service","service":{"name":"web","status":{"state":"disabled","disabled_reason":"failed 5 times within 60 s"}}}"#;
+        assert_eq!(
+            describe_event(ev).as_deref(),
+            Some("Service web is disabled (failed 5 times within 60 s)")
+        );
+        let fw = r#"{"type":"firewall","active":true,"pending":{"revision":2}}"#;
+        assert_eq!(
+            describe_event(fw).as_deref(),
+            Some("Firewall applied; waiting for confirmation")
+        );
+        assert_eq!(describe_event("not json"), None);
+    }
+}
