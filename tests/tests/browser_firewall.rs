@@ -449,15 +449,34 @@ async fn firewall_page_rules_apply_confirm_revert_presets_bans() {
     assert_eq!(api.get_json("/firewall/bans").await, json!([]));
     assert!(!ns.warden_table().unwrap().contains("198.51.100.77"));
 
-    // Phone width: nothing overflows the viewport horizontally (tables scroll inside their box).
+    // Phone width: nothing overflows the viewport horizontally (tables and the diff scroll inside their
+    // own boxes). The resize is asynchronous, so poll until the layout settles.
     b.client.set_window_size(390, 844).await.unwrap();
-    let overflow = js(
-        &b,
-        "return document.documentElement.scrollWidth > window.innerWidth + 1;",
-        vec![],
-    )
-    .await;
-    assert_eq!(overflow, Value::Bool(false), "firewall page wider than a phone");
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        // `false`, or the sizes and the elements sticking out (for the failure message).
+        let overflow = js(
+            &b,
+            "if (window.innerWidth > 420) return 'not resized yet';
+             if (document.documentElement.scrollWidth <= window.innerWidth + 1) return false;
+             const clipped = e => { for (let p = e.parentElement; p; p = p.parentElement) {
+                 if (getComputedStyle(p).overflowX !== 'visible') return true; } return false; };
+             return [document.documentElement.scrollWidth, window.innerWidth].concat(
+               [...document.querySelectorAll('body *')]
+               .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && !clipped(e))
+               .slice(0, 8).map(e => e.tagName + '.' + e.className));",
+            vec![],
+        )
+        .await;
+        if overflow == Value::Bool(false) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "firewall page wider than a phone: {overflow}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     b.screenshot("firewall-phone").await;
     b.close().await;
 }

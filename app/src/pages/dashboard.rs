@@ -432,7 +432,11 @@ mod tests {
     fn disabled_first_with_reason() {
         let mut list = [
             service("a", ServiceState::Running, None),
-            service("b", ServiceState::Disabled, Some("failed 5 times within 60 s")),
+            service(
+                "b",
+                ServiceState::Disabled,
+                Some("failed 5 times within 60 s"),
+            ),
             service("c", ServiceState::Backoff, None),
         ];
         list.sort_by_key(attention_rank);
@@ -461,7 +465,10 @@ mod tests {
         };
         let warnings = exposure_warnings(
             &services,
-            &[row(PacketProtocol::Tcp, false), row(PacketProtocol::Udp, false)],
+            &[
+                row(PacketProtocol::Tcp, false),
+                row(PacketProtocol::Udp, false),
+            ],
         );
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(warnings[0].contains("Port 8300 of web is blocked"));
