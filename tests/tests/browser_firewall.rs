@@ -426,6 +426,7 @@ async fn firewall_page_rules_apply_confirm_revert_presets_bans() {
     );
     b.find("[data-testid=fw-preset-redis][aria-pressed=true]")
         .await;
+    click(&b, "[data-testid=fw-presets] summary").await; // close the menu again
 
     // A ban made through the API shows up (the page polls), and Unban removes it from the kernel.
     let resp = api
