@@ -526,3 +526,40 @@ async fn dashboard_lists_a_disabled_service_first_with_its_reason() {
     b.screenshot("dashboard-services").await;
     b.close().await;
 }
+
+#[tokio::test]
+async fn without_nft_the_firewall_page_is_read_only() {
+    if !gate("headless Chromium", browser::available()) {
+        return;
+    }
+    // On the host, with an nft program that does not exist: nothing can reach the kernel.
+    let warden = WardenProc::start(
+        None,
+        "127.0.0.1:0".to_string(),
+        vec![("WARDEN_NFT".into(), "/nonexistent/nft".into())],
+    );
+    let b = Browser::start(1280, 900).await;
+    login(&b, &warden.url).await;
+    b.client
+        .goto(&format!("{}/firewall", warden.url))
+        .await
+        .unwrap();
+    b.find("body[data-hydrated=true]").await;
+    let notice = b
+        .find("[data-testid=fw-capability]")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(notice.starts_with("Read-only."), "{notice}");
+    assert!(notice.contains("/nonexistent/nft"), "{notice}");
+    let apply = b.find("[data-testid=fw-apply]").await;
+    assert_eq!(
+        apply.attr("disabled").await.unwrap().as_deref(),
+        Some("true")
+    );
+    // Editing the saved rules still works.
+    add_rule_via_form(&b, "8300", "saved only").await;
+    wait_notes(&b, &["saved only"]).await;
+    b.close().await;
+}
