@@ -2,12 +2,17 @@
 //! server implements [`Backend`] over its store, auth, supervisor and firewall, and provides it as context;
 //! server functions reach the domain only through it, and check the caller with [`require_user`] first.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use leptos::prelude::*;
+use warden_firewall::{Rule, RuleInput, RulePatch};
 
 use crate::model::admin::{ApiToken, AuditEntry, CreatedToken, PasswordChange};
 use crate::model::error::AppError;
+use crate::model::firewall::{
+    BanRow, ExposureRow, FirewallControl, FirewallState, PresetRow, RuleRow, RulesetTexts,
+};
 use crate::model::service::{ProcessInfo, Service, ServiceInput, ServicePatch};
 use crate::model::settings::{ServerInfo, Settings};
 use crate::model::{FirewallCapability, ServiceAction, ShellInfo};
@@ -55,6 +60,68 @@ pub trait Backend: Send + Sync + 'static {
     async fn service_processes(&self, id: &str) -> Result<Vec<ProcessInfo>, AppError>;
 
     // ---- firewall ----
+    // Every method gets the caller's address: the server notes it as administering (never banned), and
+    // an apply keeps it reaching the admin port and SSH (anti-lockout).
+
+    /// The peer address of the connection these request extensions belong to.
+    fn client_address(&self, extensions: &http::Extensions) -> Option<std::net::IpAddr>;
+    async fn firewall_state(&self, client: IpAddr) -> Result<FirewallState, AppError>;
+    async fn firewall_rules(&self, client: IpAddr) -> Result<Vec<RuleRow>, AppError>;
+    async fn add_firewall_rule(
+        &self,
+        user: &SessionUser,
+        client: IpAddr,
+        input: RuleInput,
+    ) -> Result<Rule, AppError>;
+    async fn update_firewall_rule(
+        &self,
+        user: &SessionUser,
+        client: IpAddr,
+        id: &str,
+        patch: RulePatch,
+    ) -> Result<Rule, AppError>;
+    async fn delete_firewall_rule(
+        &self,
+        user: &SessionUser,
+        client: IpAddr,
+        id: &str,
+    ) -> Result<(), AppError>;
+    async fn move_firewall_rule(
+        &self,
+        user: &SessionUser,
+        client: IpAddr,
+        id: &str,
+        position: u32,
+    ) -> Result<Rule, AppError>;
+    async fn firewall_presets(&self, client: IpAddr) -> Result<Vec<PresetRow>, AppError>;
+    async fn set_firewall_preset(
+        &self,
+        user: &SessionUser,
+        client: IpAddr,
+        name: &str,
+        open: bool,
+    ) -> Result<Vec<Rule>, AppError>;
+    async fn firewall_ruleset_texts(&self, client: IpAddr) -> Result<RulesetTexts, AppError>;
+    async fn apply_firewall(
+        &self,
+        user: &SessionUser,
+        client: IpAddr,
+        confirm_within_secs: u64,
+    ) -> Result<FirewallState, AppError>;
+    async fn control_firewall(
+        &self,
+        user: &SessionUser,
+        client: IpAddr,
+        op: FirewallControl,
+    ) -> Result<FirewallState, AppError>;
+    async fn firewall_bans(&self, client: IpAddr) -> Result<Vec<BanRow>, AppError>;
+    async fn unban_address(
+        &self,
+        user: &SessionUser,
+        client: IpAddr,
+        address: &str,
+    ) -> Result<(), AppError>;
+    async fn firewall_exposure(&self, client: IpAddr) -> Result<Vec<ExposureRow>, AppError>;
 
     // ---- administration: settings, password, API tokens, audit log ----
 

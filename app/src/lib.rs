@@ -1,6 +1,7 @@
 //! Warden's UI: the HTML shell, the router and its pages, the server functions they call, and the DTOs and
 //! validation shared with the server (`model`). Server-only code sits behind the `ssr` feature.
 
+pub mod assets;
 #[cfg(feature = "ssr")]
 pub mod backend;
 pub mod components;
@@ -9,7 +10,7 @@ pub mod pages;
 pub mod rpc;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 
@@ -18,15 +19,21 @@ use pages::{
     logs::LogsPage, services::ServicesPage, settings::SettingsPage, shell::Shell, NotFound,
 };
 
-/// The HTML document the server renders around the app.
+/// The HTML document the server renders around the app. The asset tags (stylesheet, WASM bootstrap)
+/// use the content-hashed names the server found at start (see [`assets`]).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let _ = options;
+    #[cfg(feature = "ssr")]
+    let names = assets::asset_names();
+    #[cfg(not(feature = "ssr"))]
+    let names = assets::AssetNames::default();
     view! {
         <!DOCTYPE html>
         <html lang="en">
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
-                <HydrationScripts options/>
+                <assets::AssetTags names/>
                 <MetaTags/>
             </head>
             <body>
@@ -51,7 +58,6 @@ pub fn App() -> impl IntoView {
         }
     });
     view! {
-        <Stylesheet id="leptos" href="/pkg/warden.css"/>
         <Link rel="icon" href="data:,"/>
         <Meta name="color-scheme" content="light dark"/>
         <Title formatter=|page: String| if page.is_empty() { "Warden".to_string() } else { format!("{page} · Warden") }/>

@@ -1,6 +1,7 @@
 //! The Warden server library: everything the `warden` binary runs. `serve` wires the parts together:
 //! store → auth (first-run bootstrap) → settings → supervisor and firewall → HTTP, then waits for a signal.
 
+pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod config;
@@ -98,6 +99,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "the UI assets are missing (build with `cargo leptos build --release`); pages will load without styles or interactivity"
         );
     }
+    prepare_assets(&site_root);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -184,6 +186,30 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     supervisor.shutdown().await;
     store.flush().await?;
     Ok(())
+}
+
+/// Finds the current (content-hashed) UI asset names for the HTML shell, and writes their brotli twins
+/// in the background if a build left them missing (quick on later starts: they are kept on disk).
+fn prepare_assets(site_root: &std::path::Path) {
+    let pkg = site_root.join("pkg");
+    let hash_file = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("hash.txt")));
+    let names = assets::discover(&pkg, hash_file.as_deref(), "warden");
+    tracing::info!(js = %names.js, wasm = %names.wasm, css = %names.css, "UI assets");
+    let files = vec![names.js.clone(), names.wasm.clone(), names.css.clone()];
+    app::assets::set_asset_names(names);
+    tokio::task::spawn_blocking(move || match assets::precompress(&pkg, &files) {
+        Ok(written) if !written.is_empty() => {
+            tracing::info!(count = written.len(), "UI assets compressed with brotli")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(
+            error = %e,
+            dir = %pkg.display(),
+            "cannot write brotli copies of the UI assets; they are served uncompressed"
+        ),
+    });
 }
 
 /// Forwards the supervisor's status events into the event bus (`{"type": "service", ...}` and

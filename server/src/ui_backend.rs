@@ -1,12 +1,19 @@
 //! The server's implementation of the UI's `Backend` seam: server functions reach the same domain layer
 //! (supervisor, firewall, store) as the REST API through these methods, with errors mapped to `AppError`.
 
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::ConnectInfo;
 use axum::http::HeaderMap;
 
 use app::backend::{Backend, SessionUser};
 use app::model::error::AppError;
+use app::model::firewall::{
+    BanRow, ExposureRow, FirewallControl, FirewallState, PresetRow, RuleRow, RulesetTexts,
+};
 use app::model::service::{ProcessInfo, Service, ServiceInput, ServicePatch};
 use app::model::{FirewallCapability, ServiceAction, ShellInfo};
+use warden_firewall::{Rule, RuleInput, RulePatch};
 
 use app::model::admin::{ApiToken, AuditEntry, CreatedToken, PasswordChange};
 use app::model::settings::{ServerInfo, Settings};
@@ -14,6 +21,7 @@ use app::model::settings::{ServerInfo, Settings};
 use crate::auth::{CredentialError, Principal, TokenKind};
 use crate::http::error::ApiError;
 use crate::http::settings::{BanPatch, CrashLoopPatch, SettingsPatch};
+use crate::firewall_ctl::{parse_ban_address, views, FirewallError};
 use crate::state::AppState;
 use crate::supervisor::SupervisorError;
 
@@ -158,6 +166,164 @@ impl Backend for AppState {
     }
 
     // ---- firewall ----
+
+    fn client_address(&self, extensions: &http::Extensions) -> Option<IpAddr> {
+        let ConnectInfo(peer) = extensions.get::<ConnectInfo<SocketAddr>>()?;
+        let addr = peer.ip().to_canonical();
+        // Like every REST firewall call: the caller counts as administering (never banned).
+        self.firewall.note_administering(addr);
+        Some(addr)
+    }
+
+    async fn firewall_state(&self, client: IpAddr) -> Result<FirewallState, AppError> {
+        Ok(views::state(self.firewall.status().await?, client))
+    }
+
+    async fn firewall_rules(&self, _client: IpAddr) -> Result<Vec<RuleRow>, AppError> {
+        let rules = self.firewall.rules().await?;
+        Ok(rules.into_iter().map(views::rule_row).collect())
+    }
+
+    async fn add_firewall_rule(
+        &self,
+        user: &SessionUser,
+        client: IpAddr,
+        input: RuleInput,
+    ) -> Result<Rule, AppError> {
+        let rule = self.firewall.add_rule(input).await?;
+        tracing::info!(user = %user.username, %client, rule = %rule.id, "firewall rule added");
+        Ok(rule)
+    }
+
+    async fn update_firewall_rule(
+        &self,
+        user: &SessionUser,
+        client: IpAddr,
+        id: &str,
+        patch: RulePatch,
+    ) -> Result<Rule, AppError> {
+        let rule = self.firewall.patch_rule(id, patch).await?;
+        tracing::info!(user = %user.username, %client, rule = %rule.id, "firewall rule changed");
+        Ok(rule)
+    }
+
+    async fn delete_firewall_rule(
+        &self,
+        user: &SessionUser,
+        client: IpAddr,
+        id: &str,
+    ) -> Result<(), AppError> {
+        self.firewall.delete_rule(id).await?;
+        tracing::info!(user = %user.username, %client, rule = %id, "firewall rule deleted");
+        Ok(())
+    }
+
+    async fn move_firewall_rule(
+        &self,
+        user: &SessionUser,
+        client: IpAddr,
+        id: &str,
+        position: u32,
+    ) -> Result<Rule, AppError> {
+        let rule = self.firewall.move_rule(id, position).await?;
+        tracing::info!(user = %user.username, %client, rule = %id, position, "firewall rule moved");
+        Ok(rule)
+    }
+
+    async fn firewall_presets(&self, _client: IpAddr) -> Result<Vec<PresetRow>, AppError> {
+        let presets = self.firewall.presets()?;
+        Ok(presets.into_iter().map(views::preset_row).collect())
+    }
+
+    async fn set_firewall_preset(
+        &self,
+        user: &SessionUser,
+        client: IpAddr,
+        name: &str,
+        open: bool,
+    ) -> Result<Vec<Rule>, AppError> {
+        let rules = if open {
+            self.firewall.open_preset(name).await?
+        } else {
+            self.firewall.close_preset(name).await?
+        };
+        tracing::info!(user = %user.username, %client, preset = %name, open, "firewall preset");
+        Ok(rules)
+    }
+
+    async fn firewall_ruleset_texts(&self, client: IpAddr) -> Result<RulesetTexts, AppError> {
+        let applied = match self.firewall.applied_ruleset() {
+            Ok(text) => Some(text),
+            Err(FirewallError::NotFound(_)) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let settings = self.settings();
+        let (preview, preview_error) = match self.firewall.ruleset_preview(client, &settings).await
+        {
+            Ok(text) => (Some(text), None),
+            Err(e) => (None, Some(AppError::from(e).to_string())),
+        };
+        Ok(RulesetTexts {
+            applied,
+            preview,
+            preview_error,
+        })
+    }
+
+    async fn apply_firewall(
+        &self,
+        user: &SessionUser,
+        client: IpAddr,
+        confirm_within_secs: u64,
+    ) -> Result<FirewallState, AppError> {
+        let settings = self.settings();
+        let status = self
+            .firewall
+            .apply(confirm_within_secs, client, &settings)
+            .await?;
+        tracing::info!(user = %user.username, %client, confirm_within_secs, "firewall applied from the UI");
+        Ok(views::state(status, client))
+    }
+
+    async fn control_firewall(
+        &self,
+        user: &SessionUser,
+        client: IpAddr,
+        op: FirewallControl,
+    ) -> Result<FirewallState, AppError> {
+        let status = match op {
+            FirewallControl::Confirm => self.firewall.confirm().await?,
+            FirewallControl::Rollback => self.firewall.rollback().await?,
+            FirewallControl::Deactivate => self.firewall.deactivate().await?,
+        };
+        tracing::info!(user = %user.username, %client, ?op, "firewall control from the UI");
+        Ok(views::state(status, client))
+    }
+
+    async fn firewall_bans(&self, _client: IpAddr) -> Result<Vec<BanRow>, AppError> {
+        let bans = self.firewall.bans().await?;
+        Ok(bans.into_iter().map(views::ban_row).collect())
+    }
+
+    async fn unban_address(
+        &self,
+        user: &SessionUser,
+        client: IpAddr,
+        address: &str,
+    ) -> Result<(), AppError> {
+        let addr = parse_ban_address(address)?;
+        self.firewall.unban(addr).await?;
+        tracing::info!(user = %user.username, %client, address, "ban lifted from the UI");
+        Ok(())
+    }
+
+    async fn firewall_exposure(&self, _client: IpAddr) -> Result<Vec<ExposureRow>, AppError> {
+        let settings = self.settings();
+        let exposure = self
+            .firewall
+            .exposure(&crate::http::firewall::service_ports(self), &settings)?;
+        Ok(exposure.into_iter().map(views::exposure_row).collect())
+    }
 
     // ---- administration: settings, password, API tokens, audit log ----
 

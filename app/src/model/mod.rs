@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod error;
+pub mod firewall;
 pub mod service;
 pub mod settings;
 

@@ -2,11 +2,12 @@
 //! authenticates the caller itself (`backend::require_user`) before touching anything, whatever the HTTP
 //! layer already checked, and then calls the same domain layer as the REST API through the `Backend` seam.
 
+pub mod firewall;
 pub mod services;
-// firewall server functions: `pub mod firewall;` (rules, apply/confirm, bans, presets, exposure)
 pub mod admin;
 
 pub use admin::*;
+pub use firewall::*;
 pub use services::*;
 
 use leptos::prelude::*;

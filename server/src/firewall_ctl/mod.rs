@@ -19,6 +19,7 @@
 pub mod admins;
 pub mod kernel;
 pub mod record;
+pub mod views;
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;

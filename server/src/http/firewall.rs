@@ -118,7 +118,8 @@ fn client(state: &AppState, peer: SocketAddr) -> IpAddr {
     addr
 }
 
-fn service_ports(state: &AppState) -> Vec<ServicePorts> {
+/// Every service's reserved ports (input of exposure; the UI's server functions use it too).
+pub(crate) fn service_ports(state: &AppState) -> Vec<ServicePorts> {
     state
         .supervisor
         .list()

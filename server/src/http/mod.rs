@@ -67,18 +67,30 @@ pub fn server_fn_endpoints() -> Vec<(String, String)> {
     endpoints
 }
 
+/// Sets `Cache-Control` on `/pkg` responses by file name (see `crate::assets::cache_control`).
+async fn pkg_cache_control(
+    uri: axum::http::Uri,
+    mut response: axum::response::Response,
+) -> axum::response::Response {
+    if response.status().is_success() || response.status() == axum::http::StatusCode::NOT_MODIFIED {
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(crate::assets::cache_control(uri.path())),
+        );
+    }
+    response
+}
+
 /// Builds the whole application router.
 pub fn router(state: AppState, site_root: &Path) -> Router {
     let leptos_options = state.leptos_options.clone();
     let routes = generate_route_list(app::App);
     let backend: SharedBackend = Arc::new(state.clone());
 
-    let pkg = tower::ServiceBuilder::new()
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=300"),
-        ))
-        .service(ServeDir::new(site_root.join("pkg")).precompressed_br());
+    // Content-hashed assets are cached for a year; `X.br` twins are served to browsers that accept br.
+    let pkg = Router::new()
+        .fallback_service(ServeDir::new(site_root.join("pkg")).precompressed_br())
+        .layer(axum::middleware::map_response(pkg_cache_control));
 
     Router::new()
         .route("/healthz", get(healthz))

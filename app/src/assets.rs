@@ -1,0 +1,103 @@
+//! The built UI assets (WASM, its JS glue, the stylesheet) under `/pkg`, by file name. cargo-leptos
+//! builds them with content-hashed names (`hash-files = true`), so they can be cached for a year. The
+//! server finds the current names once at start ([`set_asset_names`]) from the site directory, which
+//! works wherever the binary and the site live (Leptos' own `HydrationScripts` only looks for a
+//! `hash.txt` next to the running executable). [`AssetTags`] renders the stylesheet link, the preload
+//! hints and the hydration bootstrap for those names.
+
+use leptos::prelude::*;
+
+/// File names (no directory) of the three shipped assets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssetNames {
+    pub js: String,
+    pub wasm: String,
+    pub css: String,
+}
+
+impl Default for AssetNames {
+    /// The unhashed names (a build without `hash-files`).
+    fn default() -> Self {
+        AssetNames {
+            js: "warden.js".into(),
+            wasm: "warden.wasm".into(),
+            css: "warden.css".into(),
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+static NAMES: std::sync::OnceLock<AssetNames> = std::sync::OnceLock::new();
+
+/// Sets the asset names for this process (the server calls it once at start; later calls are ignored).
+#[cfg(feature = "ssr")]
+pub fn set_asset_names(names: AssetNames) {
+    let _ = NAMES.set(names);
+}
+
+/// The asset names in use (the unhashed defaults until the server set them).
+#[cfg(feature = "ssr")]
+pub fn asset_names() -> AssetNames {
+    NAMES.get().cloned().unwrap_or_default()
+}
+
+/// Whether a `/pkg` file name carries a cargo-leptos content hash (`name.<hash>.ext`), i.e. its
+/// content never changes under that name.
+pub fn is_hashed_asset(file_name: &str) -> bool {
+    let mut parts = file_name.rsplitn(3, '.');
+    let (Some(ext), Some(hash), Some(stem)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    !stem.is_empty()
+        && matches!(ext, "js" | "wasm" | "css")
+        && hash.len() >= 16
+        && hash
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// The bootstrap Leptos' `HydrationScripts` emits: load the JS glue, instantiate the WASM, hydrate.
+const HYDRATE_JS: &str =
+    "import(BASE+JS).then(m=>m.default({module_or_path:BASE+WASM}).then(()=>m.hydrate()));";
+
+/// Stylesheet, preload hints and the hydration bootstrap for the current asset names. Server-rendered
+/// into `<head>` only (never hydrated), so the browser and the server always agree on the names.
+#[component]
+pub fn AssetTags(names: AssetNames) -> impl IntoView {
+    let nonce = leptos::nonce::use_nonce();
+    let base = "/pkg/";
+    let script = HYDRATE_JS
+        .replace("BASE+JS", &format!("{:?}", format!("{base}{}", names.js)))
+        .replace(
+            "BASE+WASM",
+            &format!("{:?}", format!("{base}{}", names.wasm)),
+        );
+    view! {
+        <link rel="stylesheet" id="leptos" href=format!("{base}{}", names.css)/>
+        <link rel="modulepreload" href=format!("{base}{}", names.js)/>
+        <link
+            rel="preload"
+            href=format!("{base}{}", names.wasm)
+            r#as="fetch"
+            r#type="application/wasm"
+            crossorigin=""
+        />
+        <script type="module" nonce=nonce>{script}</script>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashed_names() {
+        assert!(is_hashed_asset("warden.mB7uPj3MYxQ1l8dmgnGWrA.wasm"));
+        assert!(is_hashed_asset("warden.mB7uPj3MYxQ1l8dmgnGWrA.js"));
+        assert!(is_hashed_asset("warden.Zp2-x_8ad7cq9xYgQ0o1aA.css"));
+        assert!(!is_hashed_asset("warden.wasm"));
+        assert!(!is_hashed_asset("warden.js"));
+        assert!(!is_hashed_asset("warden_bg.wasm.d.ts"));
+        assert!(!is_hashed_asset(".mB7uPj3MYxQ1l8dmgnGWrA.js"));
+    }
+}

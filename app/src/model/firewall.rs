@@ -1,0 +1,285 @@
+//! Firewall shapes for the UI: what the firewall server functions return (status with the pending
+//! commit-confirm window, rules with live counters, presets, bans with time left, exposure), plus two
+//! pure helpers the firewall page uses — the line diff between the applied ruleset and what Apply would
+//! install, and the form's client-side check, which is the firewall crate's own validation (the same
+//! code the server runs), so the form shows the field errors the server would return.
+
+use serde::{Deserialize, Serialize};
+use warden_firewall::{DecidedBy, PacketProtocol, Policy, Rule, RuleInput};
+
+use super::FieldError;
+
+/// The firewall's state as the firewall page and the dashboard show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FirewallState {
+    /// Warden's rule set is live in the kernel.
+    pub active: bool,
+    /// The saved revision that is live.
+    pub applied_revision: Option<u64>,
+    /// The revision of the saved rule set (differs from `applied_revision` when there are unapplied edits).
+    pub saved_revision: u64,
+    /// An apply waiting for confirmation.
+    pub pending: Option<PendingApply>,
+    /// The live table differs from what Warden applied.
+    pub drift: bool,
+    /// Whether Warden can drive nft here; `unavailable_reason` says why not.
+    pub available: bool,
+    pub unavailable_reason: Option<String>,
+    /// Policy for inbound traffic no rule decides (saved).
+    pub default_inbound_policy: Policy,
+    /// Addresses that always reach the admin port and SSH under the live rule set.
+    pub anti_lockout: Vec<String>,
+    /// Warden's admin port.
+    pub admin_port: u16,
+    /// The address this request came from (it is what an apply from this browser keeps reachable).
+    pub your_address: String,
+}
+
+impl FirewallState {
+    /// Saved edits that are not live yet.
+    pub fn has_unapplied_changes(&self) -> bool {
+        match self.applied_revision {
+            Some(applied) => applied != self.saved_revision,
+            // Revision 0 is the empty rule set of a fresh install: nothing to apply yet.
+            None => self.saved_revision > 0,
+        }
+    }
+}
+
+/// The pending part of [`FirewallState`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingApply {
+    /// The applied revision.
+    pub revision: u64,
+    /// RFC 3339: when the previous state comes back unless confirmed.
+    pub rollback_at: String,
+    /// Seconds until then, as the server counted when it answered (the browser counts down from it,
+    /// so a wrong browser clock does not matter).
+    pub seconds_left: u64,
+}
+
+/// A rule with its live counters (`None` while the firewall is not active).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleRow {
+    pub rule: Rule,
+    pub packets: Option<u64>,
+    pub bytes: Option<u64>,
+}
+
+/// A preset with whether it is open in the saved rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresetRow {
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    /// The ports it opens, e.g. `["tcp 80", "tcp 443"]`.
+    pub ports: Vec<String>,
+    pub open: bool,
+}
+
+/// One ban.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BanRow {
+    /// The banned address (IPv4) or /64 network (IPv6).
+    pub address: String,
+    pub reason: Option<String>,
+    pub banned_at: Option<String>,
+    pub expires_at: Option<String>,
+    /// Seconds until the kernel lifts it; `None` = no timeout.
+    pub seconds_left: Option<u64>,
+}
+
+/// One service port's exposure (the fields of `GET /api/v1/firewall/exposure`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExposureRow {
+    pub service_id: String,
+    pub port: u16,
+    pub protocol: PacketProtocol,
+    /// Under the saved rule set, some outside host can connect.
+    pub reachable_from_outside: bool,
+    /// The user rule that decides, if one does.
+    pub deciding_rule: Option<String>,
+    pub reachable_from_everywhere: bool,
+    pub decided_by: DecidedBy,
+    pub firewall_active: bool,
+    /// Reachability under what is live now.
+    pub live_reachable_from_outside: bool,
+}
+
+/// The two ruleset texts the diff compares.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RulesetTexts {
+    /// What the live apply installed (`None` when the firewall is not active).
+    pub applied: Option<String>,
+    /// What Apply would install now (for this browser's address).
+    pub preview: Option<String>,
+    /// Why the preview cannot be rendered (e.g. a hostname that does not resolve).
+    pub preview_error: Option<String>,
+}
+
+/// The commit-confirm controls besides apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FirewallControl {
+    /// Keep the pending apply ("Keep these rules").
+    Confirm,
+    /// Restore the state before the pending apply now ("Revert now").
+    Rollback,
+    /// Remove Warden's table (rules and bans).
+    Deactivate,
+}
+
+/// One line of a [`line_diff`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DiffLine {
+    Same(String),
+    Added(String),
+    Removed(String),
+}
+
+/// The line diff turning `old` into `new` (longest common subsequence; removals before additions at
+/// each change). Inputs beyond 4 000 lines each are compared as wholly replaced, to bound the work.
+pub fn line_diff(old: &str, new: &str) -> Vec<DiffLine> {
+    let a: Vec<&str> = old.lines().collect();
+    let b: Vec<&str> = new.lines().collect();
+    if a.len() > 4000 || b.len() > 4000 {
+        return a
+            .iter()
+            .map(|l| DiffLine::Removed((*l).to_string()))
+            .chain(b.iter().map(|l| DiffLine::Added((*l).to_string())))
+            .collect();
+    }
+    // lcs[i][j] = length of the LCS of a[i..] and b[j..].
+    let mut lcs = vec![vec![0u32; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let (mut i, mut j) = (0, 0);
+    let mut out = Vec::with_capacity(a.len().max(b.len()));
+    while i < a.len() && j < b.len() {
+        if a[i] == b[j] {
+            out.push(DiffLine::Same(a[i].to_string()));
+            i += 1;
+            j += 1;
+        } else if lcs[i + 1][j] >= lcs[i][j + 1] {
+            out.push(DiffLine::Removed(a[i].to_string()));
+            i += 1;
+        } else {
+            out.push(DiffLine::Added(b[j].to_string()));
+            j += 1;
+        }
+    }
+    out.extend(a[i..].iter().map(|l| DiffLine::Removed((*l).to_string())));
+    out.extend(b[j..].iter().map(|l| DiffLine::Added((*l).to_string())));
+    out
+}
+
+/// Splits a comma- or whitespace-separated form field into entries (`"22, 80 443"` → 3 entries).
+pub fn split_list(text: &str) -> Vec<String> {
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The rule form's client-side check: the firewall crate's validation (what the server runs on every
+/// add and edit), with its field names (`hosts[0]`, `ports[1]`, `annotation`).
+pub fn check_rule_input(input: &RuleInput) -> Result<(), Vec<FieldError>> {
+    input
+        .clone()
+        .into_rule("form")
+        .map(|_| ())
+        .map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|e| FieldError::new(e.field, e.message))
+                .collect()
+        })
+}
+
+/// A count in a short human form: 999, 1.2k, 3.4M, 5.6G.
+pub fn short_count(n: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(1_000_000_000, "G"), (1_000_000, "M"), (1_000, "k")];
+    for (size, unit) in UNITS {
+        if n >= size {
+            let whole = n / size;
+            let tenth = (n % size) * 10 / size;
+            return if whole >= 100 {
+                format!("{whole}{unit}")
+            } else {
+                format!("{whole}.{tenth}{unit}")
+            };
+        }
+    }
+    n.to_string()
+}
+
+/// A duration in seconds as "1 h 5 min", "4 min 10 s", "9 s".
+pub fn human_duration(secs: u64) -> String {
+    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    match (h, m) {
+        (0, 0) => format!("{s} s"),
+        (0, _) => format!("{m} min {s} s"),
+        _ => format!("{h} h {m} min"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diff_marks_added_and_removed_lines() {
+        let d = line_diff("a\nb\nc\n", "a\nx\nc\nd\n");
+        assert_eq!(
+            d,
+            vec![
+                DiffLine::Same("a".into()),
+                DiffLine::Removed("b".into()),
+                DiffLine::Added("x".into()),
+                DiffLine::Same("c".into()),
+                DiffLine::Added("d".into()),
+            ]
+        );
+        assert!(line_diff("same\n", "same\n")
+            .iter()
+            .all(|l| matches!(l, DiffLine::Same(_))));
+        assert_eq!(line_diff("", "n"), vec![DiffLine::Added("n".into())]);
+    }
+
+    #[test]
+    fn form_check_is_the_crate_validation() {
+        let bad = RuleInput {
+            ports: Some(vec!["70000".into()]),
+            hosts: Some(vec!["10.0.0.0/33".into()]),
+            ..RuleInput::default()
+        };
+        let errors = check_rule_input(&bad).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert!(fields.contains(&"ports[0]"), "{errors:?}");
+        assert!(fields.contains(&"hosts[0]"), "{errors:?}");
+        let good = RuleInput {
+            ports: Some(split_list("22, 8300:8310")),
+            ..RuleInput::default()
+        };
+        assert_eq!(check_rule_input(&good), Ok(()));
+    }
+
+    #[test]
+    fn short_forms() {
+        assert_eq!(short_count(999), "999");
+        assert_eq!(short_count(1_234), "1.2k");
+        assert_eq!(short_count(123_456_789), "123M");
+        assert_eq!(human_duration(9), "9 s");
+        assert_eq!(human_duration(250), "4 min 10 s");
+        assert_eq!(human_duration(3900), "1 h 5 min");
+        assert_eq!(split_list(" a, b  c,,"), vec!["a", "b", "c"]);
+    }
+}

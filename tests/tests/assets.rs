@@ -1,0 +1,82 @@
+//! The shipped UI assets as a browser gets them from the real binary: the page names content-hashed
+//! files (`warden.<hash>.js|wasm|css`), each is served brotli-compressed when the browser accepts br
+//! (`content-encoding: br`, smaller than the raw file), hashed assets are cached for a year as
+//! immutable, and the HTML page itself is not.
+
+use std::time::Duration;
+
+use warden_tests::{assets, gate, poll, Warden};
+
+#[tokio::test]
+async fn hashed_brotli_immutable_assets() {
+    if !gate("the built UI (target/site/pkg)", assets::built()) {
+        return;
+    }
+    let w = Warden::start();
+    let client = w.client();
+    let page = client.get(format!("{}/login", w.url)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let page_cache = page
+        .headers()
+        .get("cache-control")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    assert!(
+        !page_cache.contains("immutable"),
+        "the HTML page must not be cached as immutable: {page_cache:?}"
+    );
+    let html = page.text().await.unwrap();
+    let urls = assets::asset_urls(&html);
+    for ext in ["js", "wasm", "css"] {
+        assert!(
+            urls.iter().any(|u| u.ends_with(&format!(".{ext}"))),
+            "no .{ext} asset in the page: {urls:?}"
+        );
+    }
+    for url in &urls {
+        let name = url.rsplit('/').next().unwrap();
+        assert!(
+            assets::is_hashed_name(name),
+            "{url} is not a content-hashed name"
+        );
+        let full = format!("{}{url}", w.url);
+        // Plain request: the raw file, cached for a year.
+        let raw = client.get(&full).send().await.unwrap();
+        assert_eq!(raw.status(), 200, "{url}");
+        assert_eq!(
+            raw.headers().get("cache-control").unwrap(),
+            "public, max-age=31536000, immutable",
+            "{url}"
+        );
+        assert!(raw.headers().get("content-encoding").is_none(), "{url}");
+        let raw_len = raw.bytes().await.unwrap().len();
+        // Accepting br: the brotli twin (written in the background at start, so poll for it).
+        let (headers, br_len) = poll(
+            &format!("{url} served with content-encoding br"),
+            Duration::from_secs(60),
+            || {
+                let (client, full) = (client.clone(), full.clone());
+                async move {
+                    let resp = client
+                        .get(&full)
+                        .header("accept-encoding", "br")
+                        .send()
+                        .await
+                        .ok()?;
+                    let headers = resp.headers().clone();
+                    let body = resp.bytes().await.ok()?;
+                    (headers.get("content-encoding")? == "br").then_some((headers, body.len()))
+                }
+            },
+        )
+        .await;
+        assert_eq!(
+            headers.get("cache-control").unwrap(),
+            "public, max-age=31536000, immutable"
+        );
+        assert!(
+            br_len < raw_len,
+            "{url}: brotli {br_len} B is not smaller than raw {raw_len} B"
+        );
+    }
+}
