@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod service;
+pub mod service_form;
 pub mod settings;
 
 use serde::{Deserialize, Serialize};

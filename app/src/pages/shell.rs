@@ -4,12 +4,14 @@ use leptos::prelude::*;
 use leptos_router::components::Outlet;
 use leptos_router::hooks::use_location;
 
+use crate::components::live::provide_live_services;
 use crate::components::toast::{provide_toasts, ToastHost};
 use crate::rpc::get_shell_info;
 
 #[component]
 pub fn Shell() -> impl IntoView {
     provide_toasts();
+    provide_live_services();
     let info = Resource::new(|| (), |_| get_shell_info());
     let hostname = move || {
         info.get()
