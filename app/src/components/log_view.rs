@@ -176,6 +176,7 @@ pub fn LogView(#[prop(into)] service: Signal<Option<(String, String)>>) -> impl 
             </div>
         </section>
     }
+    .into_any()
 }
 
 #[cfg(feature = "hydrate")]

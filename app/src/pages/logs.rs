@@ -76,4 +76,5 @@ pub fn LogsPage() -> impl IntoView {
             <ComingSoon what="Warden's audit log (who changed what, and when)."/>
         </section>
     }
+    .into_any()
 }

@@ -43,6 +43,7 @@ pub fn ServiceDetailPage() -> impl IntoView {
             })}
         </Suspense>
     }
+    .into_any()
 }
 
 #[component]
@@ -76,7 +77,7 @@ fn ServiceDetail(row: ServiceRow, live: LiveServices) -> impl IntoView {
             </section>
         </Show>
         <div class="grid detail-grid">
-            <section class="card" aria-label="Status" data-testid="status-card">
+            {view! { <section class="card" aria-label="Status" data-testid="status-card">
                 <h2>"Status"</h2>
                 <dl class="facts">
                     <dt>"PID"</dt><dd data-testid="pid">{move || s.with(|s| s.status.pid.map(|p| p.to_string()).unwrap_or_else(|| "—".into()))}</dd>
@@ -89,8 +90,8 @@ fn ServiceDetail(row: ServiceRow, live: LiveServices) -> impl IntoView {
                     }).unwrap_or_else(|| "—".into()))}</dd>
                     <dt>"Health"</dt><dd><HealthCell service=s/></dd>
                 </dl>
-            </section>
-            <section class="card" aria-label="Definition">
+            </section> }.into_any()}
+            {view! { <section class="card" aria-label="Definition">
                 <h2>"Definition"</h2>
                 <dl class="facts">
                     <dt>"Command"</dt><dd><code>{move || s.with(|s| s.spec.command.clone())}</code></dd>
@@ -109,12 +110,13 @@ fn ServiceDetail(row: ServiceRow, live: LiveServices) -> impl IntoView {
                         }).collect_view()}</ul> }.into_any()
                     })}</dd>
                 </dl>
-            </section>
+            </section> }.into_any()}
         </div>
         <Processes id/>
         <h2 class="section-title">"Log"</h2>
         <LogView service=log_target/>
     }
+    .into_any()
 }
 
 /// The processes of the service's group; refreshed every 2 s while the page is visible.
@@ -156,6 +158,7 @@ fn Processes(id: String) -> impl IntoView {
             </Transition>
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -180,6 +183,7 @@ fn ProcessTable(list: Vec<ProcessInfo>) -> impl IntoView {
             </table>
         </div>
     }
+    .into_any()
 }
 
 /// 1536 → "1.5 KiB".

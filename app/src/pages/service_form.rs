@@ -332,6 +332,7 @@ pub fn ServiceForm(existing: Option<Service>, on_done: Callback<Option<Service>>
             </div>
         </form>
     }
+    .into_any()
 }
 
 /// A labelled form field with its hint and its error (announced, and linked by `aria-describedby`).
@@ -355,6 +356,7 @@ fn Field(
             })}
         </div>
     }
+    .into_any()
 }
 
 /// A PATCH that sets every field of the form.

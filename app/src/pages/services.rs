@@ -50,6 +50,7 @@ pub fn ServicesPage() -> impl IntoView {
             })}
         </Suspense>
     }
+    .into_any()
 }
 
 /// "Live" while the event stream is open, "Reconnecting…" otherwise.
@@ -61,6 +62,7 @@ pub fn LiveBadge(live: LiveServices) -> impl IntoView {
             {move || if live.connected.get() { "● Live" } else { "○ Connecting…" }}
         </span>
     }
+    .into_any()
 }
 
 #[component]
@@ -101,6 +103,7 @@ fn ServicesTable(live: LiveServices, creating: RwSignal<bool>) -> impl IntoView 
             </div>
         </Show>
     }
+    .into_any()
 }
 
 /// One row. Each cell reads a memo of its own field, so an update re-renders only the cells whose
@@ -143,6 +146,7 @@ fn ServiceTableRow(row: ServiceRow, live: LiveServices) -> impl IntoView {
             <td class="actions"><ServiceActions service=s live/></td>
         </tr>
     }
+    .into_any()
 }
 
 /// The state as a coloured badge (`data-state`), with the reason under a disabled one.
@@ -159,6 +163,7 @@ pub fn StateBadge(service: RwSignal<Service>) -> impl IntoView {
             <span class="reason" data-testid="disabled-reason">{r}</span>
         })}
     }
+    .into_any()
 }
 
 /// Health of the monitoring command, and warnings (daemonized, port not listening, loopback only).
@@ -180,6 +185,7 @@ pub fn HealthCell(service: RwSignal<Service>) -> impl IntoView {
             })
         }}
     }
+    .into_any()
 }
 
 fn health_text(h: Health) -> &'static str {
@@ -283,6 +289,7 @@ pub fn ServiceActions(
             </Show>
         </div>
     }
+    .into_any()
 }
 
 /// Loads `path` in the browser (a full navigation; see the shell's note on links).

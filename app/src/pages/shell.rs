@@ -59,9 +59,11 @@ pub fn Shell() -> impl IntoView {
     }
 }
 
-/// A main-navigation link. It loads the page from the server (`rel="external"`): client-side routing
-/// swallowed clicks after hydration in this Leptos version (see the UI issue), and server-rendered pages
-/// are fast. `aria-current` marks the page you are on.
+/// A main-navigation link, routed client-side (the router intercepts same-origin `<a>` clicks; the page
+/// swaps without a reload and the shell, its live event stream and toasts stay). `aria-current` marks
+/// the page you are on, also on nested pages such as `/services/web`. (Session 1 used `rel="external"`
+/// after clicks seemed swallowed; that no longer reproduces: tests/tests/browser_services.rs
+/// `main_navigation_is_client_side` walks every page twice without a reload.)
 #[component]
 fn NavLink(href: &'static str, label: &'static str) -> impl IntoView {
     let location = use_location();
@@ -74,5 +76,5 @@ fn NavLink(href: &'static str, label: &'static str) -> impl IntoView {
         };
         here.then_some("page")
     };
-    view! { <a href=href rel="external" aria-current=current>{label}</a> }
+    view! { <a href=href aria-current=current>{label}</a> }
 }
