@@ -15,8 +15,8 @@ use leptos_router::path;
 
 use pages::{
     dashboard::DashboardPage, firewall::FirewallPage, login::LoginPage, logs::LogsPage,
-    service_detail::ServiceDetailPage, services::ServicesPage, settings::SettingsPage, shell::Shell,
-    NotFound,
+    service_detail::ServiceDetailPage, services::ServicesPage, settings::SettingsPage,
+    shell::Shell, NotFound,
 };
 
 /// The HTML document the server renders around the app.

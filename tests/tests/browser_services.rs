@@ -262,7 +262,11 @@ async fn create_run_follow_log_restart_and_logs_page() {
     // Delete asks first, then removes the row.
     open(&b, &w, "/services").await;
     click(&b, &format!("{} button[data-action=delete]", row("ticker"))).await;
-    click(&b, &format!("{} button[data-action=confirm-delete]", row("ticker"))).await;
+    click(
+        &b,
+        &format!("{} button[data-action=confirm-delete]", row("ticker")),
+    )
+    .await;
     b.find("[data-testid=services-empty]").await;
     assert_eq!(api.get_json("/services").await, serde_json::json!([]));
     b.close().await;
@@ -329,7 +333,8 @@ async fn crash_loop_disables_and_start_reenables() {
         ),
     )
     .await;
-    b.find(&format!("{} [data-testid=pid]", row("crasher"))).await;
+    b.find(&format!("{} [data-testid=pid]", row("crasher")))
+        .await;
     let s = api.service(&id).await;
     assert_eq!(s["status"]["state"], "running");
     assert_eq!(s["enabled"], true);
@@ -358,7 +363,12 @@ async fn invalid_input_shows_field_errors_and_saves_nothing() {
     click(&b, "[data-testid=service-save]").await;
 
     // Client-side errors, from the shared validation, next to each field.
-    let ports = b.find("[data-testid=error-ports]").await.text().await.unwrap();
+    let ports = b
+        .find("[data-testid=error-ports]")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(ports.contains("70000"), "{ports}");
     let dir = b
         .find("[data-testid=error-working_directory]")
@@ -388,7 +398,12 @@ async fn invalid_input_shows_field_errors_and_saves_nothing() {
 
     // Valid in shape, but the directory does not exist: the server's field error lands on the field.
     fill(&b, "#new-svc-ports", "8301").await;
-    fill(&b, "#new-svc-working_directory", "/nonexistent/warden-test-dir").await;
+    fill(
+        &b,
+        "#new-svc-working_directory",
+        "/nonexistent/warden-test-dir",
+    )
+    .await;
     fill(&b, "[data-testid=env-key]", "GOOD_KEY").await;
     click(&b, "[data-testid=service-save]").await;
     wait_js(
@@ -432,7 +447,11 @@ async fn services_page_at_phone_width() {
         )
         .await
         .unwrap();
-    assert_eq!(overflow, serde_json::Value::Bool(false), "wider than a phone");
+    assert_eq!(
+        overflow,
+        serde_json::Value::Bool(false),
+        "wider than a phone"
+    );
     b.screenshot("services-phone").await;
     b.close().await;
 }

@@ -120,11 +120,9 @@ impl LiveServices {
     fn merge(&self, list: Vec<Service>, keep: &HashSet<String>) {
         let mut membership_changed = false;
         let mut next = Vec::with_capacity(list.len());
-        let current: BTreeMap<Arc<str>, RwSignal<Service>> = self.rows.with_untracked(|rows| {
-            rows.iter()
-                .map(|r| (r.id.clone(), r.service))
-                .collect()
-        });
+        let current: BTreeMap<Arc<str>, RwSignal<Service>> = self
+            .rows
+            .with_untracked(|rows| rows.iter().map(|r| (r.id.clone(), r.service)).collect());
         let listed: BTreeSet<&str> = list.iter().map(|s| s.id.as_str()).collect();
         // Services changed by an event during a resync stay as the event left them.
         for (id, signal) in &current {
@@ -198,7 +196,10 @@ impl LiveServices {
     /// Forgets a deleted service.
     pub fn remove(&self, id: &str) {
         self.touch(id);
-        if self.rows.with_untracked(|rows| rows.iter().any(|r| &*r.id == id)) {
+        if self
+            .rows
+            .with_untracked(|rows| rows.iter().any(|r| &*r.id == id))
+        {
             self.rows.update(|rows| rows.retain(|r| &*r.id != id));
         }
     }

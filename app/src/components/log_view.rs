@@ -217,7 +217,9 @@ mod follow {
             let my_gen = generation.get_value() + 1;
             generation.set_value(my_gen);
             let Some((id, _name)) = selected else {
-                st.state.set(FollowState::Failed("Choose a service to see its log.".into()));
+                st.state.set(FollowState::Failed(
+                    "Choose a service to see its log.".into(),
+                ));
                 return;
             };
             st.state.set(FollowState::Loading);
@@ -280,8 +282,11 @@ mod follow {
                 match tail {
                     Ok(tail) => {
                         let seen: HashSet<&String> = tail.iter().collect();
-                        let fresh: Vec<String> =
-                            early.iter().filter(|l| !seen.contains(l)).cloned().collect();
+                        let fresh: Vec<String> = early
+                            .iter()
+                            .filter(|l| !seen.contains(l))
+                            .cloned()
+                            .collect();
                         st.push_lines(tail);
                         st.push_lines(fresh);
                         if st.state.get_untracked() == FollowState::Loading {
@@ -301,9 +306,9 @@ mod follow {
     }
 
     fn near_bottom(scroller: NodeRef<leptos::html::Div>) -> bool {
-        scroller.get_untracked().is_none_or(|el| {
-            el.scroll_height() - el.scroll_top() - el.client_height() < 40
-        })
+        scroller
+            .get_untracked()
+            .is_none_or(|el| el.scroll_height() - el.scroll_top() - el.client_height() < 40)
     }
 
     fn scroll_to_bottom(scroller: NodeRef<leptos::html::Div>) {

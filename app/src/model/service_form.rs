@@ -225,7 +225,10 @@ mod tests {
         );
         let err = parse_dotenv("A=1\nnot a pair\n").unwrap_err();
         assert_eq!(err[0].line, 2);
-        assert_eq!(parse_dotenv("Q=\"").unwrap(), vec![("Q".into(), "\"".into())]);
+        assert_eq!(
+            parse_dotenv("Q=\"").unwrap(),
+            vec![("Q".into(), "\"".into())]
+        );
     }
 
     #[test]

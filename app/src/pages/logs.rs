@@ -27,7 +27,11 @@ pub fn LogsPage() -> impl IntoView {
         // Keep the address shareable without reloading the page.
         #[cfg(feature = "hydrate")]
         if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
-            let url = if name.is_empty() { "/logs".to_string() } else { format!("/logs?service={name}") };
+            let url = if name.is_empty() {
+                "/logs".to_string()
+            } else {
+                format!("/logs?service={name}")
+            };
             let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
         }
     };

@@ -123,10 +123,7 @@ fn ServiceDetail(row: ServiceRow, live: LiveServices) -> impl IntoView {
 #[component]
 fn Processes(id: String) -> impl IntoView {
     let tick = RwSignal::new(0u32);
-    let procs = Resource::new(
-        move || tick.get(),
-        move |_| service_processes(id.clone()),
-    );
+    let procs = Resource::new(move || tick.get(), move |_| service_processes(id.clone()));
     #[cfg(feature = "hydrate")]
     {
         let handle = set_interval_with_handle(

@@ -97,7 +97,8 @@ pub fn ServiceForm(existing: Option<Service>, on_done: Callback<Option<Service>>
     let suggestion = {
         let others = others.clone();
         move || {
-            let mut taken: BTreeSet<u16> = others().iter().flat_map(|s| s.spec.ports.clone()).collect();
+            let mut taken: BTreeSet<u16> =
+                others().iter().flat_map(|s| s.spec.ports.clone()).collect();
             taken.extend(parse_ports(&ports.get()).unwrap_or_default());
             next_free_port(port_range(), &taken)
         }
@@ -121,7 +122,9 @@ pub fn ServiceForm(existing: Option<Service>, on_done: Callback<Option<Service>>
             let count = pairs.len();
             env_rows.update(|rows| {
                 // Drop empty placeholder rows, replace existing keys, append new ones.
-                rows.retain(|r| !(r.key.get_untracked().is_empty() && r.value.get_untracked().is_empty()));
+                rows.retain(|r| {
+                    !(r.key.get_untracked().is_empty() && r.value.get_untracked().is_empty())
+                });
                 for (k, v) in pairs {
                     match rows.iter().find(|r| r.key.get_untracked() == k) {
                         Some(row) => row.value.set(v),
@@ -192,7 +195,9 @@ pub fn ServiceForm(existing: Option<Service>, on_done: Callback<Option<Service>>
             }
             if !problems.is_empty() {
                 errors.set(errors_by_field(&problems));
-                form_error.set(Some("Fix the fields marked below; nothing was saved.".into()));
+                form_error.set(Some(
+                    "Fix the fields marked below; nothing was saved.".into(),
+                ));
                 return;
             }
             errors.set(BTreeMap::new());
@@ -213,7 +218,9 @@ pub fn ServiceForm(existing: Option<Service>, on_done: Callback<Option<Service>>
                     }
                     Err(e) if !e.field_errors().is_empty() => {
                         errors.set(errors_by_field(e.field_errors()));
-                        form_error.set(Some("The server refused some fields; nothing was saved.".into()));
+                        form_error.set(Some(
+                            "The server refused some fields; nothing was saved.".into(),
+                        ));
                         toasts.error(format!("{service_name} was not saved: {e}"));
                     }
                     Err(e) => {
@@ -226,7 +233,8 @@ pub fn ServiceForm(existing: Option<Service>, on_done: Callback<Option<Service>>
     };
 
     let err = move |field: &'static str| move || errors.with(|e| e.get(field).cloned());
-    let invalid = move |field: &'static str| move || errors.with(|e| e.contains_key(field)).to_string();
+    let invalid =
+        move |field: &'static str| move || errors.with(|e| e.contains_key(field)).to_string();
     let prefix = if editing_id.is_some() { "edit" } else { "new" };
     let fid = move |f: &str| format!("{prefix}-svc-{f}");
 

@@ -116,14 +116,8 @@ fn ServiceTableRow(row: ServiceRow, live: LiveServices) -> impl IntoView {
     let pid = Memo::new(move |_| s.with(|s| s.status.pid));
     let restarts = Memo::new(move |_| s.with(|s| s.status.restarts));
     let ports = Memo::new(move |_| s.with(|s| s.spec.ports.clone()));
-    let started = Memo::new(move |_| {
-        s.with(|s| {
-            s.status
-                .started_at
-                .as_deref()
-                .and_then(rfc3339_utc_millis)
-        })
-    });
+    let started =
+        Memo::new(move |_| s.with(|s| s.status.started_at.as_deref().and_then(rfc3339_utc_millis)));
     let uptime = move || match (state.get(), started.get()) {
         (ServiceState::Running, Some(at)) => coarse_duration((live.now_ms.get() - at) / 1000),
         _ => "—".to_string(),
