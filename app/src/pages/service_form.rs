@@ -221,7 +221,9 @@ pub fn ServiceForm(existing: Option<Service>, on_done: Callback<Option<Service>>
                         form_error.set(Some(
                             "The server refused some fields; nothing was saved.".into(),
                         ));
-                        toasts.error(format!("{service_name} was not saved: {e}"));
+                        toasts.error(format!(
+                            "{service_name} was not saved: fix the marked fields."
+                        ));
                     }
                     Err(e) => {
                         form_error.set(Some(format!("Not saved: {e}")));
