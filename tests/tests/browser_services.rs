@@ -199,6 +199,14 @@ async fn create_run_follow_log_restart_and_logs_page() {
             .unwrap(),
         "0"
     );
+    // Tag a line already shown: following on after the restart must keep it (no reload of the panel).
+    b.client
+        .execute(
+            "document.querySelector('[data-testid=log-line]').dataset.kept = 'yes';",
+            vec![],
+        )
+        .await
+        .unwrap();
     click(&b, "button[data-action=restart]").await;
     wait_js(
         &b,
@@ -215,6 +223,7 @@ async fn create_run_follow_log_restart_and_logs_page() {
     )
     .await;
     b.find("[data-testid=toast]").await;
+    b.find("[data-testid=log-line][data-kept=yes]").await;
     assert_eq!(api.service(&id).await["status"]["restarts"], 1);
 
     // The logs page: pick by address, filter by stream and by text, pause.

@@ -16,7 +16,8 @@ pub fn LogsPage() -> impl IntoView {
     let query = use_query_map();
     let selected = RwSignal::new(query.read_untracked().get("service").unwrap_or_default());
     let list = Resource::new(|| (), |_| list_services());
-    let target = Signal::derive(move || {
+    // A memo: the log panel reconnects only when the chosen service changes.
+    let target = Memo::new(move |_| {
         let name = selected.get();
         live.by_name(&name)
             .map(|row| (row.id.to_string(), name.clone()))

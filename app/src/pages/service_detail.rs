@@ -51,7 +51,8 @@ fn ServiceDetail(row: ServiceRow, live: LiveServices) -> impl IntoView {
     let s = row.service;
     let editing = RwSignal::new(false);
     let id = row.id.to_string();
-    let log_target = Signal::derive(move || s.with(|s| Some((s.id.clone(), s.spec.name.clone()))));
+    // A memo: the log panel reconnects only when the id or name changes, not on every status change.
+    let log_target = Memo::new(move |_| s.with(|s| Some((s.id.clone(), s.spec.name.clone()))));
     view! {
         <div class="page-head">
             <h1 data-testid="page-title">{move || s.with(|s| s.spec.name.clone())}</h1>

@@ -249,7 +249,10 @@ async fn log_file(
     let disposition = format!("attachment; filename=\"{}.log\"", service.spec.name);
     Ok((
         [
-            (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_string()),
+            (
+                header::CONTENT_TYPE,
+                "text/plain; charset=utf-8".to_string(),
+            ),
             (header::CONTENT_DISPOSITION, disposition),
         ],
         body,
