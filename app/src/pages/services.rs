@@ -127,16 +127,16 @@ fn ServiceTableRow(row: ServiceRow, live: LiveServices) -> impl IntoView {
             <th scope="row" class="name">
                 <a href=move || format!("/services/{}", name.get())>{move || name.get()}</a>
             </th>
-            <td><StateBadge service=s/></td>
-            <td class="num" data-testid="pid">{move || pid.get().map(|p| p.to_string()).unwrap_or_else(|| "—".into())}</td>
-            <td data-testid="uptime">{uptime}</td>
-            <td class="num" data-testid="restarts">{move || restarts.get()}</td>
-            <td class="ports">
+            <td data-label="State"><StateBadge service=s/></td>
+            <td class="num" data-label="PID" data-testid="pid">{move || pid.get().map(|p| p.to_string()).unwrap_or_else(|| "—".into())}</td>
+            <td data-label="Uptime" data-testid="uptime">{uptime}</td>
+            <td class="num" data-label="Restarts" data-testid="restarts">{move || restarts.get()}</td>
+            <td class="ports" data-label="Ports">
                 <For each=move || ports.get() key=|p| *p let:port>
                     <span class="port" data-port=port.to_string()>{port}</span>
                 </For>
             </td>
-            <td><HealthCell service=s/></td>
+            <td data-label="Health"><HealthCell service=s/></td>
             <td class="actions"><ServiceActions service=s live/></td>
         </tr>
     }
