@@ -208,6 +208,13 @@ async fn create_run_follow_log_restart_and_logs_page() {
         .await
         .unwrap();
     click(&b, "button[data-action=restart]").await;
+    // The action's toast (it goes away by itself after a few seconds: look for it first).
+    wait_js(
+        &b,
+        "the restart toast",
+        "Array.from(document.querySelectorAll('[data-testid=toast]')).some(t => t.textContent.includes('ticker restarted'))",
+    )
+    .await;
     wait_js(
         &b,
         "restarts = 1",
@@ -222,8 +229,13 @@ async fn create_run_follow_log_restart_and_logs_page() {
         ),
     )
     .await;
-    b.find("[data-testid=toast]").await;
-    b.find("[data-testid=log-line][data-kept=yes]").await;
+    assert!(
+        b.client
+            .find(Locator::Css("[data-testid=log-line][data-kept=yes]"))
+            .await
+            .is_ok(),
+        "the log panel kept its lines across the restart (it follows on, it does not reload)"
+    );
     assert_eq!(api.service(&id).await["status"]["restarts"], 1);
 
     // The logs page: pick by address, filter by stream and by text, pause.
