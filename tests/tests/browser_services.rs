@@ -131,6 +131,21 @@ async fn create_run_follow_log_restart_and_logs_page() {
     click(&b, "[data-testid=env-add]").await;
     fill(&b, "[data-testid=env-key]", "GREETING").await;
     fill(&b, "[data-testid=env-value]", "hello").await;
+    // A pasted .env adds rows (comments skipped, `export` and quotes understood).
+    click(&b, "[data-testid=env-paste-toggle]").await;
+    fill(
+        &b,
+        "[data-testid=env-paste]",
+        "# from .env\nexport MODE='dev build'\nLEVEL=3\n",
+    )
+    .await;
+    click(&b, "[data-testid=env-import]").await;
+    wait_js(
+        &b,
+        "three environment rows",
+        "document.querySelectorAll('[data-testid=env-row]').length === 3",
+    )
+    .await;
     click(&b, "[data-testid=service-save]").await;
 
     // It appears, running, without a reload.
@@ -150,6 +165,8 @@ async fn create_run_follow_log_restart_and_logs_page() {
     let svc = &services[0];
     assert_eq!(svc["name"], "ticker");
     assert_eq!(svc["environment"]["GREETING"], "hello");
+    assert_eq!(svc["environment"]["MODE"], "dev build");
+    assert_eq!(svc["environment"]["LEVEL"], "3");
     assert_eq!(svc["ports"], serde_json::json!([8300]));
     let id = svc["id"].as_str().unwrap().to_string();
     b.screenshot("services-list").await;
@@ -238,12 +255,57 @@ async fn create_run_follow_log_restart_and_logs_page() {
     );
     assert_eq!(api.service(&id).await["status"]["restarts"], 1);
 
+    // Edit (the same form, filled in): add the next free port; the service restarts with it.
+    click(&b, "[data-testid=edit-service]").await;
+    click(&b, "[data-testid=service-form] [data-testid=suggest-port]").await;
+    assert_eq!(
+        b.find("#edit-svc-ports")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("8300, 8301")
+    );
+    click(&b, "[data-testid=service-form] [data-testid=service-save]").await;
+    b.find("[data-testid=status-card]").await;
+    wait_js(
+        &b,
+        "the new port on the detail page",
+        "!!document.querySelector('.facts [data-port=\"8301\"]')",
+    )
+    .await;
+    assert_eq!(
+        api.service(&id).await["ports"],
+        serde_json::json!([8300, 8301])
+    );
+
     // The logs page: pick by address, filter by stream and by text, pause.
     open(&b, &w, "/logs?service=ticker").await;
     wait_js(
         &b,
         "the log on the logs page",
         &format!("{LOG_TEXTS}.some(t => t.startsWith('tick-'))"),
+    )
+    .await;
+    // Pause holds new lines back; resume shows them.
+    click(&b, "[data-testid=log-pause]").await;
+    wait_js(
+        &b,
+        "new lines held while paused",
+        "/Paused · [1-9]/.test(document.querySelector('[data-testid=log-status]').textContent)",
+    )
+    .await;
+    let shown_while_paused = b
+        .client
+        .execute(&format!("return {LOG_TEXTS}.length;"), vec![])
+        .await
+        .unwrap();
+    click(&b, "[data-testid=log-pause]").await;
+    wait_js(
+        &b,
+        "held lines shown after resume",
+        &format!("{LOG_TEXTS}.length > {shown_while_paused}"),
     )
     .await;
     click(&b, "[data-testid=log-show-out]").await;

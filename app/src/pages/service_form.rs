@@ -134,7 +134,6 @@ pub fn ServiceForm(existing: Option<Service>, on_done: Callback<Option<Service>>
             });
             paste_error.set(None);
             paste_text.set(String::new());
-            paste_open.set(false);
             toasts.info(format!("Imported {count} variable(s)."));
         }
         Err(errs) => paste_error.set(Some(
@@ -316,7 +315,7 @@ pub fn ServiceForm(existing: Option<Service>, on_done: Callback<Option<Service>>
                         on:click=move |_| env_rows.update(|rows| rows.push(new_row(String::new(), String::new())))>
                         "Add variable"
                     </button>
-                    <button type="button" class="btn small ghost" aria-expanded=move || paste_open.get().to_string()
+                    <button type="button" class="btn small ghost" data-testid="env-paste-toggle" aria-expanded=move || paste_open.get().to_string()
                         on:click=move |_| paste_open.update(|o| *o = !*o)>"Paste .env"</button>
                 </div>
                 <Show when=move || paste_open.get()>
