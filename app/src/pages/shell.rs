@@ -61,9 +61,14 @@ pub fn Shell() -> impl IntoView {
 
 /// A main-navigation link, routed client-side (the router intercepts same-origin `<a>` clicks; the page
 /// swaps without a reload and the shell, its live event stream and toasts stay). `aria-current` marks
-/// the page you are on, also on nested pages such as `/services/web`. (Session 1 used `rel="external"`
-/// after clicks seemed swallowed; that no longer reproduces: tests/tests/browser_services.rs
-/// `main_navigation_is_client_side` walks every page twice without a reload.)
+/// the page you are on, also on nested pages such as `/services/web`.
+///
+/// Session 1 used `rel="external"` because clicks were "swallowed". The mechanism, seen again here: when
+/// hydration panics (server HTML and WASM built from different code), `panic = "abort"` kills the WASM's
+/// async executor; the router's synchronous click listener still calls `preventDefault()` but the
+/// navigation task it spawns never runs, and nothing more is logged. With server and WASM from one
+/// `cargo leptos build`, `main_navigation_is_client_side` (tests/tests/browser_services.rs) walks every
+/// page twice without a reload.
 #[component]
 fn NavLink(href: &'static str, label: &'static str) -> impl IntoView {
     let location = use_location();
