@@ -58,6 +58,8 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<Service, AppError>;
     async fn service_logs(&self, id: &str, lines: usize) -> Result<Vec<String>, AppError>;
     async fn service_processes(&self, id: &str) -> Result<Vec<ProcessInfo>, AppError>;
+    /// The configured service port range (inclusive), for the form's port suggestion and validation.
+    async fn service_port_range(&self) -> (u16, u16);
 
     // ---- firewall ----
     // Every method gets the caller's address: the server notes it as administering (never banned), and

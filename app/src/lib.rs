@@ -16,7 +16,8 @@ use leptos_router::path;
 
 use pages::{
     audit::AuditPage, dashboard::DashboardPage, firewall::FirewallPage, login::LoginPage,
-    logs::LogsPage, services::ServicesPage, settings::SettingsPage, shell::Shell, NotFound,
+    logs::LogsPage, service_detail::ServiceDetailPage, services::ServicesPage,
+    settings::SettingsPage, shell::Shell, NotFound,
 };
 
 /// The HTML document the server renders around the app. The asset tags (stylesheet, WASM bootstrap)
@@ -67,6 +68,7 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=Shell>
                     <Route path=path!("") view=DashboardPage/>
                     <Route path=path!("services") view=ServicesPage/>
+                    <Route path=path!("services/:name") view=ServiceDetailPage/>
                     <Route path=path!("firewall") view=FirewallPage/>
                     <Route path=path!("logs") view=LogsPage/>
                     <Route path=path!("settings") view=SettingsPage/>

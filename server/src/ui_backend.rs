@@ -165,6 +165,12 @@ impl Backend for AppState {
         Ok(self.supervisor.processes(id).await?)
     }
 
+    async fn service_port_range(&self) -> (u16, u16) {
+        self.settings()
+            .service_port_range()
+            .unwrap_or(app::model::service::DEFAULT_PORT_RANGE)
+    }
+
     // ---- firewall ----
 
     fn client_address(&self, extensions: &http::Extensions) -> Option<IpAddr> {

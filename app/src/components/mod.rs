@@ -1,3 +1,5 @@
-//! Small UI pieces shared by several pages (toasts; more as pages need them). Each piece owns one file.
+//! Small UI pieces shared by several pages (toasts, live updates, the log panel). Each piece owns one file.
 
+pub mod live;
+pub mod log_view;
 pub mod toast;

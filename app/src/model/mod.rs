@@ -5,6 +5,7 @@ pub mod admin;
 pub mod error;
 pub mod firewall;
 pub mod service;
+pub mod service_form;
 pub mod settings;
 
 use serde::{Deserialize, Serialize};

@@ -12,6 +12,9 @@ use super::FieldError;
 /// The longest service name accepted.
 pub const NAME_MAX_CHARS: usize = 64;
 
+/// The service port range when the settings hold none (inclusive).
+pub const DEFAULT_PORT_RANGE: (u16, u16) = (8300, 8499);
+
 /// A service definition as persisted and served (everything except `id` and `status`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -5,6 +5,8 @@ pub mod dashboard;
 pub mod firewall;
 pub mod login;
 pub mod logs;
+pub mod service_detail;
+pub mod service_form;
 pub mod services;
 pub mod settings;
 pub mod shell;

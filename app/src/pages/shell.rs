@@ -4,12 +4,14 @@ use leptos::prelude::*;
 use leptos_router::components::Outlet;
 use leptos_router::hooks::use_location;
 
+use crate::components::live::provide_live_services;
 use crate::components::toast::{provide_toasts, ToastHost};
 use crate::rpc::get_shell_info;
 
 #[component]
 pub fn Shell() -> impl IntoView {
     provide_toasts();
+    provide_live_services();
     let info = Resource::new(|| (), |_| get_shell_info());
     let hostname = move || {
         info.get()
@@ -57,9 +59,16 @@ pub fn Shell() -> impl IntoView {
     }
 }
 
-/// A main-navigation link. It loads the page from the server (`rel="external"`): client-side routing
-/// swallowed clicks after hydration in this Leptos version (see the UI issue), and server-rendered pages
-/// are fast. `aria-current` marks the page you are on.
+/// A main-navigation link, routed client-side (the router intercepts same-origin `<a>` clicks; the page
+/// swaps without a reload and the shell, its live event stream and toasts stay). `aria-current` marks
+/// the page you are on, also on nested pages such as `/services/web`.
+///
+/// Session 1 used `rel="external"` because clicks were "swallowed". The mechanism, seen again here: when
+/// hydration panics (server HTML and WASM built from different code), `panic = "abort"` kills the WASM's
+/// async executor; the router's synchronous click listener still calls `preventDefault()` but the
+/// navigation task it spawns never runs, and nothing more is logged. With server and WASM from one
+/// `cargo leptos build`, `main_navigation_is_client_side` (tests/tests/browser_services.rs) walks every
+/// page twice without a reload.
 #[component]
 fn NavLink(href: &'static str, label: &'static str) -> impl IntoView {
     let location = use_location();
@@ -72,5 +81,5 @@ fn NavLink(href: &'static str, label: &'static str) -> impl IntoView {
         };
         here.then_some("page")
     };
-    view! { <a href=href rel="external" aria-current=current>{label}</a> }
+    view! { <a href=href aria-current=current>{label}</a> }
 }

@@ -61,3 +61,10 @@ pub async fn service_processes(id: String) -> Result<Vec<ProcessInfo>, AppError>
     let (backend, _user) = crate::backend::require_user().await?;
     backend.service_processes(&id).await
 }
+
+/// The configured service port range (inclusive), e.g. `(8300, 8499)`.
+#[server(prefix = "/rpc", endpoint = "services/port_range", input = Json)]
+pub async fn service_port_range() -> Result<(u16, u16), AppError> {
+    let (backend, _user) = crate::backend::require_user().await?;
+    Ok(backend.service_port_range().await)
+}

@@ -4,6 +4,7 @@
 //! - `GET|POST /services`, `GET|PATCH|DELETE /services/{id}`, `POST /services/{id}/start|stop|restart`
 //! - `GET /services/{id}/logs?lines=N` (text/plain), `GET /services/{id}/logs/stream` (SSE, one `data:`
 //!   event per new line), `GET /services/{id}/processes`.
+//! - `GET /services/{id}/logs/file`: the current log file as a download (`text/plain`, attachment).
 //!
 //! Path ids are only ever looked up in the supervisor's table (never turned into a file path), so a
 //! hostile id (traversal, NUL, huge) is simply "not found".
@@ -48,6 +49,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(restart))
         .routes(routes!(logs))
         .routes(routes!(log_stream))
+        .routes(routes!(log_file))
         .routes(routes!(processes))
 }
 
@@ -254,6 +256,36 @@ async fn log_stream(
         Event::default().data(line)
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+#[utoipa::path(get, path = "/services/{id}/logs/file", tag = TAG_SERVICES, operation_id = "service_log_file",
+    params(IdPath), responses((status = 200, description = "The current log file as an attachment", content_type = "text/plain", body = String)))]
+/// `GET /services/{id}/logs/file`: the current log file (rotation keeps it at most 10 MiB) as an
+/// attachment named after the service. The path comes from the supervisor, never from the request.
+async fn log_file(
+    State(state): State<AppState>,
+    ServiceId(id): ServiceId,
+) -> Result<impl IntoResponse, ApiError> {
+    let service = state.supervisor.get(&id)?;
+    let path = state.supervisor.log_path(&id)?;
+    let body = match tokio::fs::read(&path).await {
+        Ok(bytes) => bytes,
+        // A service that never wrote a line has no file yet: an empty download.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(ApiError::internal(format!("cannot read the log: {e}"))),
+    };
+    // Service names are [a-z0-9_-], safe inside the quoted file name.
+    let disposition = format!("attachment; filename=\"{}.log\"", service.spec.name);
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/plain; charset=utf-8".to_string(),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    ))
 }
 
 #[utoipa::path(get, path = "/services/{id}/processes", tag = TAG_SERVICES, operation_id = "service_processes",
