@@ -124,6 +124,14 @@ pub trait Backend: Send + Sync + 'static {
         address: &str,
     ) -> Result<(), AppError>;
     async fn firewall_exposure(&self, client: IpAddr) -> Result<Vec<ExposureRow>, AppError>;
+    /// Adds an accept rule for one reserved port of a service, at the top of the saved rules.
+    async fn expose_service_port(
+        &self,
+        user: &SessionUser,
+        client: IpAddr,
+        service_id: &str,
+        port: u16,
+    ) -> Result<Rule, AppError>;
 
     // ---- administration: settings, password, API tokens, audit log ----
 

@@ -19,9 +19,9 @@ use app::model::admin::{ApiToken, AuditEntry, CreatedToken, PasswordChange};
 use app::model::settings::{ServerInfo, Settings};
 
 use crate::auth::{CredentialError, Principal, TokenKind};
+use crate::firewall_ctl::{parse_ban_address, views, FirewallError};
 use crate::http::error::ApiError;
 use crate::http::settings::{BanPatch, CrashLoopPatch, SettingsPatch};
-use crate::firewall_ctl::{parse_ban_address, views, FirewallError};
 use crate::state::AppState;
 use crate::supervisor::SupervisorError;
 
@@ -327,8 +327,28 @@ impl Backend for AppState {
         let settings = self.settings();
         let exposure = self
             .firewall
-            .exposure(&crate::http::firewall::service_ports(self), &settings)?;
+            .exposure(&crate::http::firewall::service_ports(self), &settings)
+            .await?;
         Ok(exposure.into_iter().map(views::exposure_row).collect())
+    }
+
+    async fn expose_service_port(
+        &self,
+        user: &SessionUser,
+        client: IpAddr,
+        service_id: &str,
+        port: u16,
+    ) -> Result<Rule, AppError> {
+        let rule = self
+            .firewall
+            .expose(
+                &crate::http::firewall::service_ports(self),
+                service_id,
+                port,
+            )
+            .await?;
+        tracing::info!(user = %user.username, %client, service_id, port, "service port exposed from the UI");
+        Ok(rule)
     }
 
     // ---- administration: settings, password, API tokens, audit log ----

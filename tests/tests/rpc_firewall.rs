@@ -21,7 +21,7 @@ async fn rpc(w: &Warden, c: &reqwest::Client, name: &str, body: Value) -> (u16, 
     (status, value)
 }
 
-const ENDPOINTS: [&str; 14] = [
+const ENDPOINTS: [&str; 15] = [
     "firewall/state",
     "firewall/rules",
     "firewall/rules/add",
@@ -36,6 +36,7 @@ const ENDPOINTS: [&str; 14] = [
     "firewall/bans",
     "firewall/unban",
     "firewall/exposure",
+    "firewall/expose",
 ];
 
 #[tokio::test]
@@ -161,4 +162,67 @@ async fn rules_presets_and_texts_through_server_fns() {
     );
     let (status, exposure) = rpc(&w, &c, "firewall/exposure", json!({})).await;
     assert_eq!((status, exposure), (200, json!([])));
+}
+
+#[tokio::test]
+async fn expose_adds_an_accept_rule_that_opens_a_reserved_port() {
+    let w = Warden::start_managed();
+    let c = w.cookie_client().await;
+    let created = c
+        .post(format!("{}/api/v1/services", w.url))
+        .header("origin", &w.url)
+        .json(
+            &json!({"name": "exposed", "command": "sleep 600", "ports": [8300], "enabled": false}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status().as_u16(), 201);
+    let service: Value = created.json().await.unwrap();
+    let id = service["id"].as_str().unwrap().to_string();
+    let port_row = |rows: &Value| -> Value {
+        rows.as_array()
+            .unwrap_or_else(|| panic!("exposure rows expected: {rows}"))
+            .iter()
+            .find(|r| r["service_id"] == id.as_str() && r["port"] == 8300)
+            .cloned()
+            .unwrap_or_else(|| panic!("no row for port 8300: {rows}"))
+    };
+
+    // The service range is closed from outside until a rule opens it.
+    let (status, rows) = rpc(&w, &c, "firewall/exposure", json!({})).await;
+    assert_eq!(status, 200, "{rows}");
+    assert_eq!(port_row(&rows)["reachable_from_outside"], false, "{rows}");
+
+    // A port the service does not reserve: a field error, nothing added.
+    let (status, err) = rpc(
+        &w,
+        &c,
+        "firewall/expose",
+        json!({"service_id": id, "port": 8301}),
+    )
+    .await;
+    assert!(status >= 400, "{status} {err}");
+    assert_eq!(err["Invalid"][0]["field"], "port", "{err}");
+    let (_, rules) = rpc(&w, &c, "firewall/rules", json!({})).await;
+    assert_eq!(rules.as_array().unwrap().len(), 0, "{rules}");
+
+    let (status, rule) = rpc(
+        &w,
+        &c,
+        "firewall/expose",
+        json!({"service_id": id, "port": 8300}),
+    )
+    .await;
+    assert_eq!(status, 200, "{rule}");
+    assert_eq!(rule["action"], "accept", "{rule}");
+    let (_, rows) = rpc(&w, &c, "firewall/exposure", json!({})).await;
+    let row = port_row(&rows);
+    assert_eq!(row["reachable_from_outside"], true, "{rows}");
+    assert_eq!(row["deciding_rule"], rule["id"], "{rows}");
+    let (_, rules) = rpc(&w, &c, "firewall/rules", json!({})).await;
+    assert_eq!(
+        rules[0]["rule"]["id"], rule["id"],
+        "the new rule is first: {rules}"
+    );
 }

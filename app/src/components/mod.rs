@@ -1,5 +1,6 @@
 //! Small UI pieces shared by several pages (toasts, live updates, the log panel). Each piece owns one file.
 
+pub mod exposure;
 pub mod live;
 pub mod log_view;
 pub mod toast;

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
+use crate::components::exposure::{ExposureMap, PortWithExposure};
 use crate::components::live::{use_live_services, LiveServices, ServiceRow};
 use crate::components::log_view::LogView;
 use crate::model::service::{ProcessInfo, Service};
@@ -51,6 +52,8 @@ fn ServiceDetail(row: ServiceRow, live: LiveServices) -> impl IntoView {
     let s = row.service;
     let editing = RwSignal::new(false);
     let id = row.id.to_string();
+    let exposure = ExposureMap::new();
+    let exposure_id = id.clone();
     // A memo: the log panel reconnects only when the id or name changes, not on every status change.
     let log_target = Memo::new(move |_| s.with(|s| Some((s.id.clone(), s.spec.name.clone()))));
     view! {
@@ -98,9 +101,12 @@ fn ServiceDetail(row: ServiceRow, live: LiveServices) -> impl IntoView {
                     <dt>"Command"</dt><dd><code>{move || s.with(|s| s.spec.command.clone())}</code></dd>
                     <dt>"Working directory"</dt><dd>{move || s.with(|s| s.spec.working_directory.clone().unwrap_or_else(|| "—".into()))}</dd>
                     <dt>"Monitoring"</dt><dd>{move || s.with(|s| s.spec.monitoring_command.clone().unwrap_or_else(|| "—".into()))}</dd>
-                    <dt>"Ports"</dt><dd class="ports">{move || s.with(|s| s.spec.ports.iter().map(|p| view! {
-                        <span class="port" data-port=p.to_string()>{*p}</span>
-                    }).collect_view())}</dd>
+                    <dt>"Ports"</dt><dd class="ports">{move || {
+                        let service_id = exposure_id.clone();
+                        s.with(|s| s.spec.ports.iter().map(|p| view! {
+                            <PortWithExposure exposure service_id=service_id.clone() port=*p offer_expose=true/>
+                        }).collect_view())
+                    }}</dd>
                     <dt>"User"</dt><dd>{move || s.with(|s| s.spec.user.clone().unwrap_or_else(|| "service user (settings)".into()))}</dd>
                     <dt>"Enabled"</dt><dd>{move || if s.with(|s| s.spec.enabled) { "yes" } else { "no" }}</dd>
                     <dt>"Environment"</dt><dd>{move || s.with(|s| if s.spec.environment.is_empty() {

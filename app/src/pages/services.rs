@@ -6,6 +6,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use crate::components::exposure::{ExposureMap, PortWithExposure};
 use crate::components::live::{use_live_services, LiveServices, ServiceRow};
 use crate::components::toast::use_toasts;
 use crate::model::service::{Health, Service, ServiceState, ServiceWarning};
@@ -67,6 +68,7 @@ pub fn LiveBadge(live: LiveServices) -> impl IntoView {
 
 #[component]
 fn ServicesTable(live: LiveServices, creating: RwSignal<bool>) -> impl IntoView {
+    let exposure = ExposureMap::new();
     view! {
         <Show when=move || !live.is_empty() fallback=move || view! {
             <div class="card empty-state" data-testid="services-empty">
@@ -96,7 +98,7 @@ fn ServicesTable(live: LiveServices, creating: RwSignal<bool>) -> impl IntoView 
                     </thead>
                     <tbody>
                         <For each=move || live.rows() key=|row| row.id.clone() let:row>
-                            <ServiceTableRow row live/>
+                            <ServiceTableRow row live exposure/>
                         </For>
                     </tbody>
                 </table>
@@ -109,8 +111,9 @@ fn ServicesTable(live: LiveServices, creating: RwSignal<bool>) -> impl IntoView 
 /// One row. Each cell reads a memo of its own field, so an update re-renders only the cells whose
 /// value changed.
 #[component]
-fn ServiceTableRow(row: ServiceRow, live: LiveServices) -> impl IntoView {
+fn ServiceTableRow(row: ServiceRow, live: LiveServices, exposure: ExposureMap) -> impl IntoView {
     let s = row.service;
+    let service_id = row.id.to_string();
     let name = Memo::new(move |_| s.with(|s| s.spec.name.clone()));
     let state = Memo::new(move |_| s.with(|s| s.status.state));
     let pid = Memo::new(move |_| s.with(|s| s.status.pid));
@@ -133,7 +136,7 @@ fn ServiceTableRow(row: ServiceRow, live: LiveServices) -> impl IntoView {
             <td class="num" data-label="Restarts" data-testid="restarts">{move || restarts.get()}</td>
             <td class="ports" data-label="Ports">
                 <For each=move || ports.get() key=|p| *p let:port>
-                    <span class="port" data-port=port.to_string()>{port}</span>
+                    <PortWithExposure exposure service_id=service_id.clone() port/>
                 </For>
             </td>
             <td data-label="Health"><HealthCell service=s/></td>

@@ -132,6 +132,16 @@ pub async fn unban_address(address: String) -> Result<(), AppError> {
     backend.unban_address(&user, client, &address).await
 }
 
+/// Opens one service port to everyone: adds an accept rule for it at the top of the saved rules (Apply
+/// makes it live). The port must be one the service reserves.
+#[server(prefix = "/rpc", endpoint = "firewall/expose", input = Json)]
+pub async fn expose_service_port(service_id: String, port: u16) -> Result<Rule, AppError> {
+    let (backend, user, client) = caller().await?;
+    backend
+        .expose_service_port(&user, client, &service_id, port)
+        .await
+}
+
 /// Whether each service port is reachable from outside, and what decides (saved and live rule sets).
 #[server(prefix = "/rpc", endpoint = "firewall/exposure", input = Json)]
 pub async fn firewall_exposure() -> Result<Vec<ExposureRow>, AppError> {

@@ -2,9 +2,9 @@
 //! authenticates the caller itself (`backend::require_user`) before touching anything, whatever the HTTP
 //! layer already checked, and then calls the same domain layer as the REST API through the `Backend` seam.
 
+pub mod admin;
 pub mod firewall;
 pub mod services;
-pub mod admin;
 
 pub use admin::*;
 pub use firewall::*;

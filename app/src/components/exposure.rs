@@ -1,0 +1,145 @@
+//! Exposure badges: whether a service port is reachable from outside under the firewall, and what decides,
+//! shown next to the port on the services table and the detail page; the detail page also offers a
+//! one-click "Expose" that adds an accept rule for a blocked port at the top of the saved rules.
+//!
+//! The exposure list is loaded in the browser only (`LocalResource`): it depends on the rule set, not on the
+//! page, and a badge that appears a moment after the table is better than a server round trip per render.
+
+use leptos::prelude::*;
+use warden_firewall::DecidedBy;
+
+use crate::components::toast::use_toasts;
+use crate::model::firewall::ExposureRow;
+use crate::rpc::{expose_service_port, firewall_exposure};
+
+/// The exposure of every service port, loaded once per page; `refetch` after a change.
+#[derive(Clone, Copy)]
+pub struct ExposureMap {
+    rows: LocalResource<Option<Vec<ExposureRow>>>,
+}
+
+impl ExposureMap {
+    pub fn new() -> Self {
+        // Without the firewall capability (or on any error) there is simply no badge.
+        Self {
+            rows: LocalResource::new(|| async { firewall_exposure().await.ok() }),
+        }
+    }
+
+    pub fn refetch(&self) {
+        self.rows.refetch();
+    }
+
+    fn lookup(&self, service_id: &str, port: u16) -> Option<ExposureRow> {
+        self.rows.get().flatten().and_then(|rows| {
+            rows.into_iter()
+                .find(|r| r.service_id == service_id && r.port == port)
+        })
+    }
+}
+
+impl Default for ExposureMap {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Why a port is (not) reachable, in words.
+pub fn decided_by_text(decided_by: &DecidedBy) -> String {
+    match decided_by {
+        DecidedBy::Established => "an established connection".into(),
+        DecidedBy::Loopback => "the loopback rule".into(),
+        DecidedBy::AntiLockout => "the anti-lockout rule".into(),
+        DecidedBy::Ban => "a ban".into(),
+        DecidedBy::Rule(id) => format!("rule {id}"),
+        DecidedBy::ServiceRangeGuard => {
+            "the service-range guard (8300–8499 closed from outside)".into()
+        }
+        DecidedBy::DefaultPolicy => "the default inbound policy".into(),
+    }
+}
+
+/// The badge's words and class for one exposure entry: what is live now, and what Apply would change.
+pub fn badge_for(row: &ExposureRow) -> (&'static str, &'static str, String) {
+    let live = if row.firewall_active {
+        row.live_reachable_from_outside
+    } else {
+        // No Warden table: nothing of Warden's filters the port.
+        true
+    };
+    let why = decided_by_text(&row.decided_by);
+    let mut title = if !row.firewall_active {
+        "The firewall is not active: the port is reachable from outside.".to_string()
+    } else if live {
+        "Reachable from outside now.".to_string()
+    } else {
+        "Blocked from outside now.".to_string()
+    };
+    if row.reachable_from_outside != live {
+        title.push_str(if row.reachable_from_outside {
+            " After Apply: reachable"
+        } else {
+            " After Apply: blocked"
+        });
+        title.push_str(&format!(" (decided by {why})."));
+    } else {
+        title.push_str(&format!(" Saved rules: decided by {why}."));
+    }
+    if live {
+        ("public", "badge exposure open", title)
+    } else {
+        ("blocked", "badge exposure blocked", title)
+    }
+}
+
+/// A service port with its exposure badge; with `offer_expose`, a blocked port gets an "Expose" button.
+#[component]
+pub fn PortWithExposure(
+    exposure: ExposureMap,
+    #[prop(into)] service_id: Signal<String>,
+    port: u16,
+    #[prop(optional)] offer_expose: bool,
+) -> impl IntoView {
+    let toasts = use_toasts();
+    let row = Memo::new(move |_| exposure.lookup(&service_id.get(), port));
+    let expose = Action::new(move |_: &()| {
+        let id = service_id.get_untracked();
+        async move { expose_service_port(id, port).await }
+    });
+    Effect::new(move |_| {
+        if let Some(result) = expose.value().get() {
+            match result {
+                Ok(_) => {
+                    toasts.success(format!(
+                        "Port {port}: an accept rule was added at the top. Apply the firewall to make it live."
+                    ));
+                    exposure.refetch();
+                }
+                Err(e) => toasts.error(format!("Port {port} could not be exposed: {e}")),
+            }
+        }
+    });
+    view! {
+        <span class="port" data-port=port.to_string()>
+            {port}
+            {move || row.get().map(|r| {
+                let (text, class, title) = badge_for(&r);
+                let blocked_when_saved = !r.reachable_from_outside;
+                view! {
+                    " "
+                    <span class=class title=title.clone() aria-label=format!("{text}: {title}")
+                        data-testid="exposure">{text}</span>
+                    {(offer_expose && blocked_when_saved).then(|| view! {
+                        " "
+                        <button type="button" class="btn small" data-testid="expose"
+                            disabled=move || expose.pending().get()
+                            on:click=move |_| { expose.dispatch(()); }>
+                            "Expose"
+                        </button>
+                    })}
+                }
+            })}
+        </span>
+    }
+    .into_any()
+}
