@@ -643,21 +643,35 @@ async fn bad_input_is_rejected_and_changes_nothing() {
         ),
     ];
     for (body, status, code, field) in cases {
-        // A body over the limit is answered before it is read, and that connection is closed: send it
-        // on its own connection so the pooled one stays usable.
+        let shown: String = body.to_string().chars().take(120).collect();
+        // A body over the limit is answered from its declared length, before it is read, and that
+        // connection is closed: send it on its own connection so the pooled one stays usable. The
+        // client may still be writing when the connection closes and then sees a broken pipe
+        // instead of the 413 (api_hostile.rs checks the 413's error shape over a raw socket); either
+        // way nothing may change.
         let resp = if status == 413 {
-            reqwest::Client::new()
+            match reqwest::Client::new()
                 .post(api.url("/services"))
                 .bearer_auth(&api.token)
                 .json(&body)
                 .send()
                 .await
-                .expect("request")
+            {
+                Ok(resp) => resp,
+                Err(e) => {
+                    assert!(e.is_request(), "{shown}: {e:?}");
+                    assert_eq!(
+                        specs(&api).await,
+                        before,
+                        "an oversized create changed nothing"
+                    );
+                    continue;
+                }
+            }
         } else {
             api.post("/services", &body).await
         };
         let got = api_error(resp).await;
-        let shown: String = body.to_string().chars().take(120).collect();
         assert_eq!(got.0, status, "{shown}: {got:?}");
         assert_eq!(got.1, code, "{shown}");
         if let Some(field) = field {

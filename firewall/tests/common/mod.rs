@@ -379,6 +379,12 @@ pub const DROP_TIMEOUT: Duration = Duration::from_millis(400);
 
 /// Runs the probes concurrently from inside `ns`.
 pub fn probe_all(ns: &Netns, probes: &[Probe]) -> Vec<Outcome> {
+    probe_all_within(ns, probes, DROP_TIMEOUT)
+}
+
+/// [`probe_all`] with another silence timeout: a probe that looked dropped is worth asking again with a
+/// longer one on a loaded machine, where an ICMP answer can take longer than [`DROP_TIMEOUT`].
+pub fn probe_all_within(ns: &Netns, probes: &[Probe], timeout: Duration) -> Vec<Outcome> {
     if probes.is_empty() {
         return Vec::new();
     }
@@ -390,7 +396,7 @@ pub fn probe_all(ns: &Netns, probes: &[Probe]) -> Vec<Outcome> {
                 "src": p.src.map(|a| a.to_string()),
                 "dst": p.dst.to_string(),
                 "port": p.port,
-                "timeout": DROP_TIMEOUT.as_secs_f64(),
+                "timeout": timeout.as_secs_f64(),
             })
         })
         .collect();
