@@ -342,6 +342,17 @@ async fn firewall_page_rules_apply_confirm_revert_presets_bans() {
     let status = api.get_json("/firewall").await;
     assert_eq!(status["active"], false);
     assert_eq!(status["pending"], Value::Null);
+    assert_eq!(status["last_rollback"]["cause"], "timer", "{status}");
+    // The server remembers it: a page loaded afterwards still says the rules were reverted, and why.
+    b.client.refresh().await.unwrap();
+    b.find("body[data-hydrated=true]").await;
+    wait_js(
+        &b,
+        "the reverted notice after a reload",
+        "const e = document.querySelector('[data-testid=fw-outcome]'); return e && e.textContent.includes('not confirmed in time') ? e.textContent : null;",
+        vec![],
+    )
+    .await;
 
     // Apply again with a 5 s window; the banner is still there after a reload; keep → stays.
     set_input(&b, "#fw-confirm-secs", "5").await;

@@ -125,6 +125,7 @@ fn unconfirmed_apply_rolls_back_by_itself_and_confirmed_stays() {
     assert_eq!(s["active"], false, "{s}");
     assert_eq!(s["pending"], Value::Null);
     assert_eq!(s["applied_revision"], Value::Null);
+    assert_eq!(s["last_rollback"]["cause"], "timer", "{s}");
 
     // Confirmed apply stays past its window.
     let rule = add_rule(
@@ -226,6 +227,7 @@ fn kill9_during_the_window_rolls_back_at_next_start_and_active_is_reapplied() {
     assert_eq!(s["applied_revision"], 1);
     assert_eq!(s["saved_revision"], 2);
     assert_eq!(s["drift"], false);
+    assert_eq!(s["last_rollback"]["cause"], "restart", "{s}");
 
     // An active, confirmed firewall is re-applied at start (here: after its table was deleted).
     warden.kill9();

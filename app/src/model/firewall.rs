@@ -33,6 +33,18 @@ pub struct FirewallState {
     pub admin_port: u16,
     /// The address this request came from (it is what an apply from this browser keeps reachable).
     pub your_address: String,
+    /// The last apply that was rolled back, until the next apply.
+    pub last_rollback: Option<LastRollback>,
+}
+
+/// Why and when the last unconfirmed apply was rolled back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastRollback {
+    /// RFC 3339.
+    pub at: String,
+    pub revision: u64,
+    /// `timer`, `request` or `restart`.
+    pub cause: String,
 }
 
 impl FirewallState {

@@ -303,14 +303,34 @@ fn PendingBanner() -> AnyView {
                 </div>
             </div>
         </Show>
-        {move || ctx.outcome.get().map(|o| {
-            let (class, text) = match o {
-                Outcome::Kept => ("notice ok-notice", "The new rules were kept and stay in place."),
-                Outcome::RevertedByRequest => ("notice warn", "Reverted: you restored the previous firewall rules."),
-                Outcome::RevertedByTimeout => ("notice warn", "Reverted: the apply was not confirmed in time, so Warden restored the previous firewall rules."),
-            };
-            view! { <div class=class role="status" data-testid="fw-outcome">{text}</div> }
-        })}
+        {move || match ctx.outcome.get() {
+            Some(o) => {
+                let (class, text) = match o {
+                    Outcome::Kept => ("notice ok-notice", "The new rules were kept and stay in place."),
+                    Outcome::RevertedByRequest => ("notice warn", "Reverted: you restored the previous firewall rules."),
+                    Outcome::RevertedByTimeout => ("notice warn", "Reverted: the apply was not confirmed in time, so Warden restored the previous firewall rules."),
+                };
+                Some(view! { <div class=class role="status" data-testid="fw-outcome">{text}</div> }.into_any())
+            }
+            // Nothing happened on this page: say what the server remembers (e.g. after a reload).
+            None => ctx.state.with(|s| {
+                if s.pending.is_some() {
+                    return None;
+                }
+                s.last_rollback.as_ref().map(|r| {
+                    let why = match r.cause.as_str() {
+                        "timer" => "the apply was not confirmed in time",
+                        "restart" => "Warden restarted before the apply was confirmed",
+                        _ => "it was reverted on request",
+                    };
+                    let text = format!(
+                        "Reverted at {}: {why}, so Warden restored the previous firewall rules (revision {} is saved but not live).",
+                        r.at, r.revision
+                    );
+                    view! { <div class="notice warn" role="status" data-testid="fw-outcome">{text}</div> }.into_any()
+                })
+            }),
+        }}
     }
     .into_any()
 }

@@ -42,7 +42,8 @@ use crate::events::EventBus;
 use crate::store::{trees, Collection, Store, StoreError};
 use admins::{never_bannable, AdminAddresses};
 use kernel::Kernel;
-use record::{AppliedState, EditError, FirewallRecord, RECORD_KEY};
+pub use record::RollbackCause;
+use record::{AppliedState, EditError, FirewallRecord, RollbackNote, RECORD_KEY};
 
 /// Longest commit-confirm window.
 pub const MAX_CONFIRM_SECS: u64 = 24 * 3600;
@@ -110,6 +111,19 @@ pub struct FirewallStatus {
     pub anti_lockout: Vec<IpAddr>,
     /// Warden's admin port (covered by anti-lockout together with 22).
     pub admin_port: u16,
+    /// The last apply that was rolled back (kept until the next apply).
+    pub last_rollback: Option<RollbackStatus>,
+}
+
+/// The last rollback, in [`FirewallStatus`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RollbackStatus {
+    /// RFC 3339: when the previous state came back.
+    pub at: String,
+    /// The revision that was rolled back.
+    pub revision: u64,
+    /// `timer` (not confirmed in time), `request` or `restart` (Warden started during the window).
+    pub cause: RollbackCause,
 }
 
 /// The pending part of [`FirewallStatus`].
@@ -339,7 +353,7 @@ impl FirewallHandle {
                 "Warden restarted while an apply was unconfirmed: rolling back"
             );
             let _guard = self.inner.op.lock().await;
-            let result = self.roll_back_locked(record).await;
+            let result = self.roll_back_locked(record, RollbackCause::Restart).await;
             self.inner
                 .audit
                 .record_as(
@@ -470,6 +484,11 @@ impl FirewallHandle {
             capability: self.capability().clone(),
             default_inbound_policy: record.default_inbound_policy,
             anti_lockout: record.anti_lockout(),
+            last_rollback: record.last_rollback.as_ref().map(|r| RollbackStatus {
+                at: ms_to_rfc3339(r.at_ms),
+                revision: r.revision,
+                cause: r.cause,
+            }),
             admin_port: self.inner.admin_port,
         })
     }
@@ -840,7 +859,7 @@ impl FirewallHandle {
                 return; // confirmed, rolled back, or superseded
             }
             tracing::warn!("the firewall apply was not confirmed in time: rolling back");
-            let result = handle.roll_back_locked(record).await;
+            let result = handle.roll_back_locked(record, RollbackCause::Timer).await;
             drop(guard);
             handle
                 .inner
@@ -860,12 +879,21 @@ impl FirewallHandle {
     }
 
     /// Restores the state before the pending apply. Call with the op lock held.
-    async fn roll_back_locked(&self, mut record: FirewallRecord) -> Result<(), FirewallError> {
+    async fn roll_back_locked(
+        &self,
+        mut record: FirewallRecord,
+        cause: RollbackCause,
+    ) -> Result<(), FirewallError> {
         let Some(pending) = record.roll_back() else {
             return Err(FirewallError::Conflict(
                 "nothing to roll back: no apply is waiting for confirmation".to_string(),
             ));
         };
+        record.last_rollback = Some(RollbackNote {
+            at_ms: now_ms(),
+            revision: pending.revision,
+            cause,
+        });
         let snapshot: Snapshot = pending.previous.snapshot.clone();
         let live_bans = self
             .inner
@@ -936,7 +964,8 @@ impl FirewallHandle {
         self.require_capability()?;
         let guard = self.inner.op.lock().await;
         let record = self.load()?;
-        self.roll_back_locked(record).await?;
+        self.roll_back_locked(record, RollbackCause::Request)
+            .await?;
         drop(guard);
         self.publish().await;
         self.status().await

@@ -35,6 +35,8 @@ pub struct FirewallRecord {
     pub applied: Option<AppliedState>,
     /// An unconfirmed apply and how to undo it.
     pub pending: Option<PendingApply>,
+    /// The last apply that was rolled back, until the next apply (so the UI can say so after a reload).
+    pub last_rollback: Option<RollbackNote>,
     /// Reason and time of each ban Warden made, keyed by the banned network (`192.0.2.7`,
     /// `2001:db8:1::/64`). The kernel holds the ban itself (and its expiry).
     pub bans: BTreeMap<String, BanMeta>,
@@ -75,6 +77,26 @@ pub struct PendingApply {
     pub rollback_at_ms: i64,
     /// The state to return to.
     pub previous: PreviousState,
+}
+
+/// Why an unconfirmed apply was rolled back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RollbackCause {
+    /// The confirm window ran out.
+    Timer,
+    /// Someone asked for it (REST or UI).
+    Request,
+    /// Warden started while the apply was still unconfirmed.
+    Restart,
+}
+
+/// The last rollback: when, which revision, why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RollbackNote {
+    pub at_ms: i64,
+    pub revision: u64,
+    pub cause: RollbackCause,
 }
 
 /// The state before an unconfirmed apply: the kernel table and Warden's bookkeeping of it.
@@ -248,6 +270,7 @@ impl FirewallRecord {
         rollback_at_ms: Option<i64>,
     ) -> u64 {
         self.apply_counter += 1;
+        self.last_rollback = None;
         let apply_id = self.apply_counter;
         let previous = match self.pending.take() {
             Some(pending) => pending.previous,

@@ -5,11 +5,15 @@
 use std::net::IpAddr;
 
 use app::model::error::AppError;
-use app::model::firewall::{BanRow, ExposureRow, FirewallState, PendingApply, PresetRow, RuleRow};
+use app::model::firewall::{
+    BanRow, ExposureRow, FirewallState, LastRollback, PendingApply, PresetRow, RuleRow,
+};
 use app::model::FieldError;
 use warden_firewall::Protocol;
 
-use super::{BanView, ExposureView, FirewallError, FirewallStatus, PresetView, RuleView};
+use super::{
+    BanView, ExposureView, FirewallError, FirewallStatus, PresetView, RollbackCause, RuleView,
+};
 
 /// Seconds from now until an RFC 3339 time (0 if past or unparsable).
 pub fn seconds_until(rfc3339: &str) -> u64 {
@@ -83,6 +87,16 @@ pub fn state(status: FirewallStatus, client: IpAddr) -> FirewallState {
         anti_lockout: status.anti_lockout.iter().map(IpAddr::to_string).collect(),
         admin_port: status.admin_port,
         your_address: client.to_string(),
+        last_rollback: status.last_rollback.map(|r| LastRollback {
+            at: r.at,
+            revision: r.revision,
+            cause: match r.cause {
+                RollbackCause::Timer => "timer",
+                RollbackCause::Request => "request",
+                RollbackCause::Restart => "restart",
+            }
+            .to_string(),
+        }),
     }
 }
 
