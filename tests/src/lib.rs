@@ -367,6 +367,25 @@ pub mod browser {
                 .unwrap_or_else(|e| panic!("no element {css}: {e}"))
         }
 
+        /// Logs in through the login form at `base` and waits for the dashboard.
+        pub async fn log_in(&self, base: &str, password: &str) {
+            self.client
+                .goto(&format!("{base}/login"))
+                .await
+                .expect("open the login page");
+            self.find("#password")
+                .await
+                .send_keys(password)
+                .await
+                .expect("type the password");
+            self.find("[data-testid=login-submit]")
+                .await
+                .click()
+                .await
+                .expect("submit the login form");
+            self.wait_for_path("/").await;
+        }
+
         /// Waits until the path of the current URL is `path`.
         pub async fn wait_for_path(&self, path: &str) {
             let deadline = std::time::Instant::now() + Duration::from_secs(20);

@@ -83,18 +83,7 @@ impl Drop for HostLink {
 }
 
 async fn login(b: &Browser, base: &str) {
-    b.client.goto(&format!("{base}/login")).await.unwrap();
-    b.find("#password")
-        .await
-        .send_keys(ADMIN_PASSWORD)
-        .await
-        .unwrap();
-    b.find("[data-testid=login-submit]")
-        .await
-        .click()
-        .await
-        .unwrap();
-    b.wait_for_path("/").await;
+    b.log_in(base, ADMIN_PASSWORD).await;
 }
 
 /// Clicks an element after scrolling it to the middle of the viewport (not under the sticky header).

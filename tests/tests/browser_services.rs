@@ -12,18 +12,7 @@ use warden_tests::{gate, Api, Warden, ADMIN_PASSWORD};
 const WAIT: Duration = Duration::from_secs(20);
 
 async fn log_in(b: &Browser, w: &Warden) {
-    b.client.goto(&format!("{}/login", w.url)).await.unwrap();
-    b.find("#password")
-        .await
-        .send_keys(ADMIN_PASSWORD)
-        .await
-        .unwrap();
-    b.find("[data-testid=login-submit]")
-        .await
-        .click()
-        .await
-        .unwrap();
-    b.wait_for_path("/").await;
+    b.log_in(&w.url, ADMIN_PASSWORD).await;
 }
 
 /// Opens `path` and waits until the WASM has hydrated it.

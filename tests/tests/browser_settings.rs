@@ -70,10 +70,7 @@ async fn count(b: &Browser, css: &str) -> usize {
 }
 
 async fn login(b: &Browser, w: &Warden, password: &str) {
-    b.client.goto(&format!("{}/login", w.url)).await.unwrap();
-    b.find("#password").await.send_keys(password).await.unwrap();
-    click(b, "[data-testid=login-submit]").await;
-    b.wait_for_path("/").await;
+    b.log_in(&w.url, password).await;
 }
 
 async fn open(b: &Browser, w: &Warden, path: &str) {
