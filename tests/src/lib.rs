@@ -386,6 +386,28 @@ pub mod browser {
             self.wait_for_path("/").await;
         }
 
+        /// Opens `base` + `path` and waits until the WASM has hydrated the page.
+        pub async fn open(&self, base: &str, path: &str) {
+            self.client
+                .goto(&format!("{base}{path}"))
+                .await
+                .unwrap_or_else(|e| panic!("open {path}: {e}"));
+            self.find("body[data-hydrated=true]").await;
+        }
+
+        /// Whether the page is wider than the window (a phone-width layout must not be).
+        pub async fn overflows_horizontally(&self) -> bool {
+            self.client
+                .execute(
+                    "return document.documentElement.scrollWidth > window.innerWidth + 1;",
+                    vec![],
+                )
+                .await
+                .expect("measure the page width")
+                .as_bool()
+                .expect("a boolean")
+        }
+
         /// Waits until the path of the current URL is `path`.
         pub async fn wait_for_path(&self, path: &str) {
             let deadline = std::time::Instant::now() + Duration::from_secs(20);

@@ -17,8 +17,7 @@ async fn log_in(b: &Browser, w: &Warden) {
 
 /// Opens `path` and waits until the WASM has hydrated it.
 async fn open(b: &Browser, w: &Warden, path: &str) {
-    b.client.goto(&format!("{}{path}", w.url)).await.unwrap();
-    b.find("body[data-hydrated=true]").await;
+    b.open(&w.url, path).await;
 }
 
 /// Evaluates a JS expression (returning JSON) until `pred` holds, or panics after `timeout`.
@@ -511,19 +510,7 @@ async fn services_page_at_phone_width() {
     log_in(&b, &w).await;
     open(&b, &w, "/services").await;
     b.find(&format!("{} [data-state]", row("phone-svc"))).await;
-    let overflow = b
-        .client
-        .execute(
-            "return document.documentElement.scrollWidth > window.innerWidth + 1;",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        overflow,
-        serde_json::Value::Bool(false),
-        "wider than a phone"
-    );
+    assert!(!b.overflows_horizontally().await, "wider than a phone");
     b.screenshot("services-phone").await;
     b.close().await;
 }

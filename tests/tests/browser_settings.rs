@@ -74,9 +74,8 @@ async fn login(b: &Browser, w: &Warden, password: &str) {
 }
 
 async fn open(b: &Browser, w: &Warden, path: &str) {
-    b.client.goto(&format!("{}{path}", w.url)).await.unwrap();
+    b.open(&w.url, path).await;
     b.wait_for_path(path).await;
-    b.find("body[data-hydrated=true]").await;
 }
 
 #[tokio::test]
@@ -279,17 +278,8 @@ async fn settings_page_fits_a_phone() {
     login(&b, &w, ADMIN_PASSWORD).await;
     open(&b, &w, "/settings").await;
     b.find("[data-testid=settings-form]").await;
-    let overflow = b
-        .client
-        .execute(
-            "return document.documentElement.scrollWidth > window.innerWidth + 1;",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        overflow,
-        Value::Bool(false),
+    assert!(
+        !b.overflows_horizontally().await,
         "the settings page is wider than a phone screen"
     );
     b.screenshot("settings-phone").await;

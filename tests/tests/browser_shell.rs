@@ -111,17 +111,8 @@ async fn phone_width_is_usable() {
     b.wait_for_path("/").await;
     b.find("body[data-hydrated=true]").await;
     // Nothing overflows the viewport horizontally.
-    let overflow = b
-        .client
-        .execute(
-            "return document.documentElement.scrollWidth > window.innerWidth + 1;",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        overflow,
-        serde_json::Value::Bool(false),
+    assert!(
+        !b.overflows_horizontally().await,
         "page wider than a phone screen"
     );
     b.screenshot("dashboard-phone").await;
