@@ -31,9 +31,16 @@ impl ExposureMap {
     }
 
     fn lookup(&self, service_id: &str, port: u16) -> Option<ExposureRow> {
-        self.rows.get().flatten().and_then(|rows| {
-            rows.into_iter()
-                .find(|r| r.service_id == service_id && r.port == port)
+        // Borrow, don't clone the whole list: every port of every row looks itself up.
+        self.rows.with(|loaded| {
+            loaded
+                .as_ref()
+                .and_then(|rows| rows.as_ref())
+                .and_then(|rows| {
+                    rows.iter()
+                        .find(|r| r.service_id == service_id && r.port == port)
+                        .cloned()
+                })
         })
     }
 }
