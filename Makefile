@@ -18,11 +18,13 @@ setup:
 setup-test:
 	@.ci/setup test
 
+# `--split`: every page is a lazy route (app/src/routes.rs) whose WASM chunk is only fetched when the page
+# is shown; without it the whole UI would ship as one module (and the lazy routes still work, unsplit).
 build:
-	cargo leptos build --release
+	cargo leptos build --release --split
 
 build-debug:
-	cargo leptos build
+	cargo leptos build --split
 
 ## The whole suite: unit, integration, firewall-in-namespaces and real-browser tests.
 test: setup-test build-debug

@@ -4,15 +4,33 @@
 //! works wherever the binary and the site live (Leptos' own `HydrationScripts` only looks for a
 //! `hash.txt` next to the running executable). [`AssetTags`] renders the stylesheet link, the preload
 //! hints and the hydration bootstrap for those names.
+//!
+//! A `--split` build (`cargo leptos build --split`) adds the lazy routes' WASM chunks, the JS loader that
+//! instantiates them (`__wasm_split.<hash>.js`) and a manifest naming the chunks each lazy function
+//! needs ([`SplitAssets`]). The main module fetches chunks itself; the manifest only lets the server
+//! hint the chunks of the page it renders, so they download in parallel with the main WASM.
+
+use std::collections::HashMap;
 
 use leptos::prelude::*;
 
-/// File names (no directory) of the three shipped assets.
+/// File names (no directory) of the shipped assets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AssetNames {
     pub js: String,
     pub wasm: String,
     pub css: String,
+    /// The lazy-loading parts of a `--split` build; `None` for a build without lazy chunks.
+    pub split: Option<SplitAssets>,
+}
+
+/// The lazy-route parts of a `--split` build.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SplitAssets {
+    /// File name of the JS loader of the WASM chunks (`__wasm_split.<hash>.js`).
+    pub loader: String,
+    /// cargo-leptos' split manifest: lazy function id → the chunks (file names without `.wasm`) it needs.
+    pub chunks: HashMap<String, Vec<String>>,
 }
 
 impl Default for AssetNames {
@@ -22,6 +40,7 @@ impl Default for AssetNames {
             js: "warden.js".into(),
             wasm: "warden.wasm".into(),
             css: "warden.css".into(),
+            split: None,
         }
     }
 }
@@ -62,10 +81,21 @@ const HYDRATE_JS: &str =
 
 /// Stylesheet, preload hints and the hydration bootstrap for the current asset names. Server-rendered
 /// into `<head>` only (never hydrated), so the browser and the server always agree on the names.
+///
+/// For a split build it also does what Leptos' `HydrationScripts` does: it hands the split manifest to
+/// the renderer (`leptos::WasmSplitManifest`), which then adds `<link rel="preload">` hints for the
+/// chunks of the lazy routes this response rendered, and a `modulepreload` of the chunk loader.
 #[component]
 pub fn AssetTags(names: AssetNames) -> impl IntoView {
     let nonce = leptos::nonce::use_nonce();
     let base = "/pkg/";
+    if let Some(split) = &names.split {
+        provide_context(leptos::WasmSplitManifest(ArcStoredValue::new((
+            base.trim_end_matches('/').to_string(),
+            split.chunks.clone(),
+            split.loader.clone(),
+        ))));
+    }
     let script = HYDRATE_JS
         .replace("BASE+JS", &format!("{:?}", format!("{base}{}", names.js)))
         .replace(

@@ -7,17 +7,18 @@ pub mod backend;
 pub mod components;
 pub mod model;
 pub mod pages;
+pub mod routes;
 pub mod rpc;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{path, Lazy};
 
-use pages::{
-    audit::AuditPage, dashboard::DashboardPage, firewall::FirewallPage, login::LoginPage,
-    logs::LogsPage, service_detail::ServiceDetailPage, services::ServicesPage,
-    settings::SettingsPage, shell::Shell, NotFound,
+use pages::{shell::Shell, NotFound};
+use routes::{
+    AuditRoute, DashboardRoute, FirewallRoute, LoginRoute, LogsRoute, ServiceDetailRoute,
+    ServicesRoute, SettingsRoute,
 };
 
 /// The HTML document the server renders around the app. The asset tags (stylesheet, WASM bootstrap)
@@ -44,7 +45,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The root component: routes to the login page or to the authenticated shell and its pages.
+/// The root component: routes to the login page or to the authenticated shell and its pages. Every page
+/// is a lazy route ([`routes`]): its code is fetched when it is first shown.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -64,15 +66,15 @@ pub fn App() -> impl IntoView {
         <Title formatter=|page: String| if page.is_empty() { "Warden".to_string() } else { format!("{page} · Warden") }/>
         <Router>
             <Routes fallback=|| view! { <NotFound/> }>
-                <Route path=path!("/login") view=LoginPage/>
+                <Route path=path!("/login") view={Lazy::<LoginRoute>::new()}/>
                 <ParentRoute path=path!("") view=Shell>
-                    <Route path=path!("") view=DashboardPage/>
-                    <Route path=path!("services") view=ServicesPage/>
-                    <Route path=path!("services/:name") view=ServiceDetailPage/>
-                    <Route path=path!("firewall") view=FirewallPage/>
-                    <Route path=path!("logs") view=LogsPage/>
-                    <Route path=path!("settings") view=SettingsPage/>
-                    <Route path=path!("audit") view=AuditPage/>
+                    <Route path=path!("") view={Lazy::<DashboardRoute>::new()}/>
+                    <Route path=path!("services") view={Lazy::<ServicesRoute>::new()}/>
+                    <Route path=path!("services/:name") view={Lazy::<ServiceDetailRoute>::new()}/>
+                    <Route path=path!("firewall") view={Lazy::<FirewallRoute>::new()}/>
+                    <Route path=path!("logs") view={Lazy::<LogsRoute>::new()}/>
+                    <Route path=path!("settings") view={Lazy::<SettingsRoute>::new()}/>
+                    <Route path=path!("audit") view={Lazy::<AuditRoute>::new()}/>
                 </ParentRoute>
             </Routes>
         </Router>

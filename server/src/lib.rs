@@ -188,16 +188,23 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Finds the current (content-hashed) UI asset names for the HTML shell, and writes their brotli twins
-/// in the background if a build left them missing (quick on later starts: they are kept on disk).
+/// Finds the current (content-hashed) UI asset names for the HTML shell, and writes the brotli twins of
+/// every JS/WASM/CSS file (lazy-route chunks included) in the background if a build left them missing
+/// (quick on later starts: they are kept on disk).
 fn prepare_assets(site_root: &std::path::Path) {
     let pkg = site_root.join("pkg");
     let hash_file = std::env::current_exe()
         .ok()
         .and_then(|exe| exe.parent().map(|dir| dir.join("hash.txt")));
     let names = assets::discover(&pkg, hash_file.as_deref(), "warden");
-    tracing::info!(js = %names.js, wasm = %names.wasm, css = %names.css, "UI assets");
-    let files = vec![names.js.clone(), names.wasm.clone(), names.css.clone()];
+    tracing::info!(
+        js = %names.js,
+        wasm = %names.wasm,
+        css = %names.css,
+        split_loader = names.split.as_ref().map(|s| s.loader.as_str()).unwrap_or("none (not a --split build)"),
+        "UI assets"
+    );
+    let files = assets::compressible_files(&pkg);
     app::assets::set_asset_names(names);
     tokio::task::spawn_blocking(move || match assets::precompress(&pkg, &files) {
         Ok(written) if !written.is_empty() => {

@@ -1,7 +1,9 @@
 //! The shipped UI assets as a browser gets them from the real binary: the page names content-hashed
 //! files (`warden.<hash>.js|wasm|css`), each is served brotli-compressed when the browser accepts br
 //! (`content-encoding: br`, smaller than the raw file), hashed assets are cached for a year as
-//! immutable, and the HTML page itself is not.
+//! immutable, and the HTML page itself is not. For a `--split` build the same holds for the chunk
+//! loader and every lazy-route chunk in `pkg` (the page hints its own route's chunks), except the main
+//! JS, which cargo-leptos rewrites after naming it and which is therefore revalidated.
 
 use std::time::Duration;
 
@@ -33,8 +35,31 @@ async fn hashed_brotli_immutable_assets() {
             "no .{ext} asset in the page: {urls:?}"
         );
     }
+    let split = urls.iter().any(|u| u.contains("/__wasm_split."));
+    let mut urls = urls;
+    if split {
+        assert!(
+            urls.iter()
+                .any(|u| u.contains("/split___login_route_view_")),
+            "a split build hints the login route's chunk: {urls:?}"
+        );
+        // Every chunk, not only this page's.
+        let pkg = warden_tests::site_root().join("pkg");
+        for entry in std::fs::read_dir(&pkg).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            let url = format!("/pkg/{name}");
+            if [".wasm", ".js"].iter().any(|e| name.ends_with(e)) && !urls.contains(&url) {
+                urls.push(url);
+            }
+        }
+    }
     for url in &urls {
         let name = url.rsplit('/').next().unwrap();
+        let expected_cache = if split && name.starts_with("warden.") && name.ends_with(".js") {
+            "no-cache"
+        } else {
+            "public, max-age=31536000, immutable"
+        };
         assert!(
             assets::is_hashed_name(name),
             "{url} is not a content-hashed name"
@@ -45,7 +70,7 @@ async fn hashed_brotli_immutable_assets() {
         assert_eq!(raw.status(), 200, "{url}");
         assert_eq!(
             raw.headers().get("cache-control").unwrap(),
-            "public, max-age=31536000, immutable",
+            expected_cache,
             "{url}"
         );
         assert!(raw.headers().get("content-encoding").is_none(), "{url}");
@@ -72,7 +97,8 @@ async fn hashed_brotli_immutable_assets() {
         .await;
         assert_eq!(
             headers.get("cache-control").unwrap(),
-            "public, max-age=31536000, immutable"
+            expected_cache,
+            "{url}"
         );
         assert!(
             br_len < raw_len,
