@@ -444,6 +444,17 @@ pub mod browser {
             answer.as_array().cloned().unwrap_or_default()
         }
 
+        /// Empties the browser's HTTP cache (Chrome DevTools `Network.clearBrowserCache`), so the next
+        /// page load fetches every asset as a first-time visitor would; cookies are kept.
+        pub async fn clear_cache(&self) {
+            self.client
+                .issue_cmd(Cdp {
+                    cmd: "Network.clearBrowserCache",
+                })
+                .await
+                .expect("clear the browser cache");
+        }
+
         pub async fn close(mut self) {
             let _ = self.client.clone().close().await;
             let _ = self.driver.kill();
@@ -472,6 +483,31 @@ pub mod browser {
                 http::Method::POST,
                 Some(r#"{"type":"browser"}"#.to_string()),
             )
+        }
+    }
+
+    /// chromedriver's `POST /session/{id}/goog/cdp/execute {"cmd", "params": {}}`: one Chrome DevTools
+    /// Protocol command without parameters.
+    #[derive(Debug)]
+    struct Cdp {
+        cmd: &'static str,
+    }
+
+    impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+        fn endpoint(
+            &self,
+            base_url: &url::Url,
+            session_id: Option<&str>,
+        ) -> Result<url::Url, url::ParseError> {
+            base_url.join(&format!(
+                "session/{}/goog/cdp/execute",
+                session_id.unwrap_or_default()
+            ))
+        }
+
+        fn method_and_body(&self, _url: &url::Url) -> (http::Method, Option<String>) {
+            let body = serde_json::json!({"cmd": self.cmd, "params": {}});
+            (http::Method::POST, Some(body.to_string()))
         }
     }
 
