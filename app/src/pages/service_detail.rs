@@ -178,7 +178,7 @@ fn ProcessTable(list: Vec<ProcessInfo>) -> impl IntoView {
                     {list.into_iter().map(|p| view! {
                         <tr>
                             <td class="num">{p.pid}</td>
-                            <td class="num">{format!("{:.1} %", p.cpu_percent)}</td>
+                            <td class="num">{format_percent(p.cpu_percent)}</td>
                             <td class="num">{format_bytes(p.rss_bytes)}</td>
                             <td><code>{p.command}</code></td>
                         </tr>
@@ -190,19 +190,33 @@ fn ProcessTable(list: Vec<ProcessInfo>) -> impl IntoView {
     .into_any()
 }
 
-/// 1536 → "1.5 KiB".
+/// A number with one decimal from its count of tenths: 15 → "1.5". Integer formatting on purpose: `f64`'s
+/// `Display` with a precision pulls about 14 KB of float-printing code into the WASM.
+fn tenths(t: u128) -> String {
+    format!("{}.{}", t / 10, t % 10)
+}
+
+/// 12.34 → "12.3 %" (negative or not-a-number readings show as 0.0 %).
+fn format_percent(percent: f64) -> String {
+    // `as` saturates: NaN and negatives become 0, huge values the largest u64.
+    let t = (percent * 10.0 + 0.5) as u64;
+    format!("{} %", tenths(u128::from(t)))
+}
+
+/// 1536 → "1.5 KiB" (rounded to the nearest tenth, with integer arithmetic, see [`tenths`]).
 fn format_bytes(n: u64) -> String {
     const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut v = n as f64;
     let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
+    let mut divisor: u128 = 1;
+    while u128::from(n) >= divisor * 1024 && unit < UNITS.len() - 1 {
+        divisor *= 1024;
         unit += 1;
     }
     if unit == 0 {
         format!("{n} B")
     } else {
-        format!("{v:.1} {}", UNITS[unit])
+        let t = (u128::from(n) * 10 + divisor / 2) / divisor;
+        format!("{} {}", tenths(t), UNITS[unit])
     }
 }
 
@@ -213,5 +227,20 @@ mod tests {
         assert_eq!(super::format_bytes(512), "512 B");
         assert_eq!(super::format_bytes(1536), "1.5 KiB");
         assert_eq!(super::format_bytes(3 * 1024 * 1024), "3.0 MiB");
+        assert_eq!(super::format_bytes(1023), "1023 B");
+        assert_eq!(super::format_bytes(1024 * 1024 - 1), "1024.0 KiB");
+        assert_eq!(
+            super::format_bytes(5 * 1024 * 1024 * 1024 * 1024),
+            "5120.0 GiB"
+        );
+    }
+
+    #[test]
+    fn percent() {
+        assert_eq!(super::format_percent(12.34), "12.3 %");
+        assert_eq!(super::format_percent(0.05), "0.1 %");
+        assert_eq!(super::format_percent(0.0), "0.0 %");
+        assert_eq!(super::format_percent(-3.0), "0.0 %");
+        assert_eq!(super::format_percent(f64::NAN), "0.0 %");
     }
 }
