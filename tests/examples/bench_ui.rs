@@ -3,6 +3,9 @@
 //! trivial services:
 //! 1. time from navigation start to an interactive services page (hydrated marker and all 200 rows in the
 //!    DOM), read in the page as `performance.now()` (its zero is the navigation start); target ≤ 1 s;
+//!    Also, with the browser cache emptied and the dashboard loaded, the first client-side navigation to
+//!    the services page (a lazy route: its WASM chunks are fetched on that first navigation), from the
+//!    click on the navigation link to all 200 rows; reported, judged against the same 1 s;
 //! 2. time from a status change until the row shows it: the page itself sends `POST …/stop` (so both ends
 //!    are read on one clock, and the figure includes the request) and a MutationObserver on the whole
 //!    table notes when the row's `data-state` leaves `running`; it also counts mutations outside that row,
@@ -30,6 +33,21 @@ const obs = new MutationObserver(() => {
     if (ready()) { const t = performance.now(); obs.disconnect(); done(t); }
 });
 obs.observe(document.documentElement, {subtree: true, childList: true, attributes: true});
+"#;
+
+/// Clicks the main navigation's Services link and resolves with the time (ms) until `n` rows show and
+/// the URL is `/services` (client-side: no page load, so one clock).
+const NAVIGATE_TO_SERVICES: &str = r#"
+const [n, done] = [arguments[0], arguments[arguments.length - 1]];
+const ready = () => location.pathname === '/services'
+    && document.querySelectorAll('tr[data-service]').length === n;
+const t0 = performance.now();
+const obs = new MutationObserver(() => {
+    if (ready()) { const t = performance.now(); obs.disconnect(); done(t - t0); }
+});
+obs.observe(document.documentElement, {subtree: true, childList: true, attributes: true});
+document.querySelector('nav.nav a[href="/services"]').click();
+setTimeout(() => { obs.disconnect(); done(null); }, 10000);
 "#;
 
 /// Stops one service from the page and watches the table; resolves with
@@ -114,6 +132,18 @@ async fn main() -> anyhow::Result<()> {
     }
     loads.sort_by(f64::total_cmp);
 
+    // 1b. First client-side navigation to the services page, its lazy-route chunks not yet in the cache.
+    let mut navigations = Vec::new();
+    for _ in 0..LOAD_ROUNDS {
+        b.clear_cache().await;
+        b.open(&w.url, "/").await;
+        let t = c
+            .execute_async(NAVIGATE_TO_SERVICES, vec![serde_json::json!(SERVICES)])
+            .await?;
+        navigations.push(t.as_f64().unwrap_or(f64::INFINITY));
+    }
+    navigations.sort_by(f64::total_cmp);
+
     // 2. One service's status change → its row, and nothing else in the table.
     b.find("[data-testid=live-badge].on").await;
     let mut latencies = Vec::new();
@@ -146,6 +176,12 @@ async fn main() -> anyhow::Result<()> {
         "  navigation → interactive (hydrated + {SERVICES} rows): p50 {load_p50:.0} ms, max {:.0} ms over {LOAD_ROUNDS} loads; target ≤ {INTERACTIVE_TARGET_MS:.0} ms (p50): {}",
         loads[loads.len() - 1],
         verdict(load_p50 <= INTERACTIVE_TARGET_MS)
+    );
+    let nav_p50 = percentile(&navigations, 0.5);
+    println!(
+        "  first client-side navigation dashboard → services (cold cache, chunks fetched) → {SERVICES} rows: p50 {nav_p50:.0} ms, max {:.0} ms over {LOAD_ROUNDS}; target ≤ {INTERACTIVE_TARGET_MS:.0} ms (p50): {}",
+        navigations[navigations.len() - 1],
+        verdict(nav_p50 <= INTERACTIVE_TARGET_MS)
     );
     println!(
         "  status change → row updated (from the stop request): p50 {change_p50:.1} ms, max {:.1} ms over {CHANGE_ROUNDS} changes; target ≤ {CHANGE_TARGET_MS:.0} ms (p50): {}",
