@@ -60,6 +60,15 @@ pub fn asset_names() -> AssetNames {
     NAMES.get().cloned().unwrap_or_default()
 }
 
+/// Whether `file_name` is the main JS of a split build (see `server/src/assets.rs`, `cache_control`:
+/// its name is not a content hash). Looked up without copying the names: asked once per `/pkg` request.
+#[cfg(feature = "ssr")]
+pub fn is_split_main_js(file_name: &str) -> bool {
+    NAMES
+        .get()
+        .is_some_and(|names| names.split.is_some() && names.js == file_name)
+}
+
 /// Whether a `/pkg` file name carries a cargo-leptos content hash (`name.<hash>.ext`), i.e. its
 /// content never changes under that name.
 pub fn is_hashed_asset(file_name: &str) -> bool {

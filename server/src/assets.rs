@@ -26,8 +26,7 @@ pub const REVALIDATE: &str = "no-cache";
 /// JS would import a loader that no longer exists; it is revalidated instead (6 KB, usually a 304).
 pub fn cache_control(path: &str) -> &'static str {
     let file_name = path.rsplit('/').next().unwrap_or(path);
-    let names = app::assets::asset_names();
-    if names.split.is_some() && file_name == names.js {
+    if app::assets::is_split_main_js(file_name) {
         REVALIDATE
     } else if is_hashed_asset(file_name) {
         IMMUTABLE

@@ -367,7 +367,8 @@ pub mod browser {
                 .unwrap_or_else(|e| panic!("no element {css}: {e}"))
         }
 
-        /// Logs in through the login form at `base` and waits for the dashboard.
+        /// Logs in through the login form at `base` and waits for the dashboard to be hydrated (with lazy
+        /// routes, hydration waits for the page's WASM chunks: a click before that is a full page load).
         pub async fn log_in(&self, base: &str, password: &str) {
             self.client
                 .goto(&format!("{base}/login"))
@@ -384,6 +385,7 @@ pub mod browser {
                 .await
                 .expect("submit the login form");
             self.wait_for_path("/").await;
+            self.find("body[data-hydrated=true]").await;
         }
 
         /// Opens `base` + `path` and waits until the WASM has hydrated the page.

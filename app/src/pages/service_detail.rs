@@ -9,7 +9,7 @@ use crate::components::exposure::{ExposureMap, PortWithExposure};
 use crate::components::live::{use_live_services, LiveServices, ServiceRow};
 use crate::components::log_view::LogView;
 use crate::model::service::{ProcessInfo, Service};
-use crate::pages::service_form::ServiceForm;
+use crate::pages::service_form::LazyServiceForm;
 use crate::pages::services::{HealthCell, LiveBadge, ServiceActions, StateBadge};
 use crate::rpc::{list_services, service_processes};
 
@@ -69,7 +69,7 @@ fn ServiceDetail(row: ServiceRow, live: LiveServices) -> impl IntoView {
         <Show when=move || editing.get()>
             <section class="card form-card" aria-label="Edit service">
                 <h2>"Edit"</h2>
-                <ServiceForm existing=Some(s.get_untracked()) on_done=Callback::new(move |saved: Option<Service>| {
+                <LazyServiceForm existing=Some(s.get_untracked()) on_done=Callback::new(move |saved: Option<Service>| {
                     editing.set(false);
                     // A rename changes the address of this page.
                     if let Some(saved) = saved {

@@ -2,6 +2,10 @@
 //! validation (`model::service::validate_service`, the same code the server runs) before anything is
 //! sent, and the server's `Invalid`/`Conflict` field errors (e.g. a working directory that does not exist)
 //! land next to the same fields. Environment: key/value rows plus a "paste .env" box.
+//!
+//! Pages show it through [`LazyServiceForm`]: the form only appears after a click on "New service" or
+//! "Edit", so in a `--split` build its code is a WASM chunk of its own, fetched on that first click,
+//! instead of weighing on every load of the services and service-detail pages.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,6 +19,26 @@ use crate::model::service::{
 use crate::model::service_form::{errors_by_field, next_free_port, parse_dotenv, parse_ports};
 use crate::model::FieldError;
 use crate::rpc::{create_service, service_port_range, update_service};
+
+/// [`ServiceForm`] behind a lazily loaded function (see the module header).
+#[leptos::lazy]
+fn lazy_service_form(existing: Option<Service>, on_done: Callback<Option<Service>>) -> AnyView {
+    view! { <ServiceForm existing on_done/> }.into_any()
+}
+
+/// The service form, its code loaded on first use (a short "Loading…" meanwhile). Same props as
+/// [`ServiceForm`]. Never server-rendered: it sits behind a toggle that starts closed.
+#[component]
+pub fn LazyServiceForm(
+    existing: Option<Service>,
+    on_done: Callback<Option<Service>>,
+) -> impl IntoView {
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading the form…"</p> }>
+            {Suspend::new(lazy_service_form(existing, on_done))}
+        </Suspense>
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 struct EnvRow {

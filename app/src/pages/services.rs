@@ -12,7 +12,7 @@ use crate::components::toast::use_toasts;
 use crate::model::service::{Health, Service, ServiceState, ServiceWarning};
 use crate::model::service_form::{coarse_duration, rfc3339_utc_millis};
 use crate::model::ServiceAction;
-use crate::pages::service_form::ServiceForm;
+use crate::pages::service_form::LazyServiceForm;
 use crate::rpc::{act_on_service, delete_service, list_services};
 
 #[component]
@@ -34,7 +34,7 @@ pub fn ServicesPage() -> impl IntoView {
         <Show when=move || creating.get()>
             <section class="card form-card" aria-label="New service">
                 <h2>"New service"</h2>
-                <ServiceForm existing=None on_done=Callback::new(move |_| creating.set(false))/>
+                <LazyServiceForm existing=None on_done=Callback::new(move |_| creating.set(false))/>
             </section>
         </Show>
         <Suspense fallback=|| view! { <p class="muted">"Loading services…"</p> }>
