@@ -3,11 +3,12 @@
 //!
 //! Inbound, `prerouting` (before conntrack, so for every packet, established or not): loopback →
 //! accept · anti-lockout (TCP to 22/admin port from an anti-lockout address) → accept · banned source
-//! → drop. Then `input`: established/related → accept · loopback → accept · (essential ICMP, not
+//! → drop. Then `input`: loopback → accept · established/related → accept · (essential ICMP, not
 //! modelled: packets here are TCP/UDP) · anti-lockout → accept · user `in` rules, top first ·
 //! private-cloud guard (TCP/UDP to the service range) → drop · chain policy.
 //!
-//! `output`: established/related → accept · loopback → accept · user `out` rules · accept. An
+//! `output` (rendered only when there are `out` rules; without it everything goes out):
+//! loopback → accept · established/related → accept · user `out` rules · accept. An
 //! outbound packet to a banned address that `output` accepts gets `Drop` decided by [`DecidedBy::Ban`]:
 //! the replies are dropped in `prerouting` (bans come before connection tracking), so nothing can be
 //! exchanged with a banned address in either direction.
@@ -166,11 +167,11 @@ fn evaluate_chains(ruleset: &CompiledRuleset, packet: &Packet) -> Verdict {
             return Verdict::new(Action::Drop, DecidedBy::Ban);
         }
     }
-    if !packet.new_connection {
-        return Verdict::new(Action::Accept, DecidedBy::Established);
-    }
     if packet.loopback {
         return Verdict::new(Action::Accept, DecidedBy::Loopback);
+    }
+    if !packet.new_connection {
+        return Verdict::new(Action::Accept, DecidedBy::Established);
     }
     let remote = packet.remote();
     if let Some(rule) = ruleset

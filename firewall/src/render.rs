@@ -19,13 +19,19 @@
 //!   the per-packet cost of the table on loopback). Consequence for other tables: NAT and `ct` matches
 //!   never apply to loopback traffic while Warden's rule set is applied;
 //! - chain `input` (filter hook input priority 0, policy = [`FirewallConfig::default_inbound_policy`]):
-//!   `ct state established,related accept` · `iif "lo" accept` · ICMPv6 neighbour discovery accept ·
+//!   `iif "lo" accept` · `ct state established,related accept` · ICMPv6 neighbour discovery accept ·
 //!   `ct state invalid drop` · essential ICMP and ICMPv6 (echo-request, destination-unreachable,
 //!   time-exceeded, parameter-problem, packet-too-big) accept · anti-lockout accept · user `in` rules
 //!   in order · private-cloud guard (`meta l4proto { tcp, udp } th dport <service range> drop`);
-//! - chain `output` (filter hook output priority 0, policy accept): established/related accept ·
-//!   `oif "lo" accept` · ICMPv6 neighbour discovery accept · user `out` rules in order.
+//! - chain `output` (filter hook output priority 0, policy accept): `oif "lo" accept` ·
+//!   established/related accept · ICMPv6 neighbour discovery accept · user `out` rules in order.
+//!   Only rendered when there is at least one (enabled) `out` rule: without one every outgoing
+//!   packet would be accepted anyway, and a base chain costs a hook call on every packet sent.
 //! - the `forward` hook is left alone (Warden does not route).
+//!
+//! Loopback comes first in every chain. In `input` and `output` the first two rules both accept, so
+//! their order changes no verdict, but loopback traffic (local services talking to each other, the
+//! busiest path on many hosts) then costs one interface compare per chain and nothing else.
 //!
 //! While no rule set is applied, [`render_bans_only`] gives the minimal table that still enforces
 //! bans: the same two sets and a `prerouting` chain (policy accept) holding only the loopback accept
@@ -538,8 +544,8 @@ fn priority_text(priority: i32) -> String {
 pub fn render_compiled(ruleset: &CompiledRuleset) -> RenderedRuleset {
     let config = &ruleset.config;
     let mut input = vec![
-        ct_state(&["established", "related"], "accept"),
         interface("iif", "lo"),
+        ct_state(&["established", "related"], "accept"),
         icmp_types(Family::Ipv6, ND_IN_TYPES),
         ct_state(&["invalid"], "drop"),
         icmp_types(Family::Ipv4, ICMP_V4_TYPES),
@@ -547,8 +553,8 @@ pub fn render_compiled(ruleset: &CompiledRuleset) -> RenderedRuleset {
     ];
     input.extend(anti_lockout_rules(config));
     let mut output = vec![
-        ct_state(&["established", "related"], "accept"),
         interface("oif", "lo"),
+        ct_state(&["established", "related"], "accept"),
         icmp_types(Family::Ipv6, ND_OUT_TYPES),
     ];
     for user_rule in &ruleset.rules {
@@ -559,7 +565,8 @@ pub fn render_compiled(ruleset: &CompiledRuleset) -> RenderedRuleset {
         target.extend(user_rules(user_rule));
     }
     input.push(guard_rule(config.service_ports));
-    let chains = [
+    let has_output_rules = ruleset.rules.iter().any(|r| r.direction == Direction::Out);
+    let mut chains = vec![
         Chain {
             name: "prerouting",
             hook: "prerouting",
@@ -584,14 +591,16 @@ pub fn render_compiled(ruleset: &CompiledRuleset) -> RenderedRuleset {
             },
             rules: input,
         },
-        Chain {
+    ];
+    if has_output_rules {
+        chains.push(Chain {
             name: "output",
             hook: "output",
             priority: 0,
             policy: "accept",
             rules: output,
-        },
-    ];
+        });
+    }
     assemble(&ruleset.bans, &chains)
 }
 

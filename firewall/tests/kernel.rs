@@ -401,6 +401,49 @@ fn failed_apply_keeps_previous_state_and_snapshots_roll_back() {
     backend.delete_table().unwrap(); // idempotent
 }
 
+/// A rollback snapshot stored by the first Warden release (`nft list table` text of its layout:
+/// interval ban sets, bans checked in `input`, no raw chains, an `output` chain always).
+const SESSION1_SNAPSHOT: &str = include_str!("fixtures/session1_table.nft");
+
+#[test]
+fn rollback_restores_an_older_layout_snapshot_and_keeps_the_live_bans() {
+    if !require_root_netns() {
+        return;
+    }
+    // Warden was upgraded inside a commit-confirm window: the pending rollback holds a snapshot
+    // of the old layout, the kernel holds the new layout with a ban made since.
+    let pair = Pair::new();
+    let backend = pair.server.backend();
+    let _listener = Listener::start(&pair.server, &[8300, 8301], &[]);
+    apply(
+        &backend,
+        vec![rule("new", |r| r.ports = ports(&["8301"]))],
+        &FirewallConfig::default(),
+        &ApplyContext::default(),
+    );
+    backend.ban(CLIENT_V4[0].parse().unwrap(), 600).unwrap();
+    let old = warden_firewall::backend::Snapshot {
+        table: Some(SESSION1_SNAPSHOT.to_string()),
+    };
+    backend.restore(&old).unwrap();
+
+    let live = backend.live_table_text().unwrap().unwrap();
+    assert!(live.contains("flags interval,timeout"), "{live}");
+    assert!(!live.contains("chain prerouting"), "{live}");
+    let bans = backend.bans().unwrap();
+    assert_eq!(bans.len(), 1, "the live ban is carried over: {bans:?}");
+    assert_eq!(bans[0].network.to_string(), CLIENT_V4[0]);
+    expect(
+        &pair,
+        &[
+            (Probe::tcp(Some(CLIENT_V4[0]), SERVER_V4, 8300), Dropped),
+            (Probe::tcp(Some(CLIENT_V4[1]), SERVER_V4, 8300), Open),
+            (Probe::tcp(Some(CLIENT_V4[1]), SERVER_V4, 8301), Dropped),
+            (Probe::tcp(Some(CLIENT_V6[0]), SERVER_V6, 8300), Open),
+        ],
+    );
+}
+
 #[test]
 fn drift_is_visible_in_the_fingerprint() {
     if !require_root_netns() {

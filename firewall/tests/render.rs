@@ -142,6 +142,45 @@ fn golden(name: &str, actual: &str) {
 }
 
 #[test]
+fn output_chain_only_with_enabled_outbound_rules() {
+    let render = |rules: Vec<Rule>| {
+        render_ruleset(
+            &RuleSet::new(rules),
+            &FirewallConfig::default(),
+            &ApplyContext::default(),
+        )
+        .unwrap()
+        .text
+    };
+    let inbound = rule("web", |r| r.ports = strings(&["80"]));
+    let outbound = |enabled: bool| {
+        rule("no-smtp", |r| {
+            r.direction = Direction::Out;
+            r.enabled = enabled;
+            r.ports = strings(&["25"]);
+            r.action = Action::Drop;
+        })
+    };
+    // No outbound rule: nothing would ever be refused on the way out, so no hook on that path.
+    let text = render(vec![inbound.clone()]);
+    assert!(!text.contains("chain output {"), "{text}");
+    assert!(
+        text.contains("chain output_raw {"),
+        "loopback stays untracked: {text}"
+    );
+    let text = render(vec![inbound.clone(), outbound(false)]);
+    assert!(
+        !text.contains("chain output {"),
+        "a disabled rule is inert: {text}"
+    );
+    let text = render(vec![inbound, outbound(true)]);
+    let output = &text[text.find("chain output {").expect("output chain")..];
+    let first_rule = output.lines().nth(2).unwrap_or_default().trim();
+    assert_eq!(first_rule, "oif \"lo\" accept", "loopback first: {output}");
+    assert!(output.contains("th dport 25 counter drop"), "{output}");
+}
+
+#[test]
 fn golden_batch_and_text() {
     let (rules, config, context) = representative();
     let rendered = render_ruleset(&rules, &config, &context).unwrap();

@@ -300,9 +300,22 @@ fn udp_rate(server: &Netns, client: &Netns, source: &str, target: SocketAddr) ->
     }
 }
 
-/// Packet rates per path over the rounds: no firewall, Warden's table without bans, with bans.
+/// The smallest stateful firewall there is, for reference: one `input` chain accepting established
+/// and related traffic, nothing else. Any connection-tracking firewall (ufw, firewalld, Warden) pays
+/// at least this: the chain's hook plus conntrack's own hooks on every packet, loopback included.
+const MINIMAL_STATEFUL_TABLE: &str = "table inet bench_minimal {
+    chain input {
+        type filter hook input priority filter; policy accept;
+        ct state established,related accept
+    }
+}
+";
+
+/// Packet rates per path over the rounds: no firewall, the minimal stateful firewall, Warden's
+/// table without bans, with bans.
 struct Rates {
     none: Vec<Rate>,
+    minimal: Vec<Rate>,
     empty: Vec<Rate>,
     banned: Vec<Rate>,
 }
@@ -319,6 +332,23 @@ impl Rates {
         let max = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         (median(ratios), min, max)
     }
+}
+
+/// Runs an nft script (text, on stdin) inside `ns`.
+fn nft_script(ns: &Netns, script: &str) {
+    use std::io::Write as _;
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns.0.as_str(), "nft", "-f", "-"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("nft");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("write the script");
+    assert!(child.wait().expect("nft").success(), "nft -f - failed");
 }
 
 fn bench_packet_rate() -> (Rates, Rates) {
@@ -369,15 +399,25 @@ fn bench_packet_rate() -> (Rates, Rates) {
     let backend = server.backend();
     let veth_target: SocketAddr = format!("[{SERVER}]:9999").parse().unwrap();
     let loopback_target: SocketAddr = "[::1]:9998".parse().unwrap();
-    let mut samples: [[Vec<Rate>; 3]; 2] = Default::default();
+    let minimal = |present: bool| {
+        let script = if present {
+            MINIMAL_STATEFUL_TABLE
+        } else {
+            "table inet bench_minimal\ndelete table inet bench_minimal\n"
+        };
+        nft_script(&server, script);
+    };
+    let mut samples: [[Vec<Rate>; 4]; 2] = Default::default();
     for _ in 0..rate_rounds() {
-        for (config, table) in [None, Some(&empty_table), Some(&banned_table)]
-            .into_iter()
-            .enumerate()
-        {
-            match table {
-                None => backend.delete_table().expect("no table"),
-                Some(t) => backend.apply(t).expect("apply"),
+        for config in 0..4 {
+            match config {
+                0 => backend.delete_table().expect("no table"),
+                1 => minimal(true),
+                2 => {
+                    minimal(false);
+                    backend.apply(&empty_table).expect("apply")
+                }
+                _ => backend.apply(&banned_table).expect("apply"),
             }
             samples[0][config].push(udp_rate(&server, &client, CLIENT, veth_target));
             samples[1][config].push(udp_rate(&server, &server, "::1", loopback_target));
@@ -388,10 +428,11 @@ fn bench_packet_rate() -> (Rates, Rates) {
         BANS,
         "the kernel holds every ban"
     );
-    let rates = |path: &mut [Vec<Rate>; 3]| Rates {
+    let rates = |path: &mut [Vec<Rate>; 4]| Rates {
         none: std::mem::take(&mut path[0]),
-        empty: std::mem::take(&mut path[1]),
-        banned: std::mem::take(&mut path[2]),
+        minimal: std::mem::take(&mut path[1]),
+        empty: std::mem::take(&mut path[2]),
+        banned: std::mem::take(&mut path[3]),
     };
     let [mut veth, mut loopback] = samples;
     (rates(&mut veth), rates(&mut loopback))
@@ -447,6 +488,28 @@ fn main() {
             ratio * 100.0,
             ">=95%",
             verdict(ratio >= 0.95),
+            low * 100.0,
+            high * 100.0
+        );
+        let (ratio, low, high) = Rates::ratio(&rates.minimal, &rates.none, per_cpu);
+        println!(
+            "{:<66} {:>10.0}/s {:>10.0}/s {:>7.1}% {:>8}          [{:.1}-{:.1}%]",
+            format!("{path}: per CPU-second, minimal stateful fw vs none"),
+            med(&rates.minimal, per_cpu),
+            med(&rates.none, per_cpu),
+            ratio * 100.0,
+            "(floor)",
+            low * 100.0,
+            high * 100.0
+        );
+        let (ratio, low, high) = Rates::ratio(&rates.banned, &rates.minimal, per_cpu);
+        println!(
+            "{:<66} {:>10.0}/s {:>10.0}/s {:>7.1}% {:>8}          [{:.1}-{:.1}%]",
+            format!("{path}: per CPU-second, 10 000 bans vs minimal stateful fw"),
+            med(&rates.banned, per_cpu),
+            med(&rates.minimal, per_cpu),
+            ratio * 100.0,
+            "(info)",
             low * 100.0,
             high * 100.0
         );
