@@ -8,13 +8,15 @@
 //! written after it subscribed. (With hundreds of services and nobody watching, a pre-allocated
 //! channel per service was most of Warden's per-service memory.)
 //!
-//! Each service has one writer task; the pipe readers ([`pump`]) and the supervisor send it lines over a
-//! bounded channel. Only the disk can slow a child down (backpressure keeps every line), never a reader.
+//! The pipe readers ([`pump`]) and the supervisor write lines themselves, under the log's lock: one
+//! write per burst of lines (all the lines of one read from a pipe). Only the disk can slow a child
+//! down, never a reader. (A writer task per service with a channel in front of it cost 2 KiB per
+//! service, measured with 200 services; the lock is held for a write, never across an await.)
 //!
 //! Buffers exist only while output is moving: a pipe reader reads into a stack buffer and keeps only
-//! the unfinished line, and the writer's file buffer lives for one burst of lines. Most services are
-//! quiet most of the time; permanent per-service buffers (a 4 KiB file buffer and two 2 KiB pipe
-//! buffers) were 8 KiB of the ~28 KiB each service cost (measured with 200 services, heaptrack).
+//! the unfinished line, and the file buffer lives for one burst of lines. Most services are quiet
+//! most of the time; permanent per-service buffers (a 4 KiB file buffer and two 2 KiB pipe buffers)
+//! were 8 KiB of the ~28 KiB each service cost (measured with 200 services, heaptrack).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -27,12 +29,10 @@ use time::format_description::FormatItem;
 use time::macros::format_description;
 use time::OffsetDateTime;
 use tokio::io::{AsyncRead, ReadBuf};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::broadcast;
 
 /// Longer output lines are split into pieces of this many bytes.
 pub const MAX_LINE_BYTES: u64 = 16 * 1024;
-/// Lines buffered between the pipe readers and the writer.
-const CHANNEL_LINES: usize = 4096;
 /// Lines a live subscriber may fall behind before it loses some (and is told how many).
 const SUBSCRIBER_LINES: usize = 256;
 /// Most bytes taken from a child's pipe per read. The buffer is on the stack of the polling thread for
@@ -96,12 +96,6 @@ fn rotated_path(current: &Path, index: u32) -> PathBuf {
     PathBuf::from(os)
 }
 
-enum LogCommand {
-    Line(Stream, String),
-    Flush(oneshot::Sender<()>),
-    Rename(PathBuf),
-}
-
 /// The live fan-out of one log: `None` while nobody follows it.
 #[derive(Default)]
 struct Live(Mutex<Option<broadcast::Sender<String>>>);
@@ -147,11 +141,14 @@ impl Live {
 /// The handle to one service's log. Cheap to clone.
 #[derive(Clone)]
 pub struct ServiceLog {
-    tx: mpsc::Sender<LogCommand>,
-    live: Arc<Live>,
-    path: Arc<Mutex<PathBuf>>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    writer: Mutex<Writer>,
+    live: Live,
     /// Why the file cannot be written right now, if it cannot (see [`ServiceLog::write_problem`]).
-    problem: Arc<Mutex<Option<String>>>,
+    problem: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for ServiceLog {
@@ -163,28 +160,31 @@ impl std::fmt::Debug for ServiceLog {
 }
 
 impl ServiceLog {
-    /// Opens (appending) `<dir>/<name>.log` and starts its writer task.
+    /// Opens (appending) `<dir>/<name>.log`.
     pub fn open(dir: &Path, name: &str, rotation: Rotation) -> io::Result<ServiceLog> {
         std::fs::create_dir_all(dir)?;
-        let path = log_path(dir, name);
-        let writer = Writer::open(path.clone(), rotation)?;
-        let (tx, rx) = mpsc::channel(CHANNEL_LINES);
-        let live = Arc::new(Live::default());
-        let path = Arc::new(Mutex::new(path));
-        let problem = Arc::new(Mutex::new(None));
-        tokio::spawn(writer.run(rx, live.clone(), path.clone(), problem.clone()));
+        let writer = Writer::open(log_path(dir, name), rotation)?;
         Ok(ServiceLog {
-            tx,
-            live,
-            path,
-            problem,
+            shared: Arc::new(Shared {
+                writer: Mutex::new(writer),
+                live: Live::default(),
+                problem: Mutex::new(None),
+            }),
         })
+    }
+
+    fn writer(&self) -> std::sync::MutexGuard<'_, Writer> {
+        self.shared
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Why the log file cannot be written, while it cannot (disk full, read-only, permissions). Lines
     /// are dropped meanwhile (live subscribers still get them); writing resumes by itself.
     pub fn write_problem(&self) -> Option<String> {
-        self.problem
+        self.shared
+            .problem
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
@@ -192,15 +192,27 @@ impl ServiceLog {
 
     /// The current log file.
     pub fn path(&self) -> PathBuf {
-        self.path
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+        self.writer().path.clone()
     }
 
-    /// Appends one line (waits only if the writer is behind by thousands of lines).
+    /// Appends lines (one write for all of them) and sends them to the live subscribers.
+    pub fn write_lines(&self, lines: impl IntoIterator<Item = (Stream, String)>) {
+        let mut writer = self.writer();
+        for (stream, text) in lines {
+            let line = format_line(OffsetDateTime::now_utc(), stream, &text);
+            if let Err(e) = writer.write_line(&line) {
+                writer.dropped += 1;
+                writer.report(&self.shared.problem, Err(e));
+            }
+            self.shared.live.send(line);
+        }
+        let flushed = writer.file.flush();
+        writer.report(&self.shared.problem, flushed);
+    }
+
+    /// Appends one line.
     pub async fn line(&self, stream: Stream, text: impl Into<String>) {
-        let _ = self.tx.send(LogCommand::Line(stream, text.into())).await;
+        self.write_lines([(stream, text.into())]);
     }
 
     /// Appends a supervisor line.
@@ -208,31 +220,30 @@ impl ServiceLog {
         self.line(Stream::Warden, text).await;
     }
 
-    /// Returns once every line sent before is in the file.
+    /// Returns once every line written before is in the file (bytes a failed write left buffered are
+    /// tried again).
     pub async fn flush(&self) {
-        let (done, wait) = oneshot::channel();
-        if self.tx.send(LogCommand::Flush(done)).await.is_ok() {
-            let _ = wait.await;
-        }
+        let mut writer = self.writer();
+        let flushed = writer.file.flush();
+        writer.report(&self.shared.problem, flushed);
     }
 
     /// Moves the log (and its rotated files) to the file of a new service name.
     pub async fn rename(&self, dir: &Path, new_name: &str) {
-        let _ = self
-            .tx
-            .send(LogCommand::Rename(log_path(dir, new_name)))
-            .await;
+        if let Err(e) = self.writer().rename(log_path(dir, new_name)) {
+            tracing::warn!("cannot rename a service log: {e}");
+        }
     }
 
     /// New lines as they are written (formatted, without newline), from now on. The stream ends when
     /// the log is closed (the service deleted).
     pub fn subscribe(&self) -> broadcast::Receiver<String> {
-        self.live.subscribe()
+        self.shared.live.subscribe()
     }
 
     /// Whether a live channel exists (someone followed the log since the last line was written).
     pub fn is_followed(&self) -> bool {
-        self.live.is_open()
+        self.shared.live.is_open()
     }
 
     /// The last `n` lines, reading backwards from the end (and into `name.log.1` if needed).
@@ -320,45 +331,6 @@ impl Writer {
                 max_files: rotation.max_files.max(2),
             },
         })
-    }
-
-    async fn run(
-        mut self,
-        mut rx: mpsc::Receiver<LogCommand>,
-        live: Arc<Live>,
-        shared_path: Arc<Mutex<PathBuf>>,
-        problem: Arc<Mutex<Option<String>>>,
-    ) {
-        while let Some(command) = rx.recv().await {
-            let mut pending = Some(command);
-            // Drain what is queued without waiting, then flush once.
-            while let Some(command) = pending.take().or_else(|| rx.try_recv().ok()) {
-                match command {
-                    LogCommand::Line(stream, text) => {
-                        let line = format_line(OffsetDateTime::now_utc(), stream, &text);
-                        if let Err(e) = self.write_line(&line) {
-                            self.dropped += 1;
-                            self.report(&problem, Err(e));
-                        }
-                        live.send(line);
-                    }
-                    LogCommand::Flush(done) => {
-                        let _ = self.file.flush();
-                        let _ = done.send(());
-                    }
-                    LogCommand::Rename(new_path) => {
-                        if let Err(e) = self.rename(new_path) {
-                            tracing::warn!("cannot rename a service log: {e}");
-                        }
-                        *shared_path
-                            .lock()
-                            .unwrap_or_else(|poisoned| poisoned.into_inner()) = self.path.clone();
-                    }
-                }
-            }
-            let flushed = self.file.flush();
-            self.report(&problem, flushed);
-        }
     }
 
     /// Tracks whether the file can be written: the first failure is logged (once, not per line) and
@@ -474,6 +446,7 @@ pub async fn pump<R: AsyncRead + Unpin>(mut pipe: R, stream: Stream, log: Servic
         })
         .await;
         let ended = !matches!(read, Ok(n) if n > 0);
+        let mut lines = Vec::new();
         let mut start = 0;
         while start < unsent.len() {
             let rest = &unsent[start..];
@@ -487,7 +460,10 @@ pub async fn pump<R: AsyncRead + Unpin>(mut pipe: R, stream: Stream, log: Servic
                 .trim_end_matches(['\n', '\r'])
                 .to_string();
             start += piece;
-            log.line(stream, text).await;
+            lines.push((stream, text));
+        }
+        if !lines.is_empty() {
+            log.write_lines(lines);
         }
         if start == unsent.len() {
             unsent = Vec::new();
