@@ -265,7 +265,7 @@ impl SupervisorHandle {
         }));
         let (commands, receiver) = mpsc::unbounded_channel();
         let id = record.id.clone();
-        let runner = Runner::new(env, record, view.clone(), log.clone());
+        let runner = Runner::new(env, record, view.clone(), log.clone(), commands.downgrade());
         tokio::spawn(runner.run(receiver));
         let (done, wait) = oneshot::channel();
         let _ = commands.send(Command::Boot(done));
