@@ -20,11 +20,14 @@ setup-test:
 
 # `--split`: every page is a lazy route (app/src/routes.rs) whose WASM chunk is only fetched when the page
 # is shown; without it the whole UI would ship as one module (and the lazy routes still work, unsplit).
+# Then the brotli twin of every JS/WASM/CSS file, which the server sends to browsers that accept br.
 build:
 	cargo leptos build --release --split
+	.ci/compress-assets target/site/pkg
 
 build-debug:
 	cargo leptos build --split
+	.ci/compress-assets target/site/pkg
 
 ## The whole suite: unit, integration, firewall-in-namespaces and real-browser tests.
 test: setup-test build-debug

@@ -1,13 +1,12 @@
 //! The built UI assets under `<site-root>/pkg`: which files are current ([`discover`]: the names in
 //! cargo-leptos' `hash.txt` next to the binary when they exist, else the newest `warden[.<hash>].ext`
-//! of each kind; for a `--split` build also the chunk loader and the split manifest), their brotli
-//! twins ([`precompress`]: `X.br` written once next to every JS, WASM and CSS file — the lazy routes'
-//! chunks included — and reused by every later start, so `ServeDir::precompressed_br` can serve them
-//! without compressing per request), and the cache policy ([`cache_control`]: a year, immutable, for
-//! content-hashed names only).
+//! of each kind; for a `--split` build also the chunk loader and the split manifest), which of them lack
+//! their brotli twin ([`missing_brotli_twins`]: `X.br` next to every JS, WASM and CSS file, written at
+//! build time by `.ci/compress-assets` and sent by `ServeDir::precompressed_br`; the server carries no
+//! brotli encoder, which kept ~0.9 MB of code resident), and the cache policy ([`cache_control`]: a
+//! year, immutable, for content-hashed names only).
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -169,56 +168,23 @@ pub fn compressible_files(pkg_dir: &Path) -> Vec<String> {
     names
 }
 
-/// Brotli quality by size: the best (11) for release-sized files, a fast level for big debug builds.
-fn quality_for(len: u64) -> u32 {
-    if len <= 4 * 1024 * 1024 {
-        11
-    } else {
-        5
-    }
-}
-
-/// Writes `X.br` for each of `files` in `pkg_dir` that is missing it (or has an older one), unless
-/// compressing does not make it smaller. Writes to a
-/// temporary file and renames, so concurrent starts never serve half a file. Returns the files written.
-pub fn precompress(pkg_dir: &Path, files: &[String]) -> std::io::Result<Vec<PathBuf>> {
-    let mut written = Vec::new();
-    for name in files {
-        let source = pkg_dir.join(name);
-        let target = pkg_dir.join(format!("{name}.br"));
-        let meta = match std::fs::metadata(&source) {
-            Ok(m) if m.is_file() => m,
-            _ => continue,
-        };
-        let fresh = std::fs::metadata(&target)
-            .and_then(|t| Ok(t.modified()? >= meta.modified()?))
-            .unwrap_or(false);
-        if fresh {
-            continue;
-        }
-        let raw = std::fs::read(&source)?;
-        let mut compressed = Vec::with_capacity(raw.len() / 3);
-        {
-            let params = brotli::enc::BrotliEncoderParams {
-                quality: i32::try_from(quality_for(meta.len())).unwrap_or(11),
-                lgwin: 22,
-                ..Default::default()
-            };
-            let mut writer =
-                brotli::CompressorWriter::with_params(&mut compressed, 64 * 1024, &params);
-            writer.write_all(&raw)?;
-            writer.flush()?;
-        }
-        // A twin that saves nothing (a tiny chunk) would only cost a lookup: the raw file is served.
-        if compressed.len() >= raw.len() {
-            continue;
-        }
-        let temp = pkg_dir.join(format!(".{name}.br.{}.tmp", std::process::id()));
-        std::fs::write(&temp, &compressed)?;
-        std::fs::rename(&temp, &target)?;
-        written.push(target);
-    }
-    Ok(written)
+/// The files of [`compressible_files`] with no brotli twin, or an older one than the file: they are
+/// served uncompressed (the build writes the twins; see `.ci/compress-assets`).
+pub fn missing_brotli_twins(pkg_dir: &Path, files: &[String]) -> Vec<String> {
+    let modified = |path: PathBuf| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    files
+        .iter()
+        .filter(|name| {
+            match (
+                modified(pkg_dir.join(name)),
+                modified(pkg_dir.join(format!("{name}.br"))),
+            ) {
+                (Some(file), Some(twin)) => twin < file,
+                _ => true,
+            }
+        })
+        .cloned()
+        .collect()
 }
 
 #[cfg(test)]
@@ -300,20 +266,25 @@ mod tests {
     }
 
     #[test]
-    fn precompress_writes_a_valid_brotli_twin_once() {
+    fn files_without_a_current_brotli_twin_are_reported() {
         let dir = tempfile::tempdir().unwrap();
-        let text = "warden ".repeat(2000);
-        std::fs::write(dir.path().join("a.js"), &text).unwrap();
-        let written = precompress(dir.path(), &["a.js".to_string()]).unwrap();
-        assert_eq!(written.len(), 1);
-        let compressed = std::fs::read(dir.path().join("a.js.br")).unwrap();
-        assert!(compressed.len() < text.len() / 10);
-        let mut out = Vec::new();
-        brotli::BrotliDecompress(&mut compressed.as_slice(), &mut out).unwrap();
-        assert_eq!(out, text.as_bytes());
-        // Up to date: not written again.
-        assert!(precompress(dir.path(), &["a.js".to_string()])
+        for name in ["a.js", "b.wasm", "c.css", "c.css.br"] {
+            std::fs::write(dir.path().join(name), name).unwrap();
+        }
+        let files = compressible_files(dir.path());
+        assert_eq!(files, ["a.js", "b.wasm", "c.css"]);
+        assert_eq!(missing_brotli_twins(dir.path(), &files), ["a.js", "b.wasm"]);
+        // A twin older than its file (the file was rebuilt) does not count.
+        let old = SystemTime::now() - std::time::Duration::from_secs(60);
+        std::fs::File::options()
+            .write(true)
+            .open(dir.path().join("c.css.br"))
             .unwrap()
-            .is_empty());
+            .set_modified(old)
+            .unwrap();
+        assert_eq!(
+            missing_brotli_twins(dir.path(), &files),
+            ["a.js", "b.wasm", "c.css"]
+        );
     }
 }

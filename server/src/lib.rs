@@ -188,9 +188,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Finds the current (content-hashed) UI asset names for the HTML shell, and writes the brotli twins of
-/// every JS/WASM/CSS file (lazy-route chunks included) in the background if a build left them missing
-/// (quick on later starts: they are kept on disk).
+/// Finds the current (content-hashed) UI asset names for the HTML shell, and says so if the build left
+/// files without their brotli twin (they are then sent uncompressed).
 fn prepare_assets(site_root: &std::path::Path) {
     let pkg = site_root.join("pkg");
     let hash_file = std::env::current_exe()
@@ -204,19 +203,16 @@ fn prepare_assets(site_root: &std::path::Path) {
         split_loader = names.split.as_ref().map(|s| s.loader.as_str()).unwrap_or("none (not a --split build)"),
         "UI assets"
     );
-    let files = assets::compressible_files(&pkg);
-    app::assets::set_asset_names(names);
-    tokio::task::spawn_blocking(move || match assets::precompress(&pkg, &files) {
-        Ok(written) if !written.is_empty() => {
-            tracing::info!(count = written.len(), "UI assets compressed with brotli")
-        }
-        Ok(_) => {}
-        Err(e) => tracing::warn!(
-            error = %e,
+    let missing = assets::missing_brotli_twins(&pkg, &assets::compressible_files(&pkg));
+    if !missing.is_empty() {
+        tracing::warn!(
+            count = missing.len(),
+            first = %missing[0],
             dir = %pkg.display(),
-            "cannot write brotli copies of the UI assets; they are served uncompressed"
-        ),
-    });
+            "UI assets without a current brotli copy are sent uncompressed; `make build` (or .ci/compress-assets) writes them"
+        );
+    }
+    app::assets::set_asset_names(names);
 }
 
 /// Forwards the supervisor's status events into the event bus (`{"type": "service", ...}` and

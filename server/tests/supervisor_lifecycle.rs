@@ -269,11 +269,11 @@ async fn runs_as_the_chosen_user_when_root() {
     std::fs::create_dir(&shared).unwrap();
     std::fs::set_permissions(&shared, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     let out = shared.join("id");
+    // Written whole and renamed, so the test never reads the first line alone.
     let mut input = ServiceInput::new(
         "as-nobody",
         format!(
-            "id -u > {}; id -G >> {}; exec sleep 1000",
-            out.display(),
+            "{{ id -u; id -G; }} > {0}.tmp && mv {0}.tmp {0}; exec sleep 1000",
             out.display()
         ),
     );

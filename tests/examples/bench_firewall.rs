@@ -407,9 +407,10 @@ fn bench_packet_rate() -> (Rates, Rates) {
         };
         nft_script(&server, script);
     };
-    let mut samples: [[Vec<Rate>; 4]; 2] = Default::default();
+    let mut veth: [Vec<Rate>; 4] = Default::default();
+    let mut loopback: [Vec<Rate>; 4] = Default::default();
     for _ in 0..rate_rounds() {
-        for config in 0..4 {
+        for (config, (veth, loopback)) in veth.iter_mut().zip(loopback.iter_mut()).enumerate() {
             match config {
                 0 => backend.delete_table().expect("no table"),
                 1 => minimal(true),
@@ -419,8 +420,8 @@ fn bench_packet_rate() -> (Rates, Rates) {
                 }
                 _ => backend.apply(&banned_table).expect("apply"),
             }
-            samples[0][config].push(udp_rate(&server, &client, CLIENT, veth_target));
-            samples[1][config].push(udp_rate(&server, &server, "::1", loopback_target));
+            veth.push(udp_rate(&server, &client, CLIENT, veth_target));
+            loopback.push(udp_rate(&server, &server, "::1", loopback_target));
         }
     }
     assert_eq!(
@@ -434,7 +435,6 @@ fn bench_packet_rate() -> (Rates, Rates) {
         empty: std::mem::take(&mut path[2]),
         banned: std::mem::take(&mut path[3]),
     };
-    let [mut veth, mut loopback] = samples;
     (rates(&mut veth), rates(&mut loopback))
 }
 
