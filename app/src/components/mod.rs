@@ -1,5 +1,6 @@
-//! Small UI pieces shared by several pages (toasts, live updates, the log panel). Each piece owns one file.
+//! Small UI pieces shared by several pages (toasts, live updates, the log panel, the environment editor). Each piece owns one file.
 
+pub mod env_editor;
 pub mod exposure;
 pub mod live;
 pub mod log_view;

@@ -11,12 +11,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use leptos::prelude::*;
 
+use crate::components::env_editor::{EnvEditor, EnvRows};
 use crate::components::live::use_live_services;
 use crate::components::toast::use_toasts;
 use crate::model::service::{
     validate_service, Service, ServiceInput, ServicePatch, ValidationContext, DEFAULT_PORT_RANGE,
 };
-use crate::model::service_form::{errors_by_field, next_free_port, parse_dotenv, parse_ports};
+use crate::model::service_form::{errors_by_field, next_free_port, parse_ports};
 use crate::model::FieldError;
 use crate::rpc::{create_service, service_port_range, update_service};
 
@@ -38,13 +39,6 @@ pub fn LazyServiceForm(
             {Suspend::new(lazy_service_form(existing, on_done))}
         </Suspense>
     }
-}
-
-#[derive(Debug, Clone, Copy)]
-struct EnvRow {
-    id: u64,
-    key: RwSignal<String>,
-    value: RwSignal<String>,
 }
 
 /// The form. `existing` = edit that service (a PATCH of every field); `None` = create. `on_done` gets
@@ -75,29 +69,12 @@ pub fn ServiceForm(existing: Option<Service>, on_done: Callback<Option<Service>>
     );
     let enabled = RwSignal::new(spec.as_ref().is_none_or(|s| s.enabled));
     let outside = RwSignal::new(spec.as_ref().is_some_and(|s| s.allow_ports_outside_range));
-    let next_row = StoredValue::new(0u64);
-    let new_row = move |k: String, v: String| {
-        let id = next_row.get_value();
-        next_row.set_value(id + 1);
-        EnvRow {
-            id,
-            key: RwSignal::new(k),
-            value: RwSignal::new(v),
-        }
-    };
-    let env_rows = RwSignal::new(
-        spec.as_ref()
-            .map(|s| {
-                s.environment
-                    .iter()
-                    .map(|(k, v)| new_row(k.clone(), v.clone()))
-                    .collect::<Vec<_>>()
-            })
+    let env_rows = EnvRows::new(
+        &spec
+            .as_ref()
+            .map(|s| s.environment.clone())
             .unwrap_or_default(),
     );
-    let paste_open = RwSignal::new(false);
-    let paste_text = RwSignal::new(String::new());
-    let paste_error = RwSignal::new(None::<String>);
     let errors = RwSignal::new(BTreeMap::<String, String>::new());
     let form_error = RwSignal::new(None::<String>);
     let saving = RwSignal::new(false);
@@ -141,33 +118,6 @@ pub fn ServiceForm(existing: Option<Service>, on_done: Callback<Option<Service>>
             }
         }
     };
-    let import_env = move |_| match parse_dotenv(&paste_text.get_untracked()) {
-        Ok(pairs) => {
-            let count = pairs.len();
-            env_rows.update(|rows| {
-                // Drop empty placeholder rows, replace existing keys, append new ones.
-                rows.retain(|r| {
-                    !(r.key.get_untracked().is_empty() && r.value.get_untracked().is_empty())
-                });
-                for (k, v) in pairs {
-                    match rows.iter().find(|r| r.key.get_untracked() == k) {
-                        Some(row) => row.value.set(v),
-                        None => rows.push(new_row(k, v)),
-                    }
-                }
-            });
-            paste_error.set(None);
-            paste_text.set(String::new());
-            toasts.info(format!("Imported {count} variable(s)."));
-        }
-        Err(errs) => paste_error.set(Some(
-            errs.iter()
-                .map(|e| format!("line {}: {}", e.line, e.message))
-                .collect::<Vec<_>>()
-                .join("; "),
-        )),
-    };
-
     let submit = {
         let editing_id = editing_id.clone();
         move |ev: leptos::ev::SubmitEvent| {
@@ -178,16 +128,8 @@ pub fn ServiceForm(existing: Option<Service>, on_done: Callback<Option<Service>>
                 problems.push(FieldError::new("ports", m));
                 Vec::new()
             });
-            let mut environment = BTreeMap::new();
-            for row in env_rows.get_untracked() {
-                let (k, v) = (row.key.get_untracked(), row.value.get_untracked());
-                if k.trim().is_empty() && v.is_empty() {
-                    continue;
-                }
-                if environment.insert(k.clone(), v).is_some() {
-                    problems.push(FieldError::new(format!("environment.{k}"), "listed twice"));
-                }
-            }
+            let (environment, env_problems) = env_rows.collect();
+            problems.extend(env_problems);
             let optional = |s: RwSignal<String>| {
                 let v = s.get_untracked();
                 (!v.trim().is_empty()).then(|| v.trim().to_string())
@@ -313,43 +255,13 @@ pub fn ServiceForm(existing: Option<Service>, on_done: Callback<Option<Service>>
             <fieldset class="env-editor" aria-describedby=fid("environment-error")>
                 <legend>"Environment"</legend>
                 <p class="hint muted">"Merged over the global environment from the settings."</p>
-                <For each=move || env_rows.get() key=|r| r.id let:row>
-                    <div class="env-row" data-testid="env-row">
-                        <label class="sr-only" for=fid(&format!("env-key-{}", row.id))>"Variable name"</label>
-                        <input id=fid(&format!("env-key-{}", row.id)) type="text" placeholder="NAME" spellcheck="false"
-                            data-testid="env-key" prop:value=row.key
-                            aria-invalid=move || errors.with(|e| e.get("environment").is_some_and(|m| {
-                                let k = row.key.get();
-                                !k.is_empty() && m.contains(&format!("{k}:"))
-                            })).to_string()
-                            on:input=move |ev| row.key.set(event_target_value(&ev))/>
-                        <label class="sr-only" for=fid(&format!("env-value-{}", row.id))>"Value"</label>
-                        <input id=fid(&format!("env-value-{}", row.id)) type="text" placeholder="value" spellcheck="false"
-                            data-testid="env-value" prop:value=row.value
-                            on:input=move |ev| row.value.set(event_target_value(&ev))/>
-                        <button type="button" class="btn small ghost" aria-label=move || format!("Remove variable {}", row.key.get())
-                            on:click=move |_| env_rows.update(|rows| rows.retain(|r| r.id != row.id))>"×"</button>
-                    </div>
-                </For>
+                <EnvEditor rows=env_rows id_prefix=fid("env")
+                    key_invalid=Callback::new(move |key: String| errors.with(|e| e.get("environment").is_some_and(|m| {
+                        !key.is_empty() && m.contains(&format!("{key}:"))
+                    })))/>
                 {move || err("environment")().map(|m| view! {
                     <p class="field-error" id=fid("environment-error") data-testid="error-environment">{m}</p>
                 })}
-                <div class="env-actions">
-                    <button type="button" class="btn small" data-testid="env-add"
-                        on:click=move |_| env_rows.update(|rows| rows.push(new_row(String::new(), String::new())))>
-                        "Add variable"
-                    </button>
-                    <button type="button" class="btn small ghost" data-testid="env-paste-toggle" aria-expanded=move || paste_open.get().to_string()
-                        on:click=move |_| paste_open.update(|o| *o = !*o)>"Paste .env"</button>
-                </div>
-                <Show when=move || paste_open.get()>
-                    <label for=fid("dotenv")>"Paste KEY=VALUE lines"</label>
-                    <textarea id=fid("dotenv") rows="4" spellcheck="false" data-testid="env-paste"
-                        placeholder="# comments are skipped\nDATABASE_URL=postgres://…\nexport DEBUG=1"
-                        prop:value=paste_text on:input=move |ev| paste_text.set(event_target_value(&ev))></textarea>
-                    {move || paste_error.get().map(|m| view! { <p class="field-error">{m}</p> })}
-                    <button type="button" class="btn small" data-testid="env-import" on:click=import_env>"Import"</button>
-                </Show>
             </fieldset>
 
             <label class="inline check">

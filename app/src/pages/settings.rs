@@ -6,6 +6,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use crate::components::env_editor::{EnvEditor, EnvRows};
 use crate::components::toast::use_toasts;
 use crate::model::admin::{
     validate_password_change, validate_token_name, CreatedToken, PasswordChange,
@@ -70,14 +71,6 @@ pub fn SettingsPage() -> impl IntoView {
     }
 }
 
-/// One editable environment variable (a stable id keeps the inputs' focus while typing).
-#[derive(Debug, Clone)]
-struct EnvRow {
-    id: usize,
-    key: RwSignal<String>,
-    value: RwSignal<String>,
-}
-
 fn parse_number<T: std::str::FromStr>(
     text: &str,
     field: &str,
@@ -120,51 +113,13 @@ fn SettingsEditor(initial: Settings, toasts: crate::components::toast::Toasts) -
     let ban_max = RwSignal::new(initial.ban.max_failures.to_string());
     let ban_window = RwSignal::new(initial.ban.window_secs.to_string());
     let ban_secs = RwSignal::new(initial.ban.ban_secs.to_string());
-    let next_row = StoredValue::new(initial.environment.len());
-    let rows = RwSignal::new(
-        initial
-            .environment
-            .iter()
-            .enumerate()
-            .map(|(id, (k, v))| EnvRow {
-                id,
-                key: RwSignal::new(k.clone()),
-                value: RwSignal::new(v.clone()),
-            })
-            .collect::<Vec<_>>(),
-    );
+    let env_rows = EnvRows::new(&initial.environment);
     let errors = RwSignal::new(Vec::<FieldError>::new());
     let saving = RwSignal::new(false);
 
-    let add_row = move |_| {
-        let id = next_row.get_value();
-        next_row.set_value(id + 1);
-        rows.update(|r| {
-            r.push(EnvRow {
-                id,
-                key: RwSignal::new(String::new()),
-                value: RwSignal::new(String::new()),
-            })
-        });
-    };
-
     // Builds the document from the form; number and duplicate-key problems become field errors.
     let collect = move || -> Result<Settings, Vec<FieldError>> {
-        let mut problems = Vec::new();
-        let mut environment = std::collections::BTreeMap::new();
-        for row in rows.get_untracked() {
-            let key = row.key.get_untracked().trim().to_string();
-            let value = row.value.get_untracked();
-            if key.is_empty() && value.is_empty() {
-                continue;
-            }
-            if environment.insert(key.clone(), value).is_some() {
-                problems.push(FieldError::new(
-                    format!("environment.{key}"),
-                    "this variable is listed twice",
-                ));
-            }
-        }
+        let (environment, mut problems) = env_rows.collect();
         let crash_max = parse_number(
             &crash_max.get_untracked(),
             "crash_loop.max_failures",
@@ -298,19 +253,10 @@ fn SettingsEditor(initial: Settings, toasts: crate::components::toast::Toasts) -
             <fieldset class="settings-fieldset">
                 <legend>"Global environment"</legend>
                 <p class="hint muted">"Every service gets these variables; its own variables override them."</p>
-                <div class="env-rows" data-testid="env-rows">
-                    <For each=move || rows.get() key=|row| row.id let:row>
-                        <div class="env-row" data-testid="env-row">
-                            <input aria-label="Variable name" placeholder="NAME" class="env-key"
-                                data-testid="env-key" bind:value=row.key autocomplete="off" spellcheck="false"/>
-                            <input aria-label="Value" placeholder="value" class="env-value"
-                                data-testid="env-value" bind:value=row.value autocomplete="off" spellcheck="false"/>
-                            <button type="button" class="btn ghost" aria-label="Remove variable"
-                                on:click=move |_| rows.update(|r| r.retain(|x| x.id != row.id))>"×"</button>
-                        </div>
-                    </For>
-                </div>
-                <button type="button" class="btn" data-testid="env-add" on:click=add_row>"Add variable"</button>
+                <EnvEditor rows=env_rows id_prefix="settings-env"
+                    key_invalid=Callback::new(move |key: String| errors.with(|e| {
+                        e.iter().any(|f| f.field == format!("environment.{}", key.trim()))
+                    }))/>
                 <FieldMessage errors name="environment"/>
             </fieldset>
 
