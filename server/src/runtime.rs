@@ -7,15 +7,17 @@
 //!   Warden's 49 MiB with 200 services. [`tune_allocator`] caps the arenas and fixes the mmap and trim
 //!   thresholds (glibc otherwise raises both after a big free — an argon2 login frees 19 MiB — and then
 //!   keeps up to twice that much freed memory forever).
-//! - [`build`] makes a multi-thread runtime with at most [`MAX_WORKERS`] workers and
-//!   [`MAX_BLOCKING_THREADS`] blocking threads (tokio's default is 512: a burst of 200 service starts,
-//!   each flushing the store on a blocking thread, used to leave a crowd of threads and arenas behind).
+//! - [`build`] makes a single-thread runtime: supervision, HTTP and events all wait on one event loop
+//!   (as supervisord's does); the blocking work — store flushes, `/proc` scans, `nft`, password
+//!   hashing — runs on at most [`MAX_BLOCKING_THREADS`] blocking threads (tokio's default is 512: a
+//!   burst of 200 service starts, each flushing the store, used to leave a crowd of threads and
+//!   arenas behind). Against the multi-thread scheduler with 2 workers this measured 14.5 → 13.5 MiB
+//!   RSS with 200 services (fewer threads, and the scheduler's code and its libm use gone) with the
+//!   same restart latency (`make bench`, bench_supervisor).
 //! - [`release_free_memory`] hands freed heap pages back to the kernel after a burst (start-up).
 
 use std::time::Duration;
 
-/// Most runtime worker threads (fewer on machines with fewer cores).
-pub const MAX_WORKERS: usize = 4;
 /// Most threads for blocking work (store flushes, `/proc` scans, `nft`, password hashing); more
 /// requests wait in a queue.
 pub const MAX_BLOCKING_THREADS: usize = 16;
@@ -68,18 +70,9 @@ pub fn release_free_memory() {
     }
 }
 
-/// Worker threads for a machine with `cores` cores.
-pub fn worker_threads(cores: usize) -> usize {
-    cores.clamp(1, MAX_WORKERS)
-}
-
 /// The runtime `warden` runs on.
 pub fn build() -> std::io::Result<tokio::runtime::Runtime> {
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(worker_threads(cores))
+    tokio::runtime::Builder::new_current_thread()
         .max_blocking_threads(MAX_BLOCKING_THREADS)
         .thread_keep_alive(BLOCKING_KEEP_ALIVE)
         .thread_name("warden-rt")
@@ -90,14 +83,6 @@ pub fn build() -> std::io::Result<tokio::runtime::Runtime> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn workers_follow_the_cores_within_bounds() {
-        assert_eq!(worker_threads(0), 1);
-        assert_eq!(worker_threads(1), 1);
-        assert_eq!(worker_threads(2), 2);
-        assert_eq!(worker_threads(64), MAX_WORKERS);
-    }
 
     #[test]
     fn the_runtime_builds_and_runs_blocking_work() {
