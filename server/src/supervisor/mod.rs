@@ -2,7 +2,8 @@
 //! tests call: it validates and persists service definitions (sled tree `services`), runs one task per
 //! service ([`runner`]) and answers status, logs and process queries.
 //!
-//! Pure core: [`fsm`] (the state machine) and [`policy`] (backoff, crash loop, monitoring schedule).
+//! Pure core: [`fsm`] (the state machine), [`policy`] (backoff, crash loop, monitoring schedule) and
+//! [`accounts`] (Unix accounts read from the local files).
 //! Thin effects: [`spawn`] (processes, users, signals), [`logs`] (log files, rotation, tail, live fan-out),
 //! [`procfs`] (process groups, start times, listening sockets), [`runner`] (one task per service).
 //!
@@ -10,6 +11,7 @@
 //! of its leader; [`SupervisorHandle::start`] ends such stale groups of a previous run (after checking
 //! the start time, so a recycled pid is never killed) before it starts the enabled services.
 
+pub mod accounts;
 pub mod fsm;
 pub mod logs;
 pub mod policy;

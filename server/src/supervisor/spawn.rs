@@ -16,6 +16,7 @@ use nix::unistd::{Gid, Pid, Uid, User};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
+use super::accounts::{self, Account, FileLookup};
 use super::procfs;
 
 /// How often a terminating group is checked for survivors.
@@ -37,33 +38,71 @@ pub struct RunAs {
     pub switch: bool,
 }
 
-/// Looks `name` up. When Warden is not root, only its own user is possible.
+/// Looks `name` up: in `/etc/passwd` and `/etc/group` when nsswitch.conf makes them the whole answer
+/// (see [`accounts`]), else through glibc's NSS. When Warden is not root, only its own user is possible.
 pub fn resolve_user(name: &str) -> Result<RunAs, String> {
-    let user = User::from_name(name)
-        .map_err(|e| format!("cannot look up user {name}: {e}"))?
-        .ok_or_else(|| format!("no such user: {name}"))?;
     let me = nix::unistd::geteuid();
     let switch = me.is_root();
-    if !switch && user.uid != me {
+    let (account, groups) = match account_from_files(name, switch) {
+        Some(found) => found,
+        None => account_from_nss(name, switch)?,
+    };
+    if !switch && account.uid != me.as_raw() {
         return Err(format!(
             "Warden is not running as root, so services can only run as its own user (uid {me}), not {name}"
         ));
     }
-    let groups = if switch {
+    Ok(RunAs {
+        name: account.name,
+        uid: Uid::from_raw(account.uid),
+        gid: Gid::from_raw(account.gid),
+        groups,
+        home: account.home,
+        switch,
+    })
+}
+
+/// The account `name` (and, `with_groups`, its groups) from the local files, when they give the
+/// answer NSS would; `None` sends the lookup to NSS.
+fn account_from_files(name: &str, with_groups: bool) -> Option<(Account, Vec<Gid>)> {
+    let read = |path: &str| std::fs::read_to_string(path).ok();
+    if !accounts::files_answer_for_users(&read("/etc/nsswitch.conf")?) {
+        return None;
+    }
+    let FileLookup::Found(account) = accounts::find_account(&read("/etc/passwd")?, name) else {
+        return None;
+    };
+    let groups = if with_groups {
+        let FileLookup::Found(gids) = accounts::groups_of(&read("/etc/group")?, name, account.gid)
+        else {
+            return None;
+        };
+        gids.into_iter().map(Gid::from_raw).collect()
+    } else {
+        Vec::new()
+    };
+    Some((account, groups))
+}
+
+/// The account `name` (and, `with_groups`, its groups) through glibc's NSS.
+fn account_from_nss(name: &str, with_groups: bool) -> Result<(Account, Vec<Gid>), String> {
+    let user = User::from_name(name)
+        .map_err(|e| format!("cannot look up user {name}: {e}"))?
+        .ok_or_else(|| format!("no such user: {name}"))?;
+    let groups = if with_groups {
         let c_name = CString::new(name).map_err(|_| format!("invalid user name: {name}"))?;
         nix::unistd::getgrouplist(&c_name, user.gid)
             .map_err(|e| format!("cannot read the groups of {name}: {e}"))?
     } else {
         Vec::new()
     };
-    Ok(RunAs {
+    let account = Account {
         name: user.name,
-        uid: user.uid,
-        gid: user.gid,
-        groups,
+        uid: user.uid.as_raw(),
+        gid: user.gid.as_raw(),
         home: user.dir,
-        switch,
-    })
+    };
+    Ok((account, groups))
 }
 
 /// Everything needed to start a command like a service.
@@ -317,6 +356,22 @@ mod tests {
             .unwrap()
             .name;
         resolve_user(&name).unwrap()
+    }
+
+    #[test]
+    fn the_files_and_nss_agree_on_local_users() {
+        for name in ["root", "nobody"] {
+            let Some((account, mut groups)) = account_from_files(name, true) else {
+                eprintln!("skipped for {name}: the files are not the whole answer on this machine");
+                continue;
+            };
+            let (nss_account, mut nss_groups) = account_from_nss(name, true).unwrap();
+            assert_eq!(account, nss_account, "{name}");
+            groups.sort_by_key(|g| g.as_raw());
+            nss_groups.sort_by_key(|g| g.as_raw());
+            assert_eq!(groups, nss_groups, "{name}");
+        }
+        assert!(resolve_user("no-such-user-xyz").is_err());
     }
 
     #[test]
