@@ -367,6 +367,38 @@ pub mod browser {
                 .unwrap_or_else(|e| panic!("no element {css}: {e}"))
         }
 
+        /// Waits until the WASM has hydrated the current page (`body[data-hydrated=true]`). On a
+        /// timeout it fails with what the page had loaded from `/pkg` and which hinted files never
+        /// arrived, so a stalled chunk fetch can be told from a slow machine.
+        pub async fn wait_hydrated(&self) {
+            let waited = self
+                .client
+                .wait()
+                .at_most(Duration::from_secs(20))
+                .for_element(Locator::Css("body[data-hydrated=true]"))
+                .await;
+            if let Err(e) = waited {
+                let state = self
+                    .client
+                    .execute(
+                        "const got = performance.getEntriesByType('resource')
+                           .filter(r => r.name.includes('/pkg/'))
+                           .map(r => ({file: r.name.split('/').pop(), ms: Math.round(r.duration),
+                                       bytes: r.transferSize, status: r.responseStatus}));
+                         const names = new Set(got.map(r => r.file));
+                         const hinted = [...document.querySelectorAll('link[rel=preload],link[rel=modulepreload]')]
+                           .map(l => l.href.split('/').pop());
+                         return JSON.stringify({url: location.href, readyState: document.readyState,
+                           missing: hinted.filter(h => !names.has(h)), loaded: got});",
+                        vec![],
+                    )
+                    .await
+                    .map(|v| v.as_str().unwrap_or_default().to_string())
+                    .unwrap_or_else(|e| format!("(no page state: {e})"));
+                panic!("the page did not hydrate within 20 s ({e}); page state: {state}");
+            }
+        }
+
         /// Logs in through the login form at `base` and waits for the dashboard to be hydrated (with lazy
         /// routes, hydration waits for the page's WASM chunks: a click before that is a full page load).
         pub async fn log_in(&self, base: &str, password: &str) {
@@ -385,7 +417,7 @@ pub mod browser {
                 .await
                 .expect("submit the login form");
             self.wait_for_path("/").await;
-            self.find("body[data-hydrated=true]").await;
+            self.wait_hydrated().await;
         }
 
         /// Opens `base` + `path` and waits until the WASM has hydrated the page.
@@ -394,7 +426,7 @@ pub mod browser {
                 .goto(&format!("{base}{path}"))
                 .await
                 .unwrap_or_else(|e| panic!("open {path}: {e}"));
-            self.find("body[data-hydrated=true]").await;
+            self.wait_hydrated().await;
         }
 
         /// Whether the page is wider than the window (a phone-width layout must not be).

@@ -132,7 +132,7 @@ async fn the_ui_hydrates_under_the_csp_without_violations() {
     let c = &b.client;
 
     c.goto(&format!("{}/login", w.url)).await.unwrap();
-    b.find("body[data-hydrated=true]").await;
+    b.wait_hydrated().await;
     b.find("#password")
         .await
         .send_keys(ADMIN_PASSWORD)
@@ -148,7 +148,7 @@ async fn the_ui_hydrates_under_the_csp_without_violations() {
         c.goto(&format!("{}{path}", w.url)).await.unwrap();
         b.wait_for_path(path).await;
         // Hydration needs the nonced inline script, the /pkg module and 'wasm-unsafe-eval'.
-        b.find("body[data-hydrated=true]").await;
+        b.wait_hydrated().await;
     }
     let log = b.console_log().await;
     let violations = csp_violations(&log);

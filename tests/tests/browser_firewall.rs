@@ -231,7 +231,7 @@ async fn firewall_page_rules_apply_confirm_revert_presets_bans() {
     let b = Browser::start(1280, 1000).await;
     login(&b, &base).await;
     b.client.goto(&format!("{base}/firewall")).await.unwrap();
-    b.find("body[data-hydrated=true]").await;
+    b.wait_hydrated().await;
     b.find("[data-testid=fw-rules-empty]").await;
     let note = b
         .find("[data-testid=fw-anti-lockout]")
@@ -334,7 +334,7 @@ async fn firewall_page_rules_apply_confirm_revert_presets_bans() {
     assert_eq!(status["last_rollback"]["cause"], "timer", "{status}");
     // The server remembers it: a page loaded afterwards still says the rules were reverted, and why.
     b.client.refresh().await.unwrap();
-    b.find("body[data-hydrated=true]").await;
+    b.wait_hydrated().await;
     wait_js(
         &b,
         "the reverted notice after a reload",
@@ -349,7 +349,7 @@ async fn firewall_page_rules_apply_confirm_revert_presets_bans() {
     b.find("[data-testid=fw-pending-banner]").await;
     let rollback_at = Instant::now() + Duration::from_secs(5);
     b.client.refresh().await.unwrap();
-    b.find("body[data-hydrated=true]").await;
+    b.wait_hydrated().await;
     let countdown = b
         .find("[data-testid=fw-countdown]")
         .await
@@ -506,7 +506,7 @@ async fn dashboard_lists_a_disabled_service_first_with_its_reason() {
 
     let b = Browser::start(1280, 900).await;
     login(&b, &w.url).await;
-    b.find("body[data-hydrated=true]").await;
+    b.wait_hydrated().await;
     let first = b.find("[data-testid=dash-service]").await;
     assert_eq!(
         first.attr("data-state").await.unwrap().as_deref(),
@@ -544,7 +544,7 @@ async fn without_nft_the_firewall_page_is_read_only() {
         .goto(&format!("{}/firewall", warden.url))
         .await
         .unwrap();
-    b.find("body[data-hydrated=true]").await;
+    b.wait_hydrated().await;
     let notice = b
         .find("[data-testid=fw-capability]")
         .await

@@ -526,7 +526,7 @@ async fn main_navigation_is_client_side() {
         .await;
     let b = Browser::start(1280, 900).await;
     log_in(&b, &w).await;
-    b.find("body[data-hydrated=true]").await;
+    b.wait_hydrated().await;
     b.client
         .execute("window.__sameDocument = 'yes';", vec![])
         .await

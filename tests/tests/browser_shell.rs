@@ -48,7 +48,7 @@ async fn login_dashboard_reload_logout() {
     let title = b.find("[data-testid=page-title]").await;
     assert_eq!(title.text().await.unwrap(), "Dashboard");
     // The WASM bundle loaded and hydrated the page.
-    b.find("body[data-hydrated=true]").await;
+    b.wait_hydrated().await;
     let nav = b.find("nav.nav").await;
     let nav_text = nav.text().await.unwrap();
     for item in ["Dashboard", "Services", "Firewall", "Logs", "Settings"] {
@@ -109,7 +109,7 @@ async fn phone_width_is_usable() {
         .await
         .unwrap();
     b.wait_for_path("/").await;
-    b.find("body[data-hydrated=true]").await;
+    b.wait_hydrated().await;
     // Nothing overflows the viewport horizontally.
     assert!(
         !b.overflows_horizontally().await,
