@@ -24,31 +24,8 @@ async fn services_get_default_signal_actions_even_when_warden_ignores_some() {
         signal(Signal::SIGTERM, SigHandler::SigIgn).unwrap();
     }
     let h = Harness::fast().await;
-    let marker = h.path_str("hup");
-    let ready = h.path_str("ready");
-    let svc = h
-        .create(
-            "huppy",
-            &format!(
-                "trap 'echo got-hup >> {marker}; exit 0' HUP; echo $$ > {ready}; while :; do sleep 0.05; done"
-            ),
-        )
-        .await;
-    let first = h.wait_running(&svc.id).await.status.pid.unwrap();
-    wait_file(&h.path("ready"), SECS(5)).await;
-    h.handle.restart_service(&svc.id).await.unwrap();
-    let hup = tokio::time::timeout(SECS(5), wait_file(&h.path("hup"), SECS(6))).await;
-    let Ok(hup) = hup else {
-        panic!(
-            "the HUP trap did not run: the service inherited an ignored SIGHUP; the log:\n{}",
-            h.log_text(&svc.id).await
-        );
-    };
-    assert_eq!(hup, "got-hup");
-    h.wait_service(&svc.id, "restarted", SECS(5), |s| {
-        s.status.state == ServiceState::Running && s.status.pid.is_some_and(|p| p != first)
-    })
-    .await;
+    // Fails if the service inherited the ignored SIGHUP: its shell cannot even trap it then.
+    let huppy = h.restart_a_hup_trap("huppy").await;
     // A plain `sleep` ends on SIGTERM well within the grace, so no SIGKILL is needed.
     let sleeper = h.create("sleeper", "exec sleep 1000").await;
     h.wait_running(&sleeper.id).await;
@@ -60,6 +37,6 @@ async fn services_get_default_signal_actions_even_when_warden_ignores_some() {
     let log = h.log_text(&sleeper.id).await;
     assert!(log.contains("SIGTERM"), "{log}");
     assert!(!log.contains("SIGKILL"), "SIGTERM was ignored: {log}");
-    assert!(!h.log_text(&svc.id).await.contains("SIGKILL"));
+    assert!(!h.log_text(&huppy.id).await.contains("SIGKILL"));
     h.handle.shutdown().await;
 }

@@ -41,31 +41,9 @@ async fn crash_is_seen_at_once_and_restarted() {
 #[tokio::test]
 async fn restart_sends_sighup_to_the_group() {
     let h = Harness::fast().await;
-    let marker = h.path_str("hup");
-    let ready = h.path_str("ready");
-    let command = format!(
-        "trap 'echo got-hup >> {marker}; exit 0' HUP; echo $$ > {ready}; while :; do sleep 0.05; done"
-    );
-    let svc = h.create("huppy", &command).await;
-    let first = h.wait_running(&svc.id).await.status.pid.unwrap();
-    wait_file(&h.path("ready"), SECS(5)).await;
-    h.handle.restart_service(&svc.id).await.unwrap();
-    // On a timeout, the service's log says what happened instead (signals sent, exits seen).
-    let hup = tokio::time::timeout(SECS(5), wait_file(&h.path("hup"), SECS(6))).await;
-    let Ok(hup) = hup else {
-        panic!(
-            "the HUP trap did not run within 5 s; the service log:\n{}",
-            h.log_text(&svc.id).await
-        );
-    };
-    assert_eq!(hup, "got-hup");
-    let again = h
-        .wait_service(&svc.id, "restarted", SECS(5), |s| {
-            s.status.state == ServiceState::Running && s.status.pid.is_some_and(|p| p != first)
-        })
-        .await;
+    let again = h.restart_a_hup_trap("huppy").await;
     assert_eq!(again.status.restarts, 1);
-    let log = h.log_text(&svc.id).await;
+    let log = h.log_text(&again.id).await;
     assert!(log.contains("SIGHUP to the process group"), "{log}");
     assert!(!log.contains("SIGKILL"), "the trap exits in time: {log}");
     h.handle.shutdown().await;

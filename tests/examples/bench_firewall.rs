@@ -477,63 +477,74 @@ fn main() {
     );
     let per_sec: fn(&Rate) -> f64 = |r| r.per_sec;
     let per_cpu: fn(&Rate) -> f64 = |r| r.per_cpu_sec;
-    let med = |rates: &[Rate], figure: fn(&Rate) -> f64| median(rates.iter().map(figure).collect());
-    for (path, rates) in [("loopback", &loopback), ("veth, one-way UDP", &veth)] {
-        let (ratio, low, high) = Rates::ratio(&rates.banned, &rates.none, per_cpu);
-        println!(
-            "{:<66} {:>10.0}/s {:>10.0}/s {:>7.1}% {:>8} {:>7}  [{:.1}-{:.1}%]",
-            format!("{path}: per CPU-second, 10 000 bans vs no firewall"),
-            med(&rates.banned, per_cpu),
-            med(&rates.none, per_cpu),
-            ratio * 100.0,
-            ">=95%",
-            verdict(ratio >= 0.95),
-            low * 100.0,
-            high * 100.0
+    for (path, r) in [("loopback", &loopback), ("veth, one-way UDP", &veth)] {
+        let (ratio, _, _) = Rates::ratio(&r.banned, &r.none, per_cpu);
+        let target = format!("{:>8} {:>7}", ">=95%", verdict(ratio >= 0.95));
+        let row = |label: &str, measured: &[Rate], baseline: &[Rate], figure, judged: &str| {
+            print_rate_row(
+                &format!("{path}: {label}"),
+                measured,
+                baseline,
+                figure,
+                judged,
+            )
+        };
+        row(
+            "per CPU-second, 10 000 bans vs no firewall",
+            &r.banned,
+            &r.none,
+            per_cpu,
+            &target,
         );
-        let (ratio, low, high) = Rates::ratio(&rates.minimal, &rates.none, per_cpu);
-        println!(
-            "{:<66} {:>10.0}/s {:>10.0}/s {:>7.1}% {:>8}          [{:.1}-{:.1}%]",
-            format!("{path}: per CPU-second, minimal stateful fw vs none"),
-            med(&rates.minimal, per_cpu),
-            med(&rates.none, per_cpu),
-            ratio * 100.0,
+        row(
+            "per CPU-second, minimal stateful fw vs none",
+            &r.minimal,
+            &r.none,
+            per_cpu,
             "(floor)",
-            low * 100.0,
-            high * 100.0
         );
-        let (ratio, low, high) = Rates::ratio(&rates.banned, &rates.minimal, per_cpu);
-        println!(
-            "{:<66} {:>10.0}/s {:>10.0}/s {:>7.1}% {:>8}          [{:.1}-{:.1}%]",
-            format!("{path}: per CPU-second, 10 000 bans vs minimal stateful fw"),
-            med(&rates.banned, per_cpu),
-            med(&rates.minimal, per_cpu),
-            ratio * 100.0,
+        row(
+            "per CPU-second, 10 000 bans vs minimal stateful fw",
+            &r.banned,
+            &r.minimal,
+            per_cpu,
             "(info)",
-            low * 100.0,
-            high * 100.0
         );
-        let (ratio, low, high) = Rates::ratio(&rates.banned, &rates.empty, per_cpu);
-        println!(
-            "{:<66} {:>10.0}/s {:>10.0}/s {:>7.1}% {:>8}          [{:.1}-{:.1}%]",
-            format!("{path}: per CPU-second, 10 000 bans vs table without bans"),
-            med(&rates.banned, per_cpu),
-            med(&rates.empty, per_cpu),
-            ratio * 100.0,
+        row(
+            "per CPU-second, 10 000 bans vs table without bans",
+            &r.banned,
+            &r.empty,
+            per_cpu,
             "(info)",
-            low * 100.0,
-            high * 100.0
         );
-        let (ratio, low, high) = Rates::ratio(&rates.banned, &rates.none, per_sec);
-        println!(
-            "{:<66} {:>10.0}/s {:>10.0}/s {:>7.1}% {:>8}          [{:.1}-{:.1}%]",
-            format!("{path}: wall-clock, 10 000 bans vs no firewall"),
-            med(&rates.banned, per_sec),
-            med(&rates.none, per_sec),
-            ratio * 100.0,
+        row(
+            "wall-clock, 10 000 bans vs no firewall",
+            &r.banned,
+            &r.none,
+            per_sec,
             "(info)",
-            low * 100.0,
-            high * 100.0
         );
     }
+}
+
+/// One packet-rate line: both medians, the median of the per-round ratios and their range.
+fn print_rate_row(
+    label: &str,
+    measured: &[Rate],
+    baseline: &[Rate],
+    figure: fn(&Rate) -> f64,
+    judged: &str,
+) {
+    let med = |rates: &[Rate]| median(rates.iter().map(figure).collect());
+    let (ratio, low, high) = Rates::ratio(measured, baseline, figure);
+    println!(
+        "{:<66} {:>10.0}/s {:>10.0}/s {:>7.1}% {:<16}  [{:.1}-{:.1}%]",
+        label,
+        med(measured),
+        med(baseline),
+        ratio * 100.0,
+        judged,
+        low * 100.0,
+        high * 100.0
+    );
 }

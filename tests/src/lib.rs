@@ -368,8 +368,9 @@ pub mod browser {
         }
 
         /// Waits until the WASM has hydrated the current page (`body[data-hydrated=true]`). On a
-        /// timeout it fails with what the page had loaded from `/pkg` and which hinted files never
-        /// arrived, so a stalled chunk fetch can be told from a slow machine.
+        /// timeout it fails with what the page had loaded from `/pkg`, which hinted files never
+        /// arrived and the browser console (a WASM panic shows there), so a stalled chunk fetch can be
+        /// told from a slow machine.
         pub async fn wait_hydrated(&self) {
             let waited = self
                 .client
@@ -395,7 +396,15 @@ pub mod browser {
                     .await
                     .map(|v| v.as_str().unwrap_or_default().to_string())
                     .unwrap_or_else(|e| format!("(no page state: {e})"));
-                panic!("the page did not hydrate within 20 s ({e}); page state: {state}");
+                let console = self
+                    .client
+                    .issue_cmd(BrowserLog)
+                    .await
+                    .map(|log| log.to_string())
+                    .unwrap_or_else(|e| format!("(no console log: {e})"));
+                panic!(
+                    "the page did not hydrate within 20 s ({e}); page state: {state}; console: {console}"
+                );
             }
         }
 

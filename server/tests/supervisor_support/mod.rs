@@ -83,6 +83,38 @@ impl Harness {
         self.path(name).display().to_string()
     }
 
+    /// Creates service `name`, whose shell writes `got-hup` to the file `hup` when it gets SIGHUP and
+    /// then exits, restarts it once it is ready, and returns it running again (new pid) after the trap
+    /// ran. Fails with the service's log (signals sent, exits seen) if the trap does not run in 5 s.
+    pub async fn restart_a_hup_trap(&self, name: &str) -> Service {
+        let (marker, ready) = (self.path_str("hup"), self.path_str("ready"));
+        let command = format!(
+            "trap 'echo got-hup >> {marker}; exit 0' HUP; echo $$ > {ready}; while :; do sleep 0.05; done"
+        );
+        let svc = self.create(name, &command).await;
+        let first = self.wait_running(&svc.id).await.status.pid;
+        wait_file(&self.path("ready"), Duration::from_secs(5)).await;
+        self.handle.restart_service(&svc.id).await.unwrap();
+        let hup = tokio::time::timeout(
+            Duration::from_secs(5),
+            wait_file(&self.path("hup"), Duration::from_secs(6)),
+        )
+        .await;
+        let Ok(hup) = hup else {
+            panic!(
+                "the HUP trap did not run within 5 s; the service log:\n{}",
+                self.log_text(&svc.id).await
+            );
+        };
+        assert_eq!(hup, "got-hup");
+        self.wait_service(&svc.id, "restarted", Duration::from_secs(5), |s| {
+            s.status.state == ServiceState::Running
+                && s.status.pid.is_some()
+                && s.status.pid != first
+        })
+        .await
+    }
+
     pub async fn create(&self, name: &str, command: &str) -> Service {
         self.handle
             .create(ServiceInput::new(name, command))
