@@ -66,6 +66,15 @@ impl HostLink {
             "dev",
             &host_if,
         ]);
+        // IPv4 only: without this the host end gets an IPv6 link-local address whose duplicate-address
+        // detection finishes a second or two later, and Chromium, seeing the host's addresses change,
+        // aborts its requests in flight (net::ERR_NETWORK_CHANGED) — a WASM chunk of the page being
+        // loaded then never arrives and the page never hydrates (seen once in a full run).
+        std::fs::write(
+            format!("/proc/sys/net/ipv6/conf/{host_if}/disable_ipv6"),
+            "1",
+        )
+        .expect("disable IPv6 on the host end of the link");
         run(&["ip", "link", "set", &host_if, "up"]);
         ns.exec(&["ip", "addr", "add", &format!("{ns_addr}/30"), "dev", "eth0"]);
         ns.exec(&["ip", "link", "set", "eth0", "up"]);
