@@ -90,7 +90,7 @@ async fn settings_tokens_password_and_audit_in_the_browser() {
 
     // ---- a setting changed in the form is persisted ----
     open(&b, &w, "/settings").await;
-    b.find("[data-testid=settings-form]").await;
+    b.find("[data-testid=settings-form][data-ready=true]").await;
     set_input(&b, "[data-testid=hostname-input]", "browser-host").await;
     set_input(&b, "[data-testid=ban-window-input]", "900").await;
     click(&b, "[data-testid=env-add]").await;
@@ -277,7 +277,7 @@ async fn settings_page_fits_a_phone() {
     let b = Browser::start(390, 844).await;
     login(&b, &w, ADMIN_PASSWORD).await;
     open(&b, &w, "/settings").await;
-    b.find("[data-testid=settings-form]").await;
+    b.find("[data-testid=settings-form][data-ready=true]").await;
     assert!(
         !b.overflows_horizontally().await,
         "the settings page is wider than a phone screen"

@@ -116,6 +116,11 @@ fn SettingsEditor(initial: Settings, toasts: crate::components::toast::Toasts) -
     let env_rows = EnvRows::new(&initial.environment);
     let errors = RwSignal::new(Vec::<FieldError>::new());
     let saving = RwSignal::new(false);
+    // `data-ready` turns true once the form is live in the browser (its content hydrates after the
+    // settings resource resolves, which can be after the page is marked hydrated); tests wait on it
+    // before typing, as input events sent earlier reach no handler.
+    let ready = RwSignal::new(false);
+    Effect::new(move |_| ready.set(true));
 
     // Builds the document from the form; number and duplicate-key problems become field errors.
     let collect = move || -> Result<Settings, Vec<FieldError>> {
@@ -199,7 +204,7 @@ fn SettingsEditor(initial: Settings, toasts: crate::components::toast::Toasts) -
     };
 
     view! {
-        <form on:submit=on_submit data-testid="settings-form" novalidate=true>
+        <form on:submit=on_submit data-testid="settings-form" data-ready=move || ready.get().to_string() novalidate=true>
             <label for="hostname">"Hostname"</label>
             <input id="hostname" data-testid="hostname-input" bind:value=hostname autocomplete="off"/>
             <FieldMessage errors name="hostname"/>
