@@ -398,7 +398,7 @@ pub mod browser {
                     .unwrap_or_else(|e| format!("(no page state: {e})"));
                 let console = self
                     .client
-                    .issue_cmd(BrowserLog)
+                    .issue_cmd(ChromedriverPost::browser_log())
                     .await
                     .map(|log| log.to_string())
                     .unwrap_or_else(|e| format!("(no console log: {e})"));
@@ -481,7 +481,7 @@ pub mod browser {
         pub async fn console_log(&self) -> Vec<serde_json::Value> {
             let answer = self
                 .client
-                .issue_cmd(BrowserLog)
+                .issue_cmd(ChromedriverPost::browser_log())
                 .await
                 .expect("the browser log");
             answer.as_array().cloned().unwrap_or_default()
@@ -491,9 +491,7 @@ pub mod browser {
         /// page load fetches every asset as a first-time visitor would; cookies are kept.
         pub async fn clear_cache(&self) {
             self.client
-                .issue_cmd(Cdp {
-                    cmd: "Network.clearBrowserCache",
-                })
+                .issue_cmd(ChromedriverPost::cdp("Network.clearBrowserCache"))
                 .await
                 .expect("clear the browser cache");
         }
@@ -505,52 +503,46 @@ pub mod browser {
         }
     }
 
-    /// chromedriver's `POST /session/{id}/se/log {"type": "browser"}`.
+    /// A chromedriver-specific `POST /session/{id}/<path>` with a JSON body (not in fantoccini).
     #[derive(Debug)]
-    struct BrowserLog;
+    struct ChromedriverPost {
+        path: &'static str,
+        body: serde_json::Value,
+    }
 
-    impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+    impl ChromedriverPost {
+        /// `se/log {"type": "browser"}`: the console messages since the last call.
+        fn browser_log() -> Self {
+            ChromedriverPost {
+                path: "se/log",
+                body: serde_json::json!({"type": "browser"}),
+            }
+        }
+
+        /// `goog/cdp/execute`: one Chrome DevTools Protocol command without parameters.
+        fn cdp(cmd: &str) -> Self {
+            ChromedriverPost {
+                path: "goog/cdp/execute",
+                body: serde_json::json!({"cmd": cmd, "params": {}}),
+            }
+        }
+    }
+
+    impl fantoccini::wd::WebDriverCompatibleCommand for ChromedriverPost {
         fn endpoint(
             &self,
             base_url: &url::Url,
             session_id: Option<&str>,
         ) -> Result<url::Url, url::ParseError> {
             base_url.join(&format!(
-                "session/{}/se/log",
-                session_id.unwrap_or_default()
+                "session/{}/{}",
+                session_id.unwrap_or_default(),
+                self.path
             ))
         }
 
         fn method_and_body(&self, _url: &url::Url) -> (http::Method, Option<String>) {
-            (
-                http::Method::POST,
-                Some(r#"{"type":"browser"}"#.to_string()),
-            )
-        }
-    }
-
-    /// chromedriver's `POST /session/{id}/goog/cdp/execute {"cmd", "params": {}}`: one Chrome DevTools
-    /// Protocol command without parameters.
-    #[derive(Debug)]
-    struct Cdp {
-        cmd: &'static str,
-    }
-
-    impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
-        fn endpoint(
-            &self,
-            base_url: &url::Url,
-            session_id: Option<&str>,
-        ) -> Result<url::Url, url::ParseError> {
-            base_url.join(&format!(
-                "session/{}/goog/cdp/execute",
-                session_id.unwrap_or_default()
-            ))
-        }
-
-        fn method_and_body(&self, _url: &url::Url) -> (http::Method, Option<String>) {
-            let body = serde_json::json!({"cmd": self.cmd, "params": {}});
-            (http::Method::POST, Some(body.to_string()))
+            (http::Method::POST, Some(self.body.to_string()))
         }
     }
 
