@@ -458,7 +458,11 @@ impl FirewallHandle {
     // ---- reads ----
 
     /// The status (contract fields plus capability, policy, anti-lockout).
+    ///
+    /// Read under the operations lock: an apply, rollback or deactivation changes the kernel first and
+    /// the record second, and a read between the two would report the old record with drift.
     pub async fn status(&self) -> Result<FirewallStatus, FirewallError> {
+        let _guard = self.inner.op.lock().await;
         let record = self.load()?;
         let drift = match &record.applied {
             Some(applied) if self.capability().available => {
