@@ -406,6 +406,32 @@ pub mod browser {
                     "the page did not hydrate within 20 s ({e}); page state: {state}; console: {console}"
                 );
             }
+            self.wait_forms_live().await;
+        }
+
+        /// Waits until no form on the page is `inert` (a server-rendered form is until the WASM has
+        /// attached its handlers, which for content inside a `<Transition>` can be after the page
+        /// itself is marked hydrated).
+        pub async fn wait_forms_live(&self) {
+            let c = self.client.clone();
+            crate::poll(
+                "every form on the page to be live",
+                Duration::from_secs(20),
+                move || {
+                    let c = c.clone();
+                    async move {
+                        let inert = c
+                            .execute(
+                                "return document.querySelectorAll('form[inert]').length;",
+                                vec![],
+                            )
+                            .await
+                            .ok()?;
+                        (inert.as_u64() == Some(0)).then_some(())
+                    }
+                },
+            )
+            .await;
         }
 
         /// Logs in through the login form at `base` and waits for the dashboard to be hydrated (with lazy

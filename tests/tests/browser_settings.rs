@@ -90,7 +90,7 @@ async fn settings_tokens_password_and_audit_in_the_browser() {
 
     // ---- a setting changed in the form is persisted ----
     open(&b, &w, "/settings").await;
-    b.find("[data-testid=settings-form][data-ready=true]").await;
+    b.find("[data-testid=settings-form]:not([inert])").await;
     set_input(&b, "[data-testid=hostname-input]", "browser-host").await;
     set_input(&b, "[data-testid=ban-window-input]", "900").await;
     click(&b, "[data-testid=env-add]").await;
@@ -277,11 +277,62 @@ async fn settings_page_fits_a_phone() {
     let b = Browser::start(390, 844).await;
     login(&b, &w, ADMIN_PASSWORD).await;
     open(&b, &w, "/settings").await;
-    b.find("[data-testid=settings-form][data-ready=true]").await;
+    b.find("[data-testid=settings-form]:not([inert])").await;
     assert!(
         !b.overflows_horizontally().await,
         "the settings page is wider than a phone screen"
     );
     b.screenshot("settings-phone").await;
+    b.close().await;
+}
+
+/// The opening tag of the `<form>` with this `data-testid` in a page's HTML.
+fn form_tag<'a>(html: &'a str, testid: &str) -> &'a str {
+    let marker = format!("data-testid=\"{testid}\"");
+    let at = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {marker} in the page"));
+    let start = html[..at].rfind("<form").expect("the form's opening tag");
+    let end = at + html[at..].find('>').expect("the tag's end");
+    &html[start..=end]
+}
+
+/// Forms arrive from the server `inert` (typing into a form the WASM has not reached would be shown
+/// but not saved) and are live once hydrated.
+#[tokio::test]
+async fn server_rendered_forms_are_inert_until_live() {
+    if !gate("headless Chromium", browser::available()) {
+        return;
+    }
+    let w = Warden::start();
+    let session = w.cookie_client().await;
+    for (path, forms) in [
+        (
+            "/settings",
+            &["settings-form", "password-form", "token-form"][..],
+        ),
+        ("/firewall", &["fw-form"][..]),
+    ] {
+        let resp = session
+            .get(format!("{}{path}", w.url))
+            .send()
+            .await
+            .expect("GET the page");
+        assert_eq!(resp.status(), 200, "{path}");
+        let html = resp.text().await.expect("the page's HTML");
+        for testid in forms {
+            let tag = form_tag(&html, testid);
+            assert!(tag.contains(" inert"), "{path}: {tag}");
+        }
+    }
+
+    let b = Browser::start(1280, 1000).await;
+    login(&b, &w, ADMIN_PASSWORD).await;
+    for (path, live_form) in [("/settings", "settings-form"), ("/firewall", "fw-form")] {
+        open(&b, &w, path).await;
+        b.find(&format!("[data-testid={live_form}]:not([inert])"))
+            .await;
+        assert_eq!(count(&b, "form[inert]").await, 0, "{path}");
+    }
     b.close().await;
 }

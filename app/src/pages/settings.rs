@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::components::env_editor::{EnvEditor, EnvRows};
+use crate::components::live_form::use_form_live;
 use crate::components::toast::use_toasts;
 use crate::model::admin::{
     validate_password_change, validate_token_name, CreatedToken, PasswordChange,
@@ -116,11 +117,7 @@ fn SettingsEditor(initial: Settings, toasts: crate::components::toast::Toasts) -
     let env_rows = EnvRows::new(&initial.environment);
     let errors = RwSignal::new(Vec::<FieldError>::new());
     let saving = RwSignal::new(false);
-    // `data-ready` turns true once the form is live in the browser (its content hydrates after the
-    // settings resource resolves, which can be after the page is marked hydrated); tests wait on it
-    // before typing, as input events sent earlier reach no handler.
-    let ready = RwSignal::new(false);
-    Effect::new(move |_| ready.set(true));
+    let live = use_form_live();
 
     // Builds the document from the form; number and duplicate-key problems become field errors.
     let collect = move || -> Result<Settings, Vec<FieldError>> {
@@ -204,7 +201,7 @@ fn SettingsEditor(initial: Settings, toasts: crate::components::toast::Toasts) -
     };
 
     view! {
-        <form on:submit=on_submit data-testid="settings-form" data-ready=move || ready.get().to_string() novalidate=true>
+        <form on:submit=on_submit data-testid="settings-form" inert=move || !live.get() novalidate=true>
             <label for="hostname">"Hostname"</label>
             <input id="hostname" data-testid="hostname-input" bind:value=hostname autocomplete="off"/>
             <FieldMessage errors name="hostname"/>
@@ -278,6 +275,7 @@ fn SettingsEditor(initial: Settings, toasts: crate::components::toast::Toasts) -
 #[component]
 fn PasswordForm() -> impl IntoView {
     let toasts = use_toasts();
+    let live = use_form_live();
     let current = RwSignal::new(String::new());
     let new = RwSignal::new(String::new());
     let repeat = RwSignal::new(String::new());
@@ -326,7 +324,7 @@ fn PasswordForm() -> impl IntoView {
     view! {
         <section class="card settings-card" aria-labelledby="settings-password">
             <h2 id="settings-password">"Password"</h2>
-            <form on:submit=on_submit data-testid="password-form" novalidate=true>
+            <form on:submit=on_submit data-testid="password-form" inert=move || !live.get() novalidate=true>
                 <label for="current_password">"Current password"</label>
                 <input id="current_password" type="password" autocomplete="current-password"
                     data-testid="current-password" bind:value=current/>
@@ -361,6 +359,7 @@ fn copy_to_clipboard(text: String) {
 #[component]
 fn TokensCard() -> impl IntoView {
     let toasts = use_toasts();
+    let live = use_form_live();
     let refresh = RwSignal::new(0u32);
     let tokens = Resource::new(move || refresh.get(), |_| list_tokens());
     let name = RwSignal::new(String::new());
@@ -450,7 +449,8 @@ fn TokensCard() -> impl IntoView {
                     </div>
                 }
             })}
-            <form class="token-create" on:submit=on_submit data-testid="token-form" novalidate=true>
+            <form class="token-create" on:submit=on_submit data-testid="token-form" inert=move || !live.get()
+                novalidate=true>
                 <label for="token_name">"New token name"</label>
                 <div class="secret-row">
                     <input id="token_name" data-testid="token-name" bind:value=name placeholder="ci" autocomplete="off"/>

@@ -7,6 +7,7 @@ use leptos::task::spawn_local;
 use warden_firewall::{Action, Direction, IpVersion, Protocol, Rule, RuleInput, RulePatch};
 
 use super::FirewallCtx;
+use crate::components::live_form::use_form_live;
 use crate::model::firewall::{check_rule_input, split_list};
 use crate::model::FieldError;
 use crate::rpc::{add_firewall_rule, update_firewall_rule};
@@ -131,6 +132,7 @@ pub fn RuleForm() -> AnyView {
     let errors = RwSignal::new(Vec::<FieldError>::new());
     let form_error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
+    let live = use_form_live();
 
     // Editing another rule (or going back to "add") resets the form.
     Effect::new(move |_| {
@@ -224,6 +226,7 @@ pub fn RuleForm() -> AnyView {
 
     view! {
         <form id="fw-form" class="fw-form" data-testid="fw-form" on:submit=submit novalidate=true
+            inert=move || !live.get()
             aria-labelledby="fw-form-title">
             <h3 id="fw-form-title">
                 {move || match ctx.editing.get() {
