@@ -98,3 +98,48 @@ async fn hashed_brotli_immutable_assets() {
         );
     }
 }
+
+/// Every `{` in the stylesheet is closed before the next rule starts at the top level: an unclosed
+/// `@media (max-width: 640px) {` once put half of the stylesheet (every rule after it) into the
+/// phone-only block, and CSS gives no error for that (the end of the file closes the block).
+#[test]
+fn stylesheet_blocks_are_closed() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../style/main.css");
+    let css = std::fs::read_to_string(&path).expect("style/main.css");
+    let mut depth = 0usize;
+    let mut open_lines = Vec::new();
+    let mut in_comment = false;
+    let mut prev = ' ';
+    for (n, line) in css.lines().enumerate() {
+        for c in line.chars() {
+            match (in_comment, prev, c) {
+                (false, '/', '*') => in_comment = true,
+                (true, '*', '/') => in_comment = false,
+                (false, _, '{') => {
+                    depth += 1;
+                    open_lines.push(n + 1);
+                }
+                (false, _, '}') => {
+                    assert!(depth > 0, "line {}: '}}' closes nothing", n + 1);
+                    depth -= 1;
+                    open_lines.pop();
+                }
+                _ => {}
+            }
+            prev = c;
+        }
+        // A section comment (`/* ---- … ---- */`) starts at the top level.
+        if line.starts_with("/* ----") {
+            assert_eq!(
+                depth,
+                0,
+                "line {}: a new section starts inside the block opened at line(s) {open_lines:?}",
+                n + 1
+            );
+        }
+    }
+    assert_eq!(
+        depth, 0,
+        "blocks opened at line(s) {open_lines:?} are never closed"
+    );
+}
