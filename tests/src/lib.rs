@@ -522,6 +522,22 @@ pub mod browser {
                 .expect("clear the browser cache");
         }
 
+        /// Makes every request whose URL matches one of `patterns` (`*` wildcards) fail as a network
+        /// error (DevTools `Network.setBlockedURLs`); an empty list lifts the block.
+        pub async fn block_urls(&self, patterns: &[&str]) {
+            self.client
+                .issue_cmd(ChromedriverPost::cdp("Network.enable"))
+                .await
+                .expect("enable the DevTools network domain");
+            self.client
+                .issue_cmd(ChromedriverPost::cdp_with(
+                    "Network.setBlockedURLs",
+                    serde_json::json!({ "urls": patterns }),
+                ))
+                .await
+                .expect("set the blocked URLs");
+        }
+
         pub async fn close(mut self) {
             let _ = self.client.clone().close().await;
             let _ = self.driver.kill();
@@ -547,9 +563,14 @@ pub mod browser {
 
         /// `goog/cdp/execute`: one Chrome DevTools Protocol command without parameters.
         fn cdp(cmd: &str) -> Self {
+            Self::cdp_with(cmd, serde_json::json!({}))
+        }
+
+        /// `goog/cdp/execute`: one Chrome DevTools Protocol command with its parameters.
+        fn cdp_with(cmd: &str, params: serde_json::Value) -> Self {
             ChromedriverPost {
                 path: "goog/cdp/execute",
-                body: serde_json::json!({"cmd": cmd, "params": {}}),
+                body: serde_json::json!({"cmd": cmd, "params": params}),
             }
         }
     }

@@ -2,8 +2,10 @@
 //! its navigation (hydrated WASM), reload keeps the session, log out. Screenshots go to target/artifacts/.
 
 use fantoccini::Locator;
+use std::time::Duration;
 use warden_tests::browser::{self, Browser};
-use warden_tests::{gate, Warden, ADMIN_PASSWORD};
+
+use warden_tests::{gate, poll, Warden, ADMIN_PASSWORD};
 
 #[tokio::test]
 async fn login_dashboard_reload_logout() {
@@ -117,4 +119,80 @@ async fn phone_width_is_usable() {
     );
     b.screenshot("dashboard-phone").await;
     b.close().await;
+}
+
+/// A page whose code cannot be fetched (the network fails during a client-side navigation to it) does
+/// not pretend to work: a banner says the page stopped, and its link is a real page load that works
+/// once the network is back.
+#[tokio::test]
+async fn a_page_chunk_that_fails_to_load_shows_the_stopped_banner() {
+    if !gate("headless Chromium", browser::available()) {
+        return;
+    }
+    let w = Warden::start();
+    let b = Browser::start(1280, 900).await;
+    b.log_in(&w.url, ADMIN_PASSWORD).await;
+    assert_eq!(count(&b, "[data-testid=page-stopped]").await, 0);
+
+    // The firewall page's own WASM chunk fails to download.
+    b.block_urls(&["*split___firewall_route_view*"]).await;
+    b.find("nav.nav a[href='/firewall']")
+        .await
+        .click()
+        .await
+        .expect("click the Firewall link");
+    let banner = b.find("[data-testid=page-stopped]").await;
+    let text = banner.text().await.expect("the banner's text");
+    assert!(text.contains("stopped working"), "{text}");
+    b.screenshot("page-stopped").await;
+
+    // Network back: the banner's link is a real page load (of the page the browser was on: the router
+    // changes the address only once the new page's code is there), and the Firewall page then works.
+    b.block_urls(&[]).await;
+    b.find("[data-testid=page-stopped-reload]")
+        .await
+        .click()
+        .await
+        .expect("click the reload link");
+    let bc = b.client.clone();
+    poll(
+        "the reloaded page without the banner",
+        Duration::from_secs(20),
+        move || {
+            let c = bc.clone();
+            async move {
+                let n = c
+                    .execute(
+                        "return document.querySelectorAll('[data-testid=page-stopped]').length;",
+                        vec![],
+                    )
+                    .await
+                    .ok()?;
+                (n.as_u64() == Some(0)).then_some(())
+            }
+        },
+    )
+    .await;
+    b.wait_hydrated().await;
+    b.find("nav.nav a[href='/firewall']")
+        .await
+        .click()
+        .await
+        .expect("click the Firewall link again");
+    b.wait_for_path("/firewall").await;
+    b.find("[data-testid=fw-form]:not([inert])").await;
+    assert_eq!(count(&b, "[data-testid=page-stopped]").await, 0);
+    b.close().await;
+}
+
+async fn count(b: &Browser, css: &str) -> u64 {
+    b.client
+        .execute(
+            "return document.querySelectorAll(arguments[0]).length;",
+            vec![serde_json::json!(css)],
+        )
+        .await
+        .ok()
+        .and_then(|v| v.as_u64())
+        .unwrap_or(0)
 }
