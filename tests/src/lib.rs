@@ -413,24 +413,31 @@ pub mod browser {
         /// attached its handlers, which for content inside a `<Transition>` can be after the page
         /// itself is marked hydrated).
         pub async fn wait_forms_live(&self) {
-            let c = self.client.clone();
-            crate::poll(
-                "every form on the page to be live",
-                Duration::from_secs(20),
-                move || {
-                    let c = c.clone();
-                    async move {
-                        let inert = c
-                            .execute(
-                                "return document.querySelectorAll('form[inert]').length;",
-                                vec![],
-                            )
-                            .await
-                            .ok()?;
-                        (inert.as_u64() == Some(0)).then_some(())
-                    }
-                },
-            )
+            self.wait_count("every form on the page to be live", "form[inert]", |n| {
+                n == 0
+            })
+            .await;
+        }
+
+        /// How many elements on the page match a CSS selector (0 if the page cannot be asked).
+        pub async fn count(&self, css: &str) -> usize {
+            self.client
+                .execute(
+                    "return document.querySelectorAll(arguments[0]).length;",
+                    vec![serde_json::json!(css)],
+                )
+                .await
+                .ok()
+                .and_then(|v| v.as_u64())
+                .map_or(0, |n| n as usize)
+        }
+
+        /// Waits (up to 20 s) until the number of elements matching `css` satisfies `wanted`.
+        pub async fn wait_count(&self, what: &str, css: &str, wanted: impl Fn(usize) -> bool) {
+            crate::poll(what, Duration::from_secs(20), || async {
+                let n = self.count(css).await;
+                wanted(n).then_some(())
+            })
             .await;
         }
 

@@ -57,18 +57,6 @@ async fn wait_text(b: &Browser, needle: &str) {
     .await;
 }
 
-async fn count(b: &Browser, css: &str) -> usize {
-    b.client
-        .execute(
-            "return document.querySelectorAll(arguments[0]).length;",
-            vec![json!(css)],
-        )
-        .await
-        .ok()
-        .and_then(|v| v.as_u64())
-        .unwrap_or(0) as usize
-}
-
 async fn login(b: &Browser, w: &Warden, password: &str) {
     b.log_in(&w.url, password).await;
 }
@@ -151,7 +139,7 @@ async fn settings_tokens_password_and_audit_in_the_browser() {
     open(&b, &w, "/settings").await;
     b.find("[data-testid=token-row][data-token-name=browser-ci]")
         .await;
-    assert_eq!(count(&b, "[data-testid=token-secret-box]").await, 0);
+    assert_eq!(b.count("[data-testid=token-secret-box]").await, 0);
     let page: Value = b
         .client
         .execute("return document.documentElement.outerHTML;", vec![])
@@ -197,11 +185,9 @@ async fn settings_tokens_password_and_audit_in_the_browser() {
         "auth.password",
         "auth.login",
     ] {
-        let n = count(
-            &b,
-            &format!("[data-testid=audit-row][data-action='{action}']"),
-        )
-        .await;
+        let n = b
+            .count(&format!("[data-testid=audit-row][data-action='{action}']"))
+            .await;
         assert!(n >= 1, "the audit page lists {action}");
     }
     let text: Value = b
@@ -218,7 +204,7 @@ async fn settings_tokens_password_and_audit_in_the_browser() {
         "{text}"
     );
     // Refresh picks up new entries.
-    let before = count(&b, "[data-testid=audit-row]").await;
+    let before = b.count("[data-testid=audit-row]").await;
     let fresh = Api::with_token(&w, &{
         let c = w.client();
         let r: Value = c
@@ -240,24 +226,10 @@ async fn settings_tokens_password_and_audit_in_the_browser() {
         200
     );
     click(&b, "[data-testid=audit-refresh]").await;
-    let c = b.client.clone();
-    poll(
+    b.wait_count(
         "the refreshed audit table",
-        Duration::from_secs(10),
-        move || {
-            let c = c.clone();
-            async move {
-                let n = c
-                    .execute(
-                        "return document.querySelectorAll('[data-testid=audit-row]').length;",
-                        vec![],
-                    )
-                    .await
-                    .ok()?
-                    .as_u64()? as usize;
-                (n >= before + 2).then_some(())
-            }
-        },
+        "[data-testid=audit-row]",
+        |n| n >= before + 2,
     )
     .await;
     b.screenshot("audit").await;
@@ -332,7 +304,7 @@ async fn server_rendered_forms_are_inert_until_live() {
         open(&b, &w, path).await;
         b.find(&format!("[data-testid={live_form}]:not([inert])"))
             .await;
-        assert_eq!(count(&b, "form[inert]").await, 0, "{path}");
+        assert_eq!(b.count("form[inert]").await, 0, "{path}");
     }
     b.close().await;
 }

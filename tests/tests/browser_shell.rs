@@ -2,10 +2,9 @@
 //! its navigation (hydrated WASM), reload keeps the session, log out. Screenshots go to target/artifacts/.
 
 use fantoccini::Locator;
-use std::time::Duration;
 use warden_tests::browser::{self, Browser};
 
-use warden_tests::{gate, poll, Warden, ADMIN_PASSWORD};
+use warden_tests::{gate, Warden, ADMIN_PASSWORD};
 
 #[tokio::test]
 async fn login_dashboard_reload_logout() {
@@ -132,7 +131,7 @@ async fn a_page_chunk_that_fails_to_load_shows_the_stopped_banner() {
     let w = Warden::start();
     let b = Browser::start(1280, 900).await;
     b.log_in(&w.url, ADMIN_PASSWORD).await;
-    assert_eq!(count(&b, "[data-testid=page-stopped]").await, 0);
+    assert_eq!(b.count("[data-testid=page-stopped]").await, 0);
 
     // The firewall page's own WASM chunk fails to download.
     b.block_urls(&["*split___firewall_route_view*"]).await;
@@ -154,23 +153,10 @@ async fn a_page_chunk_that_fails_to_load_shows_the_stopped_banner() {
         .click()
         .await
         .expect("click the reload link");
-    let bc = b.client.clone();
-    poll(
+    b.wait_count(
         "the reloaded page without the banner",
-        Duration::from_secs(20),
-        move || {
-            let c = bc.clone();
-            async move {
-                let n = c
-                    .execute(
-                        "return document.querySelectorAll('[data-testid=page-stopped]').length;",
-                        vec![],
-                    )
-                    .await
-                    .ok()?;
-                (n.as_u64() == Some(0)).then_some(())
-            }
-        },
+        "[data-testid=page-stopped]",
+        |n| n == 0,
     )
     .await;
     b.wait_hydrated().await;
@@ -181,18 +167,6 @@ async fn a_page_chunk_that_fails_to_load_shows_the_stopped_banner() {
         .expect("click the Firewall link again");
     b.wait_for_path("/firewall").await;
     b.find("[data-testid=fw-form]:not([inert])").await;
-    assert_eq!(count(&b, "[data-testid=page-stopped]").await, 0);
+    assert_eq!(b.count("[data-testid=page-stopped]").await, 0);
     b.close().await;
-}
-
-async fn count(b: &Browser, css: &str) -> u64 {
-    b.client
-        .execute(
-            "return document.querySelectorAll(arguments[0]).length;",
-            vec![serde_json::json!(css)],
-        )
-        .await
-        .ok()
-        .and_then(|v| v.as_u64())
-        .unwrap_or(0)
 }
