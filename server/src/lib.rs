@@ -31,6 +31,9 @@ use crate::store::{trees, Store};
 /// The key of the settings document in the settings tree.
 pub const SETTINGS_KEY: &str = "settings";
 
+/// How long open connections get to finish after SIGTERM/SIGINT before Warden stops waiting for them.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Loads the settings, creating the defaults on first start.
 pub async fn load_settings(store: &Store) -> anyhow::Result<Settings> {
     let tree = store.collection::<Settings>(trees::SETTINGS)?;
@@ -153,9 +156,22 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let signal = shutdown_signal()?;
     let closing = supervisor.clone();
     // Live streams (SSE) end first, so the graceful shutdown does not wait for them forever.
+    let (began, shutdown_began) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
         signal.await;
         closing.begin_shutdown();
+        let _ = began.send(());
+    };
+    // Connections then get SHUTDOWN_GRACE to finish what they are doing. After that the server stops
+    // waiting and Warden goes on to stop the services: an HTTP/2 peer that never acknowledges the
+    // shutdown (its machine asleep, the network gone) or a client trickling a request body must not
+    // keep the supervisor from stopping the services.
+    let grace_over = async move {
+        if shutdown_began.await.is_ok() {
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
     };
 
     let url = display_url(local, tls_config.is_some());
@@ -163,24 +179,32 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     eprintln!("Warden is running at {url}");
 
     let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    match tls_config {
-        // `tap_io` gives the TLS listener axum's `ConnectInfo<SocketAddr>` (the peer address).
-        Some(config) => {
-            use axum::serve::ListenerExt;
-            let listener = tls::TlsListener::new(listener, config)
-                .context("setting up the TLS listener")?
-                .tap_io(|_| ());
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
+    let serve = async move {
+        match tls_config {
+            // `tap_io` gives the TLS listener axum's `ConnectInfo<SocketAddr>` (the peer address).
+            Some(config) => {
+                use axum::serve::ListenerExt;
+                let listener = tls::TlsListener::new(listener, config)
+                    .context("setting up the TLS listener")?
+                    .tap_io(|_| ());
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+            None => {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
         }
-        None => {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
+        .context("the HTTP server failed")
+    };
+    tokio::select! {
+        served = serve => served?,
+        () = grace_over => {
+            tracing::warn!(grace = ?SHUTDOWN_GRACE, "connections still open after the shutdown grace; closing them");
         }
     }
-    .context("the HTTP server failed")?;
 
     tracing::info!("shutting down: stopping services");
     supervisor.shutdown().await;

@@ -314,6 +314,12 @@ pub mod browser {
 
     impl Browser {
         pub async fn start(width: u32, height: u32) -> Browser {
+            Self::start_with_args(width, height, &[]).await
+        }
+
+        /// A browser started with extra Chromium switches (e.g. `--ignore-certificate-errors` for a
+        /// test server's self-signed certificate).
+        pub async fn start_with_args(width: u32, height: u32, extra_args: &[&str]) -> Browser {
             let port = free_port();
             let driver = Command::new(CHROMEDRIVER)
                 .arg(format!("--port={port}"))
@@ -325,17 +331,28 @@ pub mod browser {
                 std::net::TcpStream::connect(("127.0.0.1", port)).ok()
             });
             let profile = tempfile::tempdir().expect("profile dir");
+            let mut args: Vec<String> = [
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-dev-shm-usage",
+            ]
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+            args.push(format!("--user-data-dir={}", profile.path().display()));
+            args.push(format!("--window-size={width},{height}"));
+            args.extend(extra_args.iter().map(|a| a.to_string()));
             let caps = serde_json::json!({
                 "browserName": "chrome",
                 "goog:chromeOptions": {
                     "binary": CHROMIUM,
-                    "args": [
-                        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                        "--disable-dev-shm-usage",
-                        format!("--user-data-dir={}", profile.path().display()),
-                        format!("--window-size={width},{height}"),
-                    ]
+                    "args": args,
                 },
                 // Keeps the console (CSP violations, errors) for `Browser::console_log`.
                 "goog:loggingPrefs": {"browser": "ALL"}

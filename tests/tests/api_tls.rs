@@ -16,8 +16,8 @@ fn key_path(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join("tls").join("self-signed-key.pem")
 }
 
-/// A client that trusts exactly this certificate (no system roots, no "accept invalid").
-fn client_trusting(cert_pem: &[u8]) -> reqwest::Client {
+/// A client builder that trusts exactly this certificate (no system roots, no "accept invalid").
+fn builder_trusting(cert_pem: &[u8]) -> reqwest::ClientBuilder {
     let cert = reqwest::Certificate::from_pem(cert_pem).expect("PEM certificate");
     reqwest::Client::builder()
         .use_rustls_tls()
@@ -25,8 +25,11 @@ fn client_trusting(cert_pem: &[u8]) -> reqwest::Client {
         .add_root_certificate(cert)
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
-        .build()
-        .expect("https client")
+}
+
+/// A client that trusts exactly this certificate; it offers HTTP/2 and HTTP/1.1 (ALPN), as browsers do.
+fn client_trusting(cert_pem: &[u8]) -> reqwest::Client {
+    builder_trusting(cert_pem).build().expect("https client")
 }
 
 #[tokio::test]
@@ -148,6 +151,86 @@ async fn self_signed_https_with_secure_cookies_and_the_certificate_kept_across_r
     // SIGTERM still shuts down cleanly over TLS (with a client connected).
     let status = w.terminate(Duration::from_secs(20)).expect("exit status");
     assert!(status.success(), "{status:?}");
+}
+
+/// Over TLS Warden speaks HTTP/2 (a page's many chunk requests and every tab's live streams share one
+/// connection instead of the browser's six per host) and still HTTP/1.1 for clients that only offer
+/// that. Browsers send no `Host` over HTTP/2: the cross-origin guard compares `Origin` with the
+/// request's `:authority`, so a same-origin cookie mutation passes and a foreign one is refused.
+#[tokio::test]
+async fn https_speaks_http2_with_live_streams_and_the_origin_guard() {
+    let w = Warden::start_with_args(&["--tls", "self-signed"]);
+    let cert = std::fs::read(cert_path(w.data_dir())).expect("certificate persisted");
+    let h2 = builder_trusting(&cert)
+        .cookie_store(true)
+        .build()
+        .expect("https client");
+    let resp = h2.get(format!("{}/healthz", w.url)).send().await.unwrap();
+    assert_eq!(resp.version(), reqwest::Version::HTTP_2);
+    assert_eq!(resp.status(), 200);
+
+    let h1 = builder_trusting(&cert).http1_only().build().unwrap();
+    let resp = h1.get(format!("{}/healthz", w.url)).send().await.unwrap();
+    assert_eq!(resp.version(), reqwest::Version::HTTP_11);
+    assert_eq!(resp.status(), 200);
+
+    // Cookie session over HTTP/2, then mutations as a browser sends them (Origin, no Host header).
+    let resp = h2
+        .post(format!("{}/api/v1/auth/login", w.url))
+        .json(&serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let origin = w.url.trim_end_matches('/').to_string();
+    let resp = h2
+        .patch(format!("{}/api/v1/settings", w.url))
+        .header(reqwest::header::ORIGIN, &origin)
+        .json(&serde_json::json!({"hostname": "over-h2"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.version(), reqwest::Version::HTTP_2);
+    let status = resp.status();
+    assert_eq!(status, 200, "{}", resp.text().await.unwrap_or_default());
+    let resp = h2
+        .patch(format!("{}/api/v1/settings", w.url))
+        .header(reqwest::header::ORIGIN, "https://evil.example")
+        .json(&serde_json::json!({"hostname": "from-elsewhere"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    let settings: serde_json::Value = h2
+        .get(format!("{}/api/v1/settings", w.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(settings["hostname"], "over-h2");
+
+    // Eight live event streams at once on the HTTP/2 connection (a browser allows six HTTP/1.1
+    // connections per host), and ordinary requests still answer while they stay open.
+    let mut streams = Vec::new();
+    for _ in 0..8 {
+        let resp = h2
+            .get(format!("{}/api/v1/events", w.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.version(), reqwest::Version::HTTP_2);
+        assert_eq!(resp.status(), 200);
+        streams.push(resp);
+    }
+    let resp = h2
+        .get(format!("{}/api/v1/services", w.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    drop(streams);
 }
 
 fn serve_fails(args: &[&str]) -> (i32, String) {

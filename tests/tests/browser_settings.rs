@@ -308,3 +308,47 @@ async fn server_rendered_forms_are_inert_until_live() {
     }
     b.close().await;
 }
+
+/// The UI over HTTPS: Chromium negotiates HTTP/2 for the page and its WASM chunks, and a change made in
+/// the settings form (a server function: a POST with `Origin` and, over HTTP/2, no `Host` header)
+/// passes the cross-origin guard and is saved.
+#[tokio::test]
+async fn the_ui_over_https_uses_http2_and_saves() {
+    if !gate("headless Chromium", browser::available()) {
+        return;
+    }
+    let w = Warden::start_with_args(&["--tls", "self-signed"]);
+    // The test server's own self-signed certificate, on loopback.
+    let b = Browser::start_with_args(1280, 1000, &["--ignore-certificate-errors"]).await;
+    login(&b, &w, ADMIN_PASSWORD).await;
+    open(&b, &w, "/settings").await;
+    let protocols: Value = b
+        .client
+        .execute(
+            "return [performance.getEntriesByType('navigation')[0].nextHopProtocol]
+               .concat(performance.getEntriesByType('resource')
+                 .filter(r => r.name.includes('/pkg/')).map(r => r.nextHopProtocol));",
+            vec![],
+        )
+        .await
+        .expect("the page's protocols");
+    let protocols = protocols.as_array().cloned().unwrap_or_default();
+    assert!(protocols.len() > 1, "{protocols:?}");
+    assert!(protocols.iter().all(|p| p == "h2"), "{protocols:?}");
+
+    set_input(&b, "[data-testid=hostname-input]", "https-host").await;
+    click(&b, "[data-testid=settings-save]").await;
+    wait_text(&b, "Settings saved.").await;
+    // A full page load shows the saved value.
+    b.client.refresh().await.expect("reload the page");
+    b.wait_hydrated().await;
+    let value = b
+        .find("[data-testid=hostname-input]")
+        .await
+        .prop("value")
+        .await
+        .expect("the hostname field")
+        .unwrap_or_default();
+    assert_eq!(value, "https-host");
+    b.close().await;
+}

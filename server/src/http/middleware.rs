@@ -31,8 +31,13 @@ fn is_safe_method(m: &Method) -> bool {
 }
 
 /// True when the request's `Origin` (or, lacking it, `Sec-Fetch-Site`) says it comes from another site.
-pub fn is_cross_origin(headers: &HeaderMap) -> bool {
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+/// The request's own authority is its `Host` header, or over HTTP/2 (which has no `Host`) the
+/// `:authority` that hyper puts into the request URI, passed as `uri_authority`.
+pub fn is_cross_origin(headers: &HeaderMap, uri_authority: Option<&str>) -> bool {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or(uri_authority);
     if let Some(origin) = headers.get(header::ORIGIN) {
         let Ok(origin) = origin.to_str() else {
             return true;
@@ -60,7 +65,8 @@ pub async fn csrf_guard(req: Request, next: Next) -> Response {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer "));
-        if !bearer && is_cross_origin(req.headers()) {
+        let authority = req.uri().authority().map(|a| a.as_str());
+        if !bearer && is_cross_origin(req.headers(), authority) {
             return ApiError::forbidden("Cross-origin requests may not change anything.")
                 .into_response();
         }
@@ -204,30 +210,50 @@ mod tests {
 
     #[test]
     fn origin_checks() {
-        assert!(!is_cross_origin(&headers(&[
-            ("host", "127.0.0.1:8080"),
-            ("origin", "http://127.0.0.1:8080")
-        ])));
-        assert!(is_cross_origin(&headers(&[
-            ("host", "127.0.0.1:8080"),
-            ("origin", "http://evil.example")
-        ])));
-        assert!(is_cross_origin(&headers(&[
-            ("host", "127.0.0.1:8080"),
-            ("origin", "null")
-        ])));
+        assert!(!is_cross_origin(
+            &headers(&[
+                ("host", "127.0.0.1:8080"),
+                ("origin", "http://127.0.0.1:8080")
+            ]),
+            None
+        ));
+        assert!(is_cross_origin(
+            &headers(&[
+                ("host", "127.0.0.1:8080"),
+                ("origin", "http://evil.example")
+            ]),
+            None
+        ));
+        assert!(is_cross_origin(
+            &headers(&[("host", "127.0.0.1:8080"), ("origin", "null")]),
+            None
+        ));
         assert!(
-            !is_cross_origin(&headers(&[("host", "h:1")])),
+            !is_cross_origin(&headers(&[("host", "h:1")]), None),
             "curl sends no Origin"
         );
-        assert!(is_cross_origin(&headers(&[
-            ("host", "h:1"),
-            ("sec-fetch-site", "cross-site")
-        ])));
-        assert!(!is_cross_origin(&headers(&[
-            ("host", "h:1"),
-            ("sec-fetch-site", "same-origin")
-        ])));
+        assert!(is_cross_origin(
+            &headers(&[("host", "h:1"), ("sec-fetch-site", "cross-site")]),
+            None
+        ));
+        assert!(!is_cross_origin(
+            &headers(&[("host", "h:1"), ("sec-fetch-site", "same-origin")]),
+            None
+        ));
+    }
+
+    #[test]
+    fn http2_requests_compare_the_origin_with_the_uri_authority() {
+        let same = headers(&[("origin", "https://warden.example:8443")]);
+        assert!(!is_cross_origin(&same, Some("warden.example:8443")));
+        assert!(is_cross_origin(&same, Some("other.example:8443")));
+        assert!(is_cross_origin(&same, None), "nothing to compare with");
+        // A Host header, when there is one, is what the browser addressed.
+        let with_host = headers(&[
+            ("host", "warden.example:8443"),
+            ("origin", "https://warden.example:8443"),
+        ]);
+        assert!(!is_cross_origin(&with_host, Some("ignored:1")));
     }
 
     #[test]
