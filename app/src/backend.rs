@@ -65,8 +65,10 @@ pub trait Backend: Send + Sync + 'static {
     // Every method gets the caller's address: the server notes it as administering (never banned), and
     // an apply keeps it reaching the admin port and SSH (anti-lockout).
 
-    /// The peer address of the connection these request extensions belong to.
+    /// The peer address of the connection these request extensions belong to, noted as administering.
     fn client_address(&self, extensions: &http::Extensions) -> Option<std::net::IpAddr>;
+    /// The peer address of the connection these request extensions belong to (nothing noted).
+    fn peer_address(&self, extensions: &http::Extensions) -> Option<std::net::IpAddr>;
     async fn firewall_state(&self, client: IpAddr) -> Result<FirewallState, AppError>;
     async fn firewall_rules(&self, client: IpAddr) -> Result<Vec<RuleRow>, AppError>;
     async fn add_firewall_rule(
@@ -144,9 +146,11 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<Settings, AppError>;
     /// Read-only facts about how Warden is served (TLS).
     async fn server_info(&self) -> ServerInfo;
+    /// `client`: the caller's address (a wrong current password counts as a failed login of it).
     async fn change_password(
         &self,
         user: &SessionUser,
+        client: IpAddr,
         change: PasswordChange,
     ) -> Result<(), AppError>;
     async fn list_tokens(&self, user: &SessionUser) -> Result<Vec<ApiToken>, AppError>;

@@ -50,8 +50,19 @@ pub enum CredentialError {
     Conflict(Vec<FieldError>),
     #[error("{0}")]
     NotFound(String),
+    /// Too many wrong passwords from this address: refused for the given time.
+    #[error("too many wrong passwords from this address; try again in {} s", .0.as_secs().max(1))]
+    Throttled(Duration),
     #[error(transparent)]
     Internal(#[from] AuthError),
+}
+
+/// What a password change with a well-formed request did.
+#[derive(Debug, PartialEq, Eq)]
+enum PasswordChanged {
+    Yes,
+    /// The current password given was wrong: nothing changed.
+    WrongCurrent,
 }
 
 impl From<StoreError> for CredentialError {
@@ -562,12 +573,40 @@ impl Auth {
     /// Changes the password of the principal's user: the current password is required, the new one is
     /// validated (shared rules in `app::model::admin`). Every other login session of the user ends; the
     /// caller's session and the user's API tokens stay valid.
+    ///
+    /// A wrong current password counts as a failed login of `addr` (the same per-address throttle as
+    /// the login: a stolen session must not become a way to guess the password); once `max_failures`
+    /// are used up within `window`, the answer is [`CredentialError::Throttled`] without checking.
     pub async fn change_password(
         &self,
         principal: &Principal,
         change: &PasswordChange,
+        addr: IpAddr,
+        max_failures: u32,
+        window: Duration,
     ) -> Result<(), CredentialError> {
-        let result = self.change_password_unaudited(principal, change).await;
+        let allowed = self
+            .throttle_lock()
+            .check(addr, Instant::now(), max_failures, window);
+        if let Err(retry_after) = allowed {
+            let result = Err(CredentialError::Throttled(retry_after));
+            self.audit
+                .record_result("auth.password", &principal.username, &result)
+                .await;
+            return result;
+        }
+        let result = match self.change_password_unaudited(principal, change).await {
+            Ok(PasswordChanged::Yes) => Ok(()),
+            Ok(PasswordChanged::WrongCurrent) => {
+                self.throttle_lock()
+                    .record_failure(addr, Instant::now(), window);
+                Err(CredentialError::Invalid(vec![FieldError::new(
+                    "current_password",
+                    "the current password is wrong",
+                )]))
+            }
+            Err(e) => Err(e),
+        };
         self.audit
             .record_result("auth.password", &principal.username, &result)
             .await;
@@ -578,7 +617,7 @@ impl Auth {
         &self,
         principal: &Principal,
         change: &PasswordChange,
-    ) -> Result<(), CredentialError> {
+    ) -> Result<PasswordChanged, CredentialError> {
         let errors = validate_password_change(change);
         if !errors.is_empty() {
             return Err(CredentialError::Invalid(errors));
@@ -598,10 +637,7 @@ impl Auth {
         .await
         .map_err(|e| AuthError::Join(e.to_string()))??;
         let Some(new_hash) = new_hash else {
-            return Err(CredentialError::Invalid(vec![FieldError::new(
-                "current_password",
-                "the current password is wrong",
-            )]));
+            return Ok(PasswordChanged::WrongCurrent);
         };
         user.password_hash = new_hash;
         self.users.insert(&principal.username, &user)?;
@@ -614,7 +650,7 @@ impl Auth {
             }
         }
         self.store.flush().await?;
-        Ok(())
+        Ok(PasswordChanged::Yes)
     }
 }
 
@@ -795,14 +831,14 @@ mod tests {
             new_password: "second-password-2".into(),
         };
         assert!(matches!(
-            auth.change_password(&me, &wrong).await,
+            auth.change_password(&me, &wrong, ip, 50, w).await,
             Err(CredentialError::Invalid(e)) if e[0].field == "current_password"
         ));
         let right = PasswordChange {
             current_password: "first-password-1".into(),
             ..wrong
         };
-        auth.change_password(&me, &right).await.unwrap();
+        auth.change_password(&me, &right, ip, 50, w).await.unwrap();
         assert!(
             auth.authenticate(&mine).unwrap().is_some(),
             "the caller stays"
@@ -822,6 +858,53 @@ mod tests {
             auth.revoke_api_token("admin", &created.id).await,
             Err(CredentialError::NotFound(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn wrong_current_passwords_are_throttled_per_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let auth = Auth::new(&store).unwrap();
+        auth.bootstrap(Some("first-password-1".into()))
+            .await
+            .unwrap();
+        let (ip, other): (IpAddr, IpAddr) =
+            ("192.0.2.7".parse().unwrap(), "192.0.2.8".parse().unwrap());
+        let w = Duration::from_secs(600);
+        let token = match auth.login("admin", "first-password-1", ip, 50, w).await {
+            Ok(LoginOutcome::Ok { token, .. }) => token,
+            other => panic!("login failed: {other:?}"),
+        };
+        let me = auth.authenticate(&token).unwrap().unwrap();
+        let change = |current: &str| PasswordChange {
+            current_password: current.into(),
+            new_password: "second-password-2".into(),
+        };
+        // A malformed request (empty current password) is not a guess and costs nothing.
+        assert!(matches!(
+            auth.change_password(&me, &change(""), ip, 2, w).await,
+            Err(CredentialError::Invalid(_))
+        ));
+        for _ in 0..2 {
+            assert!(matches!(
+                auth.change_password(&me, &change("guess"), ip, 2, w).await,
+                Err(CredentialError::Invalid(e)) if e[0].field == "current_password"
+            ));
+        }
+        // The failures are used up: even the right password is refused from that address, unchecked.
+        assert!(matches!(
+            auth.change_password(&me, &change("first-password-1"), ip, 2, w).await,
+            Err(CredentialError::Throttled(d)) if d > Duration::ZERO
+        ));
+        // They count as failed logins of the address too.
+        assert!(matches!(
+            auth.login("admin", "first-password-1", ip, 2, w).await,
+            Ok(LoginOutcome::Throttled { .. })
+        ));
+        // Another address is not affected.
+        auth.change_password(&me, &change("first-password-1"), other, 2, w)
+            .await
+            .unwrap();
     }
 
     #[tokio::test]

@@ -33,6 +33,13 @@ impl From<CredentialError> for AppError {
             CredentialError::Invalid(fields) => AppError::Invalid(fields),
             CredentialError::Conflict(fields) => AppError::Conflict(fields),
             CredentialError::NotFound(message) => AppError::NotFound(message),
+            // Shown under the current-password field of the form.
+            e @ CredentialError::Throttled(_) => {
+                AppError::Invalid(vec![app::model::FieldError::new(
+                    "current_password",
+                    e.to_string(),
+                )])
+            }
             CredentialError::Internal(cause) => {
                 tracing::error!(error = %cause, "auth error in a server function");
                 AppError::Internal(INTERNAL_MESSAGE.into())
@@ -174,11 +181,15 @@ impl Backend for AppState {
     // ---- firewall ----
 
     fn client_address(&self, extensions: &http::Extensions) -> Option<IpAddr> {
-        let ConnectInfo(peer) = extensions.get::<ConnectInfo<SocketAddr>>()?;
-        let addr = peer.ip().to_canonical();
+        let addr = self.peer_address(extensions)?;
         // Like every REST firewall call: the caller counts as administering (never banned).
         self.firewall.note_administering(addr);
         Some(addr)
+    }
+
+    fn peer_address(&self, extensions: &http::Extensions) -> Option<IpAddr> {
+        let ConnectInfo(peer) = extensions.get::<ConnectInfo<SocketAddr>>()?;
+        Some(peer.ip().to_canonical())
     }
 
     async fn firewall_state(&self, client: IpAddr) -> Result<FirewallState, AppError> {
@@ -390,12 +401,13 @@ impl Backend for AppState {
     async fn change_password(
         &self,
         user: &SessionUser,
+        client: IpAddr,
         change: PasswordChange,
     ) -> Result<(), AppError> {
-        Ok(self
-            .auth
-            .change_password(&principal_of(user), &change)
-            .await?)
+        Ok(
+            crate::http::auth_routes::change_password(self, &principal_of(user), &change, client)
+                .await?,
+        )
     }
 
     async fn list_tokens(&self, user: &SessionUser) -> Result<Vec<ApiToken>, AppError> {

@@ -180,3 +180,63 @@ async fn password_change_requires_the_current_password_and_ends_other_sessions()
         .unwrap();
     assert_eq!(new.status(), 200);
 }
+
+/// A session is not a way to guess the password: wrong current passwords count as failed logins of the
+/// address, and once the failures allowed by the ban settings are used up, password changes (even with
+/// the right password) and logins from that address get 429 with Retry-After. (From loopback, so the
+/// firewall never bans here; `firewall_e2e` covers the kernel ban of failed logins.)
+#[tokio::test]
+async fn wrong_current_passwords_are_throttled_like_failed_logins() {
+    let w = Warden::start();
+    let caller = Api::login(&w).await;
+    assert_eq!(
+        caller
+            .patch(
+                "/settings",
+                &json!({"ban": {"max_failures": 3, "window_secs": 600, "ban_secs": 120}})
+            )
+            .await
+            .status(),
+        200
+    );
+    for _ in 0..3 {
+        let (status, _, field) = api_error(
+            caller
+                .post(
+                    "/auth/password",
+                    &json!({"current_password": "a-guess", "new_password": "a-brand-new-password-42"}),
+                )
+                .await,
+        )
+        .await;
+        assert_eq!((status, field.as_deref()), (422, Some("current_password")));
+    }
+    let resp = caller
+        .post(
+            "/auth/password",
+            &json!({"current_password": ADMIN_PASSWORD, "new_password": "a-brand-new-password-42"}),
+        )
+        .await;
+    assert_eq!(resp.status(), 429);
+    let retry_after: u64 = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("a Retry-After in seconds");
+    assert!((1..=120).contains(&retry_after), "{retry_after}");
+    let login = w
+        .client()
+        .post(w.api("/auth/login"))
+        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        login.status(),
+        429,
+        "logins from the address are blocked too"
+    );
+    // The refused attempts changed nothing: the session still works.
+    assert_eq!(caller.get("/services").await.status(), 200);
+}

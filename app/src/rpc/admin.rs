@@ -32,7 +32,13 @@ pub async fn get_server_info() -> Result<ServerInfo, AppError> {
 #[server(prefix = "/rpc", endpoint = "admin/password", input = Json)]
 pub async fn change_password(change: PasswordChange) -> Result<(), AppError> {
     let (backend, user) = crate::backend::require_user().await?;
-    backend.change_password(&user, change).await
+    let extensions: http::Extensions = leptos_axum::extract()
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let client = backend.peer_address(&extensions).ok_or_else(|| {
+        AppError::Internal("the address of this connection is unknown".to_string())
+    })?;
+    backend.change_password(&user, client, change).await
 }
 
 /// The caller's API tokens (without secrets).

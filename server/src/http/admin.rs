@@ -2,7 +2,9 @@
 //! change (`/auth/password`) and the audit log (`/audit`). Thin adapters over `Auth` and `AuditLog`,
 //! which also record the audit entries.
 
-use axum::extract::{Path, Query, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -68,13 +70,18 @@ async fn revoke_token(
 
 #[utoipa::path(post, path = "/auth/password", tag = TAG_AUTH, operation_id = "change_password",
     request_body = PasswordChange,
-    responses((status = 204, description = "Changed; the user's other login sessions end (API tokens stay)")))]
+    responses(
+        (status = 204, description = "Changed; the user's other login sessions end (API tokens stay)"),
+        (status = 429, description = "Too many wrong current passwords from this address (they count as failed logins; see Retry-After)", body = super::error::ErrorResponse),
+    ))]
 async fn change_password(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ApiJson(change): ApiJson<PasswordChange>,
 ) -> Result<StatusCode, ApiError> {
-    state.auth.change_password(&principal, &change).await?;
+    super::auth_routes::change_password(&state, &principal, &change, peer.ip().to_canonical())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,7 +1,7 @@
 //! Login and logout, for the API (`/api/v1/auth/*`, JSON) and for the browser's login form (`/login`,
 //! `/logout`, form posts answered with redirects). Both set or clear the session cookie.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, State};
@@ -12,7 +12,11 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use super::json::ApiJson;
-use crate::auth::{unix_to_rfc3339, LoginOutcome, Principal, SESSION_COOKIE, SESSION_LIFETIME};
+use app::model::admin::PasswordChange;
+
+use crate::auth::{
+    unix_to_rfc3339, CredentialError, LoginOutcome, Principal, SESSION_COOKIE, SESSION_LIFETIME,
+};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -73,16 +77,51 @@ async fn attempt(
         LoginOutcome::Invalid => tracing::warn!(client = %addr.ip(), "failed login"),
         LoginOutcome::Throttled { .. } => {
             tracing::warn!(client = %addr.ip(), "login throttled");
-            // Too many failures: logins from the address are refused for `ban_secs`, and it is banned
-            // at the kernel for as long; afterwards it starts afresh.
-            let retry_after = state
-                .auth
-                .block_address(addr.ip(), Duration::from_secs(ban.ban_secs));
-            state.firewall.ban_failed_logins(addr.ip(), &ban).await;
+            let retry_after = block_and_ban(state, addr.ip()).await;
             return Ok(LoginOutcome::Throttled { retry_after });
         }
     }
     Ok(outcome)
+}
+
+/// An address used up its failed logins (or wrong current passwords): logins and password changes from
+/// it are refused for `ban_secs`, and it is banned at the kernel for as long (unless it is protected:
+/// loopback, an administering address); afterwards it starts afresh. Returns how long the block lasts.
+pub(crate) async fn block_and_ban(state: &AppState, addr: IpAddr) -> Duration {
+    let ban = state.settings().ban;
+    let retry_after = state
+        .auth
+        .block_address(addr, Duration::from_secs(ban.ban_secs));
+    state.firewall.ban_failed_logins(addr, &ban).await;
+    retry_after
+}
+
+/// Changes the principal's password with the login's per-address throttle (see
+/// [`crate::auth::Auth::change_password`]); the REST route and the UI's server function both use it.
+pub(crate) async fn change_password(
+    state: &AppState,
+    principal: &Principal,
+    change: &PasswordChange,
+    addr: IpAddr,
+) -> Result<(), CredentialError> {
+    let ban = state.settings().ban;
+    let result = state
+        .auth
+        .change_password(
+            principal,
+            change,
+            addr,
+            ban.max_failures,
+            Duration::from_secs(ban.window_secs),
+        )
+        .await;
+    match result {
+        Err(CredentialError::Throttled(_)) => {
+            tracing::warn!(client = %addr, "password change throttled");
+            Err(CredentialError::Throttled(block_and_ban(state, addr).await))
+        }
+        other => other,
+    }
 }
 
 /// `POST /api/v1/auth/login`.

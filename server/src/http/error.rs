@@ -159,6 +159,9 @@ impl From<crate::auth::CredentialError> for ApiError {
             CredentialError::Invalid(errors) => ApiError::validation(errors),
             CredentialError::Conflict(errors) => ApiError::conflict(errors),
             CredentialError::NotFound(message) => ApiError::not_found(message),
+            CredentialError::Throttled(retry_after) => {
+                ApiError::rate_limited(retry_after.as_secs().max(1))
+            }
             CredentialError::Internal(e) => ApiError::internal(e),
         }
     }
