@@ -785,14 +785,18 @@ mod tests {
         assert_eq!(auth.authenticate(&token).unwrap(), None);
     }
 
-    #[tokio::test]
-    async fn api_tokens_and_password_change() {
+    /// A fresh store (kept alive by the returned directory) whose admin has `password`.
+    async fn auth_with_admin(password: &str) -> (tempfile::TempDir, Auth) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let auth = Auth::new(&store).unwrap();
-        auth.bootstrap(Some("first-password-1".into()))
-            .await
-            .unwrap();
+        auth.bootstrap(Some(password.into())).await.unwrap();
+        (dir, auth)
+    }
+
+    #[tokio::test]
+    async fn api_tokens_and_password_change() {
+        let (_dir, auth) = auth_with_admin("first-password-1").await;
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
         let w = Duration::from_secs(600);
         let session = |outcome| match outcome {
@@ -862,12 +866,7 @@ mod tests {
 
     #[tokio::test]
     async fn wrong_current_passwords_are_throttled_per_address() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let auth = Auth::new(&store).unwrap();
-        auth.bootstrap(Some("first-password-1".into()))
-            .await
-            .unwrap();
+        let (_dir, auth) = auth_with_admin("first-password-1").await;
         let (ip, other): (IpAddr, IpAddr) =
             ("192.0.2.7".parse().unwrap(), "192.0.2.8".parse().unwrap());
         let w = Duration::from_secs(600);

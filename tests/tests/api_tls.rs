@@ -182,22 +182,19 @@ async fn https_speaks_http2_with_live_streams_and_the_origin_guard() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    let origin = w.url.trim_end_matches('/').to_string();
-    let resp = h2
-        .patch(format!("{}/api/v1/settings", w.url))
-        .header(reqwest::header::ORIGIN, &origin)
-        .json(&serde_json::json!({"hostname": "over-h2"}))
-        .send()
+    let set_hostname = |origin: String, hostname: &str| {
+        h2.patch(format!("{}/api/v1/settings", w.url))
+            .header(reqwest::header::ORIGIN, origin)
+            .json(&serde_json::json!({ "hostname": hostname }))
+            .send()
+    };
+    let resp = set_hostname(w.url.trim_end_matches('/').to_string(), "over-h2")
         .await
         .unwrap();
     assert_eq!(resp.version(), reqwest::Version::HTTP_2);
     let status = resp.status();
     assert_eq!(status, 200, "{}", resp.text().await.unwrap_or_default());
-    let resp = h2
-        .patch(format!("{}/api/v1/settings", w.url))
-        .header(reqwest::header::ORIGIN, "https://evil.example")
-        .json(&serde_json::json!({"hostname": "from-elsewhere"}))
-        .send()
+    let resp = set_hostname("https://evil.example".into(), "from-elsewhere")
         .await
         .unwrap();
     assert_eq!(resp.status(), 403);
