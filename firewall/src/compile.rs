@@ -8,11 +8,14 @@
 
 use std::net::IpAddr;
 
+use crate::field_error::FieldError;
 use crate::model::{
     Action, ApplyContext, Ban, Direction, Family, FirewallConfig, IpVersion, PortRange, Protocol,
-    Rule, RuleSet,
+    Rule,
 };
-use crate::validate::{self, merge_networks, FieldError, HostSpec, IpNetwork};
+use crate::network::{merge_networks, HostSpec, IpNetwork};
+use crate::ruleset::RuleSet;
+use crate::validate;
 
 /// Which packets of one address family (or both) a compiled rule matches by address.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,8 +20,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use serde::{Deserialize, Serialize};
 
 use crate::compile::{compile_lenient, CompiledRule, CompiledRuleset};
-use crate::model::{Action, ApplyContext, Direction, Family, FirewallConfig, Policy, RuleSet};
-use crate::validate::IpNetwork;
+use crate::model::{Action, ApplyContext, Direction, Family, FirewallConfig, Policy};
+use crate::network::IpNetwork;
+use crate::ruleset::RuleSet;
 
 /// Transport protocol of a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -303,8 +304,8 @@ pub fn exposure_hostnames(rules: &RuleSet, port: u16, protocol: PacketProtocol) 
         })
         .flat_map(|r| r.hosts)
         .filter_map(|host| match host {
-            crate::validate::HostSpec::Hostname(name) => Some(name),
-            crate::validate::HostSpec::Network(_) => None,
+            crate::network::HostSpec::Hostname(name) => Some(name),
+            crate::network::HostSpec::Network(_) => None,
         })
         .collect();
     names.sort();

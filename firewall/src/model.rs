@@ -1,18 +1,19 @@
 //! The firewall's data model: rules as the REST API and the UI see them ([`Rule`], [`RuleInput`],
-//! [`RulePatch`]), the ordered [`RuleSet`], the appliance-level [`FirewallConfig`], and the runtime
-//! inputs of an apply ([`ApplyContext`]: resolved hostnames and the bans to carry over).
+//! [`RulePatch`]), the appliance-level [`FirewallConfig`], and the runtime inputs of an apply
+//! ([`ApplyContext`]: resolved hostnames and the bans to carry over).
 //!
-//! Everything here is plain data with serde shapes matching `api-v1.md`; checking happens in
-//! [`crate::validate`]. Ordering is the rule set's job: index 0 is the top rule, which wins.
+//! Everything here is plain data with serde shapes matching `api-v1.md`; it imports no validation.
+//! Checking and building validated rules is [`crate::validate`]'s job ([`RuleInput::into_rule`],
+//! [`Rule::patched`]); ordering is [`crate::ruleset::RuleSet`]'s.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::net::IpAddr;
-use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
-use crate::validate::{self, FieldError, IpNetwork};
+pub use crate::network::Family;
+use crate::network::IpNetwork;
+pub use crate::ports::PortRange;
 
 /// Transport protocol a rule matches. `any` matches both TCP and UDP when ports are given, and every
 /// protocol (ICMP included) when no ports are given.
@@ -71,26 +72,6 @@ pub enum IpVersion {
     #[default]
     #[serde(rename = "any")]
     Any,
-}
-
-/// Address family of one packet or address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Family {
-    /// IPv4.
-    Ipv4,
-    /// IPv6.
-    Ipv6,
-}
-
-impl Family {
-    /// The family of an address.
-    pub fn of(addr: &IpAddr) -> Family {
-        match addr {
-            IpAddr::V4(_) => Family::Ipv4,
-            IpAddr::V6(_) => Family::Ipv6,
-        }
-    }
 }
 
 impl IpVersion {
@@ -182,27 +163,6 @@ pub struct RuleInput {
     pub annotation: Option<String>,
 }
 
-impl RuleInput {
-    /// Builds and validates a rule with the given server-assigned id. On success the hosts and ports
-    /// are in their normalised spelling (see [`crate::validate`]). `position` is left at 0; insert
-    /// the rule with [`RuleSet::insert`] to place it.
-    pub fn into_rule(self, id: impl Into<String>) -> Result<Rule, Vec<FieldError>> {
-        let rule = Rule {
-            id: id.into(),
-            position: 0,
-            enabled: self.enabled.unwrap_or(true),
-            protocol: self.protocol.unwrap_or_default(),
-            action: self.action.unwrap_or_default(),
-            direction: self.direction.unwrap_or_default(),
-            hosts: self.hosts.unwrap_or_default(),
-            ports: self.ports.unwrap_or_default(),
-            ip_version: self.ip_version.unwrap_or_default(),
-            annotation: self.annotation.unwrap_or_default(),
-        };
-        validate::normalize_rule(&rule)
-    }
-}
-
 /// A partial update (`PATCH /api/v1/firewall/rules/{id}`): every present field replaces the rule's.
 /// `position` moves the rule (same as the `move` endpoint). Unknown fields are refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -239,37 +199,6 @@ pub struct RulePatch {
 }
 
 impl Rule {
-    /// The rule with `patch` applied, validated and normalised (the rule itself is unchanged: rejected
-    /// input changes nothing). Ignores `patch.position`; use [`RuleSet::patch`] to also move it.
-    pub fn patched(&self, patch: &RulePatch) -> Result<Rule, Vec<FieldError>> {
-        let mut next = self.clone();
-        if let Some(v) = patch.enabled {
-            next.enabled = v;
-        }
-        if let Some(v) = patch.protocol {
-            next.protocol = v;
-        }
-        if let Some(v) = patch.action {
-            next.action = v;
-        }
-        if let Some(v) = patch.direction {
-            next.direction = v;
-        }
-        if let Some(v) = &patch.hosts {
-            next.hosts = v.clone();
-        }
-        if let Some(v) = &patch.ports {
-            next.ports = v.clone();
-        }
-        if let Some(v) = patch.ip_version {
-            next.ip_version = v;
-        }
-        if let Some(v) = &patch.annotation {
-            next.annotation = v.clone();
-        }
-        validate::normalize_rule(&next)
-    }
-
     /// The rule as a [`RuleInput`] (what presets list: a rule without id/position).
     pub fn to_input(&self) -> RuleInput {
         RuleInput {
@@ -283,202 +212,6 @@ impl Rule {
             ip_version: Some(self.ip_version),
             annotation: Some(self.annotation.clone()),
         }
-    }
-}
-
-/// Errors of [`RuleSet`] editing operations.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RuleSetError {
-    /// No rule has this id.
-    #[error("no firewall rule has the id {0:?}")]
-    NotFound(String),
-    /// A rule with this id already exists.
-    #[error("a firewall rule with the id {0:?} already exists")]
-    DuplicateId(String),
-    /// The patch did not validate.
-    #[error("invalid rule")]
-    Invalid(Vec<FieldError>),
-}
-
-/// The ordered rule set (index 0 = top; the first matching rule wins). Positions are kept equal to
-/// indices by every method here.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct RuleSet {
-    /// The rules, top first.
-    pub rules: Vec<Rule>,
-}
-
-impl RuleSet {
-    /// A rule set from rules in order (positions are renumbered).
-    pub fn new(rules: Vec<Rule>) -> RuleSet {
-        let mut set = RuleSet { rules };
-        set.renumber();
-        set
-    }
-
-    /// Sets every rule's `position` to its index.
-    pub fn renumber(&mut self) {
-        for (index, rule) in self.rules.iter_mut().enumerate() {
-            rule.position = u32::try_from(index).unwrap_or(u32::MAX);
-        }
-    }
-
-    /// The rule with this id.
-    pub fn get(&self, id: &str) -> Option<&Rule> {
-        self.rules.iter().find(|r| r.id == id)
-    }
-
-    fn index_of(&self, id: &str) -> Result<usize, RuleSetError> {
-        self.rules
-            .iter()
-            .position(|r| r.id == id)
-            .ok_or_else(|| RuleSetError::NotFound(id.to_string()))
-    }
-
-    /// Inserts `rule` at `position` (clamped; `None` appends) and returns its final position.
-    pub fn insert(&mut self, rule: Rule, position: Option<u32>) -> Result<u32, RuleSetError> {
-        if self.get(&rule.id).is_some() {
-            return Err(RuleSetError::DuplicateId(rule.id));
-        }
-        let index = clamp_index(position, self.rules.len());
-        self.rules.insert(index, rule);
-        self.renumber();
-        Ok(u32::try_from(index).unwrap_or(u32::MAX))
-    }
-
-    /// Moves a rule to `position` (clamped to the last index) and returns its final position.
-    pub fn move_rule(&mut self, id: &str, position: u32) -> Result<u32, RuleSetError> {
-        let from = self.index_of(id)?;
-        let rule = self.rules.remove(from);
-        let index = clamp_index(Some(position), self.rules.len());
-        self.rules.insert(index, rule);
-        self.renumber();
-        Ok(u32::try_from(index).unwrap_or(u32::MAX))
-    }
-
-    /// Removes a rule and returns it.
-    pub fn remove(&mut self, id: &str) -> Result<Rule, RuleSetError> {
-        let index = self.index_of(id)?;
-        let rule = self.rules.remove(index);
-        self.renumber();
-        Ok(rule)
-    }
-
-    /// Applies a validated patch (and its `position`, if any); on error nothing changes.
-    pub fn patch(&mut self, id: &str, patch: &RulePatch) -> Result<&Rule, RuleSetError> {
-        let index = self.index_of(id)?;
-        let next = self.rules[index]
-            .patched(patch)
-            .map_err(RuleSetError::Invalid)?;
-        self.rules[index] = next;
-        let index = match patch.position {
-            Some(position) => {
-                let rule = self.rules.remove(index);
-                let to = clamp_index(Some(position), self.rules.len());
-                self.rules.insert(to, rule);
-                to
-            }
-            None => index,
-        };
-        self.renumber();
-        Ok(&self.rules[index])
-    }
-
-    /// Every hostname (lower-cased, without a trailing dot) used by an **enabled** rule: the server
-    /// resolves these right before rendering and passes the result in [`ApplyContext::resolved_hosts`].
-    pub fn hostnames(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .rules
-            .iter()
-            .filter(|r| r.enabled)
-            .flat_map(|r| r.hosts.iter())
-            .filter_map(|h| match validate::parse_host(h) {
-                Ok(validate::HostSpec::Hostname(name)) => Some(name),
-                _ => None,
-            })
-            .collect();
-        names.sort();
-        names.dedup();
-        names
-    }
-}
-
-fn clamp_index(position: Option<u32>, len: usize) -> usize {
-    match position {
-        Some(p) => usize::try_from(p).unwrap_or(usize::MAX).min(len),
-        None => len,
-    }
-}
-
-/// An inclusive port range, serialized as `"first:last"` (e.g. the service range `"8300:8499"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PortRange {
-    /// First port (inclusive).
-    pub first: u16,
-    /// Last port (inclusive), ≥ `first`.
-    pub last: u16,
-}
-
-impl PortRange {
-    /// A range; `None` if `first > last`.
-    pub fn new(first: u16, last: u16) -> Option<PortRange> {
-        (first <= last).then_some(PortRange { first, last })
-    }
-
-    /// A single port.
-    pub fn single(port: u16) -> PortRange {
-        PortRange {
-            first: port,
-            last: port,
-        }
-    }
-
-    /// Whether `port` is in the range.
-    pub fn contains(&self, port: u16) -> bool {
-        (self.first..=self.last).contains(&port)
-    }
-
-    /// The range covers every port (`0:65535`).
-    pub fn is_all(&self) -> bool {
-        self.first == 0 && self.last == u16::MAX
-    }
-}
-
-impl fmt::Display for PortRange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.first == self.last {
-            write!(f, "{}", self.first)
-        } else {
-            write!(f, "{}:{}", self.first, self.last)
-        }
-    }
-}
-
-impl FromStr for PortRange {
-    type Err = String;
-
-    /// Parses `"p"`, `"a:b"` or `"a-b"` (ports 1–65535, `a ≤ b`; `"0:65535"` is also accepted).
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match validate::parse_port(s)? {
-            validate::PortSpec::All => Ok(PortRange {
-                first: 0,
-                last: u16::MAX,
-            }),
-            validate::PortSpec::Range(range) => Ok(range),
-        }
-    }
-}
-
-impl Serialize for PortRange {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&format!("{}:{}", self.first, self.last))
-    }
-}
-
-impl<'de> Deserialize<'de> for PortRange {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -535,7 +268,7 @@ impl FirewallConfig {
 /// One ban: an address (IPv4 /32) or network (IPv6 /64) whose inbound traffic is dropped.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Ban {
-    /// The banned network (see [`crate::validate::ban_network`]).
+    /// The banned network (see [`crate::network::ban_network`]).
     pub network: IpNetwork,
     /// Seconds until the kernel removes the ban by itself; `None` = no timeout.
     pub expires_in_secs: Option<u64>,

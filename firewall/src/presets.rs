@@ -7,7 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Action, Direction, IpVersion, Protocol, RuleInput, RuleSet};
+use crate::model::{Action, Direction, IpVersion, Protocol, RuleInput};
+use crate::ruleset::RuleSet;
 
 /// Annotation prefix marking rules added by a preset.
 pub const PRESET_ANNOTATION_PREFIX: &str = "preset:";

@@ -3,7 +3,8 @@
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 use proptest::prelude::*;
-use warden_firewall::validate::{parse_host, parse_port, PortSpec};
+use warden_firewall::network::parse_host;
+use warden_firewall::ports::{parse_port, PortSpec};
 use warden_firewall::{
     FieldError, HostSpec, IpVersion, PortRange, Protocol, Rule, RuleInput, RulePatch, RuleSet,
     RuleSetError,

@@ -18,18 +18,23 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::process::{Command, Stdio};
 
-use nftables::expr::{Expression, NamedExpression};
 use nftables::schema::{NfListObject, NfObject, Nftables};
 use nftables::stmt::{Counter, Statement};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+mod listing;
+
+pub use crate::capability::Capability;
+pub use listing::fingerprint_listing;
+use listing::{ban_from_element, ban_set_element, ban_set_name, element_object, set_declaration};
+
 use crate::model::{Ban, Family};
+use crate::network::ban_network;
 use crate::render::{
     ban_key, rule_id_from_comment, RenderedRuleset, BAN_SET_V4, BAN_SET_V6, TABLE_FAMILY,
     TABLE_NAME,
 };
-use crate::validate::{ban_network, IpNetwork};
 
 /// Errors of the nftables backend. `Display` includes nft's own message.
 #[derive(Debug, thiserror::Error)]
@@ -64,16 +69,6 @@ pub enum NftError {
     /// A batch does not match the libnftables JSON schema (a renderer bug).
     #[error("the nft batch does not match the libnftables JSON schema: {0}")]
     Schema(String),
-}
-
-/// Whether the backend can manage the firewall on this host.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Capability {
-    /// `true` if nft runs and may change the ruleset.
-    pub available: bool,
-    /// Why not, in a human sentence.
-    pub reason: Option<String>,
 }
 
 /// Packet and byte counts of one user rule (summed over its nft rules).
@@ -458,92 +453,4 @@ impl NftBackend {
         ]});
         self.run_batch("lifting a ban", &batch, false)
     }
-}
-
-fn ban_set_name(network: &IpNetwork) -> &'static str {
-    match network.family() {
-        Family::Ipv4 => BAN_SET_V4,
-        Family::Ipv6 => BAN_SET_V6,
-    }
-}
-
-/// The text of `set NAME { ... }` in an nft listing, up to its closing brace.
-fn set_declaration<'a>(listing: &'a str, set: &str) -> Option<&'a str> {
-    let start = listing.find(&format!("set {set} {{"))?;
-    let rest = &listing[start..];
-    Some(rest.find('}').map_or(rest, |end| &rest[..end]))
-}
-
-fn ban_set_element(network: &IpNetwork, timeout: Option<u32>) -> Value {
-    let value = json!(ban_key(network).to_string());
-    match timeout {
-        Some(secs) => json!({"elem": {"val": value, "timeout": secs}}),
-        None => value,
-    }
-}
-
-fn element_object(set: &str, element: Value) -> Value {
-    json!({"family": TABLE_FAMILY, "table": TABLE_NAME, "name": set, "elem": [element]})
-}
-
-/// A ban set element as the network it bans: an address is a ban key (IPv4 host, IPv6 /64); a prefix
-/// (an interval set of an older Warden) is taken as it is.
-fn network_from_expression(expr: &Expression<'_>) -> Option<IpNetwork> {
-    match expr {
-        Expression::String(text) => text.parse::<IpAddr>().ok().map(ban_network),
-        Expression::Named(NamedExpression::Prefix(prefix)) => match prefix.addr.as_ref() {
-            Expression::String(addr) => {
-                let addr: IpAddr = addr.parse().ok()?;
-                IpNetwork::new(addr, u8::try_from(prefix.len).ok()?)
-            }
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-fn ban_from_element(element: &Expression<'_>) -> Option<Ban> {
-    match element {
-        Expression::Named(NamedExpression::Elem(elem)) => Some(Ban {
-            network: network_from_expression(&elem.val)?,
-            expires_in_secs: elem.expires.or(elem.timeout).map(u64::from),
-        }),
-        other => Some(Ban {
-            network: network_from_expression(other)?,
-            expires_in_secs: None,
-        }),
-    }
-}
-
-/// The structural fingerprint of a `nft -j list table` document: handles, counter values, set
-/// elements and metainfo removed, serialized canonically.
-pub fn fingerprint_listing(listing: &Value) -> String {
-    fn scrub(value: &Value) -> Value {
-        match value {
-            Value::Object(map) => {
-                let mut out = serde_json::Map::new();
-                for (key, inner) in map {
-                    match key.as_str() {
-                        "handle" | "elem" | "metainfo" => {}
-                        "counter" => {
-                            out.insert(key.clone(), json!({}));
-                        }
-                        _ => {
-                            out.insert(key.clone(), scrub(inner));
-                        }
-                    }
-                }
-                Value::Object(out)
-            }
-            Value::Array(items) => Value::Array(
-                items
-                    .iter()
-                    .map(scrub)
-                    .filter(|v| v.as_object().is_none_or(|m| !m.is_empty()))
-                    .collect(),
-            ),
-            other => other.clone(),
-        }
-    }
-    scrub(listing).to_string()
 }

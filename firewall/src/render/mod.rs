@@ -50,6 +50,9 @@
 //! otherwise; a reject rule of protocol `any` becomes a TCP-reset rule followed by the ICMP one (Linux
 //! ignores an ICMP error that arrives while `connect()` still holds the socket, so ICMP alone can
 //! look like a drop to a TCP client).
+//!
+//! The statement builders (each nft statement in both forms) and the fixed rules live in
+//! [`statements`]; this module lays out the table and its chains.
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -59,9 +62,17 @@ use serde_json::{json, Value};
 use crate::compile::{compile, CompiledRule, CompiledRuleset, RenderError};
 use crate::model::{
     Action, ApplyContext, Ban, Direction, Family, FirewallConfig, Policy, PortRange, Protocol,
-    RuleSet,
 };
-use crate::validate::IpNetwork;
+use crate::network::IpNetwork;
+use crate::ruleset::RuleSet;
+
+mod statements;
+
+use statements::{
+    action_piece, address_match, ct_state, family_header, family_name, guard_rule, icmp_types,
+    interface, loopback_notrack, m, meta, payload, piece, protocol_and_ports, rule, verdict_piece,
+    NftRule, Piece, ICMP_V4_TYPES, ICMP_V6_TYPES, ND_IN_TYPES, ND_OUT_TYPES,
+};
 
 /// nftables family of Warden's table.
 pub const TABLE_FAMILY: &str = "inet";
@@ -142,202 +153,6 @@ pub fn rule_id_from_comment(comment: &str) -> Option<&str> {
     (!id.is_empty()).then_some(id)
 }
 
-/// One statement of a rule, in both forms.
-#[derive(Clone)]
-struct Piece {
-    json: Value,
-    text: String,
-}
-
-fn piece(json: Value, text: impl Into<String>) -> Piece {
-    Piece {
-        json,
-        text: text.into(),
-    }
-}
-
-/// An nft rule before it is attached to a chain.
-struct NftRule {
-    pieces: Vec<Piece>,
-    comment: Option<String>,
-    /// `#` lines printed above it in the text form.
-    notes: Vec<String>,
-}
-
-fn rule(pieces: Vec<Piece>, comment: Option<&str>) -> NftRule {
-    NftRule {
-        pieces,
-        comment: comment.map(str::to_string),
-        notes: Vec::new(),
-    }
-}
-
-fn m(left: Value, op: &str, right: Value) -> Value {
-    json!({"match": {"op": op, "left": left, "right": right}})
-}
-
-fn meta(key: &str) -> Value {
-    json!({"meta": {"key": key}})
-}
-
-fn payload(protocol: &str, field: &str) -> Value {
-    json!({"payload": {"protocol": protocol, "field": field}})
-}
-
-fn ct_state(states: &[&str], verdict: &str) -> NftRule {
-    let right = if states.len() == 1 {
-        json!(states[0])
-    } else {
-        json!(states)
-    };
-    rule(
-        vec![
-            piece(
-                m(json!({"ct": {"key": "state"}}), "in", right),
-                format!("ct state {}", states.join(",")),
-            ),
-            verdict_piece(verdict),
-        ],
-        None,
-    )
-}
-
-fn verdict_piece(verdict: &str) -> Piece {
-    piece(json!({ verdict: null }), verdict)
-}
-
-fn interface(key: &str, name: &str) -> NftRule {
-    rule(
-        vec![
-            piece(m(meta(key), "==", json!(name)), format!("{key} \"{name}\"")),
-            verdict_piece("accept"),
-        ],
-        None,
-    )
-}
-
-fn l4proto_is(protocol: &str) -> Piece {
-    piece(
-        m(meta("l4proto"), "==", json!(protocol)),
-        format!("meta l4proto {protocol}"),
-    )
-}
-
-fn set_of<T>(items: &[T], one: impl Fn(&T) -> (Value, String)) -> (Value, String) {
-    if items.len() == 1 {
-        one(&items[0])
-    } else {
-        let (values, texts): (Vec<Value>, Vec<String>) = items.iter().map(one).unzip();
-        (
-            json!({"set": values}),
-            format!("{{ {} }}", texts.join(", ")),
-        )
-    }
-}
-
-fn icmp_types(family: Family, types: &[&str]) -> NftRule {
-    let (proto, header) = match family {
-        Family::Ipv4 => ("icmp", "icmp"),
-        Family::Ipv6 => ("ipv6-icmp", "icmpv6"),
-    };
-    let (right, text) = set_of(types, |t| (json!(t), (*t).to_string()));
-    rule(
-        vec![
-            l4proto_is(proto),
-            piece(
-                m(payload(header, "type"), "==", right),
-                format!("{header} type {text}"),
-            ),
-            verdict_piece("accept"),
-        ],
-        None,
-    )
-}
-
-fn network_value(net: &IpNetwork) -> (Value, String) {
-    if net.is_host() {
-        (json!(net.addr().to_string()), net.addr().to_string())
-    } else {
-        (
-            json!({"prefix": {"addr": net.addr().to_string(), "len": net.prefix_len()}}),
-            net.to_string(),
-        )
-    }
-}
-
-fn port_value(range: &PortRange) -> (Value, String) {
-    if range.first == range.last {
-        (json!(range.first), range.first.to_string())
-    } else {
-        (
-            json!({"range": [range.first, range.last]}),
-            format!("{}-{}", range.first, range.last),
-        )
-    }
-}
-
-fn family_header(family: Family) -> &'static str {
-    match family {
-        Family::Ipv4 => "ip",
-        Family::Ipv6 => "ip6",
-    }
-}
-
-fn address_match(family: Family, field: &str, networks: &[IpNetwork]) -> Piece {
-    let header = family_header(family);
-    let (right, text) = set_of(networks, network_value);
-    piece(
-        m(payload(header, field), "==", right),
-        format!("{header} {field} {text}"),
-    )
-}
-
-/// `tcp dport X`, `udp dport X` or `meta l4proto { tcp, udp } th dport X`, or just the protocol.
-fn protocol_and_ports(protocol: Protocol, ports: Option<&[PortRange]>) -> Vec<Piece> {
-    let header = match protocol {
-        Protocol::Tcp => "tcp",
-        Protocol::Udp => "udp",
-        Protocol::Any => "th",
-    };
-    let mut pieces = Vec::new();
-    match ports {
-        None => {
-            if protocol != Protocol::Any {
-                pieces.push(l4proto_is(header));
-            }
-        }
-        Some(ranges) => {
-            if protocol == Protocol::Any {
-                pieces.push(piece(
-                    m(meta("l4proto"), "==", json!({"set": ["tcp", "udp"]})),
-                    "meta l4proto { tcp, udp }",
-                ));
-            }
-            let (right, text) = set_of(ranges, port_value);
-            pieces.push(piece(
-                m(payload(header, "dport"), "==", right),
-                format!("{header} dport {text}"),
-            ));
-        }
-    }
-    pieces
-}
-
-fn action_piece(action: Action, protocol: Protocol) -> Piece {
-    match (action, protocol) {
-        (Action::Accept, _) => verdict_piece("accept"),
-        (Action::Drop, _) => verdict_piece("drop"),
-        (Action::Reject, Protocol::Tcp) => piece(
-            json!({"reject": {"type": "tcp reset"}}),
-            "reject with tcp reset",
-        ),
-        (Action::Reject, _) => piece(
-            json!({"reject": {"type": "icmpx", "expr": "port-unreachable"}}),
-            "reject with icmpx port-unreachable",
-        ),
-    }
-}
-
 fn user_rules(rule_def: &CompiledRule) -> Vec<NftRule> {
     let comment = rule_comment(&rule_def.id, &rule_def.annotation);
     let field = match rule_def.direction {
@@ -405,13 +220,6 @@ fn resolved_notes(rule_def: &CompiledRule) -> Vec<String> {
         .collect()
 }
 
-fn family_name(family: Family) -> &'static str {
-    match family {
-        Family::Ipv4 => "ipv4",
-        Family::Ipv6 => "ipv6",
-    }
-}
-
 fn anti_lockout_rules(config: &FirewallConfig) -> Vec<NftRule> {
     let ports: Vec<PortRange> = config
         .anti_lockout_ports()
@@ -471,54 +279,6 @@ fn prerouting_rules(config: Option<&FirewallConfig>) -> Vec<NftRule> {
     rules.push(ban_rule(Family::Ipv6, BAN_SET_V6));
     rules
 }
-
-/// `oif "lo" notrack`: loopback traffic skips connection tracking.
-fn loopback_notrack() -> NftRule {
-    rule(
-        vec![
-            piece(m(meta("oif"), "==", json!("lo")), "oif \"lo\""),
-            piece(json!({"notrack": null}), "notrack"),
-        ],
-        None,
-    )
-}
-
-fn guard_rule(range: PortRange) -> NftRule {
-    let mut pieces = protocol_and_ports(Protocol::Any, Some(&[range]));
-    pieces.push(piece(
-        json!({"counter": {"packets": 0, "bytes": 0}}),
-        "counter",
-    ));
-    pieces.push(verdict_piece("drop"));
-    rule(
-        pieces,
-        Some("private-cloud guard: service ports closed to outside"),
-    )
-}
-
-const ICMP_V4_TYPES: &[&str] = &[
-    "echo-request",
-    "destination-unreachable",
-    "time-exceeded",
-    "parameter-problem",
-];
-const ICMP_V6_TYPES: &[&str] = &[
-    "destination-unreachable",
-    "packet-too-big",
-    "time-exceeded",
-    "parameter-problem",
-    "echo-request",
-];
-const ND_IN_TYPES: &[&str] = &[
-    "nd-router-advert",
-    "nd-neighbor-solicit",
-    "nd-neighbor-advert",
-];
-const ND_OUT_TYPES: &[&str] = &[
-    "nd-router-solicit",
-    "nd-neighbor-solicit",
-    "nd-neighbor-advert",
-];
 
 struct Chain {
     name: &'static str,
