@@ -11,7 +11,7 @@ use warden_firewall::{Rule, RuleInput, RulePatch};
 use crate::model::admin::{ApiToken, AuditEntry, CreatedToken, PasswordChange};
 use crate::model::error::AppError;
 use crate::model::firewall::{
-    BanRow, ExposureRow, FirewallControl, FirewallState, PresetRow, RuleRow, RulesetTexts,
+    BanView, ExposureView, FirewallControl, FirewallStatus, PresetView, RuleView, RulesetTexts,
 };
 use crate::model::service::{ProcessInfo, Service, ServiceInput, ServicePatch};
 use crate::model::settings::{ServerInfo, Settings};
@@ -69,8 +69,8 @@ pub trait Backend: Send + Sync + 'static {
     fn client_address(&self, extensions: &http::Extensions) -> Option<std::net::IpAddr>;
     /// The peer address of the connection these request extensions belong to (nothing noted).
     fn peer_address(&self, extensions: &http::Extensions) -> Option<std::net::IpAddr>;
-    async fn firewall_state(&self, client: IpAddr) -> Result<FirewallState, AppError>;
-    async fn firewall_rules(&self, client: IpAddr) -> Result<Vec<RuleRow>, AppError>;
+    async fn firewall_state(&self, client: IpAddr) -> Result<FirewallStatus, AppError>;
+    async fn firewall_rules(&self, client: IpAddr) -> Result<Vec<RuleView>, AppError>;
     async fn add_firewall_rule(
         &self,
         user: &SessionUser,
@@ -97,7 +97,7 @@ pub trait Backend: Send + Sync + 'static {
         id: &str,
         position: u32,
     ) -> Result<Rule, AppError>;
-    async fn firewall_presets(&self, client: IpAddr) -> Result<Vec<PresetRow>, AppError>;
+    async fn firewall_presets(&self, client: IpAddr) -> Result<Vec<PresetView>, AppError>;
     async fn set_firewall_preset(
         &self,
         user: &SessionUser,
@@ -111,21 +111,21 @@ pub trait Backend: Send + Sync + 'static {
         user: &SessionUser,
         client: IpAddr,
         confirm_within_secs: u64,
-    ) -> Result<FirewallState, AppError>;
+    ) -> Result<FirewallStatus, AppError>;
     async fn control_firewall(
         &self,
         user: &SessionUser,
         client: IpAddr,
         op: FirewallControl,
-    ) -> Result<FirewallState, AppError>;
-    async fn firewall_bans(&self, client: IpAddr) -> Result<Vec<BanRow>, AppError>;
+    ) -> Result<FirewallStatus, AppError>;
+    async fn firewall_bans(&self, client: IpAddr) -> Result<Vec<BanView>, AppError>;
     async fn unban_address(
         &self,
         user: &SessionUser,
         client: IpAddr,
         address: &str,
     ) -> Result<(), AppError>;
-    async fn firewall_exposure(&self, client: IpAddr) -> Result<Vec<ExposureRow>, AppError>;
+    async fn firewall_exposure(&self, client: IpAddr) -> Result<Vec<ExposureView>, AppError>;
     /// Adds an accept rule for one reserved port of a service, at the top of the saved rules.
     async fn expose_service_port(
         &self,

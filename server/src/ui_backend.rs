@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use app::backend::{Backend, SessionUser};
 use app::model::error::AppError;
 use app::model::firewall::{
-    BanRow, ExposureRow, FirewallControl, FirewallState, PresetRow, RuleRow, RulesetTexts,
+    BanView, ExposureView, FirewallControl, FirewallStatus, PresetView, RuleView, RulesetTexts,
 };
 use app::model::service::{ProcessInfo, Service, ServiceInput, ServicePatch};
 use app::model::{FirewallCapability, ServiceAction, ShellInfo};
@@ -19,7 +19,7 @@ use app::model::admin::{ApiToken, AuditEntry, CreatedToken, PasswordChange};
 use app::model::settings::{ServerInfo, Settings};
 
 use crate::auth::{CredentialError, Principal, TokenKind};
-use crate::firewall_ctl::{parse_ban_address, views, FirewallError};
+use crate::firewall_ctl::{parse_ban_address, FirewallError};
 use crate::http::error::ApiError;
 use crate::http::settings::{BanPatch, CrashLoopPatch, SettingsPatch};
 use crate::state::AppState;
@@ -192,13 +192,12 @@ impl Backend for AppState {
         Some(peer.ip().to_canonical())
     }
 
-    async fn firewall_state(&self, client: IpAddr) -> Result<FirewallState, AppError> {
-        Ok(views::state(self.firewall.status().await?, client))
+    async fn firewall_state(&self, client: IpAddr) -> Result<FirewallStatus, AppError> {
+        Ok(self.firewall.status().await?.for_client(client))
     }
 
-    async fn firewall_rules(&self, _client: IpAddr) -> Result<Vec<RuleRow>, AppError> {
-        let rules = self.firewall.rules().await?;
-        Ok(rules.into_iter().map(views::rule_row).collect())
+    async fn firewall_rules(&self, _client: IpAddr) -> Result<Vec<RuleView>, AppError> {
+        Ok(self.firewall.rules().await?)
     }
 
     async fn add_firewall_rule(
@@ -247,9 +246,8 @@ impl Backend for AppState {
         Ok(rule)
     }
 
-    async fn firewall_presets(&self, _client: IpAddr) -> Result<Vec<PresetRow>, AppError> {
-        let presets = self.firewall.presets()?;
-        Ok(presets.into_iter().map(views::preset_row).collect())
+    async fn firewall_presets(&self, _client: IpAddr) -> Result<Vec<PresetView>, AppError> {
+        Ok(self.firewall.presets()?)
     }
 
     async fn set_firewall_preset(
@@ -292,14 +290,14 @@ impl Backend for AppState {
         user: &SessionUser,
         client: IpAddr,
         confirm_within_secs: u64,
-    ) -> Result<FirewallState, AppError> {
+    ) -> Result<FirewallStatus, AppError> {
         let settings = self.settings();
         let status = self
             .firewall
             .apply(confirm_within_secs, client, &settings)
             .await?;
         tracing::info!(user = %user.username, %client, confirm_within_secs, "firewall applied from the UI");
-        Ok(views::state(status, client))
+        Ok(status.for_client(client))
     }
 
     async fn control_firewall(
@@ -307,19 +305,18 @@ impl Backend for AppState {
         user: &SessionUser,
         client: IpAddr,
         op: FirewallControl,
-    ) -> Result<FirewallState, AppError> {
+    ) -> Result<FirewallStatus, AppError> {
         let status = match op {
             FirewallControl::Confirm => self.firewall.confirm().await?,
             FirewallControl::Rollback => self.firewall.rollback().await?,
             FirewallControl::Deactivate => self.firewall.deactivate().await?,
         };
         tracing::info!(user = %user.username, %client, ?op, "firewall control from the UI");
-        Ok(views::state(status, client))
+        Ok(status.for_client(client))
     }
 
-    async fn firewall_bans(&self, _client: IpAddr) -> Result<Vec<BanRow>, AppError> {
-        let bans = self.firewall.bans().await?;
-        Ok(bans.into_iter().map(views::ban_row).collect())
+    async fn firewall_bans(&self, _client: IpAddr) -> Result<Vec<BanView>, AppError> {
+        Ok(self.firewall.bans().await?)
     }
 
     async fn unban_address(
@@ -334,13 +331,12 @@ impl Backend for AppState {
         Ok(())
     }
 
-    async fn firewall_exposure(&self, _client: IpAddr) -> Result<Vec<ExposureRow>, AppError> {
+    async fn firewall_exposure(&self, _client: IpAddr) -> Result<Vec<ExposureView>, AppError> {
         let settings = self.settings();
-        let exposure = self
+        Ok(self
             .firewall
             .exposure(&crate::http::firewall::service_ports(self), &settings)
-            .await?;
-        Ok(exposure.into_iter().map(views::exposure_row).collect())
+            .await?)
     }
 
     async fn expose_service_port(

@@ -9,13 +9,13 @@ use leptos::prelude::*;
 use warden_firewall::DecidedBy;
 
 use crate::components::toast::use_toasts;
-use crate::model::firewall::ExposureRow;
+use crate::model::firewall::ExposureView;
 use crate::rpc::{expose_service_port, firewall_exposure};
 
 /// The exposure of every service port, loaded once per page; `refetch` after a change.
 #[derive(Clone, Copy)]
 pub struct ExposureMap {
-    rows: LocalResource<Option<Vec<ExposureRow>>>,
+    rows: LocalResource<Option<Vec<ExposureView>>>,
 }
 
 impl ExposureMap {
@@ -30,7 +30,7 @@ impl ExposureMap {
         self.rows.refetch();
     }
 
-    fn lookup(&self, service_id: &str, port: u16) -> Option<ExposureRow> {
+    fn lookup(&self, service_id: &str, port: u16) -> Option<ExposureView> {
         // Borrow, don't clone the whole list: every port of every row looks itself up.
         self.rows.with(|loaded| {
             loaded
@@ -67,7 +67,7 @@ pub fn decided_by_text(decided_by: &DecidedBy) -> String {
 }
 
 /// The badge's words and class for one exposure entry: what is live now, and what Apply would change.
-pub fn badge_for(row: &ExposureRow) -> (&'static str, &'static str, String) {
+pub fn badge_for(row: &ExposureView) -> (&'static str, &'static str, String) {
     let live = if row.firewall_active {
         row.live_reachable_from_outside
     } else {

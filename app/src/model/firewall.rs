@@ -1,53 +1,59 @@
-//! Firewall shapes for the UI: what the firewall server functions return (status with the pending
-//! commit-confirm window, rules with live counters, presets, bans with time left, exposure), plus two
+//! Firewall shapes shared by the REST API, the server functions and the UI: one DTO per concept (status
+//! with the pending commit-confirm window, rules with live counters, presets, bans with time left,
+//! exposure; the REST API serialises the same values, with `ToSchema` under `ssr`), plus two
 //! pure helpers the firewall page uses — the line diff between the applied ruleset and what Apply would
 //! install, and the form's client-side check, which is the firewall crate's own validation (the same
 //! code the server runs), so the form shows the field errors the server would return.
 
+use std::net::IpAddr;
+
 use serde::{Deserialize, Serialize};
-use warden_firewall::{DecidedBy, PacketProtocol, Policy, Rule, RuleInput};
+use warden_firewall::{Capability, DecidedBy, PacketProtocol, Policy, Protocol, Rule, RuleInput};
 
 use super::FieldError;
 
-/// The firewall's state as the firewall page and the dashboard show it.
+/// `GET /api/v1/firewall`: the contract's fields, then extras. The firewall page and the dashboard
+/// show the same value (the server functions return it too).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FirewallState {
-    /// Warden's rule set is live in the kernel.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct FirewallStatus {
+    /// Warden's rule set is live.
     pub active: bool,
     /// The saved revision that is live.
     pub applied_revision: Option<u64>,
-    /// The revision of the saved rule set (differs from `applied_revision` when there are unapplied edits).
+    /// The revision of the saved rule set.
     pub saved_revision: u64,
     /// An apply waiting for confirmation.
-    pub pending: Option<PendingApply>,
-    /// The live table differs from what Warden applied.
+    pub pending: Option<PendingStatus>,
+    /// The live table differs from what Warden applied (someone changed or deleted it).
     pub drift: bool,
-    /// Whether Warden can drive nft here; `unavailable_reason` says why not.
-    pub available: bool,
-    pub unavailable_reason: Option<String>,
+    /// Whether Warden can drive nft here.
+    pub capability: Capability,
     /// Policy for inbound traffic no rule decides (saved).
     pub default_inbound_policy: Policy,
     /// Addresses that always reach the admin port and SSH under the live rule set.
-    pub anti_lockout: Vec<String>,
-    /// Warden's admin port.
+    #[cfg_attr(feature = "ssr", schema(value_type = Vec<String>))]
+    pub anti_lockout: Vec<IpAddr>,
+    /// Warden's admin port (covered by anti-lockout together with 22).
     pub admin_port: u16,
-    /// The address this request came from (it is what an apply from this browser keeps reachable).
-    pub your_address: String,
-    /// The last apply that was rolled back, until the next apply.
-    pub last_rollback: Option<LastRollback>,
+    /// The last apply that was rolled back (kept until the next apply).
+    pub last_rollback: Option<RollbackStatus>,
+    /// The address the request came from: what an apply from this client keeps reaching the admin
+    /// port and SSH. Absent where there is no request (the status published as an event).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
+    pub your_address: Option<IpAddr>,
 }
 
-/// Why and when the last unconfirmed apply was rolled back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LastRollback {
-    /// RFC 3339.
-    pub at: String,
-    pub revision: u64,
-    /// `timer`, `request` or `restart`.
-    pub cause: String,
-}
+impl FirewallStatus {
+    /// The status as answered to the client at `addr`.
+    pub fn for_client(self, addr: IpAddr) -> FirewallStatus {
+        FirewallStatus {
+            your_address: Some(addr),
+            ..self
+        }
+    }
 
-impl FirewallState {
     /// Saved edits that are not live yet.
     pub fn has_unapplied_changes(&self) -> bool {
         match self.applied_revision {
@@ -58,64 +64,142 @@ impl FirewallState {
     }
 }
 
-/// The pending part of [`FirewallState`].
+/// The last rollback, in [`FirewallStatus`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PendingApply {
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RollbackStatus {
+    /// RFC 3339: when the previous state came back.
+    pub at: String,
+    /// The revision that was rolled back.
+    pub revision: u64,
+    /// `timer` (not confirmed in time), `request` or `restart` (Warden started during the window).
+    pub cause: RollbackCause,
+}
+
+/// Why an unconfirmed apply was rolled back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum RollbackCause {
+    /// The confirm window ran out.
+    Timer,
+    /// Someone asked for it (REST or UI).
+    Request,
+    /// Warden started while the apply was still unconfirmed.
+    Restart,
+}
+
+/// The pending part of [`FirewallStatus`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct PendingStatus {
     /// The applied revision.
     pub revision: u64,
     /// RFC 3339: when the previous state comes back unless confirmed.
     pub rollback_at: String,
-    /// Seconds until then, as the server counted when it answered (the browser counts down from it,
-    /// so a wrong browser clock does not matter).
+    /// Seconds until then, as the server counted when it answered (a client counts down from it, so
+    /// a wrong client clock does not matter).
+    #[serde(default)]
     pub seconds_left: u64,
 }
 
-/// A rule with its live counters (`None` while the firewall is not active).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RuleRow {
+/// A rule with its live counters (`null` when the firewall is not active).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RuleView {
+    /// The rule.
+    #[serde(flatten)]
     pub rule: Rule,
+    /// Packets matched since the last apply.
     pub packets: Option<u64>,
+    /// Bytes matched since the last apply.
     pub bytes: Option<u64>,
+}
+
+/// One ban as the API lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct BanView {
+    /// The banned address (IPv4) or /64 network (IPv6).
+    pub address: String,
+    /// Why, if Warden made the ban.
+    pub reason: Option<String>,
+    /// RFC 3339, if Warden made the ban.
+    pub banned_at: Option<String>,
+    /// RFC 3339, read back from the kernel's timeout; `null` = no timeout.
+    pub expires_at: Option<String>,
+    /// Seconds until the kernel lifts it, as the server counted when it answered; `null` = no
+    /// timeout.
+    #[serde(default)]
+    pub seconds_left: Option<u64>,
 }
 
 /// A preset with whether it is open in the saved rules.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PresetRow {
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct PresetView {
+    /// Slug.
     pub name: String,
+    /// Display title.
     pub title: String,
+    /// One sentence.
     pub description: String,
-    /// The ports it opens, e.g. `["tcp 80", "tcp 443"]`.
-    pub ports: Vec<String>,
+    /// The rules it adds.
+    pub rules: Vec<RuleInput>,
+    /// All its rules are in the saved rule set and enabled.
     pub open: bool,
 }
 
-/// One ban.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BanRow {
-    /// The banned address (IPv4) or /64 network (IPv6).
-    pub address: String,
-    pub reason: Option<String>,
-    pub banned_at: Option<String>,
-    pub expires_at: Option<String>,
-    /// Seconds until the kernel lifts it; `None` = no timeout.
-    pub seconds_left: Option<u64>,
+impl PresetView {
+    /// The ports its rules open, in words: e.g. `["tcp 80", "tcp 443"]`, `"tcp/udp all ports"`.
+    pub fn port_summary(&self) -> Vec<String> {
+        self.rules
+            .iter()
+            .map(|r| {
+                let protocol = match r.protocol.unwrap_or_default() {
+                    Protocol::Tcp => "tcp",
+                    Protocol::Udp => "udp",
+                    Protocol::Any => "tcp/udp",
+                };
+                let ports = r.ports.clone().unwrap_or_default();
+                if ports.is_empty() {
+                    format!("{protocol} all ports")
+                } else {
+                    format!("{protocol} {}", ports.join(", "))
+                }
+            })
+            .collect()
+    }
 }
 
-/// One service port's exposure (the fields of `GET /api/v1/firewall/exposure`).
+/// One entry of `GET /api/v1/firewall/exposure`: one service port's exposure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExposureRow {
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ExposureView {
+    /// The service.
     pub service_id: String,
+    /// Its port.
     pub port: u16,
+    /// `tcp` or `udp` (every port is listed for both).
     pub protocol: PacketProtocol,
     /// Under the saved rule set, some outside host can connect.
     pub reachable_from_outside: bool,
-    /// The user rule that decides, if one does.
+    /// The user rule that decides, if a rule decides (else the guard or the policy does).
     pub deciding_rule: Option<String>,
+    /// Every outside host can connect.
     pub reachable_from_everywhere: bool,
+    /// What decides.
     pub decided_by: DecidedBy,
+    /// Whether Warden's rule set is live.
     pub firewall_active: bool,
-    /// Reachability under what is live now.
+    /// Reachability under what is live now (`true` when no rule set is applied: nothing filters).
     pub live_reachable_from_outside: bool,
+    /// Hostnames in the hosts of the saved inbound rules that cover this port and protocol: the
+    /// answer depends on what they resolve to. They were resolved now, as `apply` resolves them.
+    pub hostnames: Vec<String>,
+    /// Those of `hostnames` that do not resolve now: they match nothing in this answer, and `apply`
+    /// would refuse the rule set naming them.
+    pub unresolved_hostnames: Vec<String>,
 }
 
 /// The two ruleset texts the diff compares.
@@ -204,16 +288,7 @@ pub fn split_list(text: &str) -> Vec<String> {
 /// The rule form's client-side check: the firewall crate's validation (what the server runs on every
 /// add and edit), with its field names (`hosts[0]`, `ports[1]`, `annotation`).
 pub fn check_rule_input(input: &RuleInput) -> Result<(), Vec<FieldError>> {
-    input
-        .clone()
-        .into_rule("form")
-        .map(|_| ())
-        .map_err(|errors| {
-            errors
-                .into_iter()
-                .map(|e| FieldError::new(e.field, e.message))
-                .collect()
-        })
+    input.clone().into_rule("form").map(|_| ())
 }
 
 /// A count in a short human form: 999, 1.2k, 3.4M, 5.6G.

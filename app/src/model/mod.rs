@@ -10,28 +10,9 @@ pub mod settings;
 
 use serde::{Deserialize, Serialize};
 
-/// One problem with one input field. `field` is the API field name (e.g. `ports[1]`, `environment.PATH`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
-
-impl std::fmt::Display for FieldError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.field, self.message)
-    }
-}
+/// One problem with one input field: the firewall crate's type (one definition for the whole
+/// workspace; serialised as `{"field": ..., "message": ...}`).
+pub use warden_firewall::FieldError;
 
 /// What the app shell shows on every page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,4 +39,20 @@ pub enum ServiceAction {
     Stop,
     /// Restart: SIGHUP to the group, SIGKILL after the grace, then start.
     Restart,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FieldError;
+
+    #[test]
+    fn field_errors_keep_their_wire_shape() {
+        let error = FieldError::new("ports[1]", "not a port");
+        let json = serde_json::to_value(&error).unwrap_or_default();
+        assert_eq!(
+            json,
+            serde_json::json!({"field": "ports[1]", "message": "not a port"})
+        );
+        assert_eq!(error.to_string(), "ports[1]: not a port");
+    }
 }

@@ -8,15 +8,15 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::model::error::AppError;
-use crate::model::firewall::{human_duration, ExposureRow, FirewallState};
+use crate::model::firewall::{human_duration, ExposureView, FirewallStatus};
 use crate::model::service::{Health, Service, ServiceState, WarningKind};
 use crate::rpc::{firewall_exposure, get_firewall_state, list_services};
 use warden_firewall::{DecidedBy, PacketProtocol};
 
 type Overview = (
     Result<Vec<Service>, AppError>,
-    Result<FirewallState, AppError>,
-    Result<Vec<ExposureRow>, AppError>,
+    Result<FirewallStatus, AppError>,
+    Result<Vec<ExposureView>, AppError>,
 );
 
 /// Attention order: disabled, restarting (backoff), failing health, in transition, stopped, running.
@@ -54,7 +54,7 @@ pub fn attention_reason(s: &Service) -> Option<String> {
 }
 
 /// One exposure warning line per blocked or loopback-only port.
-pub fn exposure_warnings(services: &[Service], exposure: &[ExposureRow]) -> Vec<String> {
+pub fn exposure_warnings(services: &[Service], exposure: &[ExposureView]) -> Vec<String> {
     let name_of = |id: &str| {
         services
             .iter()
@@ -263,13 +263,13 @@ fn ServicesCard(services: Vec<Service>) -> AnyView {
 }
 
 #[component]
-fn FirewallCard(state: FirewallState) -> AnyView {
+fn FirewallCard(state: FirewallStatus) -> AnyView {
     let mut lines: Vec<(String, &'static str)> = Vec::new();
-    if !state.available {
+    if !state.capability.available {
         lines.push((
             format!(
                 "Read-only here: {}",
-                state.unavailable_reason.clone().unwrap_or_default()
+                state.capability.reason.clone().unwrap_or_default()
             ),
             "warn",
         ));
@@ -452,7 +452,7 @@ mod tests {
     #[test]
     fn blocked_ports_become_warnings() {
         let services = vec![service("web", ServiceState::Running, None)];
-        let row = |protocol, reachable| ExposureRow {
+        let row = |protocol, reachable| ExposureView {
             service_id: "id-web".into(),
             port: 8300,
             protocol,
@@ -462,6 +462,8 @@ mod tests {
             decided_by: DecidedBy::ServiceRangeGuard,
             firewall_active: true,
             live_reachable_from_outside: reachable,
+            hostnames: Vec::new(),
+            unresolved_hostnames: Vec::new(),
         };
         let warnings = exposure_warnings(
             &services,

@@ -16,7 +16,8 @@ use leptos_meta::Title;
 use crate::components::toast::{use_toasts, Toasts};
 use crate::model::error::AppError;
 use crate::model::firewall::{
-    human_duration, line_diff, BanRow, DiffLine, FirewallControl, FirewallState, PresetRow, RuleRow,
+    human_duration, line_diff, BanView, DiffLine, FirewallControl, FirewallStatus, PresetView,
+    RollbackCause, RuleView,
 };
 use crate::rpc::{
     apply_firewall, control_firewall, firewall_bans, firewall_presets, firewall_rules,
@@ -25,10 +26,10 @@ use crate::rpc::{
 
 /// Everything the page shows, loaded together for the first paint.
 type Initial = (
-    Result<FirewallState, AppError>,
-    Result<Vec<RuleRow>, AppError>,
-    Result<Vec<PresetRow>, AppError>,
-    Result<Vec<BanRow>, AppError>,
+    Result<FirewallStatus, AppError>,
+    Result<Vec<RuleView>, AppError>,
+    Result<Vec<PresetView>, AppError>,
+    Result<Vec<BanView>, AppError>,
 );
 
 async fn load_initial() -> Initial {
@@ -51,10 +52,10 @@ enum Outcome {
 /// The page's live state, shared by its parts (all `Copy`).
 #[derive(Clone, Copy)]
 pub(crate) struct FirewallCtx {
-    pub state: RwSignal<FirewallState>,
-    pub rules: RwSignal<Vec<RuleRow>>,
-    pub presets: RwSignal<Vec<PresetRow>>,
-    pub bans: RwSignal<Vec<BanRow>>,
+    pub state: RwSignal<FirewallStatus>,
+    pub rules: RwSignal<Vec<RuleView>>,
+    pub presets: RwSignal<Vec<PresetView>>,
+    pub bans: RwSignal<Vec<BanView>>,
     /// Bumped after every change: the diff reloads.
     pub version: RwSignal<u64>,
     /// Seconds left of the pending window, counted down locally between polls.
@@ -70,7 +71,7 @@ pub(crate) struct FirewallCtx {
 }
 
 impl FirewallCtx {
-    fn set_state(&self, next: FirewallState) {
+    fn set_state(&self, next: FirewallStatus) {
         let was_pending = self.state.with_untracked(|s| s.pending.is_some());
         if let Some(p) = &next.pending {
             self.seconds_left.set(p.seconds_left);
@@ -88,7 +89,7 @@ impl FirewallCtx {
     }
 
     /// Replaces the rules only where something changed (counters live in the rows' own signals).
-    fn set_rules(&self, next: Vec<RuleRow>) {
+    fn set_rules(&self, next: Vec<RuleView>) {
         if self.rules.with_untracked(|r| *r != next) {
             self.rules.set(next);
         }
@@ -167,10 +168,10 @@ pub fn FirewallPage() -> AnyView {
 
 #[component]
 fn FirewallView(
-    state: FirewallState,
-    rules: Vec<RuleRow>,
-    presets: Vec<PresetRow>,
-    bans: Vec<BanRow>,
+    state: FirewallStatus,
+    rules: Vec<RuleView>,
+    presets: Vec<PresetView>,
+    bans: Vec<BanView>,
 ) -> AnyView {
     let seconds = state.pending.as_ref().map(|p| p.seconds_left).unwrap_or(0);
     let ctx = FirewallCtx {
@@ -210,12 +211,12 @@ fn FirewallView(
         }
     }
 
-    let available = move || ctx.state.with(|s| s.available);
+    let available = move || ctx.state.with(|s| s.capability.available);
     view! {
         <Show when=move || !available()>
             <div class="notice warn" role="status" data-testid="fw-capability">
                 <strong>"Read-only. "</strong>
-                {move || ctx.state.with(|s| s.unavailable_reason.clone())
+                {move || ctx.state.with(|s| s.capability.reason.clone())
                     .unwrap_or_else(|| "The firewall cannot be managed here.".into())}
                 " You can still edit the saved rules; applying them needs nft and root (CAP_NET_ADMIN)."
             </div>
@@ -318,10 +319,10 @@ fn PendingBanner() -> AnyView {
                     return None;
                 }
                 s.last_rollback.as_ref().map(|r| {
-                    let why = match r.cause.as_str() {
-                        "timer" => "the apply was not confirmed in time",
-                        "restart" => "Warden restarted before the apply was confirmed",
-                        _ => "it was reverted on request",
+                    let why = match r.cause {
+                        RollbackCause::Timer => "the apply was not confirmed in time",
+                        RollbackCause::Restart => "Warden restarted before the apply was confirmed",
+                        RollbackCause::Request => "it was reverted on request",
                     };
                     let text = format!(
                         "Reverted at {}: {why}, so Warden restored the previous firewall rules (revision {} is saved but not live).",
@@ -422,12 +423,12 @@ fn StatusBar() -> AnyView {
                     aria-describedby="fw-confirm-help"/>
                 <span id="fw-confirm-help" class="muted small">"seconds (0 = no window)"</span>
                 <button type="button" class="btn primary" data-testid="fw-apply"
-                    disabled=move || busy.get() || !s().available
+                    disabled=move || busy.get() || !s().capability.available
                     on:click=apply>
                     {move || if busy.get() { "Applying…" } else { "Apply" }}
                 </button>
                 <button type="button" class="btn ghost" data-testid="fw-deactivate"
-                    disabled=move || !s().available || !s().active
+                    disabled=move || !s().capability.available || !s().active
                     on:click=deactivate>
                     "Turn off"
                 </button>
@@ -447,10 +448,11 @@ fn AntiLockoutNote() -> AnyView {
             {move || ctx.state.with(|s| format!(
                 "the admin port ({}) and SSH (22) are always accepted from the address that applies the rules \
                  (this browser: {}) and from loopback, above all rules below, and that address is never banned.",
-                s.admin_port, s.your_address
+                s.admin_port, s.your_address.map(|a| a.to_string()).unwrap_or_default()
             ))}
             {move || ctx.state.with(|s| (!s.anti_lockout.is_empty()).then(|| format!(
-                " Live now for: {}.", s.anti_lockout.join(", ")
+                " Live now for: {}.",
+                s.anti_lockout.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
             )))}
         </p>
     }

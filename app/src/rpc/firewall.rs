@@ -9,7 +9,7 @@ use warden_firewall::{Rule, RuleInput, RulePatch};
 
 use crate::model::error::AppError;
 use crate::model::firewall::{
-    BanRow, ExposureRow, FirewallControl, FirewallState, PresetRow, RuleRow, RulesetTexts,
+    BanView, ExposureView, FirewallControl, FirewallStatus, PresetView, RuleView, RulesetTexts,
 };
 
 /// The backend, the user and the caller's address (noted as administering).
@@ -34,14 +34,14 @@ async fn caller() -> Result<
 
 /// Status: active, pending window (with seconds left), drift, capability, anti-lockout.
 #[server(prefix = "/rpc", endpoint = "firewall/state", input = Json)]
-pub async fn get_firewall_state() -> Result<FirewallState, AppError> {
+pub async fn get_firewall_state() -> Result<FirewallStatus, AppError> {
     let (backend, _user, client) = caller().await?;
     backend.firewall_state(client).await
 }
 
 /// The saved rules in order, with live packet/byte counters when the firewall is active.
 #[server(prefix = "/rpc", endpoint = "firewall/rules", input = Json)]
-pub async fn firewall_rules() -> Result<Vec<RuleRow>, AppError> {
+pub async fn firewall_rules() -> Result<Vec<RuleView>, AppError> {
     let (backend, _user, client) = caller().await?;
     backend.firewall_rules(client).await
 }
@@ -80,7 +80,7 @@ pub async fn move_firewall_rule(id: String, position: u32) -> Result<Rule, AppEr
 
 /// Every preset, with whether it is open.
 #[server(prefix = "/rpc", endpoint = "firewall/presets", input = Json)]
-pub async fn firewall_presets() -> Result<Vec<PresetRow>, AppError> {
+pub async fn firewall_presets() -> Result<Vec<PresetView>, AppError> {
     let (backend, _user, client) = caller().await?;
     backend.firewall_presets(client).await
 }
@@ -104,7 +104,7 @@ pub async fn firewall_ruleset_texts() -> Result<RulesetTexts, AppError> {
 /// Applies the saved rules; unless confirmed within `confirm_within_secs` (0 = no window) the
 /// previous kernel state comes back by itself.
 #[server(prefix = "/rpc", endpoint = "firewall/apply", input = Json)]
-pub async fn apply_firewall(confirm_within_secs: u64) -> Result<FirewallState, AppError> {
+pub async fn apply_firewall(confirm_within_secs: u64) -> Result<FirewallStatus, AppError> {
     let (backend, user, client) = caller().await?;
     backend
         .apply_firewall(&user, client, confirm_within_secs)
@@ -113,14 +113,14 @@ pub async fn apply_firewall(confirm_within_secs: u64) -> Result<FirewallState, A
 
 /// Keep the pending apply, revert it now, or remove Warden's table.
 #[server(prefix = "/rpc", endpoint = "firewall/control", input = Json)]
-pub async fn control_firewall(op: FirewallControl) -> Result<FirewallState, AppError> {
+pub async fn control_firewall(op: FirewallControl) -> Result<FirewallStatus, AppError> {
     let (backend, user, client) = caller().await?;
     backend.control_firewall(&user, client, op).await
 }
 
 /// The bans in the kernel with the time left.
 #[server(prefix = "/rpc", endpoint = "firewall/bans", input = Json)]
-pub async fn firewall_bans() -> Result<Vec<BanRow>, AppError> {
+pub async fn firewall_bans() -> Result<Vec<BanView>, AppError> {
     let (backend, _user, client) = caller().await?;
     backend.firewall_bans(client).await
 }
@@ -144,7 +144,7 @@ pub async fn expose_service_port(service_id: String, port: u16) -> Result<Rule, 
 
 /// Whether each service port is reachable from outside, and what decides (saved and live rule sets).
 #[server(prefix = "/rpc", endpoint = "firewall/exposure", input = Json)]
-pub async fn firewall_exposure() -> Result<Vec<ExposureRow>, AppError> {
+pub async fn firewall_exposure() -> Result<Vec<ExposureView>, AppError> {
     let (backend, _user, client) = caller().await?;
     backend.firewall_exposure(client).await
 }

@@ -12,7 +12,8 @@ use warden_firewall::{ban_network, render_bans_only, Ban, FieldError, IpNetwork}
 
 use super::admins::never_bannable;
 use super::record::{self, FirewallRecord};
-use super::status::BanView;
+use app::model::firewall::BanView;
+
 use super::{ms_to_rfc3339, now_ms, FirewallError, FirewallHandle, MAX_BAN_SECS};
 use crate::auth::now_rfc3339;
 
@@ -87,6 +88,7 @@ impl FirewallHandle {
                             i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX),
                         ))
                     }),
+                    seconds_left: ban.expires_in_secs,
                     address,
                 }
             })
@@ -159,6 +161,7 @@ impl FirewallHandle {
             expires_at: Some(ms_to_rfc3339(now_ms().saturating_add(
                 i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX),
             ))),
+            seconds_left: Some(secs),
         })
     }
 

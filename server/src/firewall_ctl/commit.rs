@@ -11,7 +11,8 @@ use warden_firewall::{render_bans_only, render_ruleset, ApplyContext, FieldError
 
 use super::record::{AppliedState, FirewallRecord, RollbackNote};
 use super::resolve::resolve_hostnames;
-use super::status::FirewallStatus;
+use app::model::firewall::FirewallStatus;
+
 use super::{now_ms, FirewallError, FirewallHandle, RollbackCause, MAX_CONFIRM_SECS};
 use crate::auth::now_rfc3339;
 

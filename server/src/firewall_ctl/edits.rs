@@ -5,8 +5,7 @@
 use warden_firewall::{FieldError, Policy, Protocol, Rule, RuleInput, RulePatch};
 
 use super::record::{EditError, FirewallRecord};
-use super::status::ServicePorts;
-use super::{FirewallError, FirewallHandle};
+use super::{FirewallError, FirewallHandle, ServicePorts};
 
 impl FirewallHandle {
     async fn edit<T>(

@@ -18,13 +18,15 @@
 //!
 //! Where each concern lives (one `impl FirewallHandle` block per file):
 //! - `mod.rs`: the handle, its start, the record load/save, event publishing, the audit helper;
-//! - [`error`]: [`FirewallError`]; [`status`]: the answers the REST API serialises;
+//! - [`error`]: [`FirewallError`] (and its mapping to the UI's `AppError`);
 //! - [`recovery`]: start-up recovery; [`reads`]: status, rules, presets, ruleset texts, exposure;
 //! - [`edits`]: edits of the saved rules; [`commit`]: apply / confirm / rollback / deactivate /
 //!   re-apply and the rollback timer; [`bans`]: bans and the protection of administering addresses;
 //! - [`resolve`]: hostname resolution; [`record`]: the durable record (pure state transitions);
-//! - [`kernel`]: the nft backend behind `spawn_blocking`; [`admins`]: who is administering;
-//! - [`views`]: the answers shaped for the UI's server functions.
+//! - [`kernel`]: the nft backend behind `spawn_blocking`; [`admins`]: who is administering.
+//!
+//! The answers (status, rules, bans, presets, exposure) are the DTOs of `app::model::firewall`: the
+//! REST handlers and the UI's server functions return the same values.
 
 pub mod admins;
 mod bans;
@@ -36,8 +38,6 @@ mod reads;
 pub mod record;
 mod recovery;
 mod resolve;
-mod status;
-pub mod views;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -58,10 +58,6 @@ pub use bans::parse_ban_address;
 pub use error::FirewallError;
 pub use record::RollbackCause;
 pub use resolve::RESOLVE_TIMEOUT;
-pub use status::{
-    BanView, ExposureView, FirewallStatus, PendingStatus, PresetView, RollbackStatus, RuleView,
-    ServicePorts,
-};
 
 /// Longest commit-confirm window.
 pub const MAX_CONFIRM_SECS: u64 = 24 * 3600;
@@ -103,6 +99,22 @@ fn ms_to_rfc3339(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .map(rfc3339)
         .unwrap_or_else(|_| ms.to_string())
+}
+
+/// Whole seconds from `now_ms` until `at_ms`, rounded up ("1 s left" until the moment itself); 0 once
+/// past.
+fn seconds_until(at_ms: i64, now_ms: i64) -> u64 {
+    u64::try_from(at_ms.saturating_sub(now_ms).saturating_add(999) / 1000).unwrap_or(0)
+}
+
+/// The ports a service reserves (input of [`FirewallHandle::exposure`] and
+/// [`FirewallHandle::expose`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServicePorts {
+    /// Service id.
+    pub service_id: String,
+    /// Its ports.
+    pub ports: Vec<u16>,
 }
 
 /// The service port range of the settings (the default if unparsable).
@@ -201,5 +213,20 @@ impl FirewallHandle {
             Err(e) => Err(e.to_string()),
         };
         self.inner.audit.record(action, target, outcome).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::seconds_until;
+
+    #[test]
+    fn seconds_until_counts_up_to_the_moment() {
+        assert_eq!(seconds_until(31_000, 1_000), 30);
+        assert_eq!(seconds_until(31_000, 1_001), 30);
+        assert_eq!(seconds_until(1_001, 1_000), 1);
+        assert_eq!(seconds_until(1_000, 1_000), 0);
+        assert_eq!(seconds_until(0, 1_000), 0);
+        assert_eq!(seconds_until(i64::MIN, i64::MAX), 0);
     }
 }

@@ -12,10 +12,13 @@ use warden_firewall::{
 
 use super::record::FirewallRecord;
 use super::resolve::resolve_hostnames;
-use super::status::{
-    ExposureView, FirewallStatus, PendingStatus, PresetView, RollbackStatus, RuleView, ServicePorts,
+use app::model::firewall::{
+    ExposureView, FirewallStatus, PendingStatus, PresetView, RollbackCause, RollbackStatus,
+    RuleView,
 };
-use super::{ms_to_rfc3339, FirewallError, FirewallHandle};
+
+use super::record;
+use super::{ms_to_rfc3339, now_ms, seconds_until, FirewallError, FirewallHandle, ServicePorts};
 
 impl FirewallHandle {
     /// The status (contract fields plus capability, policy, anti-lockout).
@@ -44,6 +47,7 @@ impl FirewallHandle {
             pending: record.pending.as_ref().map(|p| PendingStatus {
                 revision: p.revision,
                 rollback_at: ms_to_rfc3339(p.rollback_at_ms),
+                seconds_left: seconds_until(p.rollback_at_ms, now_ms()),
             }),
             drift,
             capability: self.capability().clone(),
@@ -52,9 +56,14 @@ impl FirewallHandle {
             last_rollback: record.last_rollback.as_ref().map(|r| RollbackStatus {
                 at: ms_to_rfc3339(r.at_ms),
                 revision: r.revision,
-                cause: r.cause,
+                cause: match r.cause {
+                    record::RollbackCause::Timer => RollbackCause::Timer,
+                    record::RollbackCause::Request => RollbackCause::Request,
+                    record::RollbackCause::Restart => RollbackCause::Restart,
+                },
             }),
             admin_port: self.inner.admin_port,
+            your_address: None,
         })
     }
 

@@ -79,8 +79,9 @@ pub struct PendingApply {
     pub previous: PreviousState,
 }
 
-/// Why an unconfirmed apply was rolled back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+/// Why an unconfirmed apply was rolled back, as stored (the API answers with
+/// `app::model::firewall::RollbackCause`, same spelling).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RollbackCause {
     /// The confirm window ran out.

@@ -4,12 +4,15 @@
 //! Beyond `api-v1.md`:
 //! - every rule in `GET /rules` and `GET /rules/{id}` carries `packets` and `bytes` (live counters;
 //!   `null` while the firewall is not active);
-//! - `GET /firewall` adds `capability`, `default_inbound_policy`, `anti_lockout`, `admin_port`;
+//! - `GET /firewall` adds `capability`, `default_inbound_policy`, `anti_lockout`, `admin_port`,
+//!   `last_rollback`, `pending.seconds_left` and `your_address` (the caller's address, which an
+//!   apply keeps reaching the admin port and SSH; every answer with the status carries it);
 //!   `PATCH /firewall {"default_inbound_policy": "accept"|"drop"}` edits the saved policy;
 //! - `POST /firewall/reapply` re-applies the live rule set (fixes drift without a new revision);
 //! - `GET /firewall/ruleset?applied=true` gives the text installed by the live apply (default: what
 //!   `apply` would install now for the calling address); ban elements are omitted from both;
 //! - `POST /firewall/bans {"address", "reason"?, "ban_secs"?}` → 201 bans an address by hand;
+//!   bans add `seconds_left` (until the kernel lifts the ban);
 //! - `GET /firewall/presets` adds `title` and `open`; `DELETE /firewall/presets/{name}` → 204 closes a
 //!   preset (removes its rules);
 //! - `POST /firewall/exposure/{service_id}/{port}` → 201 adds an accept rule for that port at the top;
@@ -32,16 +35,14 @@ use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use app::model::firewall::{BanView, ExposureView, FirewallStatus, PresetView, RuleView};
 use app::model::FieldError;
 use warden_firewall::{Policy, RuleInput, RulePatch};
 
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::openapi::{IdPath, TAG_FIREWALL};
-use crate::firewall_ctl::{
-    parse_ban_address, BanView, ExposureView, FirewallError, FirewallStatus, PresetView, RuleView,
-    ServicePorts,
-};
+use crate::firewall_ctl::{parse_ban_address, FirewallError, ServicePorts};
 use crate::state::AppState;
 use warden_firewall::Rule;
 
@@ -69,18 +70,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(expose))
 }
 
-fn field_errors(errors: Vec<warden_firewall::FieldError>) -> Vec<FieldError> {
-    errors
-        .into_iter()
-        .map(|e| FieldError::new(e.field, e.message))
-        .collect()
-}
-
 impl From<FirewallError> for ApiError {
     fn from(e: FirewallError) -> Self {
         match e {
             FirewallError::NotFound(_) => ApiError::not_found(capitalised(&e.to_string())),
-            FirewallError::Invalid(errors) => ApiError::validation(field_errors(errors)),
+            FirewallError::Invalid(errors) => ApiError::validation(errors),
             FirewallError::Conflict(message) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", capitalised(&message))
             }
@@ -136,8 +130,8 @@ async fn status(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
 ) -> Result<Response, ApiError> {
-    client(&state, peer);
-    Ok(Json(state.firewall.status().await?).into_response())
+    let addr = client(&state, peer);
+    Ok(Json(state.firewall.status().await?.for_client(addr)).into_response())
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -152,11 +146,11 @@ async fn patch_firewall(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ApiJson(patch): ApiJson<FirewallPatch>,
 ) -> Result<Response, ApiError> {
-    client(&state, peer);
+    let addr = client(&state, peer);
     if let Some(policy) = patch.default_inbound_policy {
         state.firewall.set_default_inbound_policy(policy).await?;
     }
-    Ok(Json(state.firewall.status().await?).into_response())
+    Ok(Json(state.firewall.status().await?.for_client(addr)).into_response())
 }
 
 #[utoipa::path(get, path = "/firewall/rules", tag = TAG_FIREWALL, operation_id = "list_rules", responses((status = 200, description = "The saved rules in order, with live counters", body = Vec<RuleView>)))]
@@ -251,7 +245,7 @@ async fn apply(
         .firewall
         .apply(req.confirm_within_secs, addr, &settings)
         .await?;
-    Ok((StatusCode::ACCEPTED, Json(status)).into_response())
+    Ok((StatusCode::ACCEPTED, Json(status.for_client(addr))).into_response())
 }
 
 #[utoipa::path(post, path = "/firewall/confirm", tag = TAG_FIREWALL, operation_id = "confirm_firewall", responses((status = 200, description = "The pending apply is kept", body = FirewallStatus)))]
@@ -259,8 +253,8 @@ async fn confirm(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
 ) -> Result<Response, ApiError> {
-    client(&state, peer);
-    Ok(Json(state.firewall.confirm().await?).into_response())
+    let addr = client(&state, peer);
+    Ok(Json(state.firewall.confirm().await?.for_client(addr)).into_response())
 }
 
 #[utoipa::path(post, path = "/firewall/rollback", tag = TAG_FIREWALL, operation_id = "rollback_firewall", responses((status = 200, description = "The state before the pending apply is back", body = FirewallStatus)))]
@@ -268,8 +262,8 @@ async fn rollback(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
 ) -> Result<Response, ApiError> {
-    client(&state, peer);
-    Ok(Json(state.firewall.rollback().await?).into_response())
+    let addr = client(&state, peer);
+    Ok(Json(state.firewall.rollback().await?.for_client(addr)).into_response())
 }
 
 #[utoipa::path(post, path = "/firewall/deactivate", tag = TAG_FIREWALL, operation_id = "deactivate_firewall", responses((status = 200, description = "Warden's table is removed", body = FirewallStatus)))]
@@ -277,8 +271,8 @@ async fn deactivate(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
 ) -> Result<Response, ApiError> {
-    client(&state, peer);
-    Ok(Json(state.firewall.deactivate().await?).into_response())
+    let addr = client(&state, peer);
+    Ok(Json(state.firewall.deactivate().await?.for_client(addr)).into_response())
 }
 
 #[utoipa::path(post, path = "/firewall/reapply", tag = TAG_FIREWALL, operation_id = "reapply_firewall", responses((status = 200, description = "The live rule set is installed again", body = FirewallStatus)))]
@@ -286,9 +280,9 @@ async fn reapply(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
 ) -> Result<Response, ApiError> {
-    client(&state, peer);
+    let addr = client(&state, peer);
     let settings = state.settings();
-    Ok(Json(state.firewall.reapply(&settings).await?).into_response())
+    Ok(Json(state.firewall.reapply(&settings).await?.for_client(addr)).into_response())
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

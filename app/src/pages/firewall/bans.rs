@@ -49,7 +49,7 @@ pub fn PresetsMenu() -> AnyView {
                                         data-testid=format!("fw-preset-{}", preset.name)
                                         on:click=move |_| toggle(name.clone(), title.clone(), open)>
                                         <span class="preset-title">{preset.title.clone()}</span>
-                                        <span class="preset-ports mono">{preset.ports.join(" · ")}</span>
+                                        <span class="preset-ports mono">{preset.port_summary().join(" · ")}</span>
                                         <span class="preset-state">{if open { "Open" } else { "Closed" }}</span>
                                     </button>
                                 </li>
