@@ -118,10 +118,10 @@ async fn rules_presets_and_texts_through_server_fns() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| r["rule"]["annotation"].as_str().unwrap())
+        .map(|r| r["annotation"].as_str().unwrap())
         .collect();
     assert_eq!(notes, ["b", "a"]);
-    assert_eq!(rules[1]["rule"]["enabled"], false);
+    assert_eq!(rules[1]["enabled"], false);
     assert_eq!(rules[0]["packets"], Value::Null);
 
     // Presets: Redis opens with one call and shows as open.
@@ -141,7 +141,9 @@ async fn rules_presets_and_texts_through_server_fns() {
         .find(|p| p["name"] == "redis")
         .unwrap();
     assert_eq!(redis["open"], true);
-    assert_eq!(redis["ports"], json!(["tcp 6379"]));
+    // The same preset as the REST API lists it (the page words its ports from the rules).
+    assert_eq!(redis["rules"][0]["protocol"], "tcp", "{redis}");
+    assert_eq!(redis["rules"][0]["ports"], json!(["6379"]), "{redis}");
 
     // The diff's texts: nothing applied, the preview names the rules' ports.
     let (status, texts) = rpc(&w, &c, "firewall/ruleset", json!({})).await;
@@ -221,8 +223,5 @@ async fn expose_adds_an_accept_rule_that_opens_a_reserved_port() {
     assert_eq!(row["reachable_from_outside"], true, "{rows}");
     assert_eq!(row["deciding_rule"], rule["id"], "{rows}");
     let (_, rules) = rpc(&w, &c, "firewall/rules", json!({})).await;
-    assert_eq!(
-        rules[0]["rule"]["id"], rule["id"],
-        "the new rule is first: {rules}"
-    );
+    assert_eq!(rules[0]["id"], rule["id"], "the new rule is first: {rules}");
 }

@@ -360,6 +360,56 @@ mod tests {
     }
 
     #[test]
+    fn preset_ports_in_words() {
+        let rule = |protocol, ports: &[&str]| RuleInput {
+            protocol: Some(protocol),
+            ports: Some(ports.iter().map(ToString::to_string).collect()),
+            ..RuleInput::default()
+        };
+        let preset = PresetView {
+            name: "web".into(),
+            title: "Web".into(),
+            description: "HTTP and HTTPS".into(),
+            rules: vec![
+                rule(Protocol::Tcp, &["80", "443"]),
+                rule(Protocol::Udp, &["443"]),
+                rule(Protocol::Any, &[]),
+            ],
+            open: false,
+        };
+        assert_eq!(
+            preset.port_summary(),
+            ["tcp 80, 443", "udp 443", "tcp/udp all ports"]
+        );
+    }
+
+    #[test]
+    fn status_for_a_client_names_it_and_events_omit_it() {
+        let status = FirewallStatus {
+            active: false,
+            applied_revision: None,
+            saved_revision: 2,
+            pending: None,
+            drift: false,
+            capability: Capability {
+                available: true,
+                reason: None,
+            },
+            default_inbound_policy: Policy::Accept,
+            anti_lockout: vec![],
+            admin_port: 8443,
+            last_rollback: None,
+            your_address: None,
+        };
+        let json = serde_json::to_value(&status).unwrap_or_default();
+        assert!(json.get("your_address").is_none(), "{json}");
+        let client: IpAddr = [192, 0, 2, 7].into();
+        let json = serde_json::to_value(status.clone().for_client(client)).unwrap_or_default();
+        assert_eq!(json["your_address"], "192.0.2.7");
+        assert!(status.has_unapplied_changes());
+    }
+
+    #[test]
     fn short_forms() {
         assert_eq!(short_count(999), "999");
         assert_eq!(short_count(1_234), "1.2k");
