@@ -56,7 +56,7 @@ use record::{FirewallRecord, RECORD_KEY};
 
 pub use bans::parse_ban_address;
 pub use error::FirewallError;
-pub use record::RollbackCause;
+use record::RollbackCause;
 pub use resolve::RESOLVE_TIMEOUT;
 
 /// Longest commit-confirm window.
