@@ -1,5 +1,5 @@
 //! Compilation of a [`RuleSet`] + [`FirewallConfig`] + [`ApplyContext`] into the one typed,
-//! resolved form that both the renderer ([`crate::render`]) and the evaluator ([`crate::evaluate`])
+//! resolved form that both the renderer ([`crate::render`]) and the evaluator ([`mod@crate::evaluate`])
 //! walk, so the two cannot disagree on what a rule matches.
 //!
 //! Per enabled rule, host entries (literal networks plus resolved hostnames, filtered to the rule's

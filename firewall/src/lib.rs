@@ -15,7 +15,7 @@
 //! Module graph (no cycles; each arrow is "uses"): [`field_error`], [`network`] (addresses, hosts),
 //! [`ports`] and [`capability`] are leaves; [`model`] (plain data) uses network and ports;
 //! [`validate`] (checks, validated builders of the model) uses the model; [`ruleset`] (the ordered,
-//! edited rule set) uses validate; [`compile`] → [`render`] / [`evaluate`]; [`presets`] use the
+//! edited rule set) uses validate; [`mod@compile`] → [`render`] / [`mod@evaluate`]; [`mod@presets`] use the
 //! model and the rule set; `backend` (feature `nft`) uses render.
 
 pub mod capability;

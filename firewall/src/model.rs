@@ -98,8 +98,8 @@ pub enum Policy {
 
 /// One firewall rule, exactly as `api-v1.md` shows it.
 ///
-/// `position` is not stored: it is the rule's index in its [`RuleSet`] and is refreshed by every
-/// `RuleSet` method (and by [`RuleSet::renumber`]).
+/// `position` is not stored: it is the rule's index in its [`RuleSet`](crate::ruleset::RuleSet) and is refreshed by every
+/// `RuleSet` method (and by [`RuleSet::renumber`](crate::ruleset::RuleSet::renumber)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Rule {
@@ -275,14 +275,14 @@ pub struct Ban {
 }
 
 /// Hostname → addresses, as resolved by the server just before rendering (hostnames are the
-/// lower-cased names from [`RuleSet::hostnames`]).
+/// lower-cased names from [`RuleSet::hostnames`](crate::ruleset::RuleSet::hostnames)).
 pub type ResolvedHosts = BTreeMap<String, Vec<IpAddr>>;
 
 /// Runtime inputs of one render/evaluation besides rules and config.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default)]
 pub struct ApplyContext {
-    /// Resolution of every hostname of [`RuleSet::hostnames`]. A hostname that is missing or maps to
+    /// Resolution of every hostname of [`RuleSet::hostnames`](crate::ruleset::RuleSet::hostnames). A hostname that is missing or maps to
     /// no address makes rendering fail naming the host (the evaluator treats it as matching nothing).
     pub resolved_hosts: ResolvedHosts,
     /// Current bans with their remaining timeouts (from [`crate::backend::NftBackend::bans`]): the

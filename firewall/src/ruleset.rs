@@ -106,7 +106,7 @@ impl RuleSet {
     }
 
     /// Every hostname (lower-cased, without a trailing dot) used by an **enabled** rule: the server
-    /// resolves these right before rendering and passes the result in [`ApplyContext::resolved_hosts`].
+    /// resolves these right before rendering and passes the result in [`ApplyContext::resolved_hosts`](crate::model::ApplyContext::resolved_hosts).
     pub fn hostnames(&self) -> Vec<String> {
         let mut names: Vec<String> = self
             .rules

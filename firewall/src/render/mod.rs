@@ -6,7 +6,7 @@
 //! idiom to replace one table atomically (works whether or not it exists). No other table is ever
 //! named and the ruleset is never flushed.
 //!
-//! Table layout (the evaluator in [`crate::evaluate`] walks the same order):
+//! Table layout (the evaluator in [`mod@crate::evaluate`] walks the same order):
 //! - sets `banned_v4` (`ipv4_addr`) and `banned_v6` (`ipv6_addr` holding the network address of each
 //!   banned /64), flags `timeout`: hash sets (constant-time lookup; interval sets are trees), created
 //!   with the bans of [`ApplyContext::bans`] so an apply keeps them;
@@ -52,7 +52,7 @@
 //! look like a drop to a TCP client).
 //!
 //! The statement builders (each nft statement in both forms) and the fixed rules live in
-//! [`statements`]; this module lays out the table and its chains.
+//! `statements`; this module lays out the table and its chains.
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
