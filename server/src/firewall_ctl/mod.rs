@@ -37,7 +37,7 @@ use warden_firewall::{
 
 use app::model::settings::{BanSettings, Settings};
 
-use crate::auth::{now_rfc3339, rfc3339};
+use crate::clock::{now_rfc3339, rfc3339};
 use crate::events::EventBus;
 use crate::store::{trees, Collection, Store, StoreError};
 use admins::{never_bannable, AdminAddresses};

@@ -1,19 +1,14 @@
 //! The firewall's answers shaped for the UI's server functions (`app::model::firewall`): conversions
-//! from the handle's views, and `FirewallError` → `AppError` with messages in words (the same sentences
-//! the REST layer sends).
+//! from the handle's views.
 
 use std::net::IpAddr;
 
-use app::model::error::AppError;
 use app::model::firewall::{
     BanRow, ExposureRow, FirewallState, LastRollback, PendingApply, PresetRow, RuleRow,
 };
-use app::model::FieldError;
 use warden_firewall::Protocol;
 
-use super::{
-    BanView, ExposureView, FirewallError, FirewallStatus, PresetView, RollbackCause, RuleView,
-};
+use super::{BanView, ExposureView, FirewallStatus, PresetView, RollbackCause, RuleView};
 
 /// Seconds from now until an RFC 3339 time (0 if past or unparsable).
 pub fn seconds_until(rfc3339: &str) -> u64 {
@@ -25,47 +20,6 @@ pub fn seconds_until(rfc3339: &str) -> u64 {
             u64::try_from((left + 999) / 1000).unwrap_or(0)
         }
         Err(_) => 0,
-    }
-}
-
-fn capitalised(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
-}
-
-impl From<FirewallError> for AppError {
-    fn from(e: FirewallError) -> Self {
-        match e {
-            FirewallError::NotFound(_) => AppError::NotFound(capitalised(&e.to_string())),
-            FirewallError::Invalid(errors) => AppError::Invalid(
-                errors
-                    .into_iter()
-                    .map(|e| FieldError::new(e.field, e.message))
-                    .collect(),
-            ),
-            // A state conflict (nothing pending, preset already open, protected address): a sentence.
-            FirewallError::Conflict(message) => AppError::Unavailable(capitalised(&message)),
-            FirewallError::Unavailable(_) => AppError::Unavailable(capitalised(&e.to_string())),
-            FirewallError::Nft(nft) => {
-                tracing::error!(error = %nft, "nft failed (server function)");
-                AppError::Internal(format!("{nft}. The previous firewall state is unchanged."))
-            }
-            FirewallError::Store(cause) => {
-                tracing::error!(error = %cause, "store error in a firewall server function");
-                AppError::Internal(
-                    "Warden hit an internal error; the server log has the details.".into(),
-                )
-            }
-            FirewallError::Internal(cause) => {
-                tracing::error!(error = %cause, "internal error in a firewall server function");
-                AppError::Internal(
-                    "Warden hit an internal error; the server log has the details.".into(),
-                )
-            }
-        }
     }
 }
 
@@ -166,7 +120,7 @@ mod tests {
     #[test]
     fn seconds_until_counts_up_to_the_moment() {
         let soon =
-            crate::auth::rfc3339(time::OffsetDateTime::now_utc() + time::Duration::seconds(30));
+            crate::clock::rfc3339(time::OffsetDateTime::now_utc() + time::Duration::seconds(30));
         let left = seconds_until(&soon);
         assert!((29..=30).contains(&left), "{left}");
         assert_eq!(seconds_until("2000-01-01T00:00:00Z"), 0);

@@ -28,7 +28,6 @@ use super::error::ApiError;
 use super::json::ApiJson;
 use super::openapi::{IdPath, TAG_SERVICES};
 use crate::state::AppState;
-use crate::supervisor::SupervisorError;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -55,17 +54,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 fn no_such_service() -> ApiError {
     ApiError::not_found("There is no service with this id.")
-}
-
-impl From<SupervisorError> for ApiError {
-    fn from(e: SupervisorError) -> Self {
-        match e {
-            SupervisorError::NotFound(_) => no_such_service(),
-            SupervisorError::Validation(errors) => ApiError::validation(errors),
-            SupervisorError::Conflict(errors) => ApiError::conflict(errors),
-            SupervisorError::Internal(cause) => ApiError::internal(cause),
-        }
-    }
 }
 
 /// The `{id}` path segment of a service route. Undecodable ids are a bad request; ids no service can
