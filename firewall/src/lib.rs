@@ -12,6 +12,9 @@
 //! The UI and API use [`evaluate()`] / [`exposure()`] to explain what a rule set does, and
 //! [`presets()`] for one-click rules.
 
+// Production code never panics on a failed `expect` (tests may: `clippy.toml` allows it there).
+#![cfg_attr(not(test), deny(clippy::expect_used))]
+
 pub mod compile;
 pub mod evaluate;
 pub mod model;

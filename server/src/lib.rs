@@ -7,6 +7,9 @@
 //! server functions); no adapter imports another. Plumbing: `store`, `config`, `runtime`, `telemetry`,
 //! `tls`, `clock`, `events`, `assets`.
 
+// Production code never panics on a failed `expect` (tests may: `clippy.toml` allows it there).
+#![cfg_attr(not(test), deny(clippy::expect_used))]
+
 pub mod access;
 pub mod assets;
 pub mod audit;
