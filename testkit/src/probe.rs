@@ -1,9 +1,10 @@
 //! Connection attempts from inside a namespace: a [`Probe`] is one TCP connect or one UDP echo
 //! exchange (optionally from a chosen source address); [`probe_all`] runs many concurrently (one python3
-//! process) and reports each as [`Outcome::Open`], [`Outcome::Refused`] or [`Outcome::Dropped`].
+//! process) and reports each as [`Outcome::Open`], [`Outcome::Refused`] or [`Outcome::Dropped`];
+//! [`probe`] runs one (a plain TCP connect from a thread inside the namespace, without a process).
 
-use std::io::Write;
-use std::net::{IpAddr, SocketAddr};
+use std::io::{ErrorKind, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -173,13 +174,36 @@ pub fn probe_all_within(ns: &Netns, probes: &[Probe], silence: Duration) -> Vec<
     probe_all(ns, &probes)
 }
 
-/// Runs one probe.
+/// Runs one probe. A TCP probe from the kernel's choice of source connects from a thread inside the
+/// namespace (no process to start, which adds up over the many single probes of a test); the others
+/// go through [`probe_all`].
 pub fn probe(ns: &Netns, probe: Probe) -> Outcome {
+    if probe.tcp && probe.src.is_none() {
+        return tcp_connect(ns, &probe);
+    }
     let outcomes = probe_all(ns, std::slice::from_ref(&probe));
     outcomes
         .first()
         .copied()
         .unwrap_or_else(|| panic!("no outcome for {probe:?}"))
+}
+
+/// A TCP connect to the probe's destination from a thread that joined `ns`, classified as the python
+/// prober does.
+fn tcp_connect(ns: &Netns, p: &Probe) -> Outcome {
+    let (addr, silence) = (SocketAddr::new(p.dst, p.port), p.silence);
+    let connected = ns.run_inside(move || TcpStream::connect_timeout(&addr, silence).map(drop));
+    match connected {
+        Ok(()) => Outcome::Open,
+        Err(e) => match e.kind() {
+            ErrorKind::ConnectionRefused => Outcome::Refused,
+            // Silence, or (EPERM) a drop in the local output chain.
+            ErrorKind::TimedOut | ErrorKind::WouldBlock | ErrorKind::PermissionDenied => {
+                Outcome::Dropped
+            }
+            _ => panic!("probe {p:?} from {} failed: {e}", ns.name),
+        },
+    }
 }
 
 /// Repeats `p` from inside `ns` until it has `expected`, or panics after `deadline`.
