@@ -677,3 +677,64 @@ fn ipv6_rules_and_the_default_guard_hold_for_real_packets() {
     assert_eq!(resp.status, 204, "{}", resp.body);
     wait_reach(&lab.other, v6(8301), Outcome::Open, Duration::from_secs(5));
 }
+
+/// The UI's unban (a server function) does what the REST unban does: the kernel ban goes, and the
+/// address may log in again at once — not only after the ban would have ended. (The UI's unban used to
+/// leave the login block in place: the address got 429 until the ban time was over.)
+#[test]
+fn lifting_a_ban_from_the_ui_lets_the_address_log_in_again_at_once() {
+    if !runs() {
+        return;
+    }
+    let lab = Lab::new();
+    let _warden = lab.start_warden();
+    let admin = NsClient::new(&lab.admin, lab.admin_side()).login();
+    let resp = admin.patch(
+        "/settings",
+        json!({"ban": {"max_failures": 3, "window_secs": 600, "ban_secs": 600}}),
+    );
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    let attacker = NsClient::new(&lab.other, lab.other_side());
+    let wrong = json!({"username": "admin", "password": "wrong"});
+    let mut banned = false;
+    for _ in 0..10 {
+        if attacker
+            .try_request(
+                "POST",
+                "/auth/login",
+                Some(wrong.clone()),
+                Duration::from_millis(800),
+            )
+            .is_err()
+        {
+            banned = true;
+            break;
+        }
+    }
+    assert!(banned, "three failed logins did not ban {OTHER_ADDR}");
+
+    let resp = admin.rpc("firewall/unban", json!({ "address": OTHER_ADDR }));
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    assert_eq!(tcp_probe(&lab.other, lab.other_side()), Outcome::Open);
+    let resp = attacker.request("POST", "/auth/login", Some(wrong));
+    assert_eq!(
+        resp.status, 401,
+        "after the UI's unban the address may try again: {}",
+        resp.body
+    );
+    let right = json!({"username": "admin", "password": warden_tests::ADMIN_PASSWORD});
+    let resp = attacker.request("POST", "/auth/login", Some(right));
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    let audit = admin.get("/audit?limit=20").json();
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "firewall.unban"
+                && e["target"] == OTHER_ADDR
+                && e["actor"] == "admin"
+                && e["outcome"] == "ok"),
+        "{audit}"
+    );
+}

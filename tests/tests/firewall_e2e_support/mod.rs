@@ -220,8 +220,29 @@ impl NsClient {
         body: Option<Value>,
         connect_timeout: Duration,
     ) -> std::io::Result<HttpResponse> {
+        self.send(method, format!("/api/v1{path}"), body, connect_timeout)
+    }
+
+    /// Calls the UI's server function `name` (`/rpc/{name}`) with JSON arguments, as the UI does.
+    pub fn rpc(&self, name: &str, args: Value) -> HttpResponse {
+        self.send(
+            "POST",
+            format!("/rpc/{name}"),
+            Some(args),
+            Duration::from_secs(5),
+        )
+        .unwrap_or_else(|e| panic!("server function {name}: {e}"))
+    }
+
+    fn send(
+        &self,
+        method: &str,
+        path: String,
+        body: Option<Value>,
+        connect_timeout: Duration,
+    ) -> std::io::Result<HttpResponse> {
         let (server, token) = (self.server, self.token.clone());
-        let (method, path) = (method.to_string(), format!("/api/v1{path}"));
+        let method = method.to_string();
         warden_testkit::in_netns(self.ns.as_deref(), move || {
             http(
                 server,
