@@ -49,8 +49,6 @@ use record::StoredService;
 use recovery::{end_marked_groups, end_stale_group, instance_mark};
 use runner::{Command, Runner};
 
-/// The service range used when the settings hold an unparsable one.
-const FALLBACK_PORT_RANGE: (u16, u16) = (8300, 8499);
 /// The CPU sampling interval of [`SupervisorHandle::processes`].
 const CPU_SAMPLE: Duration = Duration::from_millis(200);
 /// Status events a slow subscriber may fall behind by before it loses some.

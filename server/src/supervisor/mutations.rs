@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use app::model::service::{
     validate_service, Service, ServiceEvent, ServiceInput, ServicePatch, ServiceSpec,
-    ValidationContext,
+    ValidationContext, DEFAULT_PORT_RANGE,
 };
 use app::model::FieldError;
 use tokio::sync::{mpsc, oneshot};
@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::logs::ServiceLog;
 use super::record::{ServiceRecord, StoredService};
 use super::runner::Command;
-use super::{spawn, SupervisorError, SupervisorHandle, FALLBACK_PORT_RANGE};
+use super::{spawn, SupervisorError, SupervisorHandle};
 
 fn new_id() -> String {
     format!("{:016x}", rand::random::<u64>())
@@ -37,7 +37,8 @@ impl SupervisorHandle {
             taken_names.insert(service.spec.name);
         }
         ValidationContext {
-            port_range: settings.service_port_range().unwrap_or(FALLBACK_PORT_RANGE),
+            // Settings validation refuses an unparsable range; should one be stored, the default applies.
+            port_range: settings.service_port_range().unwrap_or(DEFAULT_PORT_RANGE),
             taken_names,
             taken_ports,
         }
