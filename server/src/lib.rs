@@ -77,10 +77,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     // Ends stale process groups of a previous run, then starts the enabled services.
     let supervisor =
-        supervisor::SupervisorHandle::start(&args.data_dir, store.clone(), settings.current())
+        supervisor::SupervisorHandle::start(&args.data_dir, store.clone(), settings.subscribe())
             .await
             .context("starting the supervisor")?;
-    follow_settings(&settings, &supervisor);
 
     let site_root = args.resolved_site_root();
     if !site_root.join("pkg").is_dir() {
@@ -196,19 +195,6 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     supervisor.shutdown().await;
     store.flush().await?;
     Ok(())
-}
-
-/// Hands every accepted settings change to the supervisor (global environment and service user for the
-/// next starts, port range, crash-loop rule). Ends with the settings handle.
-fn follow_settings(settings: &SettingsHandle, supervisor: &supervisor::SupervisorHandle) {
-    let mut changes = settings.subscribe();
-    let supervisor = supervisor.clone();
-    tokio::spawn(async move {
-        while changes.changed().await.is_ok() {
-            let next = changes.borrow_and_update().clone();
-            supervisor.update_settings(next);
-        }
-    });
 }
 
 /// Finds the current (content-hashed) UI asset names for the HTML shell, and says so if the build left

@@ -1,7 +1,7 @@
 //! Opens a store written by an earlier Warden (commit 72ff2d3, before the stored records were split from
 //! the wire DTOs) with this build, through the domain entry points, and checks that everything it held
 //! is still there: the services (read through `StoredService`, then run by a `SupervisorHandle`, which
-//! writes back byte-identical records), the settings (`warden::load_settings`), the audit log
+//! writes back byte-identical records), the settings (`SettingsHandle::open`), the audit log
 //! (`AuditLog::recent`), the API token and the admin password (`Auth`) and the firewall rules.
 //!
 //! How `fixtures/store-v1` was made (the script is `fixtures/make-store-v1.sh`), as root:
@@ -40,9 +40,11 @@ use anyhow::{anyhow, ensure, Context};
 use app::model::admin::{ActorKind, AuditOutcome};
 use app::model::service::{ServiceSpec, ServiceState};
 use app::model::settings::{BanSettings, CrashLoopSettings};
+use warden::access::{Auth, LoginOutcome, TokenKind};
 use warden::audit::AuditLog;
-use warden::auth::{Auth, LoginOutcome, TokenKind};
+use warden::events::EventBus;
 use warden::firewall_ctl::record::{FirewallRecord, RECORD_KEY};
+use warden::settings::SettingsHandle;
 use warden::store::{trees, Store};
 use warden::supervisor::record::{ServiceRecord, StoredService};
 use warden::supervisor::SupervisorHandle;
@@ -157,7 +159,9 @@ async fn a_store_written_by_72ff2d3_opens_with_everything_in_it() -> anyhow::Res
     let services_before = check_stored_services(&store)?;
 
     // Settings.
-    let settings = warden::load_settings(&store).await?;
+    let settings = SettingsHandle::open(&store, EventBus::default())
+        .await?
+        .current();
     assert_eq!(settings.hostname, "fixture-host");
     assert_eq!(
         settings.environment,

@@ -235,7 +235,7 @@ async fn environment_is_merged_and_port_is_set() {
     changed
         .environment
         .insert("GLOBAL_ONLY".into(), "g2".into());
-    h.handle.update_settings(changed);
+    h.settings.send_replace(changed);
     std::fs::remove_file(&out).unwrap();
     h.handle.restart_service(&svc.id).await.unwrap();
     assert!(wait_file(&h.path("env"), SECS(5))

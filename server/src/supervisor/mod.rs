@@ -62,17 +62,15 @@ pub(crate) struct Env {
     store: Store,
     records: Collection<StoredService>,
     config: SupervisorConfig,
-    settings: RwLock<Settings>,
+    /// The settings in force, as the settings domain publishes them (read at each use).
+    settings: watch::Receiver<Settings>,
     events: broadcast::Sender<ServiceEvent>,
     audit: crate::audit::AuditLog,
 }
 
 impl Env {
     fn settings(&self) -> Settings {
-        self.settings
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.settings.borrow().clone()
     }
 
     /// The policy in force now: the configured timings with the current crash-loop settings.
@@ -134,13 +132,31 @@ impl std::fmt::Debug for SupervisorHandle {
     }
 }
 
+/// Where the supervisor reads the settings in force: the settings domain's channel
+/// (`SettingsHandle::subscribe`), or a fixed value (tests, tools).
+#[derive(Debug)]
+pub struct SettingsFeed(watch::Receiver<Settings>);
+
+impl From<watch::Receiver<Settings>> for SettingsFeed {
+    fn from(rx: watch::Receiver<Settings>) -> Self {
+        SettingsFeed(rx)
+    }
+}
+
+impl From<Settings> for SettingsFeed {
+    /// Settings that never change (the receiver keeps the last value when its sender is gone).
+    fn from(settings: Settings) -> Self {
+        SettingsFeed(watch::channel(settings).1)
+    }
+}
+
 impl SupervisorHandle {
     /// Starts the supervisor with the default timings: ends process groups left by a previous run,
     /// then starts every enabled service. Logs go to `<data_dir>/logs/services/`.
     pub async fn start(
         data_dir: &Path,
         store: Store,
-        settings: Settings,
+        settings: impl Into<SettingsFeed>,
     ) -> Result<SupervisorHandle, SupervisorError> {
         Self::start_with_config(data_dir, store, settings, SupervisorConfig::default()).await
     }
@@ -149,7 +165,7 @@ impl SupervisorHandle {
     pub async fn start_with_config(
         data_dir: &Path,
         store: Store,
-        settings: Settings,
+        settings: impl Into<SettingsFeed>,
         config: SupervisorConfig,
     ) -> Result<SupervisorHandle, SupervisorError> {
         let log_dir = data_dir.join("logs").join("services");
@@ -166,7 +182,7 @@ impl SupervisorHandle {
             store,
             records,
             config,
-            settings: RwLock::new(settings),
+            settings: settings.into().0,
             events,
         });
         let handle = SupervisorHandle {
@@ -253,20 +269,10 @@ impl SupervisorHandle {
             .ok_or_else(|| SupervisorError::NotFound(id.to_string()))
     }
 
-    /// The current settings as the supervisor applies them.
+    /// The current settings as the supervisor applies them (the global environment and service user for
+    /// the next starts, the port range for the next validations, the crash-loop rule for the next failures).
     pub fn settings(&self) -> Settings {
         self.inner.env.settings()
-    }
-
-    /// Applies new settings: the global environment and service user for the next starts, the port range
-    /// for the next validations, the crash-loop rule for the next failures.
-    pub fn update_settings(&self, settings: Settings) {
-        *self
-            .inner
-            .env
-            .settings
-            .write()
-            .unwrap_or_else(|p| p.into_inner()) = settings;
     }
 
     fn log_of(&self, id: &str) -> Result<ServiceLog, SupervisorError> {
