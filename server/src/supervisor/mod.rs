@@ -40,8 +40,6 @@ use crate::store::{trees, Collection, Store, StoreError};
 use logs::{Rotation, ServiceLog};
 use runner::{Command, Runner};
 
-/// The service range used when the settings hold an unparsable one.
-const FALLBACK_PORT_RANGE: (u16, u16) = (8300, 8499);
 /// The CPU sampling interval of [`SupervisorHandle::processes`].
 const CPU_SAMPLE: Duration = Duration::from_millis(200);
 /// Status events a slow subscriber may fall behind by before it loses some.
@@ -337,7 +335,7 @@ impl SupervisorHandle {
             taken_names.insert(service.spec.name);
         }
         ValidationContext {
-            port_range: settings.service_port_range().unwrap_or(FALLBACK_PORT_RANGE),
+            port_range: settings.service_port_range().unwrap_or_default(),
             taken_names,
             taken_ports,
         }
