@@ -148,11 +148,11 @@ impl Backend for AppState {
         Ok(self.supervisor.processes(id).await?)
     }
 
-    async fn service_port_range(&self) -> (u16, u16) {
+    async fn service_port_range(&self) -> app::model::service_ports::ServicePortRange {
         self.settings
             .current()
             .service_port_range()
-            .unwrap_or(app::model::service::DEFAULT_PORT_RANGE)
+            .unwrap_or_default()
     }
 
     // ---- firewall ----

@@ -5,6 +5,7 @@ use leptos::server_fn::codec::Json;
 
 use crate::model::error::AppError;
 use crate::model::service::{ProcessInfo, Service, ServiceInput, ServicePatch};
+use crate::model::service_ports::ServicePortRange;
 use crate::model::ServiceAction;
 
 /// All services with their status, sorted by name.
@@ -62,9 +63,10 @@ pub async fn service_processes(id: String) -> Result<Vec<ProcessInfo>, AppError>
     backend.service_processes(&id).await
 }
 
-/// The configured service port range (inclusive), e.g. `(8300, 8499)`.
-#[server(prefix = "/rpc", endpoint = "services/port_range", input = Json)]
-pub async fn service_port_range() -> Result<(u16, u16), AppError> {
+/// The configured service port range (the default if the settings hold an unreadable one); travels as
+/// `"8300:8499"`.
+#[server(name = GetServicePortRange, prefix = "/rpc", endpoint = "services/port_range", input = Json)]
+pub async fn service_port_range() -> Result<ServicePortRange, AppError> {
     let (backend, _user) = crate::backend::require_user().await?;
     Ok(backend.service_port_range().await)
 }

@@ -32,7 +32,7 @@ use warden_firewall::{
     ban_network, compile_lenient, exposure_compiled, exposure_hostnames, preset_is_open, presets,
     render_bans_only, render_ruleset, ApplyContext, Ban, DecidedBy, FieldError, FirewallConfig,
     IpNetwork, PacketProtocol, Policy, PortRange, Protocol, ResolvedHosts, Rule, RuleInput,
-    RulePatch, DEFAULT_SERVICE_PORTS,
+    RulePatch,
 };
 
 use app::model::settings::{BanSettings, Settings};
@@ -252,10 +252,7 @@ fn ms_to_rfc3339(ms: i64) -> String {
 
 /// The service port range of the settings (the default if unparsable).
 fn service_ports(settings: &Settings) -> PortRange {
-    settings
-        .service_port_range()
-        .and_then(|(first, last)| PortRange::new(first, last))
-        .unwrap_or(DEFAULT_SERVICE_PORTS)
+    settings.service_port_range().unwrap_or_default().into()
 }
 
 /// Resolves hostnames concurrently, each within [`RESOLVE_TIMEOUT`]. Names that do not resolve are

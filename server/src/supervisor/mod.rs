@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use app::model::service::{ProcessInfo, Service, ServiceEvent, ServiceStatus};
 use app::model::settings::Settings;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 pub use error::SupervisorError;
 pub use policy::SupervisorConfig;

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use app::model::service::{
     validate_service, Service, ServiceEvent, ServiceInput, ServicePatch, ServiceSpec,
-    ValidationContext, DEFAULT_PORT_RANGE,
+    ValidationContext,
 };
 use app::model::FieldError;
 use tokio::sync::{mpsc, oneshot};
@@ -38,7 +38,7 @@ impl SupervisorHandle {
         }
         ValidationContext {
             // Settings validation refuses an unparsable range; should one be stored, the default applies.
-            port_range: settings.service_port_range().unwrap_or(DEFAULT_PORT_RANGE),
+            port_range: settings.service_port_range().unwrap_or_default(),
             taken_names,
             taken_ports,
         }
