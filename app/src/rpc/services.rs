@@ -49,11 +49,11 @@ pub async fn act_on_service(id: String, action: ServiceAction) -> Result<Service
     backend.service_action(&user, &id, action).await
 }
 
-/// The last `lines` lines of a service's log (at most 10 000).
+/// The last `lines` lines of a service's log (the supervisor caps how many).
 #[server(prefix = "/rpc", endpoint = "services/logs", input = Json)]
 pub async fn service_logs(id: String, lines: usize) -> Result<Vec<String>, AppError> {
     let (backend, _user) = crate::backend::require_user().await?;
-    backend.service_logs(&id, lines.min(10_000)).await
+    backend.service_logs(&id, lines).await
 }
 
 /// The processes of a service's process group, main process first.

@@ -33,8 +33,8 @@ use utoipa_axum::routes;
 
 /// Lines `GET …/logs` returns when `lines` is not given.
 pub const DEFAULT_LOG_LINES: usize = 100;
-/// The most lines `GET …/logs` returns.
-pub const MAX_LOG_LINES: usize = 10_000;
+/// The most lines `GET …/logs` returns (the supervisor's limit; more is a 400 here, not a silent cut).
+pub const MAX_LOG_LINES: usize = crate::supervisor::MAX_LOG_TAIL_LINES;
 /// Ids longer than this cannot exist (server-assigned ids are 16 hex digits).
 const MAX_ID_CHARS: usize = 128;
 

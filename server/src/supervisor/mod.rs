@@ -150,6 +150,9 @@ impl From<Settings> for SettingsFeed {
     }
 }
 
+/// The most lines one read of a service's log tail returns (`logs_tail` answers at most this many).
+pub const MAX_LOG_TAIL_LINES: usize = 10_000;
+
 impl SupervisorHandle {
     /// Starts the supervisor with the default timings: ends process groups left by a previous run,
     /// then starts every enabled service. Logs go to `<data_dir>/logs/services/`.
@@ -291,7 +294,7 @@ impl SupervisorHandle {
     pub async fn logs_tail(&self, id: &str, lines: usize) -> Result<Vec<String>, SupervisorError> {
         let log = self.log_of(id)?;
         log.flush().await;
-        log.tail(lines)
+        log.tail(lines.min(MAX_LOG_TAIL_LINES))
             .await
             .map_err(|e| SupervisorError::Internal(format!("cannot read the log: {e}")))
     }
