@@ -34,14 +34,14 @@ build-debug:
 # before the run, it must have none after it.
 test: setup-test build-debug
 	@mkdir -p target; if nft list table inet warden >/dev/null 2>&1; then echo had > target/host-table-before; else echo none > target/host-table-before; fi
-	cargo test --no-fail-fast -p warden -p warden-firewall --features warden-firewall/nft -p app --features app/ssr -p warden-tests 2>&1 | tee target/test-output.txt
+	cargo test --no-fail-fast -p warden -p warden-firewall --features warden-firewall/nft -p app --features app/ssr -p warden-tests -p warden-testkit 2>&1 | tee target/test-output.txt
 	@if grep -qx none target/host-table-before && nft list table inet warden >/dev/null 2>&1; then \
 	  echo "FAILED: the tests left a 'table inet warden' in the host's namespace (they must use their own)"; exit 1; fi
 	@echo "test logs: target/test-output.txt; browser screenshots: target/artifacts/"
 
 lint:
 	cargo fmt --all -- --check
-	cargo clippy -p warden -p warden-firewall -p warden-tests --all-targets --features warden-firewall/nft -- -D warnings
+	cargo clippy -p warden -p warden-firewall -p warden-tests -p warden-testkit --all-targets --features warden-firewall/nft -- -D warnings
 	cargo clippy -p frontend -p app --target wasm32-unknown-unknown --features app/hydrate -- -D warnings
 
 fmt:

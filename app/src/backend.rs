@@ -14,6 +14,7 @@ use crate::model::firewall::{
     BanView, ExposureView, FirewallControl, FirewallStatus, PresetView, RuleView, RulesetTexts,
 };
 use crate::model::service::{ProcessInfo, Service, ServiceInput, ServicePatch};
+use crate::model::service_ports::ServicePortRange;
 use crate::model::settings::{ServerInfo, Settings};
 use crate::model::{FirewallCapability, ServiceAction, ShellInfo};
 
@@ -58,8 +59,8 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<Service, AppError>;
     async fn service_logs(&self, id: &str, lines: usize) -> Result<Vec<String>, AppError>;
     async fn service_processes(&self, id: &str) -> Result<Vec<ProcessInfo>, AppError>;
-    /// The configured service port range (inclusive), for the form's port suggestion and validation.
-    async fn service_port_range(&self) -> (u16, u16);
+    /// The configured service port range, for the form's port suggestion and validation and for UI text.
+    async fn service_port_range(&self) -> ServicePortRange;
 
     // ---- firewall ----
     // Every method gets the caller's address: the server notes it as administering (never banned), and

@@ -1,6 +1,9 @@
 //! Warden's UI: the HTML shell, the router and its pages, the server functions they call, and the DTOs and
 //! validation shared with the server (`model`). Server-only code sits behind the `ssr` feature.
 
+// Production code never panics on a failed `expect` (tests may: `clippy.toml` allows it there).
+#![cfg_attr(not(test), deny(clippy::expect_used))]
+
 pub mod assets;
 #[cfg(feature = "ssr")]
 pub mod backend;

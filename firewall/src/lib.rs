@@ -18,6 +18,9 @@
 //! edited rule set) uses validate; [`mod@compile`] → [`render`] / [`mod@evaluate`]; [`mod@presets`] use the
 //! model and the rule set; `backend` (feature `nft`) uses render.
 
+// Production code never panics on a failed `expect` (tests may: `clippy.toml` allows it there).
+#![cfg_attr(not(test), deny(clippy::expect_used))]
+
 pub mod capability;
 pub mod compile;
 pub mod evaluate;

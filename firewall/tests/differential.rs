@@ -9,14 +9,12 @@ mod common;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use common::{
-    probe_all, probe_all_within, require_root_netns, Listener, Outcome, Pair, Probe, CLIENT_V4,
-    CLIENT_V6, SERVER_V4, SERVER_V6,
-};
+use common::{require_root_netns, NsBackend, Pair, CLIENT_V4, CLIENT_V6, SERVER_V4, SERVER_V6};
 use warden_firewall::{
     compile_lenient, evaluate_compiled, render_ruleset, Action, ApplyContext, Ban, Direction,
     FirewallConfig, IpVersion, Packet, PacketProtocol, Policy, Protocol, Rule, RuleSet,
 };
+use warden_testkit::{probe_all, probe_all_within, Listener, Outcome, Probe};
 
 const RULE_SETS: usize = 24;
 const PROBES_PER_SET: usize = 12;

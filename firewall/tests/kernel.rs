@@ -7,15 +7,13 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{
-    probe, probe_all, require_root_netns, wait_for, Listener, Outcome, Pair, Probe, CLIENT_V4,
-    CLIENT_V6, SERVER_V4, SERVER_V6,
-};
+use common::{require_root_netns, NsBackend, Pair, CLIENT_V4, CLIENT_V6, SERVER_V4, SERVER_V6};
 use warden_firewall::backend::{NftBackend, NftError};
 use warden_firewall::{
     preset, render_ruleset, Action, ApplyContext, Direction, FirewallConfig, IpVersion, Policy,
     Protocol, Rule, RuleSet,
 };
+use warden_testkit::{probe, probe_all, wait_for_outcome, Listener, Outcome, Probe};
 use Outcome::{Dropped, Open, Refused};
 
 fn rule(id: &str, f: impl FnOnce(&mut Rule)) -> Rule {
@@ -304,7 +302,7 @@ fn bans_block_expire_by_themselves_survive_apply_and_unban_restores() {
             (Probe::tcp(Some(CLIENT_V4[1]), SERVER_V4, 8300), Open),
         ],
     );
-    wait_for(
+    wait_for_outcome(
         &pair.client,
         Probe::tcp(Some(CLIENT_V4[0]), SERVER_V4, 8300),
         Open,

@@ -224,8 +224,9 @@ fn unresolved_hostname_names_the_host() {
 #[cfg(feature = "nft")]
 mod kernel {
     use super::*;
-    use crate::common::{require_root_netns, Netns};
+    use crate::common::{require_root_netns, NsBackend};
     use proptest::prelude::*;
+    use warden_testkit::Netns;
 
     #[test]
     fn nft_check_accepts_golden_batch_and_text() {

@@ -1,6 +1,9 @@
 //! The WASM entry point: hydrates the server-rendered Warden app in the browser, and owns what the page
 //! shows when that code stops (a panic, or a page chunk that failed to load).
 
+// Production code never panics on a failed `expect` (tests may: `clippy.toml` allows it there).
+#![cfg_attr(not(test), deny(clippy::expect_used))]
+
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     std::panic::set_hook(Box::new(|info| {

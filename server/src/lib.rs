@@ -1,14 +1,26 @@
 //! The Warden server library: everything the `warden` binary runs. `serve` wires the parts together:
-//! store → auth (first-run bootstrap) → settings → supervisor and firewall → HTTP, then waits for a signal.
+//! store → access (first-run bootstrap) → settings → supervisor and firewall → HTTP, then waits for a signal.
+//!
+//! The domain layer: `access` (login, sessions, tokens, throttle and bans from failed logins), `settings`,
+//! `supervisor` (services), `firewall_ctl` (firewall), `audit`; each domain error is sorted into a
+//! [`domain_error::DomainError`] once. The adapters: `http` (REST, SSE, OpenAPI) and `ui_backend` (the UI's
+//! server functions); no adapter imports another. Plumbing: `store`, `config`, `runtime`, `telemetry`,
+//! `tls`, `clock`, `events`, `assets`.
 
+// Production code never panics on a failed `expect` (tests may: `clippy.toml` allows it there).
+#![cfg_attr(not(test), deny(clippy::expect_used))]
+
+pub mod access;
 pub mod assets;
 pub mod audit;
-pub mod auth;
+pub mod clock;
 pub mod config;
+pub mod domain_error;
 pub mod events;
 pub mod firewall_ctl;
 pub mod http;
 pub mod runtime;
+pub mod settings;
 pub mod state;
 pub mod store;
 pub mod supervisor;
@@ -16,48 +28,19 @@ pub mod telemetry;
 pub mod tls;
 pub mod ui_backend;
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use anyhow::Context;
 use leptos::prelude::LeptosOptions;
 
-use app::model::settings::Settings;
-
-use crate::auth::Auth;
+use crate::access::{Access, Auth};
 use crate::config::ServeArgs;
+use crate::settings::SettingsHandle;
 use crate::state::{AppState, Inner};
-use crate::store::{trees, Store};
-
-/// The key of the settings document in the settings tree.
-pub const SETTINGS_KEY: &str = "settings";
+use crate::store::Store;
 
 /// How long open connections get to finish after SIGTERM/SIGINT before Warden stops waiting for them.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Loads the settings, creating the defaults on first start.
-pub async fn load_settings(store: &Store) -> anyhow::Result<Settings> {
-    let tree = store.collection::<Settings>(trees::SETTINGS)?;
-    if let Some(s) = tree.get(SETTINGS_KEY)? {
-        return Ok(s);
-    }
-    let hostname = nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_else(|| "warden".to_string());
-    let service_user = if nix::unistd::geteuid().is_root() {
-        "nobody".to_string()
-    } else {
-        nix::unistd::User::from_uid(nix::unistd::geteuid())
-            .ok()
-            .flatten()
-            .map(|u| u.name)
-            .unwrap_or_else(|| "nobody".to_string())
-    };
-    let settings = Settings::defaults(hostname, service_user);
-    tree.insert(SETTINGS_KEY, &settings)?;
-    store.flush().await?;
-    Ok(settings)
-}
 
 /// Runs the server until SIGTERM or SIGINT.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -72,7 +55,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         eprintln!("  (shown only this once; set WARDEN_ADMIN_PASSWORD before the first start to choose it)");
         eprintln!();
     }
-    let settings = load_settings(&store).await?;
+    let events = events::EventBus::default();
+    let settings = SettingsHandle::open(&store, events.clone())
+        .await
+        .context("loading the settings")?;
     // TLS is set up before any service starts, so a bad certificate stops Warden with nothing running.
     let tls_config = match args.tls_source() {
         None => None,
@@ -91,7 +77,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     // Ends stale process groups of a previous run, then starts the enabled services.
     let supervisor =
-        supervisor::SupervisorHandle::start(&args.data_dir, store.clone(), settings.clone())
+        supervisor::SupervisorHandle::start(&args.data_dir, store.clone(), settings.subscribe())
             .await
             .context("starting the supervisor")?;
 
@@ -117,13 +103,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .build();
 
     // Probes nft, rolls back an apply left unconfirmed by a previous run, re-applies an active one.
-    let events = events::EventBus::default();
     let firewall = firewall_ctl::FirewallHandle::start(
         store.clone(),
         warden_firewall::backend::NftBackend::new(&args.nft),
         local.port(),
         events.clone(),
-        &settings,
+        &settings.current(),
     )
     .await
     .context("starting firewall control")?;
@@ -138,13 +123,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let state = AppState {
         inner: Arc::new(Inner {
             store: store.clone(),
-            auth,
+            access: Access::new(auth, settings.clone(), firewall.clone()),
             audit: audit::AuditLog::open(&store)?,
             supervisor: supervisor.clone(),
             events,
             firewall,
             leptos_options,
-            settings: RwLock::new(settings),
+            settings,
             firewall_capability,
             listen: local,
             secure_cookies: tls_config.is_some(),

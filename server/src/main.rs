@@ -1,6 +1,9 @@
 //! The `warden` binary: tunes the allocator, builds the runtime, parses the command line and hands over
 //! to the library. Nothing else.
 
+// Production code never panics on a failed `expect` (tests may: `clippy.toml` allows it there).
+#![cfg_attr(not(test), deny(clippy::expect_used))]
+
 use clap::Parser;
 use warden::config::{Cli, Command};
 

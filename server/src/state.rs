@@ -1,17 +1,18 @@
-//! The shared server state handed to every handler (`AppState`), and its implementation of the UI's
-//! `Backend` seam so server functions reach the same domain layer as the REST handlers.
+//! The shared server state handed to every handler (`AppState`): the domain handles (access, settings,
+//! supervisor, firewall, audit) and how Warden is served. The adapters (REST in `http`, the UI's server
+//! functions in `ui_backend`) reach the domain layer only through it.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use axum::extract::FromRef;
 use axum::http::{header, HeaderMap};
 use leptos::prelude::LeptosOptions;
 
-use app::model::settings::Settings;
 use app::model::FirewallCapability;
 
-use crate::auth::{Auth, Principal, SESSION_COOKIE};
+use crate::access::{Access, Principal, SESSION_COOKIE};
+use crate::settings::SettingsHandle;
 use crate::store::Store;
 use crate::supervisor::SupervisorHandle;
 
@@ -28,14 +29,16 @@ impl std::fmt::Debug for AppState {
 
 pub struct Inner {
     pub store: Store,
-    pub auth: Auth,
+    /// The access domain (login, sessions, tokens, password, bans from failed logins).
+    pub access: Access,
     /// Who did what, when (every domain layer records into the same tree).
     pub audit: crate::audit::AuditLog,
     pub supervisor: SupervisorHandle,
     /// Status changes of services and firewall, for `GET /api/v1/events` and the UI.
     pub events: crate::events::EventBus,
     pub leptos_options: LeptosOptions,
-    pub settings: RwLock<Settings>,
+    /// The settings domain (read, validated update, change notification).
+    pub settings: SettingsHandle,
     pub firewall_capability: FirewallCapability,
     /// The firewall domain API (rules, apply/confirm/rollback, bans, exposure).
     pub firewall: crate::firewall_ctl::FirewallHandle,
@@ -93,23 +96,28 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 impl AppState {
+    /// Every service's reserved ports (the firewall's exposure needs them).
+    pub fn service_ports(&self) -> Vec<crate::firewall_ctl::ServicePorts> {
+        self.supervisor
+            .list()
+            .into_iter()
+            .map(|s| crate::firewall_ctl::ServicePorts {
+                service_id: s.id,
+                ports: s.spec.ports,
+            })
+            .collect()
+    }
+
     /// The principal these headers authenticate, if any.
     pub fn principal(&self, headers: &HeaderMap) -> Option<(Principal, CredentialSource)> {
         let (secret, source) = request_secret(headers)?;
-        match self.auth.authenticate(&secret) {
+        match self.access.authenticate(&secret) {
             Ok(p) => p.map(|p| (p, source)),
             Err(e) => {
                 tracing::error!(error = %e, "token lookup failed");
                 None
             }
         }
-    }
-
-    pub fn settings(&self) -> Settings {
-        self.settings
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
     }
 }
 

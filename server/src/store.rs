@@ -317,6 +317,18 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
         Ok(out)
     }
 
+    /// Every record's stored bytes (its JSON as written), in key order: for format checks such as the
+    /// store migration test, which compares what this build writes with what an older one wrote.
+    pub fn list_raw(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.tree
+            .iter()
+            .map(|item| {
+                let (k, v) = item?;
+                Ok((String::from_utf8_lossy(&k).into_owned(), v.to_vec()))
+            })
+            .collect()
+    }
+
     pub fn len(&self) -> usize {
         self.tree.len()
     }

@@ -1,5 +1,6 @@
-//! The server's implementation of the UI's `Backend` seam: server functions reach the same domain layer
-//! (supervisor, firewall, store) as the REST API through these methods, with errors mapped to `AppError`.
+//! The UI adapter: the server's implementation of the UI's `Backend` seam. Server functions reach the same
+//! domain handles (access, settings, supervisor, firewall, audit) as the REST API through these methods;
+//! every domain error becomes an `AppError` through the one mapping below. No other adapter is imported.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -18,53 +19,46 @@ use warden_firewall::{Rule, RuleInput, RulePatch};
 use app::model::admin::{ApiToken, AuditEntry, CreatedToken, PasswordChange};
 use app::model::settings::{ServerInfo, Settings};
 
-use crate::auth::{CredentialError, Principal, TokenKind};
+use crate::access::{Principal, TokenKind};
+use crate::domain_error::DomainError;
 use crate::firewall_ctl::{parse_ban_address, FirewallError};
-use crate::http::error::ApiError;
-use crate::http::settings::{BanPatch, CrashLoopPatch, SettingsPatch};
+use crate::settings::SettingsPatch;
 use crate::state::AppState;
-use crate::supervisor::SupervisorError;
 
 const INTERNAL_MESSAGE: &str = "Warden hit an internal error; the server log has the details.";
 
-impl From<CredentialError> for AppError {
-    fn from(e: CredentialError) -> Self {
+impl From<DomainError> for AppError {
+    /// How each kind of domain failure reads in the UI (the one mapping for server functions).
+    fn from(e: DomainError) -> Self {
         match e {
-            CredentialError::Invalid(fields) => AppError::Invalid(fields),
-            CredentialError::Conflict(fields) => AppError::Conflict(fields),
-            CredentialError::NotFound(message) => AppError::NotFound(message),
-            // Shown under the current-password field of the form.
-            e @ CredentialError::Throttled(_) => {
-                AppError::Invalid(vec![app::model::FieldError::new(
-                    "current_password",
-                    e.to_string(),
-                )])
+            DomainError::NotFound(message) => AppError::NotFound(message),
+            DomainError::Invalid(fields) => AppError::Invalid(fields),
+            DomainError::Conflict(fields) => AppError::Conflict(fields),
+            DomainError::Refused(message) => AppError::Refused(message),
+            DomainError::Unavailable { message, .. } => AppError::Unavailable(message),
+            DomainError::OutsideFailure { code, message } => {
+                tracing::error!(code, error = %message, "an outside program refused a change (server function)");
+                AppError::Internal(message)
             }
-            CredentialError::Internal(cause) => {
-                tracing::error!(error = %cause, "auth error in a server function");
+            DomainError::RateLimited { retry_after, field } => {
+                let message = DomainError::rate_limited_message(retry_after);
+                match field {
+                    // Shown under the field the refusal belongs to (the current password).
+                    Some(field) => {
+                        AppError::Invalid(vec![app::model::FieldError::new(field, message)])
+                    }
+                    None => AppError::Refused(message),
+                }
+            }
+            DomainError::Internal(cause) => {
+                tracing::error!(error = %cause, "internal error in a server function");
                 AppError::Internal(INTERNAL_MESSAGE.into())
             }
         }
     }
 }
 
-/// Errors of the shared REST helpers (e.g. `http::settings::apply_patch`) as the UI's `AppError`.
-impl From<ApiError> for AppError {
-    fn from(e: ApiError) -> Self {
-        match e.code {
-            "validation_failed" if !e.details.is_empty() => AppError::Invalid(e.details),
-            "validation_failed" => AppError::Invalid(vec![app::model::FieldError::new(
-                e.field.unwrap_or_default(),
-                e.message,
-            )]),
-            "conflict" => AppError::Conflict(e.details),
-            "not_found" => AppError::NotFound(e.message),
-            "unauthorized" => AppError::Unauthorized,
-            // `ApiError::internal` already logged the cause.
-            _ => AppError::Internal(INTERNAL_MESSAGE.into()),
-        }
-    }
-}
+crate::through_domain_error!(AppError);
 
 /// The principal a server function's user stands for (the same user and credential).
 fn principal_of(user: &SessionUser) -> Principal {
@@ -72,24 +66,6 @@ fn principal_of(user: &SessionUser) -> Principal {
         username: user.username.clone(),
         kind: TokenKind::Session,
         token_key: user.credential_id.clone(),
-    }
-}
-
-impl From<SupervisorError> for AppError {
-    fn from(e: SupervisorError) -> Self {
-        match e {
-            SupervisorError::NotFound(id) => {
-                AppError::NotFound(format!("There is no service with id {id}."))
-            }
-            SupervisorError::Validation(fields) => AppError::Invalid(fields),
-            SupervisorError::Conflict(fields) => AppError::Conflict(fields),
-            SupervisorError::Internal(cause) => {
-                tracing::error!(error = %cause, "supervisor error in a server function");
-                AppError::Internal(
-                    "Warden hit an internal error; the server log has the details.".into(),
-                )
-            }
-        }
     }
 }
 
@@ -104,7 +80,7 @@ impl Backend for AppState {
 
     async fn shell_info(&self, user: &SessionUser) -> ShellInfo {
         ShellInfo {
-            hostname: self.settings().hostname,
+            hostname: self.settings.current().hostname,
             username: user.username.clone(),
             version: env!("CARGO_PKG_VERSION").to_string(),
         }
@@ -172,10 +148,11 @@ impl Backend for AppState {
         Ok(self.supervisor.processes(id).await?)
     }
 
-    async fn service_port_range(&self) -> (u16, u16) {
-        self.settings()
+    async fn service_port_range(&self) -> app::model::service_ports::ServicePortRange {
+        self.settings
+            .current()
             .service_port_range()
-            .unwrap_or(app::model::service::DEFAULT_PORT_RANGE)
+            .unwrap_or_default()
     }
 
     // ---- firewall ----
@@ -272,7 +249,7 @@ impl Backend for AppState {
             Err(FirewallError::NotFound(_)) => None,
             Err(e) => return Err(e.into()),
         };
-        let settings = self.settings();
+        let settings = self.settings.current();
         let (preview, preview_error) = match self.firewall.ruleset_preview(client, &settings).await
         {
             Ok(text) => (Some(text), None),
@@ -291,7 +268,7 @@ impl Backend for AppState {
         client: IpAddr,
         confirm_within_secs: u64,
     ) -> Result<FirewallStatus, AppError> {
-        let settings = self.settings();
+        let settings = self.settings.current();
         let status = self
             .firewall
             .apply(confirm_within_secs, client, &settings)
@@ -326,16 +303,16 @@ impl Backend for AppState {
         address: &str,
     ) -> Result<(), AppError> {
         let addr = parse_ban_address(address)?;
-        self.firewall.unban(addr).await?;
+        self.access.unban(addr).await?;
         tracing::info!(user = %user.username, %client, address, "ban lifted from the UI");
         Ok(())
     }
 
     async fn firewall_exposure(&self, _client: IpAddr) -> Result<Vec<ExposureView>, AppError> {
-        let settings = self.settings();
+        let settings = self.settings.current();
         Ok(self
             .firewall
-            .exposure(&crate::http::firewall::service_ports(self), &settings)
+            .exposure(&self.service_ports(), &settings)
             .await?)
     }
 
@@ -348,11 +325,7 @@ impl Backend for AppState {
     ) -> Result<Rule, AppError> {
         let rule = self
             .firewall
-            .expose(
-                &crate::http::firewall::service_ports(self),
-                service_id,
-                port,
-            )
+            .expose(&self.service_ports(), service_id, port)
             .await?;
         tracing::info!(user = %user.username, %client, service_id, port, "service port exposed from the UI");
         Ok(rule)
@@ -361,7 +334,7 @@ impl Backend for AppState {
     // ---- administration: settings, password, API tokens, audit log ----
 
     async fn get_settings(&self) -> Result<Settings, AppError> {
-        Ok(self.settings())
+        Ok(self.settings.current())
     }
 
     async fn update_settings(
@@ -369,22 +342,10 @@ impl Backend for AppState {
         _user: &SessionUser,
         settings: Settings,
     ) -> Result<Settings, AppError> {
-        let patch = SettingsPatch {
-            hostname: Some(settings.hostname),
-            environment: Some(settings.environment),
-            service_user: Some(settings.service_user),
-            service_ports: Some(settings.service_ports),
-            crash_loop: Some(CrashLoopPatch {
-                max_failures: Some(settings.crash_loop.max_failures),
-                window_secs: Some(settings.crash_loop.window_secs),
-            }),
-            ban: Some(BanPatch {
-                max_failures: Some(settings.ban.max_failures),
-                window_secs: Some(settings.ban.window_secs),
-                ban_secs: Some(settings.ban.ban_secs),
-            }),
-        };
-        Ok(crate::http::settings::apply_patch(self, patch).await?)
+        Ok(self
+            .settings
+            .update(SettingsPatch::replacing_all(settings))
+            .await?)
     }
 
     async fn server_info(&self) -> ServerInfo {
@@ -400,17 +361,14 @@ impl Backend for AppState {
         client: IpAddr,
         change: PasswordChange,
     ) -> Result<(), AppError> {
-        Ok(
-            crate::http::auth_routes::change_password(self, &principal_of(user), &change, client)
-                .await?,
-        )
+        Ok(self
+            .access
+            .change_password(&principal_of(user), &change, client)
+            .await?)
     }
 
     async fn list_tokens(&self, user: &SessionUser) -> Result<Vec<ApiToken>, AppError> {
-        self.auth.api_tokens(&user.username).map_err(|e| {
-            tracing::error!(error = %e, "listing API tokens failed");
-            AppError::Internal(INTERNAL_MESSAGE.into())
-        })
+        Ok(self.access.api_tokens(&user.username)?)
     }
 
     async fn create_token(
@@ -418,17 +376,14 @@ impl Backend for AppState {
         user: &SessionUser,
         name: String,
     ) -> Result<CreatedToken, AppError> {
-        Ok(self.auth.create_api_token(&user.username, &name).await?)
+        Ok(self.access.create_api_token(&user.username, &name).await?)
     }
 
     async fn revoke_token(&self, user: &SessionUser, id: &str) -> Result<(), AppError> {
-        Ok(self.auth.revoke_api_token(&user.username, id).await?)
+        Ok(self.access.revoke_api_token(&user.username, id).await?)
     }
 
     async fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, AppError> {
-        self.audit.recent(limit).map_err(|e| {
-            tracing::error!(error = %e, "reading the audit log failed");
-            AppError::Internal(INTERNAL_MESSAGE.into())
-        })
+        Ok(self.audit.recent(limit)?)
     }
 }

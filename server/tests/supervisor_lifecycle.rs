@@ -235,7 +235,7 @@ async fn environment_is_merged_and_port_is_set() {
     changed
         .environment
         .insert("GLOBAL_ONLY".into(), "g2".into());
-    h.handle.update_settings(changed);
+    h.settings.send_replace(changed);
     std::fs::remove_file(&out).unwrap();
     h.handle.restart_service(&svc.id).await.unwrap();
     assert!(wait_file(&h.path("env"), SECS(5))
@@ -319,11 +319,16 @@ async fn stale_group_of_a_previous_run_is_ended_and_the_service_runs_once() {
     assert_eq!(new.status.state, ServiceState::Running);
     let new_pid = new.status.pid.unwrap();
     assert_ne!(new_pid, old);
-    let recorded: Vec<String> = std::fs::read_to_string(&starts)
-        .unwrap()
-        .lines()
-        .map(String::from)
-        .collect();
+    // The new shell records its pid once it runs, which may be after `start` returned.
+    let recorded: Vec<String> = wait_for("the second start recorded", SECS(5), || {
+        let lines: Vec<String> = std::fs::read_to_string(&starts)
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect();
+        async move { (lines.len() >= 2).then_some(lines) }
+    })
+    .await;
     assert_eq!(recorded, vec![old.to_string(), new_pid.to_string()]);
     let log = second.logs_tail(&svc.id, 1000).await.unwrap().join("\n");
     assert!(log.contains("left from a previous Warden run"), "{log}");
@@ -581,4 +586,93 @@ async fn delete_stops_first_and_shutdown_keeps_enabled() {
     assert_eq!(b_again.status.state, ServiceState::Running);
     assert_eq!(again.list().len(), 1);
     again.shutdown().await;
+}
+
+/// The restart-on-change rule (`supervisor::spec_change`) end to end: a new name keeps the process
+/// (and moves the log), a new command restarts it, disabling stops it and enabling starts it again.
+#[tokio::test]
+async fn an_update_restarts_only_when_the_launch_changed() {
+    let h = Harness::fast().await;
+    let svc = h.create("edit-me", "exec sleep 1000").await;
+    let first = h.wait_running(&svc.id).await.status.pid.unwrap();
+
+    let renamed = h
+        .handle
+        .update(
+            &svc.id,
+            ServicePatch {
+                name: Some("edited".into()),
+                ..ServicePatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(renamed.spec.name, "edited");
+    assert_eq!(renamed.status.state, ServiceState::Running);
+    assert_eq!(
+        renamed.status.pid,
+        Some(first),
+        "a new name keeps the process"
+    );
+    assert_eq!(renamed.status.restarts, 0);
+    assert!(process_alive(first));
+    assert!(h.handle.log_path(&svc.id).unwrap().ends_with("edited.log"));
+
+    let changed = h
+        .handle
+        .update(
+            &svc.id,
+            ServicePatch {
+                command: Some("exec sleep 1001".into()),
+                ..ServicePatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed.spec.command, "exec sleep 1001");
+    let second = h
+        .wait_service(&svc.id, "the new command running", SECS(5), |s| {
+            s.status.state == ServiceState::Running && s.status.pid.is_some_and(|p| p != first)
+        })
+        .await
+        .status
+        .pid
+        .unwrap();
+    assert!(h
+        .log_text(&svc.id)
+        .await
+        .contains("definition changed; restarting with the new one"));
+
+    let disabled = h
+        .handle
+        .update(
+            &svc.id,
+            ServicePatch {
+                enabled: Some(false),
+                ..ServicePatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!disabled.spec.enabled);
+    h.wait_service(&svc.id, "stopped", SECS(5), |s| {
+        s.status.state == ServiceState::Stopped
+    })
+    .await;
+    assert!(!process_alive(second));
+
+    h.handle
+        .update(
+            &svc.id,
+            ServicePatch {
+                enabled: Some(true),
+                ..ServicePatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    let third = h.wait_running(&svc.id).await.status.pid.unwrap();
+    assert_ne!(third, second);
+    h.handle.shutdown().await;
+    assert!(!process_alive(third));
 }

@@ -13,11 +13,12 @@
 //!    than across the whole run. The median of the per-round ratios is reported, with their range
 //!    (the noise).
 //!
-//! Addresses: 2001:db8::/32 only (documentation prefix), nothing routed out.
+//! Addresses: 2001:db8::/32 only (documentation prefix), nothing routed out. The namespaces are
+//! `warden_testkit`'s.
 #![allow(clippy::unwrap_used)]
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,6 +27,8 @@ use warden_firewall::backend::NftBackend;
 use warden_firewall::{
     render_ruleset, ApplyContext, Ban, FirewallConfig, IpNetwork, Rule, RuleInput, RuleSet,
 };
+use warden_testkit::netns::veth;
+use warden_testkit::{in_netns, Netns};
 
 const RULES: usize = 1_000;
 const HOSTS_PER_RULE: usize = 10;
@@ -49,62 +52,9 @@ fn rate_rounds() -> usize {
 const SERVER: &str = "2001:db8:1::1";
 const CLIENT: &str = "2001:db8:1::2";
 
-fn requirements() -> Result<(), String> {
-    if !nix::unistd::geteuid().is_root() {
-        return Err("not running as root (network namespaces and nft need it)".into());
-    }
-    for (program, arg) in [("nft", "--version"), ("ip", "-V")] {
-        let ok = Command::new(program)
-            .arg(arg)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            return Err(format!("{program} is not available"));
-        }
-    }
-    Ok(())
-}
-
-fn run(args: &[&str]) {
-    let status = Command::new(args[0])
-        .args(&args[1..])
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run {args:?}: {e}"));
-    assert!(status.success(), "{args:?} failed");
-}
-
-struct Netns(String);
-
-impl Netns {
-    fn new(tag: &str) -> Netns {
-        let name = format!("wbench-{tag}-{}", std::process::id());
-        run(&["ip", "netns", "add", &name]);
-        run(&["ip", "-n", &name, "link", "set", "lo", "up"]);
-        Netns(name)
-    }
-
-    fn backend(&self) -> NftBackend {
-        NftBackend::with_command(["ip", "netns", "exec", self.0.as_str(), "nft"])
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let path = format!("/var/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(&path).expect("netns file");
-        nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
-        f()
-    })
-    .join()
-    .expect("namespace thread")
+/// The nft backend of a namespace.
+fn backend(ns: &Netns) -> NftBackend {
+    NftBackend::with_command(ns.nft_command())
 }
 
 fn big_ruleset() -> RuleSet {
@@ -145,7 +95,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 fn bench_apply() -> (f64, f64) {
     let ns = Netns::new("apply");
-    let backend = ns.backend();
+    let backend = backend(&ns);
     let rules = big_ruleset();
     let config = FirewallConfig::default();
     let context = ApplyContext::default();
@@ -165,7 +115,7 @@ fn bench_apply() -> (f64, f64) {
 
         let start = Instant::now();
         let path = file.path().to_str().expect("utf-8 path").to_string();
-        run(&["ip", "netns", "exec", &ns.0, "nft", "-f", &path]);
+        ns.exec(&["nft", "-f", &path]);
         raw.push(start.elapsed().as_secs_f64());
     }
     (median(warden), median(raw))
@@ -235,9 +185,9 @@ fn udp_rate(server: &Netns, client: &Netns, source: &str, target: SocketAddr) ->
     let received = Arc::new(AtomicU64::new(0));
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let receiver = {
-        let (phase, received, ns) = (phase.clone(), received.clone(), server.0.clone());
+        let (phase, received, ns) = (phase.clone(), received.clone(), server.name.clone());
         std::thread::spawn(move || {
-            in_netns(&ns, move || {
+            in_netns(Some(&ns), move || {
                 let socket = UdpSocket::bind(target).expect("bind receiver");
                 socket
                     .set_read_timeout(Some(Duration::from_millis(100)))
@@ -268,9 +218,9 @@ fn udp_rate(server: &Netns, client: &Netns, source: &str, target: SocketAddr) ->
     };
     ready_rx.recv().expect("receiver ready");
     let sender = {
-        let (phase, ns, source) = (phase.clone(), client.0.clone(), source.to_string());
+        let (phase, ns, source) = (phase.clone(), client.name.clone(), source.to_string());
         std::thread::spawn(move || {
-            in_netns(&ns, move || {
+            in_netns(Some(&ns), move || {
                 let socket = UdpSocket::bind(format!("[{source}]:0")).expect("bind sender");
                 socket.connect(target).expect("connect");
                 let payload = [0u8; 32];
@@ -337,8 +287,9 @@ impl Rates {
 /// Runs an nft script (text, on stdin) inside `ns`.
 fn nft_script(ns: &Netns, script: &str) {
     use std::io::Write as _;
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", ns.0.as_str(), "nft", "-f", "-"])
+    let mut child = ns
+        .command("nft")
+        .args(["-f", "-"])
         .stdin(Stdio::piped())
         .spawn()
         .expect("nft");
@@ -352,25 +303,12 @@ fn nft_script(ns: &Netns, script: &str) {
 }
 
 fn bench_packet_rate() -> (Rates, Rates) {
-    let server = Netns::new("srv");
-    let client = Netns::new("cli");
-    run(&[
-        "ip", "-n", &server.0, "link", "add", "veth0", "type", "veth", "peer", "name", "veth0",
-        "netns", &client.0,
-    ]);
-    for (ns, addr) in [(&server, SERVER), (&client, CLIENT)] {
-        run(&[
-            "ip",
-            "-n",
-            &ns.0,
-            "addr",
-            "add",
-            &format!("{addr}/64"),
-            "dev",
-            "veth0",
-            "nodad",
-        ]);
-        run(&["ip", "-n", &ns.0, "link", "set", "veth0", "up"]);
+    let mut server = Netns::new("srv");
+    let mut client = Netns::new("cli");
+    veth(&server, "veth0", &client, "veth0");
+    for (ns, addr) in [(&mut server, SERVER), (&mut client, CLIENT)] {
+        ns.add_address("veth0", addr);
+        ns.link_up("veth0");
     }
     let bans: Vec<Ban> = (0..BANS)
         .map(|i| Ban {
@@ -396,7 +334,7 @@ fn bench_packet_rate() -> (Rates, Rates) {
         .expect("render")
     };
     let (empty_table, banned_table) = (render(Vec::new()), render(bans));
-    let backend = server.backend();
+    let backend = backend(&server);
     let veth_target: SocketAddr = format!("[{SERVER}]:9999").parse().unwrap();
     let loopback_target: SocketAddr = "[::1]:9998".parse().unwrap();
     let minimal = |present: bool| {
@@ -439,7 +377,7 @@ fn bench_packet_rate() -> (Rates, Rates) {
 }
 
 fn main() {
-    if let Err(reason) = requirements() {
+    if let Err(reason) = warden_testkit::netns::requirements() {
         println!("bench_firewall skipped: {reason}");
         return;
     }

@@ -307,7 +307,10 @@ async fn audit_entries_survive_kill_9() {
 
 #[test]
 fn kernel_firewall_actions_and_automatic_ones_are_audited() {
-    if !gate("network namespaces and nft", support::lab_requirements()) {
+    if !gate(
+        "network namespaces and nft",
+        warden_testkit::netns::requirements(),
+    ) {
         return;
     }
     let lab = support::Lab::new();

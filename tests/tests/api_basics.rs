@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use warden_tests::{Warden, ADMIN_PASSWORD};
+use warden_tests::{Launch, Warden, ADMIN_PASSWORD};
 
 async fn error_code(resp: reqwest::Response) -> (u16, String) {
     let status = resp.status().as_u16();
@@ -268,9 +268,9 @@ fn unusable_data_dir_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("not-a-dir");
     std::fs::write(&file, b"x").unwrap();
-    let out = std::process::Command::new(warden_tests::warden_bin())
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&file)
+    let out = Launch::new()
+        .admin_password(None)
+        .command(&file)
         .output()
         .unwrap();
     assert!(!out.status.success());

@@ -7,10 +7,8 @@
 //! `firewall_e2e.rs`, where Warden runs inside a throwaway network namespace.
 #![allow(clippy::unwrap_used)]
 
-mod firewall_e2e_support;
-
 use serde_json::{json, Value};
-use warden_tests::Warden;
+use warden_tests::{Launch, Warden};
 
 struct Api {
     w: Warden,
@@ -743,11 +741,7 @@ async fn every_firewall_route_needs_auth() {
 /// the reason, rule edits still work.
 #[tokio::test]
 async fn without_nft_reads_work_and_kernel_changes_answer_503() {
-    let w = firewall_e2e_support::WardenProc::start(
-        None,
-        "127.0.0.1:0".into(),
-        vec![("WARDEN_NFT".into(), "/nonexistent/nft".into())],
-    );
+    let w = Launch::new().env("WARDEN_NFT", "/nonexistent/nft").start();
     let c = reqwest::Client::new();
     let base = format!("{}/api/v1", w.url);
     let token: String = c

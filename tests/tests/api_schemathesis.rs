@@ -18,14 +18,14 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use warden_tests::{gate, repo_root};
+use warden_tests::{gate, repo_root, Launch};
 
 fn schemathesis() -> PathBuf {
     repo_root().join("target/schemathesis-venv/bin/schemathesis")
 }
 
 fn requirements() -> Result<(), String> {
-    support::lab_requirements()?;
+    warden_testkit::netns::requirements()?;
     let ok = Command::new(schemathesis())
         .arg("--version")
         .output()
@@ -45,8 +45,8 @@ fn schemathesis_finds_no_server_error_and_no_schema_violation() {
     if !gate("schemathesis, network namespaces and nft", requirements()) {
         return;
     }
-    let ns = support::Netns::new("st");
-    let warden = support::WardenProc::start(Some(ns.name.clone()), "127.0.0.1:0".into(), vec![]);
+    let ns = warden_testkit::Netns::new("st");
+    let warden = Launch::new().in_netns(&ns.name).start();
     let server = warden.host_addr();
     let admin = support::NsClient::new(&ns, server).login();
     let token = admin.token.clone().expect("token");

@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
-use warden_tests::{Warden, ADMIN_PASSWORD};
+use warden_tests::{Launch, Warden, ADMIN_PASSWORD};
 
 fn cert_path(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join("tls").join("self-signed-cert.pem")
@@ -232,11 +232,9 @@ async fn https_speaks_http2_with_live_streams_and_the_origin_guard() {
 
 fn serve_fails(args: &[&str]) -> (i32, String) {
     let data = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(warden_tests::warden_bin())
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data.path())
+    let out = Launch::new()
         .args(args)
-        .env("WARDEN_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .command(data.path())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();

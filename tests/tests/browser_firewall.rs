@@ -18,10 +18,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::Locator;
-use firewall_e2e_support::{lab_requirements, Netns, WardenProc, ADMIN_PORT};
+use firewall_e2e_support::ADMIN_PORT;
 use serde_json::{json, Value};
+use warden_testkit::Netns;
 use warden_tests::browser::{self, Browser};
-use warden_tests::{gate, poll, Api, Warden, ADMIN_PASSWORD};
+use warden_tests::{gate, poll, Api, Launch, Warden, ADMIN_PASSWORD};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -199,18 +200,19 @@ fn text_of_js(testid: &str) -> String {
 
 #[tokio::test]
 async fn firewall_page_rules_apply_confirm_revert_presets_bans() {
-    if !gate("root with nft, ip and python3", lab_requirements())
-        || !gate("headless Chromium", browser::available())
+    if !gate(
+        "root with nft, ip and python3",
+        warden_testkit::netns::requirements(),
+    ) || !gate("headless Chromium", browser::available())
     {
         return;
     }
     let ns = Netns::new("bfw");
     let link = HostLink::new(&ns);
-    let _warden = WardenProc::start(
-        Some(ns.name.clone()),
-        format!("0.0.0.0:{ADMIN_PORT}"),
-        vec![],
-    );
+    let _warden = Launch::new()
+        .in_netns(&ns.name)
+        .listen(format!("0.0.0.0:{ADMIN_PORT}"))
+        .start();
     let base = format!("http://{}:{ADMIN_PORT}", link.ns_addr);
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
@@ -542,11 +544,7 @@ async fn without_nft_the_firewall_page_is_read_only() {
         return;
     }
     // On the host, with an nft program that does not exist: nothing can reach the kernel.
-    let warden = WardenProc::start(
-        None,
-        "127.0.0.1:0".to_string(),
-        vec![("WARDEN_NFT".into(), "/nonexistent/nft".into())],
-    );
+    let warden = Launch::new().env("WARDEN_NFT", "/nonexistent/nft").start();
     let b = Browser::start(1280, 900).await;
     login(&b, &warden.url).await;
     b.client

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use warden_tests::{gate, poll, Api, Warden, ADMIN_PASSWORD};
+use warden_tests::{gate, poll, Api, Launch, Warden};
 
 fn root_and_mount() -> Result<(), String> {
     if !nix::unistd::geteuid().is_root() {
@@ -208,14 +208,7 @@ fn an_unwritable_store_directory_is_a_clear_error_at_start() {
     }
     let data = tempfile::tempdir().unwrap();
     let store = data.path().join("store");
-    let start = || {
-        Command::new(warden_tests::warden_bin())
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data.path())
-            .env("WARDEN_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .output()
-            .unwrap()
-    };
+    let start = || Launch::new().command(data.path()).output().unwrap();
 
     // A fresh, read-only store directory (permissions do not stop root; a read-only mount does).
     std::fs::create_dir_all(&store).unwrap();
@@ -237,9 +230,9 @@ fn an_unwritable_store_directory_is_a_clear_error_at_start() {
     w.terminate(Duration::from_secs(20));
     let before = dir_listing(&existing);
     let _ro = Mount::read_only_bind(&existing);
-    let out = Command::new(warden_tests::warden_bin())
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(w.data_dir())
+    let out = Launch::new()
+        .admin_password(None)
+        .command(w.data_dir())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -13,10 +13,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use firewall_e2e_support::{
-    lab_requirements, tcp_probe, wait_reach, Lab, Listener, NsClient, Reach, ADMIN_ADDR,
-    OTHER_ADDR, OTHER_ADDR_V6, SERVER_OTHER_SIDE,
+    tcp_probe, wait_reach, Lab, NsClient, ADMIN_ADDR, OTHER_ADDR, OTHER_ADDR_V6, SERVER_OTHER_SIDE,
 };
 use serde_json::{json, Value};
+use warden_testkit::{Listener, Outcome};
 use warden_tests::{gate, wait_for};
 
 /// A second address of the attacker's namespace (it never fails a login).
@@ -40,7 +40,10 @@ fn bystander_healthz(lab: &Lab) -> Option<u16> {
 }
 
 fn runs() -> bool {
-    gate("root with nft, ip and python3", lab_requirements())
+    gate(
+        "root with nft, ip and python3",
+        warden_testkit::netns::requirements(),
+    )
 }
 
 fn other_port(port: u16) -> SocketAddr {
@@ -93,12 +96,12 @@ fn unconfirmed_apply_rolls_back_by_itself_and_confirmed_stays() {
         return;
     }
     let lab = Lab::new();
-    let _listener = Listener::start(&lab.server, &[8300]);
+    let _listener = Listener::start(&lab.server, &[8300], &[]);
     let warden = lab.start_warden();
     let admin = NsClient::new(&lab.admin, lab.admin_side()).login();
 
     // No firewall yet: the service range is open from outside, and there is no table.
-    assert_eq!(tcp_probe(&lab.other, other_port(8300)), Reach::Open);
+    assert_eq!(tcp_probe(&lab.other, other_port(8300)), Outcome::Open);
     assert!(lab.server.warden_table().is_none());
     let s = status(&admin);
     assert_eq!(s["active"], false);
@@ -111,14 +114,14 @@ fn unconfirmed_apply_rolls_back_by_itself_and_confirmed_stays() {
     assert_eq!(s["pending"]["revision"], 0);
     assert!(s["pending"]["rollback_at"].as_str().unwrap().ends_with('Z'));
     assert!(lab.server.warden_table().is_some());
-    assert_eq!(tcp_probe(&lab.other, other_port(8300)), Reach::Dropped);
+    assert_eq!(tcp_probe(&lab.other, other_port(8300)), Outcome::Dropped);
     wait_for("the rollback", Duration::from_secs(15), || {
         lab.server.warden_table().is_none().then_some(())
     });
     wait_reach(
         &lab.other,
         other_port(8300),
-        Reach::Open,
+        Outcome::Open,
         Duration::from_secs(5),
     );
     // Read once: the status is taken under the same lock as the rollback's kernel and record changes.
@@ -139,7 +142,7 @@ fn unconfirmed_apply_rolls_back_by_itself_and_confirmed_stays() {
     assert_eq!(resp.json()["pending"], Value::Null);
     let confirmed = lab.server.warden_table().expect("table after confirm");
     assert!(confirmed.contains(&format!("warden:{}", rule["id"].as_str().unwrap())));
-    assert_eq!(tcp_probe(&lab.other, other_port(8300)), Reach::Refused);
+    assert_eq!(tcp_probe(&lab.other, other_port(8300)), Outcome::Refused);
     // Asserting an absence: wait beyond the (cancelled) rollback deadline.
     std::thread::sleep(Duration::from_secs(4));
     let s = status(&admin);
@@ -163,7 +166,7 @@ fn unconfirmed_apply_rolls_back_by_itself_and_confirmed_stays() {
     assert_eq!(resp.status, 200, "{}", resp.body);
     let s = apply(&admin, 60);
     assert_eq!(s["pending"]["revision"], 2);
-    assert_eq!(tcp_probe(&lab.other, other_port(8300)), Reach::Open);
+    assert_eq!(tcp_probe(&lab.other, other_port(8300)), Outcome::Open);
     let resp = admin.post("/firewall/rollback", json!({}));
     assert_eq!(resp.status, 200, "{}", resp.body);
     let s = resp.json();
@@ -176,7 +179,7 @@ fn unconfirmed_apply_rolls_back_by_itself_and_confirmed_stays() {
         table_shape(&lab.server.warden_table().unwrap()),
         table_shape(&confirmed)
     );
-    assert_eq!(tcp_probe(&lab.other, other_port(8300)), Reach::Refused);
+    assert_eq!(tcp_probe(&lab.other, other_port(8300)), Outcome::Refused);
     assert_eq!(admin.post("/firewall/rollback", json!({})).status, 409);
 
     // Deactivate removes the table.
@@ -184,7 +187,7 @@ fn unconfirmed_apply_rolls_back_by_itself_and_confirmed_stays() {
     assert_eq!(resp.status, 200, "{}", resp.body);
     assert_eq!(resp.json()["active"], false);
     assert!(lab.server.warden_table().is_none());
-    assert_eq!(tcp_probe(&lab.other, other_port(8300)), Reach::Open);
+    assert_eq!(tcp_probe(&lab.other, other_port(8300)), Outcome::Open);
     drop(warden);
 }
 
@@ -194,7 +197,7 @@ fn kill9_during_the_window_rolls_back_at_next_start_and_active_is_reapplied() {
         return;
     }
     let lab = Lab::new();
-    let _listener = Listener::start(&lab.server, &[8300]);
+    let _listener = Listener::start(&lab.server, &[8300], &[]);
     let mut warden = lab.start_warden();
     let admin = NsClient::new(&lab.admin, lab.admin_side()).login();
 
@@ -211,17 +214,17 @@ fn kill9_during_the_window_rolls_back_at_next_start_and_active_is_reapplied() {
         json!({"protocol": "tcp", "ports": ["8300"], "action": "accept", "position": 0}),
     );
     apply(&admin, 300);
-    assert_eq!(tcp_probe(&lab.other, other_port(8300)), Reach::Open);
+    assert_eq!(tcp_probe(&lab.other, other_port(8300)), Outcome::Open);
     warden.kill9();
     // The kernel keeps the unconfirmed table while Warden is down...
-    assert_eq!(tcp_probe(&lab.other, other_port(8300)), Reach::Open);
+    assert_eq!(tcp_probe(&lab.other, other_port(8300)), Outcome::Open);
     // ...and the next start rolls it back before serving.
     warden.restart();
     assert_eq!(
         table_shape(&lab.server.warden_table().expect("table after restart")),
         table_shape(&confirmed)
     );
-    assert_eq!(tcp_probe(&lab.other, other_port(8300)), Reach::Refused);
+    assert_eq!(tcp_probe(&lab.other, other_port(8300)), Outcome::Refused);
     let admin = admin.login();
     let s = status(&admin);
     assert_eq!(s["pending"], Value::Null, "{s}");
@@ -263,7 +266,7 @@ fn anti_lockout_keeps_the_applying_address_on_the_admin_port() {
         return;
     }
     let lab = Lab::new();
-    let _listener = Listener::start(&lab.server, &[8300, 9000]);
+    let _listener = Listener::start(&lab.server, &[8300, 9000], &[]);
     let _warden = lab.start_warden();
     let admin = NsClient::new(&lab.admin, lab.admin_side()).login();
 
@@ -279,10 +282,10 @@ fn anti_lockout_keeps_the_applying_address_on_the_admin_port() {
     assert_eq!(resp.json()["active"], true);
     // ...but not reach other ports, and another client reaches nothing.
     let admin_side_9000: SocketAddr = format!("{}:9000", lab.admin_side().ip()).parse().unwrap();
-    assert_eq!(tcp_probe(&lab.admin, admin_side_9000), Reach::Dropped);
-    assert_eq!(tcp_probe(&lab.other, lab.other_side()), Reach::Dropped);
-    assert_eq!(tcp_probe(&lab.other, other_port(9000)), Reach::Dropped);
-    assert_eq!(tcp_probe(&lab.other, other_port(8300)), Reach::Dropped);
+    assert_eq!(tcp_probe(&lab.admin, admin_side_9000), Outcome::Dropped);
+    assert_eq!(tcp_probe(&lab.other, lab.other_side()), Outcome::Dropped);
+    assert_eq!(tcp_probe(&lab.other, other_port(9000)), Outcome::Dropped);
+    assert_eq!(tcp_probe(&lab.other, other_port(8300)), Outcome::Dropped);
     // The rendered ruleset says so.
     let text = admin.get("/firewall/ruleset?applied=true");
     assert_eq!(text.status, 200);
@@ -366,7 +369,7 @@ fn failed_logins_ban_the_address_at_the_kernel_until_it_expires_or_is_lifted() {
         "{statuses:?}"
     );
     assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
-    assert_eq!(tcp_probe(&lab.other, lab.other_side()), Reach::Dropped);
+    assert_eq!(tcp_probe(&lab.other, lab.other_side()), Outcome::Dropped);
     // The administering address is unaffected, and sees the ban with its reason.
     let bans = admin.get("/firewall/bans").json();
     let ban = bans
@@ -403,7 +406,7 @@ fn failed_logins_ban_the_address_at_the_kernel_until_it_expires_or_is_lifted() {
     wait_reach(
         &lab.other,
         lab.other_side(),
-        Reach::Open,
+        Outcome::Open,
         Duration::from_secs(15),
     );
     let resp = attacker.request("POST", "/auth/login", Some(wrong.clone()));
@@ -428,7 +431,7 @@ fn failed_logins_ban_the_address_at_the_kernel_until_it_expires_or_is_lifted() {
     assert!(banned_again);
     let resp = admin.delete(&format!("/firewall/bans/{OTHER_ADDR}"));
     assert_eq!(resp.status, 204, "{}", resp.body);
-    assert_eq!(tcp_probe(&lab.other, lab.other_side()), Reach::Open);
+    assert_eq!(tcp_probe(&lab.other, lab.other_side()), Outcome::Open);
     let resp = attacker.request("POST", "/auth/login", Some(wrong.clone()));
     assert_eq!(resp.status, 401, "{}", resp.body);
 
@@ -439,11 +442,11 @@ fn failed_logins_ban_the_address_at_the_kernel_until_it_expires_or_is_lifted() {
     );
     assert_eq!(resp.status, 201, "{}", resp.body);
     assert_eq!(resp.json()["reason"], "by hand");
-    assert_eq!(tcp_probe(&lab.other, lab.other_side()), Reach::Dropped);
+    assert_eq!(tcp_probe(&lab.other, lab.other_side()), Outcome::Dropped);
     wait_reach(
         &lab.other,
         lab.other_side(),
-        Reach::Open,
+        Outcome::Open,
         Duration::from_secs(10),
     );
 
@@ -453,10 +456,10 @@ fn failed_logins_ban_the_address_at_the_kernel_until_it_expires_or_is_lifted() {
         json!({"address": OTHER_ADDR, "ban_secs": 600}),
     );
     assert_eq!(resp.status, 201, "{}", resp.body);
-    assert_eq!(tcp_probe(&lab.other, lab.other_side()), Reach::Dropped);
+    assert_eq!(tcp_probe(&lab.other, lab.other_side()), Outcome::Dropped);
     let resp = admin.delete(&format!("/firewall/bans/{OTHER_ADDR}"));
     assert_eq!(resp.status, 204, "{}", resp.body);
-    assert_eq!(tcp_probe(&lab.other, lab.other_side()), Reach::Open);
+    assert_eq!(tcp_probe(&lab.other, lab.other_side()), Outcome::Open);
     assert!(lab.server.warden_table().is_none());
     assert_eq!(
         admin.delete(&format!("/firewall/bans/{OTHER_ADDR}")).status,
@@ -471,7 +474,7 @@ fn failed_logins_ban_the_address_at_the_kernel_until_it_expires_or_is_lifted() {
     );
     assert_eq!(resp.status, 201);
     apply(&admin, 0);
-    assert_eq!(tcp_probe(&lab.other, lab.other_side()), Reach::Dropped);
+    assert_eq!(tcp_probe(&lab.other, lab.other_side()), Outcome::Dropped);
     assert_eq!(admin.get("/firewall/bans").json()[0]["address"], OTHER_ADDR);
 }
 
@@ -481,22 +484,22 @@ fn a_preset_opens_its_port_for_real_packets_and_closing_it_closes() {
         return;
     }
     let lab = Lab::new();
-    let _listener = Listener::start(&lab.server, &[80]);
+    let _listener = Listener::start(&lab.server, &[80], &[]);
     let _warden = lab.start_warden();
     let admin = NsClient::new(&lab.admin, lab.admin_side()).login();
 
     let resp = admin.patch("/firewall", json!({"default_inbound_policy": "drop"}));
     assert_eq!(resp.status, 200, "{}", resp.body);
     apply(&admin, 0);
-    assert_eq!(tcp_probe(&lab.other, other_port(80)), Reach::Dropped);
+    assert_eq!(tcp_probe(&lab.other, other_port(80)), Outcome::Dropped);
 
     let resp = admin.post("/firewall/presets/http", json!({}));
     assert_eq!(resp.status, 201, "{}", resp.body);
     assert_eq!(resp.json()[0]["ports"], json!(["80"]));
     // Nothing reaches the kernel before apply.
-    assert_eq!(tcp_probe(&lab.other, other_port(80)), Reach::Dropped);
+    assert_eq!(tcp_probe(&lab.other, other_port(80)), Outcome::Dropped);
     apply(&admin, 0);
-    assert_eq!(tcp_probe(&lab.other, other_port(80)), Reach::Open);
+    assert_eq!(tcp_probe(&lab.other, other_port(80)), Outcome::Open);
     let presets = admin.get("/firewall/presets").json();
     let http = presets
         .as_array()
@@ -508,7 +511,7 @@ fn a_preset_opens_its_port_for_real_packets_and_closing_it_closes() {
 
     assert_eq!(admin.delete("/firewall/presets/http").status, 204);
     apply(&admin, 0);
-    assert_eq!(tcp_probe(&lab.other, other_port(80)), Reach::Dropped);
+    assert_eq!(tcp_probe(&lab.other, other_port(80)), Outcome::Dropped);
 }
 
 #[test]
@@ -584,14 +587,18 @@ fn ipv6_rules_and_the_default_guard_hold_for_real_packets() {
     }
     let lab = Lab::new();
     let ports = [8299, 8300, 8301, 8302, 8303, 8304, 8499, 8500];
-    let _listener = Listener::start(&lab.server, &ports);
+    let _listener = Listener::start(&lab.server, &ports, &[]);
     let _warden = lab.start_warden();
     let admin = NsClient::new(&lab.admin, lab.admin_side()).login();
     let v6 = |port| lab.other_side_v6(port);
 
     // No firewall yet: everything is open over IPv6 too.
     for port in ports {
-        assert_eq!(tcp_probe(&lab.other, v6(port)), Reach::Open, "port {port}");
+        assert_eq!(
+            tcp_probe(&lab.other, v6(port)),
+            Outcome::Open,
+            "port {port}"
+        );
     }
 
     // The defaults: the guard closes 8300-8499 to new inbound IPv6 connections from outside, and
@@ -600,12 +607,16 @@ fn ipv6_rules_and_the_default_guard_hold_for_real_packets() {
     for port in [8300, 8301, 8499] {
         assert_eq!(
             tcp_probe(&lab.other, v6(port)),
-            Reach::Dropped,
+            Outcome::Dropped,
             "port {port}"
         );
     }
     for port in [8299, 8500] {
-        assert_eq!(tcp_probe(&lab.other, v6(port)), Reach::Open, "port {port}");
+        assert_eq!(
+            tcp_probe(&lab.other, v6(port)),
+            Outcome::Open,
+            "port {port}"
+        );
     }
 
     // Accept from the other client's address, reject (IPv6 only), drop, and an accept limited to a
@@ -629,21 +640,21 @@ fn ipv6_rules_and_the_default_guard_hold_for_real_packets() {
                "hosts": ["2001:db8:ffff::/48"]}),
     );
     apply(&admin, 0);
-    assert_eq!(tcp_probe(&lab.other, v6(8301)), Reach::Open);
-    assert_eq!(tcp_probe(&lab.other, v6(8302)), Reach::Refused);
-    assert_eq!(tcp_probe(&lab.other, v6(8303)), Reach::Dropped);
-    assert_eq!(tcp_probe(&lab.other, v6(8299)), Reach::Dropped);
+    assert_eq!(tcp_probe(&lab.other, v6(8301)), Outcome::Open);
+    assert_eq!(tcp_probe(&lab.other, v6(8302)), Outcome::Refused);
+    assert_eq!(tcp_probe(&lab.other, v6(8303)), Outcome::Dropped);
+    assert_eq!(tcp_probe(&lab.other, v6(8299)), Outcome::Dropped);
     assert_eq!(
         tcp_probe(&lab.other, v6(8304)),
-        Reach::Dropped,
+        Outcome::Dropped,
         "host filter"
     );
-    assert_eq!(tcp_probe(&lab.other, v6(8499)), Reach::Dropped, "guard");
-    assert_eq!(tcp_probe(&lab.other, v6(8500)), Reach::Open);
+    assert_eq!(tcp_probe(&lab.other, v6(8499)), Outcome::Dropped, "guard");
+    assert_eq!(tcp_probe(&lab.other, v6(8500)), Outcome::Open);
     // The IPv6-only reject does not touch IPv4 (the guard drops that connection instead), and the
     // IPv6 host of the accept rule does not open the port to the client's IPv4 address.
-    assert_eq!(tcp_probe(&lab.other, other_port(8302)), Reach::Dropped);
-    assert_eq!(tcp_probe(&lab.other, other_port(8301)), Reach::Dropped);
+    assert_eq!(tcp_probe(&lab.other, other_port(8302)), Outcome::Dropped);
+    assert_eq!(tcp_probe(&lab.other, other_port(8301)), Outcome::Dropped);
     let table = lab.server.warden_table().expect("table applied");
     assert!(
         table.contains(&format!("ip6 saddr {OTHER_ADDR_V6} tcp dport 8301")),
@@ -653,16 +664,77 @@ fn ipv6_rules_and_the_default_guard_hold_for_real_packets() {
     // A ban of the IPv6 client covers its /64 and cuts it off; lifting it restores access.
     let resp = admin.post("/firewall/bans", json!({"address": OTHER_ADDR_V6}));
     assert_eq!(resp.status, 201, "{}", resp.body);
-    assert_eq!(tcp_probe(&lab.other, v6(8301)), Reach::Dropped);
-    assert_eq!(tcp_probe(&lab.other, v6(8500)), Reach::Dropped);
+    assert_eq!(tcp_probe(&lab.other, v6(8301)), Outcome::Dropped);
+    assert_eq!(tcp_probe(&lab.other, v6(8500)), Outcome::Dropped);
     let bans = admin.get("/firewall/bans").json();
     assert!(
         bans.to_string().contains("2001:db8:b::/64"),
         "the ban is listed as the client's /64: {bans}"
     );
     // IPv4 from the same client is not banned.
-    assert_eq!(tcp_probe(&lab.other, other_port(8500)), Reach::Open);
+    assert_eq!(tcp_probe(&lab.other, other_port(8500)), Outcome::Open);
     let resp = admin.delete(&format!("/firewall/bans/{OTHER_ADDR_V6}"));
     assert_eq!(resp.status, 204, "{}", resp.body);
-    wait_reach(&lab.other, v6(8301), Reach::Open, Duration::from_secs(5));
+    wait_reach(&lab.other, v6(8301), Outcome::Open, Duration::from_secs(5));
+}
+
+/// The UI's unban (a server function) does what the REST unban does: the kernel ban goes, and the
+/// address may log in again at once — not only after the ban would have ended. (The UI's unban used to
+/// leave the login block in place: the address got 429 until the ban time was over.)
+#[test]
+fn lifting_a_ban_from_the_ui_lets_the_address_log_in_again_at_once() {
+    if !runs() {
+        return;
+    }
+    let lab = Lab::new();
+    let _warden = lab.start_warden();
+    let admin = NsClient::new(&lab.admin, lab.admin_side()).login();
+    let resp = admin.patch(
+        "/settings",
+        json!({"ban": {"max_failures": 3, "window_secs": 600, "ban_secs": 600}}),
+    );
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    let attacker = NsClient::new(&lab.other, lab.other_side());
+    let wrong = json!({"username": "admin", "password": "wrong"});
+    let mut banned = false;
+    for _ in 0..10 {
+        if attacker
+            .try_request(
+                "POST",
+                "/auth/login",
+                Some(wrong.clone()),
+                Duration::from_millis(800),
+            )
+            .is_err()
+        {
+            banned = true;
+            break;
+        }
+    }
+    assert!(banned, "three failed logins did not ban {OTHER_ADDR}");
+
+    let resp = admin.rpc("firewall/unban", json!({ "address": OTHER_ADDR }));
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    assert_eq!(tcp_probe(&lab.other, lab.other_side()), Outcome::Open);
+    let resp = attacker.request("POST", "/auth/login", Some(wrong));
+    assert_eq!(
+        resp.status, 401,
+        "after the UI's unban the address may try again: {}",
+        resp.body
+    );
+    let right = json!({"username": "admin", "password": warden_tests::ADMIN_PASSWORD});
+    let resp = attacker.request("POST", "/auth/login", Some(right));
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    let audit = admin.get("/audit?limit=20").json();
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "firewall.unban"
+                && e["target"] == OTHER_ADDR
+                && e["actor"] == "admin"
+                && e["outcome"] == "ok"),
+        "{audit}"
+    );
 }

@@ -33,12 +33,37 @@ async fn every_service_server_fn_requires_a_session() {
         "services/action",
         "services/logs",
         "services/processes",
+        "services/port_range",
         "shell_info",
         "firewall_capability",
     ] {
         let (status, _) = rpc(&w, &anon, name, json!({})).await;
         assert_eq!(status, 401, "{name} must refuse an anonymous caller");
     }
+}
+
+/// The UI's texts about the service range (dashboard, firewall, exposure) come from this server fn: it
+/// follows the settings, in their `"first:last"` format.
+#[tokio::test]
+async fn the_port_range_server_fn_follows_the_settings() {
+    let w = Warden::start();
+    let c = w.cookie_client().await;
+    let (status, range) = rpc(&w, &c, "services/port_range", json!({})).await;
+    assert_eq!((status, range), (200, json!("8300:8499")));
+
+    let (_, mut settings) = rpc(&w, &c, "admin/settings", json!({})).await;
+    settings["service_ports"] = json!("9000-9010");
+    let (status, saved) = rpc(
+        &w,
+        &c,
+        "admin/settings/update",
+        json!({ "settings": settings }),
+    )
+    .await;
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(saved["service_ports"], "9000-9010", "kept as written");
+    let (status, range) = rpc(&w, &c, "services/port_range", json!({})).await;
+    assert_eq!((status, range), (200, json!("9000:9010")));
 }
 
 #[tokio::test]

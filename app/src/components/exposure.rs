@@ -10,12 +10,15 @@ use warden_firewall::DecidedBy;
 
 use crate::components::toast::use_toasts;
 use crate::model::firewall::ExposureView;
-use crate::rpc::{expose_service_port, firewall_exposure};
+use crate::model::service_ports::ServicePortRange;
+use crate::rpc::{expose_service_port, firewall_exposure, service_port_range};
 
 /// The exposure of every service port, loaded once per page; `refetch` after a change.
 #[derive(Clone, Copy)]
 pub struct ExposureMap {
     rows: LocalResource<Option<Vec<ExposureView>>>,
+    /// The configured service range, for the guard's words.
+    service_ports: LocalResource<Option<ServicePortRange>>,
 }
 
 impl ExposureMap {
@@ -23,11 +26,17 @@ impl ExposureMap {
         // Without the firewall capability (or on any error) there is simply no badge.
         Self {
             rows: LocalResource::new(|| async { firewall_exposure().await.ok() }),
+            service_ports: LocalResource::new(|| async { service_port_range().await.ok() }),
         }
     }
 
     pub fn refetch(&self) {
         self.rows.refetch();
+    }
+
+    /// The service range, once loaded.
+    fn service_ports(&self) -> Option<ServicePortRange> {
+        self.service_ports.get().flatten()
     }
 
     fn lookup(&self, service_id: &str, port: u16) -> Option<ExposureView> {
@@ -51,30 +60,37 @@ impl Default for ExposureMap {
     }
 }
 
-/// Why a port is (not) reachable, in words.
-pub fn decided_by_text(decided_by: &DecidedBy) -> String {
+/// Why a port is (not) reachable, in words; the guard's names the service range when it is known.
+pub fn decided_by_text(decided_by: &DecidedBy, service_ports: Option<ServicePortRange>) -> String {
     match decided_by {
         DecidedBy::Established => "an established connection".into(),
         DecidedBy::Loopback => "the loopback rule".into(),
         DecidedBy::AntiLockout => "the anti-lockout rule".into(),
         DecidedBy::Ban => "a ban".into(),
         DecidedBy::Rule(id) => format!("rule {id}"),
-        DecidedBy::ServiceRangeGuard => {
-            "the service-range guard (8300–8499 closed from outside)".into()
-        }
+        DecidedBy::ServiceRangeGuard => match service_ports {
+            Some(range) => format!(
+                "the service-range guard ({} closed from outside)",
+                range.human_text()
+            ),
+            None => "the service-range guard (service ports closed from outside)".into(),
+        },
         DecidedBy::DefaultPolicy => "the default inbound policy".into(),
     }
 }
 
 /// The badge's words and class for one exposure entry: what is live now, and what Apply would change.
-pub fn badge_for(row: &ExposureView) -> (&'static str, &'static str, String) {
+pub fn badge_for(
+    row: &ExposureView,
+    service_ports: Option<ServicePortRange>,
+) -> (&'static str, &'static str, String) {
     let live = if row.firewall_active {
         row.live_reachable_from_outside
     } else {
         // No Warden table: nothing of Warden's filters the port.
         true
     };
-    let why = decided_by_text(&row.decided_by);
+    let why = decided_by_text(&row.decided_by, service_ports);
     let mut title = if !row.firewall_active {
         "The firewall is not active: the port is reachable from outside.".to_string()
     } else if live {
@@ -130,7 +146,7 @@ pub fn PortWithExposure(
         <span class="port" data-port=port.to_string()>
             {port}
             {move || row.get().map(|r| {
-                let (text, class, title) = badge_for(&r);
+                let (text, class, title) = badge_for(&r, exposure.service_ports());
                 let blocked_when_saved = !r.reachable_from_outside;
                 view! {
                     " "
@@ -149,4 +165,45 @@ pub fn PortWithExposure(
         </span>
     }
     .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn guarded_row() -> ExposureView {
+        ExposureView {
+            service_id: "s1".into(),
+            port: 9005,
+            protocol: warden_firewall::PacketProtocol::Tcp,
+            reachable_from_outside: false,
+            deciding_rule: None,
+            reachable_from_everywhere: false,
+            decided_by: DecidedBy::ServiceRangeGuard,
+            firewall_active: true,
+            live_reachable_from_outside: false,
+            hostnames: Vec::new(),
+            unresolved_hostnames: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_guard_names_the_configured_range() {
+        let range = ServicePortRange::new(9000, 9099);
+        assert_eq!(
+            decided_by_text(&DecidedBy::ServiceRangeGuard, range),
+            "the service-range guard (9000–9099 closed from outside)"
+        );
+        assert_eq!(
+            decided_by_text(&DecidedBy::ServiceRangeGuard, None),
+            "the service-range guard (service ports closed from outside)"
+        );
+        assert_eq!(
+            decided_by_text(&DecidedBy::Rule("r1".into()), range),
+            "rule r1"
+        );
+        let (text, _, title) = badge_for(&guarded_row(), range);
+        assert_eq!(text, "blocked");
+        assert!(title.contains("(9000–9099 closed from outside)"), "{title}");
+    }
 }

@@ -20,6 +20,10 @@ pub enum AppError {
     /// The input conflicts with existing state (a name or port already taken).
     #[error("{}", summarize(.0))]
     Conflict(Vec<FieldError>),
+    /// The request conflicts with the current state (nothing pending to confirm, a preset already open,
+    /// a protected address, too many failed attempts): a sentence.
+    #[error("{0}")]
+    Refused(String),
     /// The operation cannot be done here (e.g. the firewall without root).
     #[error("{0}")]
     Unavailable(String),

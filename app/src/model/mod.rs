@@ -6,6 +6,7 @@ pub mod error;
 pub mod firewall;
 pub mod service;
 pub mod service_form;
+pub mod service_ports;
 pub mod settings;
 
 use serde::{Deserialize, Serialize};

@@ -6,14 +6,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::service_ports::ServicePortRange;
 use super::settings::validate_environment;
 use super::FieldError;
 
 /// The longest service name accepted.
 pub const NAME_MAX_CHARS: usize = 64;
-
-/// The service port range when the settings hold none (inclusive).
-pub const DEFAULT_PORT_RANGE: (u16, u16) = (8300, 8499);
 
 /// A service definition as persisted and served (everything except `id` and `status`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -315,8 +313,8 @@ pub enum ServiceEvent {
 /// What validation needs to know about the rest of the system.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidationContext {
-    /// The reserved service port range (inclusive).
-    pub port_range: (u16, u16),
+    /// The reserved service port range.
+    pub port_range: ServicePortRange,
     /// Names of the other services (exclude the one being updated).
     pub taken_names: BTreeSet<String>,
     /// Ports of the other services, with the name of the service holding each.
@@ -418,7 +416,7 @@ pub fn validate_service(
         check_command("monitoring_command", monitor, invalid);
     }
 
-    let (low, high) = ctx.port_range;
+    let range = ctx.port_range;
     let mut seen = BTreeSet::new();
     for (i, &port) in input.ports.iter().enumerate() {
         let field = format!("ports[{i}]");
@@ -426,11 +424,13 @@ pub fn validate_service(
             invalid.push(FieldError::new(field, "port 0 is not a port"));
             continue;
         }
-        if !input.allow_ports_outside_range && !(low..=high).contains(&port) {
+        if !input.allow_ports_outside_range && !range.contains(port) {
             invalid.push(FieldError::new(
                 field,
                 format!(
-                    "port {port} is outside the service range {low}-{high} (set allow_ports_outside_range to use it)"
+                    "port {port} is outside the service range {}-{} (set allow_ports_outside_range to use it)",
+                    range.first(),
+                    range.last()
                 ),
             ));
             continue;
@@ -480,7 +480,7 @@ mod tests {
 
     fn ctx() -> ValidationContext {
         ValidationContext {
-            port_range: (8300, 8499),
+            port_range: ServicePortRange::DEFAULT,
             taken_names: BTreeSet::from(["web".to_string()]),
             taken_ports: BTreeMap::from([(8300, "web".to_string())]),
         }

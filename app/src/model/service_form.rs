@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::service_ports::ServicePortRange;
 use super::FieldError;
 
 /// Parses the ports field: numbers separated by commas or spaces. Every token must be a port number
@@ -24,8 +25,8 @@ pub fn parse_ports(text: &str) -> Result<Vec<u16>, String> {
 }
 
 /// The lowest port of `range` (inclusive) that is neither reserved by a service nor already listed.
-pub fn next_free_port(range: (u16, u16), taken: &BTreeSet<u16>) -> Option<u16> {
-    (range.0..=range.1).find(|p| !taken.contains(p))
+pub fn next_free_port(range: ServicePortRange, taken: &BTreeSet<u16>) -> Option<u16> {
+    range.first_free_port(|port| taken.contains(&port))
 }
 
 /// One problem in a pasted `.env` text (1-based line number).
@@ -206,8 +207,12 @@ mod tests {
     #[test]
     fn next_port() {
         let taken = BTreeSet::from([8300, 8301, 8303]);
-        assert_eq!(next_free_port((8300, 8499), &taken), Some(8302));
-        assert_eq!(next_free_port((8300, 8301), &taken), None);
+        assert_eq!(
+            next_free_port(ServicePortRange::DEFAULT, &taken),
+            Some(8302)
+        );
+        let two = ServicePortRange::new(8300, 8301).unwrap();
+        assert_eq!(next_free_port(two, &taken), None);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::service_ports::ServicePortRange;
 use super::FieldError;
 
 /// Crash-loop rule: `max_failures` failures within `window_secs` disable a service.
@@ -64,7 +65,8 @@ pub struct Settings {
     pub environment: BTreeMap<String, String>,
     /// The Unix user services run as when their spec names none.
     pub service_user: String,
-    /// The reserved service port range, `"8300:8499"`.
+    /// The reserved service port range as the operator wrote it, e.g. `"8300:8499"` (kept verbatim on the
+    /// wire and on disk; read it with [`Settings::service_port_range`]).
     pub service_ports: String,
     pub crash_loop: CrashLoopSettings,
     pub ban: BanSettings,
@@ -81,24 +83,16 @@ impl Settings {
                 "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
             )]),
             service_user,
-            service_ports: "8300:8499".to_string(),
+            service_ports: ServicePortRange::DEFAULT.to_string(),
             crash_loop: CrashLoopSettings::default(),
             ban: BanSettings::default(),
         }
     }
 
-    /// The service port range as numbers.
-    pub fn service_port_range(&self) -> Option<(u16, u16)> {
-        parse_port_range(&self.service_ports)
+    /// The service port range, `None` if the text is not one (validation refuses to save that).
+    pub fn service_port_range(&self) -> Option<ServicePortRange> {
+        ServicePortRange::parse(&self.service_ports).ok()
     }
-}
-
-/// Parses `"a:b"` or `"a-b"` into an inclusive range with `1 <= a <= b <= 65535`.
-pub fn parse_port_range(text: &str) -> Option<(u16, u16)> {
-    let (a, b) = text.split_once([':', '-'])?;
-    let a: u16 = a.trim().parse().ok()?;
-    let b: u16 = b.trim().parse().ok()?;
-    (a >= 1 && a <= b).then_some((a, b))
 }
 
 /// Is `key` a valid environment variable name (`[A-Za-z_][A-Za-z0-9_]*`)?
@@ -170,11 +164,8 @@ pub fn validate_settings(s: &Settings) -> Vec<FieldError> {
             "not a valid Unix user name",
         ));
     }
-    if s.service_port_range().is_none() {
-        errors.push(FieldError::new(
-            "service_ports",
-            "use a range like 8300:8499 (1-65535, low end first)",
-        ));
+    if let Err(e) = ServicePortRange::parse(&s.service_ports) {
+        errors.push(FieldError::new("service_ports", e.to_string()));
     }
     if s.crash_loop.max_failures == 0 || s.crash_loop.window_secs == 0 {
         errors.push(FieldError::new(
@@ -196,13 +187,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn port_ranges() {
-        assert_eq!(parse_port_range("8300:8499"), Some((8300, 8499)));
-        assert_eq!(parse_port_range("8300-8499"), Some((8300, 8499)));
-        assert_eq!(parse_port_range("8499:8300"), None);
-        assert_eq!(parse_port_range("0:10"), None);
-        assert_eq!(parse_port_range("1:70000"), None);
-        assert_eq!(parse_port_range("80"), None);
+    fn service_ports_are_read_as_a_range() {
+        let mut s = Settings::defaults("box".into(), "nobody".into());
+        assert_eq!(s.service_ports, "8300:8499");
+        assert_eq!(s.service_port_range(), Some(ServicePortRange::DEFAULT));
+        s.service_ports = "9000-9010".into();
+        assert_eq!(s.service_port_range(), ServicePortRange::new(9000, 9010));
+        assert_eq!(validate_settings(&s), vec![]);
+        for bad in ["8499:8300", "0:10", "1:70000", "80"] {
+            s.service_ports = bad.into();
+            assert_eq!(s.service_port_range(), None, "{bad}");
+            assert_eq!(
+                validate_settings(&s),
+                vec![FieldError::new(
+                    "service_ports",
+                    "use a range like 8300:8499 (1-65535, low end first)"
+                )],
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -10,13 +10,15 @@ use leptos_meta::Title;
 use crate::model::error::AppError;
 use crate::model::firewall::{human_duration, ExposureView, FirewallStatus};
 use crate::model::service::{Health, Service, ServiceState, WarningKind};
-use crate::rpc::{firewall_exposure, get_firewall_state, list_services};
+use crate::model::service_ports::ServicePortRange;
+use crate::rpc::{firewall_exposure, get_firewall_state, list_services, service_port_range};
 use warden_firewall::{DecidedBy, PacketProtocol};
 
 type Overview = (
     Result<Vec<Service>, AppError>,
     Result<FirewallStatus, AppError>,
     Result<Vec<ExposureView>, AppError>,
+    Result<ServicePortRange, AppError>,
 );
 
 /// Attention order: disabled, restarting (backoff), failing health, in transition, stopped, running.
@@ -97,6 +99,16 @@ pub fn exposure_warnings(services: &[Service], exposure: &[ExposureView]) -> Vec
     out
 }
 
+/// The firewall card's note while no Warden table is live, naming the configured service range (when
+/// known).
+pub fn unfiltered_ports_notice(service_ports: Option<ServicePortRange>) -> String {
+    let ports = match service_ports {
+        Some(range) => format!("Service ports {}", range.human_text()),
+        None => "Service ports".to_string(),
+    };
+    format!("{ports} are not filtered until the firewall is applied. ")
+}
+
 /// A recent-events line from the loaded services: last exits and starts, newest first.
 fn recent_from_services(services: &[Service]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
@@ -163,6 +175,7 @@ pub fn DashboardPage() -> AnyView {
                 list_services().await,
                 get_firewall_state().await,
                 firewall_exposure().await,
+                service_port_range().await,
             )
         },
     );
@@ -170,13 +183,13 @@ pub fn DashboardPage() -> AnyView {
         <Title text="Dashboard"/>
         <h1 data-testid="page-title">"Dashboard"</h1>
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || data.get().map(|(services, firewall, exposure): Overview| {
+            {move || data.get().map(|(services, firewall, exposure, service_ports): Overview| {
                 let services_view = match &services {
                     Ok(list) => view! { <ServicesCard services=list.clone()/> }.into_any(),
                     Err(e) => view! { <section class="card"><h2>"Services"</h2><p class="error">{e.to_string()}</p></section> }.into_any(),
                 };
                 let firewall_view = match firewall {
-                    Ok(state) => view! { <FirewallCard state/> }.into_any(),
+                    Ok(state) => view! { <FirewallCard state service_ports=service_ports.ok()/> }.into_any(),
                     Err(e) => view! { <section class="card"><h2>"Firewall"</h2><p class="error">{e.to_string()}</p></section> }.into_any(),
                 };
                 let list = services.clone().unwrap_or_default();
@@ -263,7 +276,7 @@ fn ServicesCard(services: Vec<Service>) -> AnyView {
 }
 
 #[component]
-fn FirewallCard(state: FirewallStatus) -> AnyView {
+fn FirewallCard(state: FirewallStatus, service_ports: Option<ServicePortRange>) -> AnyView {
     let mut lines: Vec<(String, &'static str)> = Vec::new();
     if !state.capability.available {
         lines.push((
@@ -316,7 +329,7 @@ fn FirewallCard(state: FirewallStatus) -> AnyView {
             </ul>
             {(!state.active).then(|| view! {
                 <p class="muted small">
-                    "Service ports 8300–8499 are not filtered until the firewall is applied. "
+                    {unfiltered_ports_notice(service_ports)}
                     <a href="/firewall" rel="external">"Add rules and apply them on the Firewall page."</a>
                 </p>
             })}
@@ -475,6 +488,22 @@ mod tests {
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(warnings[0].contains("Port 8300 of web is blocked"));
         assert!(exposure_warnings(&services, &[row(PacketProtocol::Tcp, true)]).is_empty());
+    }
+
+    #[test]
+    fn the_unfiltered_notice_names_the_configured_range() {
+        assert_eq!(
+            unfiltered_ports_notice(ServicePortRange::new(9000, 9099)),
+            "Service ports 9000–9099 are not filtered until the firewall is applied. "
+        );
+        assert_eq!(
+            unfiltered_ports_notice(Some(ServicePortRange::DEFAULT)),
+            "Service ports 8300–8499 are not filtered until the firewall is applied. "
+        );
+        assert_eq!(
+            unfiltered_ports_notice(None),
+            "Service ports are not filtered until the firewall is applied. "
+        );
     }
 
     #[test]

@@ -15,9 +15,10 @@ use crate::components::env_editor::{EnvEditor, EnvRows};
 use crate::components::live::use_live_services;
 use crate::components::toast::use_toasts;
 use crate::model::service::{
-    validate_service, Service, ServiceInput, ServicePatch, ValidationContext, DEFAULT_PORT_RANGE,
+    validate_service, Service, ServiceInput, ServicePatch, ValidationContext,
 };
 use crate::model::service_form::{errors_by_field, next_free_port, parse_ports};
+use crate::model::service_ports::ServicePortRange;
 use crate::model::FieldError;
 use crate::rpc::{create_service, service_port_range, update_service};
 
@@ -84,7 +85,7 @@ pub fn ServiceForm(existing: Option<Service>, on_done: Callback<Option<Service>>
         range
             .get()
             .and_then(Result::ok)
-            .unwrap_or(DEFAULT_PORT_RANGE)
+            .unwrap_or(ServicePortRange::DEFAULT)
     };
     let others = {
         let editing_id = editing_id.clone();

@@ -5,6 +5,7 @@ use leptos::server_fn::codec::Json;
 
 use crate::model::error::AppError;
 use crate::model::service::{ProcessInfo, Service, ServiceInput, ServicePatch};
+use crate::model::service_ports::ServicePortRange;
 use crate::model::ServiceAction;
 
 /// All services with their status, sorted by name.
@@ -48,11 +49,11 @@ pub async fn act_on_service(id: String, action: ServiceAction) -> Result<Service
     backend.service_action(&user, &id, action).await
 }
 
-/// The last `lines` lines of a service's log (at most 10 000).
+/// The last `lines` lines of a service's log (the supervisor caps how many).
 #[server(prefix = "/rpc", endpoint = "services/logs", input = Json)]
 pub async fn service_logs(id: String, lines: usize) -> Result<Vec<String>, AppError> {
     let (backend, _user) = crate::backend::require_user().await?;
-    backend.service_logs(&id, lines.min(10_000)).await
+    backend.service_logs(&id, lines).await
 }
 
 /// The processes of a service's process group, main process first.
@@ -62,9 +63,10 @@ pub async fn service_processes(id: String) -> Result<Vec<ProcessInfo>, AppError>
     backend.service_processes(&id).await
 }
 
-/// The configured service port range (inclusive), e.g. `(8300, 8499)`.
-#[server(prefix = "/rpc", endpoint = "services/port_range", input = Json)]
-pub async fn service_port_range() -> Result<(u16, u16), AppError> {
+/// The configured service port range (the default if the settings hold an unreadable one); travels as
+/// `"8300:8499"`.
+#[server(name = GetServicePortRange, prefix = "/rpc", endpoint = "services/port_range", input = Json)]
+pub async fn service_port_range() -> Result<ServicePortRange, AppError> {
     let (backend, _user) = crate::backend::require_user().await?;
     Ok(backend.service_port_range().await)
 }

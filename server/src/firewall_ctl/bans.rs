@@ -15,7 +15,7 @@ use super::record::{self, FirewallRecord};
 use app::model::firewall::BanView;
 
 use super::{ms_to_rfc3339, now_ms, FirewallError, FirewallHandle, MAX_BAN_SECS};
-use crate::auth::now_rfc3339;
+use crate::clock::now_rfc3339;
 
 /// Parses a banned address as the API names it: an address, or the /64 network of an IPv6 ban.
 pub fn parse_ban_address(text: &str) -> Result<IpAddr, FirewallError> {

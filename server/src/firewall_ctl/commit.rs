@@ -14,7 +14,7 @@ use super::resolve::resolve_hostnames;
 use app::model::firewall::FirewallStatus;
 
 use super::{now_ms, FirewallError, FirewallHandle, RollbackCause, MAX_CONFIRM_SECS};
-use crate::auth::now_rfc3339;
+use crate::clock::now_rfc3339;
 
 impl FirewallHandle {
     /// Applies the saved rules in one nft transaction. `confirm_within_secs > 0` schedules a

@@ -1,8 +1,6 @@
-//! [`FirewallError`]: the one error type of the firewall domain, and its mapping to the UI's
-//! `AppError` (with the sentences the REST layer sends; the REST mapping to `ApiError` is in
-//! `http::firewall`).
+//! [`FirewallError`]: the one error type of the firewall domain (sorted into `DomainError` once, in
+//! `domain_error.rs`, for REST and the UI alike).
 
-use app::model::error::AppError;
 use warden_firewall::backend::NftError;
 use warden_firewall::FieldError;
 
@@ -42,42 +40,6 @@ impl From<EditError> for FirewallError {
             EditError::NotFound(what) => FirewallError::NotFound(what),
             EditError::Invalid(errors) => FirewallError::Invalid(errors),
             EditError::Conflict(message) => FirewallError::Conflict(message),
-        }
-    }
-}
-
-fn capitalised(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
-}
-
-impl From<FirewallError> for AppError {
-    fn from(e: FirewallError) -> Self {
-        match e {
-            FirewallError::NotFound(_) => AppError::NotFound(capitalised(&e.to_string())),
-            FirewallError::Invalid(errors) => AppError::Invalid(errors),
-            // A state conflict (nothing pending, preset already open, protected address): a sentence.
-            FirewallError::Conflict(message) => AppError::Unavailable(capitalised(&message)),
-            FirewallError::Unavailable(_) => AppError::Unavailable(capitalised(&e.to_string())),
-            FirewallError::Nft(nft) => {
-                tracing::error!(error = %nft, "nft failed (server function)");
-                AppError::Internal(format!("{nft}. The previous firewall state is unchanged."))
-            }
-            FirewallError::Store(cause) => {
-                tracing::error!(error = %cause, "store error in a firewall server function");
-                AppError::Internal(
-                    "Warden hit an internal error; the server log has the details.".into(),
-                )
-            }
-            FirewallError::Internal(cause) => {
-                tracing::error!(error = %cause, "internal error in a firewall server function");
-                AppError::Internal(
-                    "Warden hit an internal error; the server log has the details.".into(),
-                )
-            }
         }
     }
 }

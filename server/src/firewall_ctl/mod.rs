@@ -18,7 +18,7 @@
 //!
 //! Where each concern lives (one `impl FirewallHandle` block per file):
 //! - `mod.rs`: the handle, its start, the record load/save, event publishing, the audit helper;
-//! - [`error`]: [`FirewallError`] (and its mapping to the UI's `AppError`);
+//! - [`error`]: the domain error, [`FirewallError`];
 //! - [`recovery`]: start-up recovery; [`reads`]: status, rules, presets, ruleset texts, exposure;
 //! - [`edits`]: edits of the saved rules; [`commit`]: apply / confirm / rollback / deactivate /
 //!   re-apply and the rollback timer; [`bans`]: bans and the protection of administering addresses;
@@ -43,11 +43,11 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use warden_firewall::backend::{Capability, NftBackend};
-use warden_firewall::{FirewallConfig, Policy, PortRange, DEFAULT_SERVICE_PORTS};
+use warden_firewall::{FirewallConfig, Policy, PortRange};
 
 use app::model::settings::Settings;
 
-use crate::auth::rfc3339;
+use crate::clock::rfc3339;
 use crate::events::EventBus;
 use crate::store::{trees, Collection, Store};
 use admins::AdminAddresses;
@@ -119,10 +119,7 @@ pub struct ServicePorts {
 
 /// The service port range of the settings (the default if unparsable).
 fn service_ports(settings: &Settings) -> PortRange {
-    settings
-        .service_port_range()
-        .and_then(|(first, last)| PortRange::new(first, last))
-        .unwrap_or(DEFAULT_SERVICE_PORTS)
+    settings.service_port_range().unwrap_or_default().into()
 }
 
 impl FirewallHandle {

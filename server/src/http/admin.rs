@@ -1,5 +1,5 @@
 //! REST routes for administration, mounted by `http::api_router`: API tokens (`/tokens`), the password
-//! change (`/auth/password`) and the audit log (`/audit`). Thin adapters over `Auth` and `AuditLog`,
+//! change (`/auth/password`) and the audit log (`/audit`). Thin adapters over the access domain and the audit log,
 //! which also record the audit entries.
 
 use std::net::SocketAddr;
@@ -17,8 +17,8 @@ use app::model::admin::{ApiToken, AuditEntry, CreatedToken, PasswordChange, Toke
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::openapi::{IdPath, TAG_AUDIT, TAG_AUTH};
+use crate::access::Principal;
 use crate::audit::{DEFAULT_LIMIT, MAX_LIMIT};
-use crate::auth::Principal;
 use crate::state::AppState;
 
 /// The administration routes with their OpenAPI operations (paths relative to `/api/v1`).
@@ -36,7 +36,7 @@ async fn list_tokens(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
 ) -> Result<Json<Vec<ApiToken>>, ApiError> {
-    Ok(Json(state.auth.api_tokens(&principal.username)?))
+    Ok(Json(state.access.api_tokens(&principal.username)?))
 }
 
 #[utoipa::path(post, path = "/tokens", tag = TAG_AUTH, operation_id = "create_token",
@@ -48,7 +48,7 @@ async fn create_token(
     ApiJson(req): ApiJson<TokenRequest>,
 ) -> Result<Response, ApiError> {
     let created = state
-        .auth
+        .access
         .create_api_token(&principal.username, &req.name)
         .await?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
@@ -62,7 +62,7 @@ async fn revoke_token(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     state
-        .auth
+        .access
         .revoke_api_token(&principal.username, &id)
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -80,7 +80,9 @@ async fn change_password(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ApiJson(change): ApiJson<PasswordChange>,
 ) -> Result<StatusCode, ApiError> {
-    super::auth_routes::change_password(&state, &principal, &change, peer.ip().to_canonical())
+    state
+        .access
+        .change_password(&principal, &change, peer.ip().to_canonical())
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,8 +1,8 @@
 //! Login and logout, for the API (`/api/v1/auth/*`, JSON) and for the browser's login form (`/login`,
-//! `/logout`, form posts answered with redirects). Both set or clear the session cookie.
+//! `/logout`, form posts answered with redirects). Both set or clear the session cookie; the access domain
+//! (`crate::access`) decides everything else.
 
-use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
+use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -12,11 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use super::json::ApiJson;
-use app::model::admin::PasswordChange;
 
-use crate::auth::{
-    unix_to_rfc3339, CredentialError, LoginOutcome, Principal, SESSION_COOKIE, SESSION_LIFETIME,
-};
+use crate::access::{LoginOutcome, Principal, SESSION_COOKIE, SESSION_LIFETIME};
+use crate::clock::unix_to_rfc3339;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -49,79 +47,16 @@ fn clear_cookie(state: &AppState) -> HeaderValue {
     .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
+/// A login attempt through the access domain (throttle, bans and audit included).
 async fn attempt(
     state: &AppState,
     req: &LoginRequest,
     addr: SocketAddr,
 ) -> Result<LoginOutcome, ApiError> {
-    if req.username.len() > 128 || req.password.len() > 1024 {
-        return Ok(LoginOutcome::Invalid);
-    }
-    let ban = state.settings().ban;
-    let outcome = state
-        .auth
-        .login(
-            &req.username,
-            &req.password,
-            addr.ip(),
-            ban.max_failures,
-            Duration::from_secs(ban.window_secs),
-        )
-        .await?;
-    match &outcome {
-        LoginOutcome::Ok { .. } => {
-            tracing::info!(user = %req.username, client = %addr.ip(), "login");
-            // An administering address is never banned.
-            state.firewall.note_administering(addr.ip());
-        }
-        LoginOutcome::Invalid => tracing::warn!(client = %addr.ip(), "failed login"),
-        LoginOutcome::Throttled { .. } => {
-            tracing::warn!(client = %addr.ip(), "login throttled");
-            let retry_after = block_and_ban(state, addr.ip()).await;
-            return Ok(LoginOutcome::Throttled { retry_after });
-        }
-    }
-    Ok(outcome)
-}
-
-/// An address used up its failed logins (or wrong current passwords): logins and password changes from
-/// it are refused for `ban_secs`, and it is banned at the kernel for as long (unless it is protected:
-/// loopback, an administering address); afterwards it starts afresh. Returns how long the block lasts.
-pub(crate) async fn block_and_ban(state: &AppState, addr: IpAddr) -> Duration {
-    let ban = state.settings().ban;
-    let retry_after = state
-        .auth
-        .block_address(addr, Duration::from_secs(ban.ban_secs));
-    state.firewall.ban_failed_logins(addr, &ban).await;
-    retry_after
-}
-
-/// Changes the principal's password with the login's per-address throttle (see
-/// [`crate::auth::Auth::change_password`]); the REST route and the UI's server function both use it.
-pub(crate) async fn change_password(
-    state: &AppState,
-    principal: &Principal,
-    change: &PasswordChange,
-    addr: IpAddr,
-) -> Result<(), CredentialError> {
-    let ban = state.settings().ban;
-    let result = state
-        .auth
-        .change_password(
-            principal,
-            change,
-            addr,
-            ban.max_failures,
-            Duration::from_secs(ban.window_secs),
-        )
-        .await;
-    match result {
-        Err(CredentialError::Throttled(_)) => {
-            tracing::warn!(client = %addr, "password change throttled");
-            Err(CredentialError::Throttled(block_and_ban(state, addr).await))
-        }
-        other => other,
-    }
+    Ok(state
+        .access
+        .login(&req.username, &req.password, addr.ip().to_canonical())
+        .await?)
 }
 
 /// `POST /api/v1/auth/login`.
@@ -164,7 +99,7 @@ pub async fn api_logout(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
 ) -> Result<Response, ApiError> {
-    state.auth.logout(&principal).await?;
+    state.access.logout(&principal).await?;
     Ok((
         StatusCode::NO_CONTENT,
         [(header::SET_COOKIE, clear_cookie(&state))],
@@ -210,7 +145,7 @@ pub async fn form_login(
 /// `POST /logout` from the shell's logout button.
 pub async fn form_logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Some((principal, _)) = state.principal(&headers) {
-        if let Err(e) = state.auth.logout(&principal).await {
+        if let Err(e) = state.access.logout(&principal).await {
             return ApiError::from(e).into_response();
         }
     }

@@ -7,6 +7,8 @@ use serde::Serialize;
 
 use app::model::FieldError;
 
+use crate::domain_error::DomainError;
+
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -110,7 +112,7 @@ impl ApiError {
             ..Self::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
-                format!("Too many failed attempts; try again in {retry_after_secs} s."),
+                DomainError::rate_limited_message(std::time::Duration::from_secs(retry_after_secs)),
             )
         }
     }
@@ -146,29 +148,29 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<crate::store::StoreError> for ApiError {
-    fn from(e: crate::store::StoreError) -> Self {
-        ApiError::internal(e)
-    }
-}
-
-impl From<crate::auth::CredentialError> for ApiError {
-    fn from(e: crate::auth::CredentialError) -> Self {
-        use crate::auth::CredentialError;
+impl From<DomainError> for ApiError {
+    /// The REST status and code of each kind of domain failure (the one mapping for the API).
+    fn from(e: DomainError) -> Self {
         match e {
-            CredentialError::Invalid(errors) => ApiError::validation(errors),
-            CredentialError::Conflict(errors) => ApiError::conflict(errors),
-            CredentialError::NotFound(message) => ApiError::not_found(message),
-            CredentialError::Throttled(retry_after) => {
+            DomainError::NotFound(message) => ApiError::not_found(message),
+            DomainError::Invalid(fields) => ApiError::validation(fields),
+            DomainError::Conflict(fields) => ApiError::conflict(fields),
+            DomainError::Refused(message) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", message)
+            }
+            DomainError::Unavailable { code, message } => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
+            }
+            DomainError::OutsideFailure { code, message } => {
+                tracing::error!(code, error = %message, "an outside program refused a change");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, code, message)
+            }
+            DomainError::RateLimited { retry_after, .. } => {
                 ApiError::rate_limited(retry_after.as_secs().max(1))
             }
-            CredentialError::Internal(e) => ApiError::internal(e),
+            DomainError::Internal(cause) => ApiError::internal(cause),
         }
     }
 }
 
-impl From<crate::auth::AuthError> for ApiError {
-    fn from(e: crate::auth::AuthError) -> Self {
-        ApiError::internal(e)
-    }
-}
+crate::through_domain_error!(ApiError);

@@ -42,7 +42,7 @@ use warden_firewall::{Policy, RuleInput, RulePatch};
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::openapi::{IdPath, TAG_FIREWALL};
-use crate::firewall_ctl::{parse_ban_address, FirewallError, ServicePorts};
+use crate::firewall_ctl::parse_ban_address;
 use crate::state::AppState;
 use warden_firewall::Rule;
 
@@ -70,59 +70,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(expose))
 }
 
-impl From<FirewallError> for ApiError {
-    fn from(e: FirewallError) -> Self {
-        match e {
-            FirewallError::NotFound(_) => ApiError::not_found(capitalised(&e.to_string())),
-            FirewallError::Invalid(errors) => ApiError::validation(errors),
-            FirewallError::Conflict(message) => {
-                ApiError::new(StatusCode::CONFLICT, "conflict", capitalised(&message))
-            }
-            FirewallError::Unavailable(_) => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "firewall_unavailable",
-                capitalised(&e.to_string()),
-            ),
-            FirewallError::Nft(nft) => {
-                tracing::error!(error = %nft, "nft failed");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "nft_failed",
-                    format!("{nft}. The previous firewall state is unchanged."),
-                )
-            }
-            FirewallError::Store(e) => ApiError::internal(e),
-            FirewallError::Internal(e) => ApiError::internal(e),
-        }
-    }
-}
-
-fn capitalised(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
-}
-
 /// The client address, with IPv4-mapped IPv6 turned back into IPv4; it counts as administering.
 fn client(state: &AppState, peer: SocketAddr) -> IpAddr {
     let addr = peer.ip().to_canonical();
     state.firewall.note_administering(addr);
     addr
-}
-
-/// Every service's reserved ports (input of exposure; the UI's server functions use it too).
-pub(crate) fn service_ports(state: &AppState) -> Vec<ServicePorts> {
-    state
-        .supervisor
-        .list()
-        .into_iter()
-        .map(|s| ServicePorts {
-            service_id: s.id,
-            ports: s.spec.ports,
-        })
-        .collect()
 }
 
 #[utoipa::path(get, path = "/firewall", tag = TAG_FIREWALL, operation_id = "firewall_status", responses((status = 200, description = "The firewall status", body = FirewallStatus)))]
@@ -240,7 +192,7 @@ async fn apply(
     ApiJson(req): ApiJson<ApplyRequest>,
 ) -> Result<Response, ApiError> {
     let addr = client(&state, peer);
-    let settings = state.settings();
+    let settings = state.settings.current();
     let status = state
         .firewall
         .apply(req.confirm_within_secs, addr, &settings)
@@ -281,7 +233,7 @@ async fn reapply(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
 ) -> Result<Response, ApiError> {
     let addr = client(&state, peer);
-    let settings = state.settings();
+    let settings = state.settings.current();
     Ok(Json(state.firewall.reapply(&settings).await?.for_client(addr)).into_response())
 }
 
@@ -304,7 +256,7 @@ async fn ruleset(
     let text = if query.applied {
         state.firewall.applied_ruleset()?
     } else {
-        let settings = state.settings();
+        let settings = state.settings.current();
         state.firewall.ruleset_preview(addr, &settings).await?
     };
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
@@ -337,7 +289,9 @@ async fn create_ban(
 ) -> Result<Response, ApiError> {
     client(&state, peer);
     let addr = parse_ban_address(&req.address)?;
-    let secs = req.ban_secs.unwrap_or(state.settings().ban.ban_secs);
+    let secs = req
+        .ban_secs
+        .unwrap_or(state.settings.current().ban.ban_secs);
     let reason = req.reason.unwrap_or_else(|| "banned by hand".to_string());
     let ban = state.firewall.ban(addr, &reason, secs).await?;
     Ok((StatusCode::CREATED, Json(ban)).into_response())
@@ -351,9 +305,7 @@ async fn delete_ban(
 ) -> Result<Response, ApiError> {
     client(&state, peer);
     let addr = parse_ban_address(&address)?;
-    state.firewall.unban(addr).await?;
-    // The address may log in again at once (not only after the ban would have ended).
-    state.auth.lift_block(addr);
+    state.access.unban(addr).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -394,11 +346,11 @@ async fn exposure(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
 ) -> Result<Response, ApiError> {
     client(&state, peer);
-    let settings = state.settings();
+    let settings = state.settings.current();
     Ok(Json(
         state
             .firewall
-            .exposure(&service_ports(&state), &settings)
+            .exposure(&state.service_ports(), &settings)
             .await?,
     )
     .into_response())
@@ -419,7 +371,7 @@ async fn expose(
     })?;
     let rule = state
         .firewall
-        .expose(&service_ports(&state), &service_id, port)
+        .expose(&state.service_ports(), &service_id, port)
         .await?;
     Ok((StatusCode::CREATED, Json(rule)).into_response())
 }

@@ -15,7 +15,7 @@ use utoipa::openapi::{OpenApi, RefOr, Response, ResponseBuilder};
 use utoipa::{IntoParams, OpenApi as _};
 
 use super::error::ErrorResponse;
-use crate::auth::SESSION_COOKIE;
+use crate::access::SESSION_COOKIE;
 
 pub const TAG_AUTH: &str = "auth";
 pub const TAG_SERVICES: &str = "services";

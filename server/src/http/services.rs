@@ -28,14 +28,13 @@ use super::error::ApiError;
 use super::json::ApiJson;
 use super::openapi::{IdPath, TAG_SERVICES};
 use crate::state::AppState;
-use crate::supervisor::SupervisorError;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 /// Lines `GET …/logs` returns when `lines` is not given.
 pub const DEFAULT_LOG_LINES: usize = 100;
-/// The most lines `GET …/logs` returns.
-pub const MAX_LOG_LINES: usize = 10_000;
+/// The most lines `GET …/logs` returns (the supervisor's limit; more is a 400 here, not a silent cut).
+pub const MAX_LOG_LINES: usize = crate::supervisor::MAX_LOG_TAIL_LINES;
 /// Ids longer than this cannot exist (server-assigned ids are 16 hex digits).
 const MAX_ID_CHARS: usize = 128;
 
@@ -55,17 +54,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 fn no_such_service() -> ApiError {
     ApiError::not_found("There is no service with this id.")
-}
-
-impl From<SupervisorError> for ApiError {
-    fn from(e: SupervisorError) -> Self {
-        match e {
-            SupervisorError::NotFound(_) => no_such_service(),
-            SupervisorError::Validation(errors) => ApiError::validation(errors),
-            SupervisorError::Conflict(errors) => ApiError::conflict(errors),
-            SupervisorError::Internal(cause) => ApiError::internal(cause),
-        }
-    }
 }
 
 /// The `{id}` path segment of a service route. Undecodable ids are a bad request; ids no service can

@@ -1,108 +1,58 @@
 //! The service engine. [`SupervisorHandle`] is the one domain API the REST handlers, server functions and
-//! tests call: it validates and persists service definitions (sled tree `services`), runs one task per
-//! service ([`runner`]) and answers status, logs and process queries.
+//! tests call: it validates and persists service definitions (sled tree `services`, stored as
+//! [`record::StoredService`]), runs one task per service ([`runner`]) and answers status, logs and
+//! process queries. This file holds the handle, its start and its queries; [`mutations`] its edits.
 //!
-//! Pure core: [`fsm`] (the state machine), [`policy`] (backoff, crash loop, monitoring schedule) and
-//! [`accounts`] (Unix accounts read from the local files).
+//! Pure core: [`fsm`] (the state machine), [`policy`] (backoff, crash loop, monitoring schedule),
+//! [`spec_change`] (what an updated definition does to the process), [`warnings`] (the status warnings
+//! from what was observed), [`record`] (the stored form and its conversions) and [`accounts`] (Unix
+//! accounts read from the local files).
 //! Thin effects: [`spawn`] (processes, users, signals), [`logs`] (log files, rotation, tail, live fan-out),
-//! [`procfs`] (process groups, start times, listening sockets), [`runner`] (one task per service).
+//! [`procfs`] (process groups, start times, listening sockets), [`runner`] (one task per service),
+//! [`recovery`] (ending what a previous run left behind).
 //!
 //! Restart safety: for every running service the store holds the process group id and the start time
 //! of its leader; [`SupervisorHandle::start`] ends such stale groups of a previous run (after checking
 //! the start time, so a recycled pid is never killed) before it starts the enabled services.
 
 pub mod accounts;
+mod error;
 pub mod fsm;
 pub mod logs;
+mod mutations;
 pub mod policy;
 pub mod procfs;
+pub mod record;
+mod recovery;
 mod runner;
 pub mod spawn;
+pub mod spec_change;
+pub mod warnings;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use app::model::service::{
-    validate_service, ProcessInfo, Service, ServiceEvent, ServiceInput, ServicePatch, ServiceSpec,
-    ServiceStatus, SpecErrors, ValidationContext,
-};
+use app::model::service::{ProcessInfo, Service, ServiceEvent, ServiceStatus};
 use app::model::settings::Settings;
-use app::model::FieldError;
-use nix::sys::signal::Signal;
-use serde::{Deserialize, Serialize};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
+pub use error::SupervisorError;
 pub use policy::SupervisorConfig;
+pub use record::{RunRecord, ServiceRecord};
+pub use recovery::INSTANCE_VAR;
 
-use crate::store::{trees, Collection, Store, StoreError};
+use crate::store::{trees, Collection, Store};
 use logs::{Rotation, ServiceLog};
+use record::StoredService;
+use recovery::{end_marked_groups, end_stale_group, instance_mark};
 use runner::{Command, Runner};
 
-/// The service range used when the settings hold an unparsable one.
-const FALLBACK_PORT_RANGE: (u16, u16) = (8300, 8499);
 /// The CPU sampling interval of [`SupervisorHandle::processes`].
 const CPU_SAMPLE: Duration = Duration::from_millis(200);
 /// Status events a slow subscriber may fall behind by before it loses some.
 const EVENT_BUFFER: usize = 1024;
-
-/// Why a supervisor call failed; the HTTP layer maps these to 404, 422, 409 and 500.
-#[derive(Debug, thiserror::Error)]
-pub enum SupervisorError {
-    #[error("no service with id {0}")]
-    NotFound(String),
-    #[error("invalid service: {}", join_errors(.0))]
-    Validation(Vec<FieldError>),
-    #[error("conflicts with another service: {}", join_errors(.0))]
-    Conflict(Vec<FieldError>),
-    #[error("internal supervisor error: {0}")]
-    Internal(String),
-}
-
-fn join_errors(errors: &[FieldError]) -> String {
-    errors
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-impl From<StoreError> for SupervisorError {
-    fn from(e: StoreError) -> Self {
-        SupervisorError::Internal(e.to_string())
-    }
-}
-
-impl From<SpecErrors> for SupervisorError {
-    fn from(e: SpecErrors) -> Self {
-        if e.invalid.is_empty() {
-            SupervisorError::Conflict(e.conflicts)
-        } else {
-            SupervisorError::Validation(e.invalid)
-        }
-    }
-}
-
-/// The persisted record of one service (tree `services`, keyed by id).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ServiceRecord {
-    pub id: String,
-    pub spec: ServiceSpec,
-    /// Set while disabled by the crash-loop rule; survives Warden restarts until started again.
-    #[serde(default)]
-    pub disabled_reason: Option<String>,
-    /// The running process group, for finding it after a Warden crash.
-    #[serde(default)]
-    pub run: Option<RunRecord>,
-}
-
-/// A running process group: its id (= the leader's pid) and the leader's start time in ticks after boot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunRecord {
-    pub pgid: u32,
-    pub start_ticks: u64,
-}
 
 /// What every service task shares.
 pub(crate) struct Env {
@@ -110,19 +60,17 @@ pub(crate) struct Env {
     /// The value of [`INSTANCE_VAR`] in every service's environment.
     instance_mark: String,
     store: Store,
-    records: Collection<ServiceRecord>,
+    records: Collection<StoredService>,
     config: SupervisorConfig,
-    settings: RwLock<Settings>,
+    /// The settings in force, as the settings domain publishes them (read at each use).
+    settings: watch::Receiver<Settings>,
     events: broadcast::Sender<ServiceEvent>,
     audit: crate::audit::AuditLog,
 }
 
 impl Env {
     fn settings(&self) -> Settings {
-        self.settings
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.settings.borrow().clone()
     }
 
     /// The policy in force now: the configured timings with the current crash-loop settings.
@@ -184,9 +132,26 @@ impl std::fmt::Debug for SupervisorHandle {
     }
 }
 
-fn new_id() -> String {
-    format!("{:016x}", rand::random::<u64>())
+/// Where the supervisor reads the settings in force: the settings domain's channel
+/// (`SettingsHandle::subscribe`), or a fixed value (tests, tools).
+#[derive(Debug)]
+pub struct SettingsFeed(watch::Receiver<Settings>);
+
+impl From<watch::Receiver<Settings>> for SettingsFeed {
+    fn from(rx: watch::Receiver<Settings>) -> Self {
+        SettingsFeed(rx)
+    }
 }
+
+impl From<Settings> for SettingsFeed {
+    /// Settings that never change (the receiver keeps the last value when its sender is gone).
+    fn from(settings: Settings) -> Self {
+        SettingsFeed(watch::channel(settings).1)
+    }
+}
+
+/// The most lines one read of a service's log tail returns (`logs_tail` answers at most this many).
+pub const MAX_LOG_TAIL_LINES: usize = 10_000;
 
 impl SupervisorHandle {
     /// Starts the supervisor with the default timings: ends process groups left by a previous run,
@@ -194,7 +159,7 @@ impl SupervisorHandle {
     pub async fn start(
         data_dir: &Path,
         store: Store,
-        settings: Settings,
+        settings: impl Into<SettingsFeed>,
     ) -> Result<SupervisorHandle, SupervisorError> {
         Self::start_with_config(data_dir, store, settings, SupervisorConfig::default()).await
     }
@@ -203,14 +168,14 @@ impl SupervisorHandle {
     pub async fn start_with_config(
         data_dir: &Path,
         store: Store,
-        settings: Settings,
+        settings: impl Into<SettingsFeed>,
         config: SupervisorConfig,
     ) -> Result<SupervisorHandle, SupervisorError> {
         let log_dir = data_dir.join("logs").join("services");
         std::fs::create_dir_all(&log_dir).map_err(|e| {
             SupervisorError::Internal(format!("cannot create {}: {e}", log_dir.display()))
         })?;
-        let records = store.collection::<ServiceRecord>(trees::SERVICES)?;
+        let records = store.collection::<StoredService>(trees::SERVICES)?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let instance_mark = instance_mark(data_dir);
         let env = Arc::new(Env {
@@ -220,7 +185,7 @@ impl SupervisorHandle {
             store,
             records,
             config,
-            settings: RwLock::new(settings),
+            settings: settings.into().0,
             events,
         });
         let handle = SupervisorHandle {
@@ -233,14 +198,16 @@ impl SupervisorHandle {
         };
 
         let mut loaded = Vec::new();
-        for (_, mut record) in env.records.list()? {
+        for (_, stored) in env.records.list()? {
+            let mut record = ServiceRecord::from(stored);
             let log =
                 ServiceLog::open(&env.log_dir, &record.spec.name, env.rotation()).map_err(|e| {
                     SupervisorError::Internal(format!("cannot open a service log: {e}"))
                 })?;
             if let Some(run) = record.run.take() {
                 end_stale_group(run, &log, env.config.stop_grace).await;
-                env.records.insert(&record.id, &record)?;
+                env.records
+                    .insert(&record.id, &StoredService::from(&record))?;
             }
             loaded.push((record, log));
         }
@@ -305,238 +272,10 @@ impl SupervisorHandle {
             .ok_or_else(|| SupervisorError::NotFound(id.to_string()))
     }
 
-    /// The current settings as the supervisor applies them.
+    /// The current settings as the supervisor applies them (the global environment and service user for
+    /// the next starts, the port range for the next validations, the crash-loop rule for the next failures).
     pub fn settings(&self) -> Settings {
         self.inner.env.settings()
-    }
-
-    /// Applies new settings: the global environment and service user for the next starts, the port range
-    /// for the next validations, the crash-loop rule for the next failures.
-    pub fn update_settings(&self, settings: Settings) {
-        *self
-            .inner
-            .env
-            .settings
-            .write()
-            .unwrap_or_else(|p| p.into_inner()) = settings;
-    }
-
-    /// Names and ports of every service except `except`.
-    fn validation_context(&self, except: Option<&str>) -> ValidationContext {
-        let settings = self.settings();
-        let mut taken_names = BTreeSet::new();
-        let mut taken_ports = BTreeMap::new();
-        for (id, slot) in self.read_slots().iter() {
-            if Some(id.as_str()) == except {
-                continue;
-            }
-            let service = slot.service();
-            for port in &service.spec.ports {
-                taken_ports.insert(*port, service.spec.name.clone());
-            }
-            taken_names.insert(service.spec.name);
-        }
-        ValidationContext {
-            port_range: settings.service_port_range().unwrap_or(FALLBACK_PORT_RANGE),
-            taken_names,
-            taken_ports,
-        }
-    }
-
-    /// The pure validation plus the host checks: the working directory exists, the user exists and
-    /// Warden may run a process as it.
-    fn validate(
-        &self,
-        input: &ServiceInput,
-        except: Option<&str>,
-    ) -> Result<ServiceSpec, SupervisorError> {
-        let context = self.validation_context(except);
-        let pure = validate_service(input, &context);
-        let mut host_errors = Vec::new();
-        if let Some(dir) = &input.working_directory {
-            if dir.starts_with('/') && !spawn::is_directory(dir) {
-                host_errors.push(FieldError::new(
-                    "working_directory",
-                    format!("{dir} does not exist or is not a directory"),
-                ));
-            }
-        }
-        let settings = self.settings();
-        let user = input.user.as_deref().unwrap_or(&settings.service_user);
-        if app::model::service::is_valid_user_name(user) {
-            if let Err(e) = spawn::resolve_user(user) {
-                host_errors.push(FieldError::new("user", e));
-            }
-        }
-        match pure {
-            Ok(spec) if host_errors.is_empty() => Ok(spec),
-            Ok(_) => Err(SupervisorError::Validation(host_errors)),
-            Err(mut errors) => {
-                errors.invalid.extend(host_errors);
-                Err(errors.into())
-            }
-        }
-    }
-
-    /// Validates, persists (durably) and — if enabled — starts a new service.
-    async fn create_unaudited(&self, input: ServiceInput) -> Result<Service, SupervisorError> {
-        let _guard = self.inner.mutations.lock().await;
-        let spec = self.validate(&input, None)?;
-        let env = &self.inner.env;
-        let record = ServiceRecord {
-            id: new_id(),
-            spec,
-            disabled_reason: None,
-            run: None,
-        };
-        let log = ServiceLog::open(&env.log_dir, &record.spec.name, env.rotation())
-            .map_err(|e| SupervisorError::Internal(format!("cannot open the service log: {e}")))?;
-        env.records.insert(&record.id, &record)?;
-        env.store.flush().await?;
-        let id = record.id.clone();
-        let _ = self.launch_runner(record, log).await;
-        self.get(&id)
-    }
-
-    fn commands(&self, id: &str) -> Result<mpsc::UnboundedSender<Command>, SupervisorError> {
-        self.read_slots()
-            .get(id)
-            .map(|slot| slot.commands.clone())
-            .ok_or_else(|| SupervisorError::NotFound(id.to_string()))
-    }
-
-    async fn ask(
-        &self,
-        id: &str,
-        make: impl FnOnce(oneshot::Sender<()>) -> Command,
-    ) -> Result<Service, SupervisorError> {
-        let commands = self.commands(id)?;
-        let (done, wait) = oneshot::channel();
-        commands
-            .send(make(done))
-            .map_err(|_| SupervisorError::Internal("the service task has ended".into()))?;
-        wait.await
-            .map_err(|_| SupervisorError::Internal("the service task has ended".into()))?;
-        self.get(id)
-    }
-
-    /// Applies a partial update (validated like a create; persisted before it returns). A running
-    /// service whose command, directory, environment, user, ports or monitoring changed restarts.
-    async fn update_unaudited(
-        &self,
-        id: &str,
-        patch: ServicePatch,
-    ) -> Result<Service, SupervisorError> {
-        let _guard = self.inner.mutations.lock().await;
-        let current = self.get(id)?;
-        let input = patch.apply_to(&current.spec);
-        let spec = self.validate(&input, Some(id))?;
-        let commands = self.commands(id)?;
-        let (done, wait) = oneshot::channel();
-        commands
-            .send(Command::Update(Box::new(spec), done))
-            .map_err(|_| SupervisorError::Internal("the service task has ended".into()))?;
-        wait.await
-            .map_err(|_| SupervisorError::Internal("the service task has ended".into()))??;
-        self.get(id)
-    }
-
-    /// Stops the service (every process of its group) and deletes it. Its log files stay.
-    async fn delete_unaudited(&self, id: &str) -> Result<(), SupervisorError> {
-        let _guard = self.inner.mutations.lock().await;
-        self.ask(id, Command::Shutdown).await?;
-        let slot = self.write_slots().remove(id);
-        drop(slot);
-        self.inner.env.records.remove(id)?;
-        self.inner.env.store.flush().await?;
-        let _ = self
-            .inner
-            .env
-            .events
-            .send(ServiceEvent::ServiceDeleted { id: id.to_string() });
-        Ok(())
-    }
-
-    /// Enables and starts the service (re-enabling a disabled one).
-    async fn start_service_unaudited(&self, id: &str) -> Result<Service, SupervisorError> {
-        self.ask(id, Command::Start).await
-    }
-
-    /// Disables and stops the service; returns once no process of its group is left.
-    async fn stop_service_unaudited(&self, id: &str) -> Result<Service, SupervisorError> {
-        self.ask(id, Command::Stop).await
-    }
-
-    /// Restarts the service: SIGHUP to its group, SIGKILL after the grace, then a new start. Starts a
-    /// stopped or disabled service.
-    async fn restart_service_unaudited(&self, id: &str) -> Result<Service, SupervisorError> {
-        self.ask(id, Command::Restart).await
-    }
-
-    // ---- audited mutations: each records its outcome in the audit log, for REST and UI alike ----
-
-    /// Validates, persists (durably) and — if enabled — starts a new service.
-    pub async fn create(&self, input: ServiceInput) -> Result<Service, SupervisorError> {
-        let name = input.name.clone();
-        let result = self.create_unaudited(input).await;
-        self.audit("service.create", &name, &result).await;
-        result
-    }
-
-    /// Applies a partial update (see `update_unaudited`).
-    pub async fn update(&self, id: &str, patch: ServicePatch) -> Result<Service, SupervisorError> {
-        let target = self.audit_target(id);
-        let result = self.update_unaudited(id, patch).await;
-        self.audit("service.update", &target, &result).await;
-        result
-    }
-
-    /// Stops the service (every process of its group) and deletes it. Its log files stay.
-    pub async fn delete(&self, id: &str) -> Result<(), SupervisorError> {
-        let target = self.audit_target(id);
-        let result = self.delete_unaudited(id).await;
-        self.audit("service.delete", &target, &result).await;
-        result
-    }
-
-    /// Enables and starts the service (re-enabling a disabled one).
-    pub async fn start_service(&self, id: &str) -> Result<Service, SupervisorError> {
-        let target = self.audit_target(id);
-        let result = self.start_service_unaudited(id).await;
-        self.audit("service.start", &target, &result).await;
-        result
-    }
-
-    /// Disables and stops the service; returns once no process of its group is left.
-    pub async fn stop_service(&self, id: &str) -> Result<Service, SupervisorError> {
-        let target = self.audit_target(id);
-        let result = self.stop_service_unaudited(id).await;
-        self.audit("service.stop", &target, &result).await;
-        result
-    }
-
-    /// Restarts the service (SIGHUP to its group, then a new start).
-    pub async fn restart_service(&self, id: &str) -> Result<Service, SupervisorError> {
-        let target = self.audit_target(id);
-        let result = self.restart_service_unaudited(id).await;
-        self.audit("service.restart", &target, &result).await;
-        result
-    }
-
-    /// `name (id)` of a service for the audit log, or the id alone when there is no such service.
-    fn audit_target(&self, id: &str) -> String {
-        match self.get(id) {
-            Ok(service) => format!("{} ({id})", service.spec.name),
-            Err(_) => id.to_string(),
-        }
-    }
-
-    async fn audit<T>(&self, action: &str, target: &str, result: &Result<T, SupervisorError>) {
-        self.inner
-            .env
-            .audit
-            .record_result(action, target, result)
-            .await;
     }
 
     fn log_of(&self, id: &str) -> Result<ServiceLog, SupervisorError> {
@@ -555,7 +294,7 @@ impl SupervisorHandle {
     pub async fn logs_tail(&self, id: &str, lines: usize) -> Result<Vec<String>, SupervisorError> {
         let log = self.log_of(id)?;
         log.flush().await;
-        log.tail(lines)
+        log.tail(lines.min(MAX_LOG_TAIL_LINES))
             .await
             .map_err(|e| SupervisorError::Internal(format!("cannot read the log: {e}")))
     }
@@ -633,63 +372,4 @@ impl SupervisorHandle {
             let _ = slot.commands.send(Command::Abandon);
         }
     }
-}
-
-/// The environment variable Warden sets in every service process: a digest of the data dir, so that the
-/// processes of this Warden's services (and everything they start) can be found after a crash even when
-/// their pid was never saved.
-pub const INSTANCE_VAR: &str = "WARDEN_INSTANCE";
-
-/// The [`INSTANCE_VAR`] value of the Warden using `data_dir` (16 hex digits of the SHA-256 of its
-/// canonical path).
-fn instance_mark(data_dir: &Path) -> String {
-    use sha2::Digest;
-    let path = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
-    let digest = sha2::Sha256::digest(path.as_os_str().as_encoded_bytes());
-    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
-}
-
-/// Ends every process group (other than Warden's own) with a process marked as this Warden's service:
-/// at start, nothing of a previous run may keep running next to the services started anew.
-async fn end_marked_groups(mark: &str, grace: Duration) {
-    let own = u32::try_from(nix::unistd::getpgrp().as_raw()).unwrap_or(0);
-    let entry = format!("{INSTANCE_VAR}={mark}");
-    let groups = tokio::task::spawn_blocking(move || procfs::groups_with_environment(&entry, own))
-        .await
-        .unwrap_or_default();
-    if groups.is_empty() {
-        return;
-    }
-    tracing::warn!(
-        ?groups,
-        "ending process groups of services left from a previous run"
-    );
-    futures::future::join_all(
-        groups
-            .into_iter()
-            .map(|pgid| spawn::terminate_group(pgid, Signal::SIGTERM, grace)),
-    )
-    .await;
-}
-
-/// Ends a process group a previous Warden run left behind, if it is still that group.
-async fn end_stale_group(run: RunRecord, log: &ServiceLog, grace: Duration) {
-    let members =
-        tokio::task::spawn_blocking(move || procfs::stale_group_members(run.pgid, run.start_ticks))
-            .await
-            .unwrap_or_default();
-    if members.is_empty() {
-        return;
-    }
-    log.warden(format!(
-        "found {} process(es) of process group {} left from a previous Warden run; ending them",
-        members.len(),
-        run.pgid
-    ))
-    .await;
-    tracing::info!(
-        pgid = run.pgid,
-        "ending a process group left from a previous run"
-    );
-    spawn::terminate_group(run.pgid, Signal::SIGTERM, grace).await;
 }

@@ -57,17 +57,25 @@ pub struct Harness {
     pub dir: tempfile::TempDir,
     pub store: Store,
     pub handle: SupervisorHandle,
+    /// The settings the supervisor follows (what the settings domain does in Warden).
+    pub settings: tokio::sync::watch::Sender<Settings>,
 }
 
 impl Harness {
     pub async fn start(settings: Settings, config: SupervisorConfig) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("store")).unwrap();
+        let (settings, followed) = tokio::sync::watch::channel(settings);
         let handle =
-            SupervisorHandle::start_with_config(dir.path(), store.clone(), settings, config)
+            SupervisorHandle::start_with_config(dir.path(), store.clone(), followed, config)
                 .await
                 .unwrap();
-        Harness { dir, store, handle }
+        Harness {
+            dir,
+            store,
+            handle,
+            settings,
+        }
     }
 
     pub async fn fast() -> Harness {

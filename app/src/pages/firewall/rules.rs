@@ -8,7 +8,10 @@ use warden_firewall::{Action, Direction, IpVersion, Protocol, Rule, RulePatch};
 
 use super::FirewallCtx;
 use crate::model::firewall::short_count;
-use crate::rpc::{delete_firewall_rule, move_firewall_rule, update_firewall_rule};
+use crate::model::service_ports::ServicePortRange;
+use crate::rpc::{
+    delete_firewall_rule, move_firewall_rule, service_port_range, update_firewall_rule,
+};
 
 pub(crate) fn action_label(a: Action) -> &'static str {
     match a {
@@ -80,9 +83,23 @@ fn label_or_id(rule: &Rule) -> String {
     }
 }
 
+/// What an empty rule list means, naming the configured service range (when known).
+fn no_rules_text(service_ports: Option<ServicePortRange>) -> String {
+    let ports = match service_ports {
+        Some(range) => format!("the service ports {}", range.human_text()),
+        None => "the service ports".to_string(),
+    };
+    format!(
+        "Without rules, {ports} are closed to other hosts and everything else follows the default policy. "
+    )
+}
+
 #[component]
 pub fn RulesTable() -> AnyView {
     let ctx = expect_context::<FirewallCtx>();
+    // Loaded in the browser: until it arrives (and on the server) the text names no numbers.
+    let service_ports = LocalResource::new(service_port_range);
+    let no_rules = move || no_rules_text(service_ports.get().and_then(Result::ok));
     let count = move || ctx.rules.with(Vec::len);
     let rules = move || {
         ctx.rules
@@ -96,7 +113,7 @@ pub fn RulesTable() -> AnyView {
             <div class="empty" data-testid="fw-rules-empty">
                 <p><strong>"No rules yet."</strong></p>
                 <p class="muted">
-                    "Without rules, the service ports 8300–8499 are closed to other hosts and everything else follows the default policy. "
+                    {no_rules}
                     "Add a rule below, or open a preset (SSH, HTTP, databases…) from the Presets menu, then Apply."
                 </p>
             </div>
@@ -311,4 +328,19 @@ fn RuleRowView(rule: Rule) -> AnyView {
         </tr>
     }
     .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_empty_state_names_the_configured_range() {
+        assert_eq!(
+            no_rules_text(ServicePortRange::new(9000, 9099)),
+            "Without rules, the service ports 9000–9099 are closed to other hosts and everything else follows the default policy. "
+        );
+        assert!(no_rules_text(Some(ServicePortRange::DEFAULT)).contains(" 8300–8499 are closed"));
+        assert!(no_rules_text(None).starts_with("Without rules, the service ports are closed"));
+    }
 }

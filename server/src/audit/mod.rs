@@ -7,13 +7,17 @@
 //! settings, supervisor, firewall) records each action once, where it happens, with
 //! [`AuditLog::record`]. REST handlers and the UI's server functions both reach the same domain calls, so
 //! both are audited by the same line. Outside a request (timers, start-up) the actor is Warden itself.
+//! Entries are stored as [`record::AuditRecord`]s, not as the wire DTO.
+
+pub mod record;
 
 use std::net::IpAddr;
 
 use app::model::admin::{ActorKind, AuditEntry, AuditOutcome};
 
-use crate::auth::now_rfc3339;
+use crate::clock::now_rfc3339;
 use crate::store::{trees, Collection, Store, StoreError};
+use record::AuditRecord;
 
 /// How many entries the log keeps; older ones are dropped as new ones arrive.
 pub const MAX_ENTRIES: u64 = 10_000;
@@ -82,7 +86,7 @@ fn clean(text: &str) -> String {
 #[derive(Clone)]
 pub struct AuditLog {
     store: Store,
-    entries: Collection<AuditEntry>,
+    entries: Collection<AuditRecord>,
     max_entries: u64,
 }
 
@@ -157,15 +161,15 @@ impl AuditLog {
             Ok(()) => (AuditOutcome::Ok, None),
             Err(why) => (AuditOutcome::Failed, Some(clean(&why))),
         };
-        let entry = AuditEntry {
+        let entry = AuditRecord {
             id,
             at: now_rfc3339(),
-            actor_kind: actor.kind,
+            actor_kind: actor.kind.into(),
             actor: clean(&actor.name),
             address: actor.address.map(|a| a.to_canonical().to_string()),
             action: action.to_string(),
             target: clean(target),
-            outcome,
+            outcome: outcome.into(),
             detail,
         };
         self.entries.insert(&key(id), &entry)?;
@@ -178,7 +182,8 @@ impl AuditLog {
 
     /// The newest `limit` entries (at most [`MAX_LIMIT`]), newest first.
     pub fn recent(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
-        self.entries.newest(limit.min(MAX_LIMIT))
+        let records = self.entries.newest(limit.min(MAX_LIMIT))?;
+        Ok(records.into_iter().map(AuditEntry::from).collect())
     }
 }
 

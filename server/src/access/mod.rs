@@ -1,0 +1,273 @@
+//! The access domain: who may use Warden, and what happens to those who guess. [`Access`] is the one entry
+//! point the adapters (REST, the UI's server functions, later the CLI socket) call for login, logout,
+//! authentication of a secret, the password change, API tokens, and lifting a ban (which also lets the
+//! address log in again at once). It owns the rule that ties the login throttle to the firewall: an
+//! address that used up its failed logins (or wrong current passwords) is refused for the ban time and
+//! banned at the kernel for as long.
+//!
+//! Inside: `credentials` (users, sessions, password change: [`Auth`]), `tokens` (API tokens), `throttle`
+//! (the pure per-address window), `secrets` (random secrets, argon2id), `records` (what is stored).
+
+pub mod credentials;
+pub mod records;
+pub mod secrets;
+pub mod throttle;
+pub mod tokens;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::model::admin::{ActorKind, ApiToken, CreatedToken, PasswordChange};
+use app::model::FieldError;
+
+use crate::audit::Actor;
+use crate::firewall_ctl::{FirewallError, FirewallHandle};
+use crate::settings::SettingsHandle;
+use crate::store::StoreError;
+
+pub use credentials::Auth;
+pub use records::{TokenKind, TokenRecord, UserRecord};
+pub use secrets::{generate_password, hash_password, new_secret, verify_password};
+pub use throttle::LoginThrottle;
+
+/// The name of the session cookie.
+pub const SESSION_COOKIE: &str = "warden_session";
+/// How long a login session lasts.
+pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+/// The one admin user this version has (a seam for more users later).
+pub const ADMIN_USER: &str = "admin";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+    #[error("the password hashing task failed: {0}")]
+    Join(String),
+}
+
+/// Why a credential change (API token, password) was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    #[error("{}", summarize(.0))]
+    Invalid(Vec<FieldError>),
+    #[error("{}", summarize(.0))]
+    Conflict(Vec<FieldError>),
+    #[error("{0}")]
+    NotFound(String),
+    /// Too many wrong passwords from this address: refused for the given time.
+    #[error("too many wrong passwords from this address; try again in {} s", .0.as_secs().max(1))]
+    Throttled(Duration),
+    #[error(transparent)]
+    Internal(#[from] AuthError),
+}
+
+impl From<StoreError> for CredentialError {
+    fn from(e: StoreError) -> Self {
+        CredentialError::Internal(AuthError::Store(e))
+    }
+}
+
+fn summarize(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Who is making a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub username: String,
+    pub kind: TokenKind,
+    /// The digest key of the token used (to revoke it on logout).
+    pub token_key: String,
+}
+
+impl Principal {
+    /// The audit log's actor for this principal at `address`.
+    pub fn actor(&self, address: Option<IpAddr>) -> Actor {
+        match &self.kind {
+            TokenKind::Session => Actor {
+                kind: ActorKind::User,
+                name: self.username.clone(),
+                address,
+            },
+            TokenKind::Api { name, .. } => Actor {
+                kind: ActorKind::Token,
+                name: format!("{}/{name}", self.username),
+                address,
+            },
+        }
+    }
+}
+
+/// The outcome of a login attempt.
+#[derive(Debug)]
+pub enum LoginOutcome {
+    Ok { token: String, expires_at: i64 },
+    Invalid,
+    Throttled { retry_after: Duration },
+}
+
+/// The longest user name and password a login attempt is checked with (longer ones fail at once, without
+/// hashing: an argon2 run per megabyte of garbage is a denial of service).
+const MAX_LOGIN_USERNAME_BYTES: usize = 128;
+const MAX_LOGIN_PASSWORD_BYTES: usize = 1024;
+
+/// The access domain handle. Cheap to clone.
+#[derive(Clone)]
+pub struct Access {
+    inner: Arc<AccessInner>,
+}
+
+struct AccessInner {
+    auth: Auth,
+    settings: SettingsHandle,
+    firewall: FirewallHandle,
+}
+
+impl std::fmt::Debug for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Access").finish_non_exhaustive()
+    }
+}
+
+impl Access {
+    pub fn new(auth: Auth, settings: SettingsHandle, firewall: FirewallHandle) -> Access {
+        Access {
+            inner: Arc::new(AccessInner {
+                auth,
+                settings,
+                firewall,
+            }),
+        }
+    }
+
+    /// Resolves a secret (cookie value or bearer token) to a principal, if valid and unexpired.
+    pub fn authenticate(&self, secret: &str) -> Result<Option<Principal>, AuthError> {
+        self.inner.auth.authenticate(secret)
+    }
+
+    /// A login attempt from `addr`: throttled per address with the ban settings; a success notes `addr`
+    /// as administering (never banned); the failure that uses up the address's allowance blocks and bans
+    /// it (see [`Access::block_and_ban`]).
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        addr: IpAddr,
+    ) -> Result<LoginOutcome, AuthError> {
+        if username.len() > MAX_LOGIN_USERNAME_BYTES || password.len() > MAX_LOGIN_PASSWORD_BYTES {
+            return Ok(LoginOutcome::Invalid);
+        }
+        let ban = self.inner.settings.current().ban;
+        let outcome = self
+            .inner
+            .auth
+            .login(
+                username,
+                password,
+                addr,
+                ban.max_failures,
+                Duration::from_secs(ban.window_secs),
+            )
+            .await?;
+        match outcome {
+            LoginOutcome::Ok { .. } => {
+                tracing::info!(user = %username, client = %addr, "login");
+                self.inner.firewall.note_administering(addr);
+                Ok(outcome)
+            }
+            LoginOutcome::Invalid => {
+                tracing::warn!(client = %addr, "failed login");
+                Ok(outcome)
+            }
+            LoginOutcome::Throttled { .. } => {
+                tracing::warn!(client = %addr, "login throttled");
+                let retry_after = self.block_and_ban(addr).await;
+                Ok(LoginOutcome::Throttled { retry_after })
+            }
+        }
+    }
+
+    /// Ends the session or revokes the token the principal used.
+    pub async fn logout(&self, principal: &Principal) -> Result<(), AuthError> {
+        self.inner.auth.logout(principal).await
+    }
+
+    /// Changes the principal's password (see [`Auth::change_password`]): a wrong current password counts
+    /// as a failed login of `addr`, and the attempt that uses up the allowance blocks and bans it.
+    pub async fn change_password(
+        &self,
+        principal: &Principal,
+        change: &PasswordChange,
+        addr: IpAddr,
+    ) -> Result<(), CredentialError> {
+        let ban = self.inner.settings.current().ban;
+        let result = self
+            .inner
+            .auth
+            .change_password(
+                principal,
+                change,
+                addr,
+                ban.max_failures,
+                Duration::from_secs(ban.window_secs),
+            )
+            .await;
+        match result {
+            Err(CredentialError::Throttled(_)) => {
+                tracing::warn!(client = %addr, "password change throttled");
+                Err(CredentialError::Throttled(self.block_and_ban(addr).await))
+            }
+            other => other,
+        }
+    }
+
+    /// Lifts the ban covering `addr` (idempotent) and lets the address (its /64 for IPv6) log in again at
+    /// once, not only after the ban would have ended.
+    pub async fn unban(&self, addr: IpAddr) -> Result<(), FirewallError> {
+        self.inner.firewall.unban(addr).await?;
+        self.inner.auth.lift_block(addr);
+        Ok(())
+    }
+
+    /// An address used up its failed logins (or wrong current passwords): logins and password changes
+    /// from it are refused for `ban_secs`, and it is banned at the kernel for as long (unless it is
+    /// protected: loopback, an administering address); afterwards it starts afresh. Returns how long the
+    /// block lasts.
+    async fn block_and_ban(&self, addr: IpAddr) -> Duration {
+        let ban = self.inner.settings.current().ban;
+        let retry_after = self
+            .inner
+            .auth
+            .block_address(addr, Duration::from_secs(ban.ban_secs));
+        self.inner.firewall.ban_failed_logins(addr, &ban).await;
+        retry_after
+    }
+
+    // ---- API tokens ----
+
+    /// The API tokens of `username`, oldest first (without secrets).
+    pub fn api_tokens(&self, username: &str) -> Result<Vec<ApiToken>, AuthError> {
+        self.inner.auth.api_tokens(username)
+    }
+
+    /// Creates a named API token for `username`; the secret is in the answer only.
+    pub async fn create_api_token(
+        &self,
+        username: &str,
+        name: &str,
+    ) -> Result<CreatedToken, CredentialError> {
+        self.inner.auth.create_api_token(username, name).await
+    }
+
+    /// Revokes `username`'s API token `id`; it stops working at once.
+    pub async fn revoke_api_token(&self, username: &str, id: &str) -> Result<(), CredentialError> {
+        self.inner.auth.revoke_api_token(username, id).await
+    }
+}

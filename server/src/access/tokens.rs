@@ -1,0 +1,115 @@
+//! API tokens: named, long-lived bearer tokens of a user, listed without their secrets, created (the
+//! secret shown once) and revoked. An `impl` block of [`Auth`], over the same tokens tree as sessions.
+
+use app::model::admin::{validate_token_name, ApiToken, CreatedToken};
+use app::model::FieldError;
+
+use super::credentials::Auth;
+use super::records::{TokenKind, TokenRecord};
+use super::secrets::{new_secret, token_key};
+use super::{AuthError, CredentialError};
+use crate::clock::{now_rfc3339, unix_to_rfc3339};
+
+/// Serialises API token creation, so two concurrent requests cannot create the same name twice.
+static TOKEN_WRITES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+impl Auth {
+    // ---- API tokens ----
+
+    /// The API tokens of `username`, oldest first.
+    pub fn api_tokens(&self, username: &str) -> Result<Vec<ApiToken>, AuthError> {
+        let mut tokens: Vec<ApiToken> = self
+            .tokens
+            .list()?
+            .into_iter()
+            .filter(|(_, r)| r.username == username)
+            .filter_map(|(_, r)| match r.kind {
+                TokenKind::Api { id, name } => Some(ApiToken {
+                    id,
+                    name,
+                    created_at: r.created_at,
+                    last_used_at: r.last_used_at.map(unix_to_rfc3339),
+                }),
+                TokenKind::Session => None,
+            })
+            .collect();
+        tokens.sort_by(|a, b| (&a.created_at, &a.id).cmp(&(&b.created_at, &b.id)));
+        Ok(tokens)
+    }
+
+    /// Creates a named API token for `username`; the secret is in the answer only.
+    pub async fn create_api_token(
+        &self,
+        username: &str,
+        name: &str,
+    ) -> Result<CreatedToken, CredentialError> {
+        let result = self.create_api_token_unaudited(username, name).await;
+        self.audit
+            .record_result("token.create", name, &result)
+            .await;
+        result
+    }
+
+    async fn create_api_token_unaudited(
+        &self,
+        username: &str,
+        name: &str,
+    ) -> Result<CreatedToken, CredentialError> {
+        let errors = validate_token_name(name);
+        if !errors.is_empty() {
+            return Err(CredentialError::Invalid(errors));
+        }
+        let _guard = TOKEN_WRITES.lock().await;
+        if self.api_tokens(username)?.iter().any(|t| t.name == name) {
+            return Err(CredentialError::Conflict(vec![FieldError::new(
+                "name",
+                "a token with this name exists",
+            )]));
+        }
+        let secret = new_secret();
+        let id = format!("{:016x}", rand::random::<u64>());
+        let created_at = now_rfc3339();
+        self.tokens.insert(
+            &token_key(&secret),
+            &TokenRecord {
+                username: username.to_string(),
+                kind: TokenKind::Api {
+                    id: id.clone(),
+                    name: name.to_string(),
+                },
+                created_at: created_at.clone(),
+                expires_at: None,
+                last_used_at: None,
+            },
+        )?;
+        self.store.flush().await?;
+        Ok(CreatedToken {
+            id,
+            name: name.to_string(),
+            token: secret,
+            created_at,
+        })
+    }
+
+    /// Revokes `username`'s API token `id`; it stops working at once.
+    pub async fn revoke_api_token(&self, username: &str, id: &str) -> Result<(), CredentialError> {
+        let found = self.tokens.list()?.into_iter().find(|(_, r)| {
+            r.username == username && matches!(&r.kind, TokenKind::Api { id: i, .. } if i == id)
+        });
+        let Some((key, record)) = found else {
+            let result: Result<(), CredentialError> = Err(CredentialError::NotFound(
+                "There is no API token with this id.".into(),
+            ));
+            self.audit.record_result("token.revoke", id, &result).await;
+            return result;
+        };
+        let name = match &record.kind {
+            TokenKind::Api { name, .. } => name.clone(),
+            TokenKind::Session => String::new(),
+        };
+        self.tokens.remove(&key)?;
+        self.store.flush().await?;
+        self.audit.record("token.revoke", &name, Ok(())).await;
+        Ok(())
+    }
+}

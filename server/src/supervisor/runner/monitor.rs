@@ -1,0 +1,149 @@
+//! The reports of a service's helper tasks (the child's exit, the end of its process group, a monitoring
+//! result), its timers (backoff, the next check) and the health and port checks of a running service.
+
+use std::time::Instant;
+
+use app::model::service::{Health, LastExit, ServiceState};
+use time::OffsetDateTime;
+
+use super::super::fsm::Event;
+use super::super::logs::rfc3339_millis;
+use super::super::{procfs, spawn, warnings};
+use super::{report, Report, Runner};
+
+impl Runner {
+    pub(super) async fn on_report(&mut self, report: Report) {
+        match report {
+            Report::Exited { generation, status } if generation == self.generation => {
+                let (code, signal) = status
+                    .as_ref()
+                    .map(spawn::exit_parts)
+                    .unwrap_or((None, None));
+                let run_time = self
+                    .run
+                    .as_ref()
+                    .map(|r| r.started.elapsed())
+                    .unwrap_or_default();
+                self.last_exit = Some(LastExit {
+                    code,
+                    signal,
+                    at: rfc3339_millis(OffsetDateTime::now_utc()),
+                });
+                self.log
+                    .warden(format!(
+                        "exited with {} after {:.3} s",
+                        spawn::describe_exit(code, signal),
+                        run_time.as_secs_f64()
+                    ))
+                    .await;
+                self.feed(Event::Exited).await;
+            }
+            Report::GroupGone { generation, killed } if generation == self.generation => {
+                if killed {
+                    self.log
+                        .warden(format!(
+                            "sent SIGKILL to the process group after the {} s grace",
+                            self.env.config.stop_grace.as_secs_f64()
+                        ))
+                        .await;
+                }
+                self.feed(Event::GroupGone).await;
+            }
+            Report::Checked {
+                generation,
+                outcome,
+            } if generation == self.generation => {
+                self.check_in_flight = false;
+                if self.machine.state != ServiceState::Running {
+                    return;
+                }
+                let timeout = self.env.config.monitor_timeout;
+                match *outcome {
+                    Ok(outcome) if outcome.passed => {
+                        self.health = Health::Passing;
+                        self.feed(Event::MonitorPassed).await;
+                    }
+                    Ok(outcome) => {
+                        self.health = Health::Failing;
+                        self.log
+                            .warden(format!("{}; restarting", outcome.describe(timeout)))
+                            .await;
+                        self.feed(Event::MonitorFailed).await;
+                    }
+                    Err(e) => {
+                        self.health = Health::Failing;
+                        self.log
+                            .warden(format!(
+                                "cannot run the monitoring command: {e}; restarting"
+                            ))
+                            .await;
+                        self.feed(Event::MonitorFailed).await;
+                    }
+                }
+            }
+            _ => {
+                // A report about an earlier run.
+            }
+        }
+    }
+
+    pub(super) async fn on_timer(&mut self) {
+        let now = Instant::now();
+        if self.backoff_until.is_some_and(|at| at <= now) {
+            self.backoff_until = None;
+            self.feed(Event::BackoffElapsed).await;
+        }
+        if self.next_check.is_some_and(|at| at <= now) {
+            let started = self.run.as_ref().map(|r| r.started).unwrap_or(now);
+            self.last_check = Some(now);
+            self.next_check = Some(self.env.config.next_check_at(started, Some(now)));
+            if self.machine.state == ServiceState::Running {
+                self.check_ports();
+                self.start_check();
+                self.publish();
+            }
+        }
+    }
+
+    fn check_ports(&mut self) {
+        self.port_warnings = self
+            .record
+            .spec
+            .ports
+            .iter()
+            .filter_map(|&port| {
+                let binding = procfs::classify_binding(&procfs::listening_addresses(port));
+                warnings::port_warning(port, binding)
+            })
+            .collect();
+    }
+
+    fn start_check(&mut self) {
+        let Some(command) = self.record.spec.monitoring_command.clone() else {
+            return;
+        };
+        if self.check_in_flight {
+            return;
+        }
+        self.check_in_flight = true;
+        let generation = self.generation;
+        let tx = self.reports.clone();
+        let launch = self.launch(&command);
+        let timeout = self.env.config.monitor_timeout;
+        tokio::spawn(async move {
+            let outcome = match launch {
+                Ok(launch) => spawn::run_check(&launch, timeout)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            };
+            report(
+                &tx,
+                Report::Checked {
+                    generation,
+                    outcome: Box::new(outcome),
+                },
+            );
+        });
+    }
+}

@@ -1,0 +1,164 @@
+//! The status warnings and health of a service, pure: from what the effects shell observed (how each
+//! reserved port is bound, what a run left in its process group, the machine's state) to what the status
+//! shows. No process or socket is read here.
+
+use app::model::service::{Health, ServiceState, ServiceWarning, WarningKind};
+
+use super::procfs::PortBinding;
+
+/// The warning for one reserved port of a running service, if it is not reachable from outside.
+pub fn port_warning(port: u16, binding: PortBinding) -> Option<ServiceWarning> {
+    match binding {
+        PortBinding::Reachable => None,
+        PortBinding::NotListening => Some(ServiceWarning {
+            kind: WarningKind::PortNotListening,
+            port: Some(port),
+            message: format!("nothing listens on reserved port {port}"),
+        }),
+        PortBinding::LoopbackOnly => Some(ServiceWarning {
+            kind: WarningKind::PortLoopbackOnly,
+            port: Some(port),
+            message: format!(
+                "port {port} is bound to loopback only and unreachable from outside; bind :: instead"
+            ),
+        }),
+    }
+}
+
+/// The warning for a command that exited but left processes in its group: it forked into the
+/// background. Only a clean exit (code 0) counts; after a failure the leftovers are just ended.
+pub fn daemonized_warning(exit_code: Option<i32>, leftover_pids: &[u32]) -> Option<ServiceWarning> {
+    if exit_code != Some(0) || leftover_pids.is_empty() {
+        return None;
+    }
+    let pids: Vec<String> = leftover_pids.iter().map(u32::to_string).collect();
+    Some(ServiceWarning {
+        kind: WarningKind::Daemonized,
+        port: None,
+        message: format!(
+            "exited 0 but left {} process(es) behind in its group (pids {}): it forked into the background; services must stay in the foreground",
+            leftover_pids.len(),
+            pids.join(", ")
+        ),
+    })
+}
+
+/// The warnings the status shows: a daemonized run always, the port warnings only while running.
+pub fn shown_warnings(
+    state: ServiceState,
+    daemonized: Option<&ServiceWarning>,
+    port_warnings: &[ServiceWarning],
+) -> Vec<ServiceWarning> {
+    let mut warnings: Vec<ServiceWarning> = daemonized.into_iter().cloned().collect();
+    if state == ServiceState::Running {
+        warnings.extend(port_warnings.iter().cloned());
+    }
+    warnings
+}
+
+/// The health the status shows: only a service with a monitoring command has one.
+pub fn shown_health(has_monitoring_command: bool, health: Health) -> Health {
+    if has_monitoring_command {
+        health
+    } else {
+        Health::Unknown
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_warnings_by_binding() {
+        let table = [
+            (PortBinding::Reachable, None),
+            (
+                PortBinding::NotListening,
+                Some((
+                    WarningKind::PortNotListening,
+                    "nothing listens on reserved port 8300",
+                )),
+            ),
+            (
+                PortBinding::LoopbackOnly,
+                Some((
+                    WarningKind::PortLoopbackOnly,
+                    "port 8300 is bound to loopback only and unreachable from outside; bind :: instead",
+                )),
+            ),
+        ];
+        for (binding, expected) in table {
+            let warning = port_warning(8300, binding);
+            assert_eq!(
+                warning.as_ref().map(|w| (w.kind, w.message.as_str())),
+                expected,
+                "{binding:?}"
+            );
+            if let Some(warning) = warning {
+                assert_eq!(warning.port, Some(8300));
+            }
+        }
+    }
+
+    #[test]
+    fn daemonized_only_after_a_clean_exit_with_leftovers() {
+        let table: [(Option<i32>, &[u32], bool); 5] = [
+            (Some(0), &[41, 42], true),
+            (Some(0), &[], false),
+            (Some(1), &[41], false),
+            (None, &[41], false),
+            (None, &[], false),
+        ];
+        for (code, pids, warned) in table {
+            assert_eq!(
+                daemonized_warning(code, pids).is_some(),
+                warned,
+                "{code:?} {pids:?}"
+            );
+        }
+        let warning = daemonized_warning(Some(0), &[41, 42]);
+        assert_eq!(
+            warning.map(|w| (w.kind, w.message)),
+            Some((
+                WarningKind::Daemonized,
+                "exited 0 but left 2 process(es) behind in its group (pids 41, 42): it forked into the background; services must stay in the foreground".to_string()
+            ))
+        );
+    }
+
+    #[test]
+    fn port_warnings_show_only_while_running() {
+        let daemonized = daemonized_warning(Some(0), &[7]);
+        let ports = port_warning(8300, PortBinding::NotListening)
+            .into_iter()
+            .collect::<Vec<_>>();
+        let kinds = |state| {
+            shown_warnings(state, daemonized.as_ref(), &ports)
+                .into_iter()
+                .map(|w| w.kind)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            kinds(ServiceState::Running),
+            [WarningKind::Daemonized, WarningKind::PortNotListening]
+        );
+        for state in [
+            ServiceState::Starting,
+            ServiceState::Backoff,
+            ServiceState::Stopping,
+            ServiceState::Stopped,
+            ServiceState::Disabled,
+        ] {
+            assert_eq!(kinds(state), [WarningKind::Daemonized], "{state:?}");
+        }
+    }
+
+    #[test]
+    fn health_shows_only_with_a_monitoring_command() {
+        for health in [Health::Unknown, Health::Passing, Health::Failing] {
+            assert_eq!(shown_health(true, health), health);
+            assert_eq!(shown_health(false, health), Health::Unknown);
+        }
+    }
+}

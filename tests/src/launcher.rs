@@ -1,0 +1,284 @@
+//! Starting the real `warden` binary: where it is ([`warden_bin`], [`repo_root`], [`site_root`]), how
+//! it is started ([`Launch`]: listen address, network namespace, first-run password, extra arguments
+//! and environment), and the running process ([`Warden`]: a temporary data dir, its stderr, kill -9,
+//! SIGTERM, restart on the same data dir). Every test that runs `warden serve` goes through [`Launch`].
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The admin password the harness sets on first start.
+pub const ADMIN_PASSWORD: &str = "test-admin-password-1";
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// The `warden` binary under test: `$WARDEN_BIN`, else the debug build, else the release build.
+pub fn warden_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("WARDEN_BIN") {
+        return PathBuf::from(p);
+    }
+    let root = repo_root();
+    for profile in ["debug", "release"] {
+        let p = root.join("target").join(profile).join("warden");
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!("no warden binary: build it first (`make build-debug`), or set WARDEN_BIN");
+}
+
+/// The site root with the built UI assets, if one was built.
+pub fn site_root() -> PathBuf {
+    repo_root().join("target").join("site")
+}
+
+/// How to start `warden serve`. The default: on the host, `--listen 127.0.0.1:0`, first-run admin
+/// password [`ADMIN_PASSWORD`], `RUST_LOG=info`, the UI from [`site_root`].
+#[derive(Debug, Clone)]
+pub struct Launch {
+    netns: Option<String>,
+    listen: String,
+    admin_password: Option<String>,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+impl Default for Launch {
+    fn default() -> Self {
+        Launch {
+            netns: None,
+            listen: "127.0.0.1:0".to_string(),
+            admin_password: Some(ADMIN_PASSWORD.to_string()),
+            args: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+}
+
+impl Launch {
+    /// The default launch (see [`Launch`]).
+    pub fn new() -> Launch {
+        Launch::default()
+    }
+
+    /// Runs Warden inside network namespace `name` (`ip netns exec`, which execs Warden itself: same
+    /// pid, so killing the child kills Warden).
+    pub fn in_netns(mut self, name: &str) -> Launch {
+        self.netns = Some(name.to_string());
+        self
+    }
+
+    /// The `--listen` address.
+    pub fn listen(mut self, addr: impl Into<String>) -> Launch {
+        self.listen = addr.into();
+        self
+    }
+
+    /// The first-run admin password (`WARDEN_ADMIN_PASSWORD`); `None` lets Warden generate one.
+    pub fn admin_password(mut self, password: Option<&str>) -> Launch {
+        self.admin_password = password.map(str::to_string);
+        self
+    }
+
+    /// Extra `serve` arguments (kept for restarts), e.g. `["--tls", "self-signed"]`.
+    pub fn args(mut self, args: &[&str]) -> Launch {
+        self.args.extend(args.iter().map(|a| a.to_string()));
+        self
+    }
+
+    /// An extra environment variable, e.g. `WARDEN_NFT`.
+    pub fn env(mut self, key: &str, value: &str) -> Launch {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// The `warden serve` command on `data_dir`, not yet run (for a test that expects it to fail, run
+    /// it with `.output()`).
+    pub fn command(&self, data_dir: &Path) -> Command {
+        let mut cmd = match &self.netns {
+            Some(ns) => warden_testkit::netns::command_in(ns, warden_bin()),
+            None => Command::new(warden_bin()),
+        };
+        cmd.args(["serve", "--listen", &self.listen, "--data-dir"])
+            .arg(data_dir)
+            .arg("--site-root")
+            .arg(site_root())
+            .args(&self.args)
+            .env_remove("WARDEN_ADMIN_PASSWORD")
+            .env("RUST_LOG", "info");
+        if let Some(pw) = &self.admin_password {
+            cmd.env("WARDEN_ADMIN_PASSWORD", pw);
+        }
+        cmd.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        cmd
+    }
+
+    /// Starts Warden on a fresh data dir and waits until it serves.
+    pub fn start(self) -> Warden {
+        let data_dir = tempfile::Builder::new()
+            .prefix("warden-test-")
+            .tempdir()
+            .expect("temp dir");
+        let mut w = Warden {
+            child: None,
+            url: String::new(),
+            data_dir,
+            stderr: Arc::new(Mutex::new(String::new())),
+            launch: self,
+        };
+        w.spawn();
+        w
+    }
+}
+
+/// Spawns a `warden serve` command, copies its stderr into `sink` (on a thread, for the whole run) and waits
+/// up to 60 s for the `Warden is running at URL` line. Returns the child and that URL.
+fn spawn_until_ready(cmd: &mut Command, sink: &Arc<Mutex<String>>) -> (Child, String) {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn warden");
+    let stderr = child.stderr.take().expect("stderr pipe");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let sink_for_thread = sink.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("Warden is running at ") {
+                let _ = tx.send(url.trim().to_string());
+            }
+            if let Ok(mut s) = sink_for_thread.lock() {
+                s.push_str(&line);
+                s.push('\n');
+            }
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(url) => (child, url),
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            let log = sink.lock().map(|s| s.clone()).unwrap_or_default();
+            panic!("warden did not start within 60 s; stderr:\n{log}")
+        }
+    }
+}
+
+/// A running `warden serve` process and its data dir; `kill -9`ed on drop.
+pub struct Warden {
+    pub(crate) child: Option<Child>,
+    pub url: String,
+    data_dir: tempfile::TempDir,
+    stderr: Arc<Mutex<String>>,
+    launch: Launch,
+}
+
+impl Warden {
+    /// Starts Warden on a fresh data dir with the admin password [`ADMIN_PASSWORD`].
+    pub fn start() -> Warden {
+        Launch::new().start()
+    }
+
+    /// Starts Warden on a fresh data dir; `None` lets it generate the first-run password.
+    pub fn start_with_password(password: Option<&str>) -> Warden {
+        Launch::new().admin_password(password).start()
+    }
+
+    /// Starts Warden on a fresh data dir with [`ADMIN_PASSWORD`] and extra `serve` arguments (kept for
+    /// restarts), e.g. `["--tls", "self-signed"]`.
+    pub fn start_with_args(extra_args: &[&str]) -> Warden {
+        Launch::new().args(extra_args).start()
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.path()
+    }
+
+    /// The address Warden listens on, from its URL (`http://ip:port`; plain HTTP only).
+    pub fn host_addr(&self) -> SocketAddr {
+        self.url
+            .trim_start_matches("http://")
+            .parse()
+            .unwrap_or_else(|e| panic!("{} is not http://ip:port: {e}", self.url))
+    }
+
+    /// The pid of the running `warden` process.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Everything Warden wrote on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// The stderr of the current run only.
+    pub fn stderr_since_restart(&self) -> String {
+        let all = self.stderr();
+        match all.rfind("--- restart ---") {
+            Some(i) => all[i..].to_string(),
+            None => all,
+        }
+    }
+
+    fn spawn(&mut self) {
+        let mut cmd = self.launch.command(self.data_dir.path());
+        let (child, url) = spawn_until_ready(&mut cmd, &self.stderr);
+        self.child = Some(child);
+        self.url = url;
+    }
+
+    /// `kill -9` the process (no chance to clean up), and wait for it to be gone.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill(); // SIGKILL
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, and wait up to `timeout` for a clean exit; returns the exit status.
+    pub fn terminate(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let mut child = self.child.take()?;
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("warden did not exit within {timeout:?} of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Starts the process again on the same data dir (after `kill9` or `terminate`; kills it first if
+    /// still running). The stderr captured so far is kept; [`Warden::stderr_since_restart`] gives only
+    /// the new run's.
+    pub fn restart(&mut self) {
+        self.kill9();
+        if let Ok(mut s) = self.stderr.lock() {
+            s.push_str("\n--- restart ---\n");
+        }
+        self.spawn();
+    }
+}
+
+impl Drop for Warden {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
