@@ -81,12 +81,7 @@ impl From<FirewallError> for DomainError {
     fn from(e: FirewallError) -> Self {
         match e {
             FirewallError::NotFound(_) => DomainError::NotFound(sentence(&e.to_string())),
-            FirewallError::Invalid(errors) => DomainError::Invalid(
-                errors
-                    .into_iter()
-                    .map(|e| FieldError::new(e.field, e.message))
-                    .collect(),
-            ),
+            FirewallError::Invalid(errors) => DomainError::Invalid(errors),
             FirewallError::Conflict(message) => DomainError::Refused(sentence(&message)),
             FirewallError::Unavailable(_) => DomainError::Unavailable {
                 code: "firewall_unavailable",

@@ -108,7 +108,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         warden_firewall::backend::NftBackend::new(&args.nft),
         local.port(),
         events.clone(),
-        &settings.current(),
+        settings.subscribe(),
+        service_ports_of(&supervisor),
     )
     .await
     .context("starting firewall control")?;
@@ -195,6 +196,21 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     supervisor.shutdown().await;
     store.flush().await?;
     Ok(())
+}
+
+/// The services' reserved ports as the firewall reads them (for exposure).
+fn service_ports_of(supervisor: &supervisor::SupervisorHandle) -> firewall_ctl::ServicePortsSource {
+    let supervisor = supervisor.clone();
+    Arc::new(move || {
+        supervisor
+            .list()
+            .into_iter()
+            .map(|s| firewall_ctl::ServicePorts {
+                service_id: s.id,
+                ports: s.spec.ports,
+            })
+            .collect()
+    })
 }
 
 /// Finds the current (content-hashed) UI asset names for the HTML shell, and says so if the build left

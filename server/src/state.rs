@@ -96,18 +96,6 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 impl AppState {
-    /// Every service's reserved ports (the firewall's exposure needs them).
-    pub fn service_ports(&self) -> Vec<crate::firewall_ctl::ServicePorts> {
-        self.supervisor
-            .list()
-            .into_iter()
-            .map(|s| crate::firewall_ctl::ServicePorts {
-                service_id: s.id,
-                ports: s.spec.ports,
-            })
-            .collect()
-    }
-
     /// The principal these headers authenticate, if any.
     pub fn principal(&self, headers: &HeaderMap) -> Option<(Principal, CredentialSource)> {
         let (secret, source) = request_secret(headers)?;

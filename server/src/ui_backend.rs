@@ -249,9 +249,7 @@ impl Backend for AppState {
             Err(FirewallError::NotFound(_)) => None,
             Err(e) => return Err(e.into()),
         };
-        let settings = self.settings.current();
-        let (preview, preview_error) = match self.firewall.ruleset_preview(client, &settings).await
-        {
+        let (preview, preview_error) = match self.firewall.ruleset_preview(client).await {
             Ok(text) => (Some(text), None),
             Err(e) => (None, Some(AppError::from(e).to_string())),
         };
@@ -268,11 +266,7 @@ impl Backend for AppState {
         client: IpAddr,
         confirm_within_secs: u64,
     ) -> Result<FirewallStatus, AppError> {
-        let settings = self.settings.current();
-        let status = self
-            .firewall
-            .apply(confirm_within_secs, client, &settings)
-            .await?;
+        let status = self.firewall.apply(confirm_within_secs, client).await?;
         tracing::info!(user = %user.username, %client, confirm_within_secs, "firewall applied from the UI");
         Ok(status.for_client(client))
     }
@@ -309,11 +303,7 @@ impl Backend for AppState {
     }
 
     async fn firewall_exposure(&self, _client: IpAddr) -> Result<Vec<ExposureView>, AppError> {
-        let settings = self.settings.current();
-        Ok(self
-            .firewall
-            .exposure(&self.service_ports(), &settings)
-            .await?)
+        Ok(self.firewall.exposure().await?)
     }
 
     async fn expose_service_port(
@@ -323,10 +313,7 @@ impl Backend for AppState {
         service_id: &str,
         port: u16,
     ) -> Result<Rule, AppError> {
-        let rule = self
-            .firewall
-            .expose(&self.service_ports(), service_id, port)
-            .await?;
+        let rule = self.firewall.expose(service_id, port).await?;
         tracing::info!(user = %user.username, %client, service_id, port, "service port exposed from the UI");
         Ok(rule)
     }

@@ -246,7 +246,7 @@ impl Access {
             .inner
             .auth
             .block_address(addr, Duration::from_secs(ban.ban_secs));
-        self.inner.firewall.ban_failed_logins(addr, &ban).await;
+        self.inner.firewall.ban_failed_logins(addr).await;
         retry_after
     }
 

@@ -7,7 +7,6 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::time::Instant;
 
-use app::model::settings::BanSettings;
 use warden_firewall::{ban_network, render_bans_only, Ban, FieldError, IpNetwork};
 
 use super::admins::never_bannable;
@@ -206,6 +205,18 @@ impl FirewallHandle {
         result
     }
 
+    /// A ban by an administrator: `reason` defaults to "banned by hand", the length to the ban settings'.
+    pub async fn ban_by_hand(
+        &self,
+        addr: IpAddr,
+        reason: Option<String>,
+        secs: Option<u64>,
+    ) -> Result<BanView, FirewallError> {
+        let secs = secs.unwrap_or_else(|| self.settings().ban.ban_secs);
+        let reason = reason.unwrap_or_else(|| "banned by hand".to_string());
+        self.ban(addr, &reason, secs).await
+    }
+
     /// Lifts the ban covering `addr` (idempotent).
     pub async fn unban(&self, addr: IpAddr) -> Result<(), FirewallError> {
         let result = self.unban_unaudited(addr).await;
@@ -214,9 +225,10 @@ impl FirewallHandle {
         result
     }
 
-    /// Called when `addr` exceeded the failed-login threshold: bans it for `ban.ban_secs` unless it
-    /// is protected, already banned, or the firewall cannot be driven. Returns whether it banned.
-    pub async fn ban_failed_logins(&self, addr: IpAddr, ban: &BanSettings) -> bool {
+    /// Called when `addr` exceeded the failed-login threshold: bans it for the ban settings' `ban_secs`
+    /// unless it is protected, already banned, or the firewall cannot be driven. Returns whether it banned.
+    pub async fn ban_failed_logins(&self, addr: IpAddr) -> bool {
+        let ban = &self.settings().ban;
         if !self.capability().available {
             return false;
         }

@@ -280,10 +280,10 @@ impl FirewallHandle {
         &self,
         confirm_within_secs: u64,
         applying: IpAddr,
-        settings: &Settings,
     ) -> Result<FirewallStatus, FirewallError> {
+        let settings = self.settings();
         let result = self
-            .apply_unaudited(confirm_within_secs, applying, settings)
+            .apply_unaudited(confirm_within_secs, applying, &settings)
             .await;
         let target = result
             .as_ref()
@@ -315,8 +315,8 @@ impl FirewallHandle {
     }
 
     /// Re-applies what is live (fixes drift).
-    pub async fn reapply(&self, settings: &Settings) -> Result<FirewallStatus, FirewallError> {
-        let result = self.reapply_unaudited(settings).await;
+    pub async fn reapply(&self) -> Result<FirewallStatus, FirewallError> {
+        let result = self.reapply_unaudited(&self.settings()).await;
         self.audit("firewall.reapply", "", &result).await;
         result
     }

@@ -5,7 +5,7 @@
 use warden_firewall::{FieldError, Policy, Protocol, Rule, RuleInput, RulePatch};
 
 use super::record::{EditError, FirewallRecord};
-use super::{FirewallError, FirewallHandle, ServicePorts};
+use super::{FirewallError, FirewallHandle};
 
 impl FirewallHandle {
     async fn edit<T>(
@@ -71,12 +71,8 @@ impl FirewallHandle {
     }
 
     /// One-click expose: an accept rule for `port` of the service, at the top.
-    pub async fn expose(
-        &self,
-        services: &[ServicePorts],
-        service_id: &str,
-        port: u16,
-    ) -> Result<Rule, FirewallError> {
+    pub async fn expose(&self, service_id: &str, port: u16) -> Result<Rule, FirewallError> {
+        let services = (self.inner.services)();
         let service = services
             .iter()
             .find(|s| s.service_id == service_id)

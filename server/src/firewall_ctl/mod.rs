@@ -42,6 +42,8 @@ mod resolve;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use tokio::sync::watch;
+
 use warden_firewall::backend::{Capability, NftBackend};
 use warden_firewall::{FirewallConfig, Policy, PortRange};
 
@@ -74,7 +76,14 @@ struct HandleInner {
     op: tokio::sync::Mutex<()>,
     admins: std::sync::Mutex<AdminAddresses>,
     audit: crate::audit::AuditLog,
+    /// The settings in force (service port range, ban rule), as the settings domain publishes them.
+    settings: watch::Receiver<Settings>,
+    /// The services' reserved ports, read when exposure is asked for.
+    services: ServicePortsSource,
 }
+
+/// Where the firewall reads the services' reserved ports (the supervisor, in Warden).
+pub type ServicePortsSource = Arc<dyn Fn() -> Vec<ServicePorts> + Send + Sync>;
 
 /// The firewall domain API. Cheap to clone.
 #[derive(Clone)]
@@ -131,7 +140,8 @@ impl FirewallHandle {
         backend: NftBackend,
         admin_port: u16,
         events: EventBus,
-        settings: &Settings,
+        settings: watch::Receiver<Settings>,
+        services: ServicePortsSource,
     ) -> Result<FirewallHandle, FirewallError> {
         let kernel = Kernel::probe(backend).await;
         let handle = FirewallHandle {
@@ -144,10 +154,17 @@ impl FirewallHandle {
                 admin_port,
                 op: tokio::sync::Mutex::new(()),
                 admins: std::sync::Mutex::new(AdminAddresses::default()),
+                settings,
+                services,
             }),
         };
-        handle.recover(settings).await;
+        handle.recover(&handle.settings()).await;
         Ok(handle)
+    }
+
+    /// The settings in force now.
+    fn settings(&self) -> Settings {
+        self.inner.settings.borrow().clone()
     }
 
     /// Whether the firewall can be managed here, and why not.

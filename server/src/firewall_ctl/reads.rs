@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use app::model::settings::Settings;
 use warden_firewall::{
     compile_lenient, exposure_compiled, exposure_hostnames, preset_is_open, presets,
     render_ruleset, ApplyContext, PacketProtocol,
@@ -18,7 +17,7 @@ use app::model::firewall::{
 };
 
 use super::record;
-use super::{ms_to_rfc3339, now_ms, seconds_until, FirewallError, FirewallHandle, ServicePorts};
+use super::{ms_to_rfc3339, now_ms, seconds_until, FirewallError, FirewallHandle};
 
 impl FirewallHandle {
     /// The status (contract fields plus capability, policy, anti-lockout).
@@ -130,16 +129,12 @@ impl FirewallHandle {
 
     /// The nft text `apply` would install now for `requester` (saved rules, hostnames resolved, ban
     /// elements omitted).
-    pub async fn ruleset_preview(
-        &self,
-        requester: IpAddr,
-        settings: &Settings,
-    ) -> Result<String, FirewallError> {
+    pub async fn ruleset_preview(&self, requester: IpAddr) -> Result<String, FirewallError> {
         let record = self.load()?;
         let config = self.config(
             record.default_inbound_policy,
             vec![requester.to_canonical()],
-            settings,
+            &self.settings(),
         );
         let context = ApplyContext {
             resolved_hosts: resolve_hostnames(record.rules.hostnames()).await,
@@ -161,11 +156,10 @@ impl FirewallHandle {
     /// Exposure of every service port, TCP and UDP, under the saved rules (and, as extra fields,
     /// under what is live). Hostnames of the saved rules are resolved now, like `apply` resolves them;
     /// the live answer uses what they resolved to when the table was installed.
-    pub async fn exposure(
-        &self,
-        services: &[ServicePorts],
-        settings: &Settings,
-    ) -> Result<Vec<ExposureView>, FirewallError> {
+    pub async fn exposure(&self) -> Result<Vec<ExposureView>, FirewallError> {
+        let services = (self.inner.services)();
+        let services = services.as_slice();
+        let settings = &self.settings();
         let record = self.load()?;
         let saved_context = ApplyContext {
             resolved_hosts: resolve_hostnames(record.rules.hostnames()).await,

@@ -192,11 +192,7 @@ async fn apply(
     ApiJson(req): ApiJson<ApplyRequest>,
 ) -> Result<Response, ApiError> {
     let addr = client(&state, peer);
-    let settings = state.settings.current();
-    let status = state
-        .firewall
-        .apply(req.confirm_within_secs, addr, &settings)
-        .await?;
+    let status = state.firewall.apply(req.confirm_within_secs, addr).await?;
     Ok((StatusCode::ACCEPTED, Json(status.for_client(addr))).into_response())
 }
 
@@ -233,8 +229,7 @@ async fn reapply(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
 ) -> Result<Response, ApiError> {
     let addr = client(&state, peer);
-    let settings = state.settings.current();
-    Ok(Json(state.firewall.reapply(&settings).await?.for_client(addr)).into_response())
+    Ok(Json(state.firewall.reapply().await?.for_client(addr)).into_response())
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -256,8 +251,7 @@ async fn ruleset(
     let text = if query.applied {
         state.firewall.applied_ruleset()?
     } else {
-        let settings = state.settings.current();
-        state.firewall.ruleset_preview(addr, &settings).await?
+        state.firewall.ruleset_preview(addr).await?
     };
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
 }
@@ -289,11 +283,10 @@ async fn create_ban(
 ) -> Result<Response, ApiError> {
     client(&state, peer);
     let addr = parse_ban_address(&req.address)?;
-    let secs = req
-        .ban_secs
-        .unwrap_or(state.settings.current().ban.ban_secs);
-    let reason = req.reason.unwrap_or_else(|| "banned by hand".to_string());
-    let ban = state.firewall.ban(addr, &reason, secs).await?;
+    let ban = state
+        .firewall
+        .ban_by_hand(addr, req.reason, req.ban_secs)
+        .await?;
     Ok((StatusCode::CREATED, Json(ban)).into_response())
 }
 
@@ -346,14 +339,7 @@ async fn exposure(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
 ) -> Result<Response, ApiError> {
     client(&state, peer);
-    let settings = state.settings.current();
-    Ok(Json(
-        state
-            .firewall
-            .exposure(&state.service_ports(), &settings)
-            .await?,
-    )
-    .into_response())
+    Ok(Json(state.firewall.exposure().await?).into_response())
 }
 
 #[utoipa::path(post, path = "/firewall/exposure/{service_id}/{port}", tag = TAG_FIREWALL, operation_id = "expose_service_port", params(("service_id" = String, Path, description = "The service"), ("port" = u16, Path, description = "One of its ports")), responses((status = 201, description = "An accept rule for the port, at the top", body = Rule)))]
@@ -369,9 +355,6 @@ async fn expose(
             format!("{port:?} is not a port number"),
         )])
     })?;
-    let rule = state
-        .firewall
-        .expose(&state.service_ports(), &service_id, port)
-        .await?;
+    let rule = state.firewall.expose(&service_id, port).await?;
     Ok((StatusCode::CREATED, Json(rule)).into_response())
 }
