@@ -51,8 +51,22 @@ impl Browser {
     /// A browser started with extra Chromium switches (e.g. `--ignore-certificate-errors` for a
     /// test server's self-signed certificate).
     pub async fn start_with_args(width: u32, height: u32, extra_args: &[&str]) -> Browser {
+        // The free port is found by binding and releasing it, so another process (a Warden under test
+        // on 127.0.0.1:0) can take it before chromedriver does: then the session fails to connect, and
+        // a fresh port is tried.
+        let mut last_error = String::new();
+        for _ in 0..3 {
+            match Self::try_start(width, height, extra_args).await {
+                Ok(browser) => return browser,
+                Err(e) => last_error = e,
+            }
+        }
+        panic!("a WebDriver session: {last_error}");
+    }
+
+    async fn try_start(width: u32, height: u32, extra_args: &[&str]) -> Result<Browser, String> {
         let port = free_port();
-        let driver = Command::new(CHROMEDRIVER)
+        let mut driver = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -92,16 +106,24 @@ impl Browser {
             serde_json::Value::Object(m) => m,
             _ => unreachable!("a JSON object literal"),
         };
-        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-            .expect("a WebDriver session");
-        Browser {
+        let client =
+            match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(caps)
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                Ok(client) => client,
+                Err(e) => {
+                    let _ = driver.kill();
+                    let _ = driver.wait();
+                    return Err(format!("{e:?}"));
+                }
+            };
+        Ok(Browser {
             driver,
             client,
             _profile: profile,
-        }
+        })
     }
 
     /// Waits for an element matching a CSS selector.

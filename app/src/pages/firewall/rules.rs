@@ -97,9 +97,18 @@ fn no_rules_text(service_ports: Option<ServicePortRange>) -> String {
 #[component]
 pub fn RulesTable() -> AnyView {
     let ctx = expect_context::<FirewallCtx>();
-    // Loaded in the browser: until it arrives (and on the server) the text names no numbers.
-    let service_ports = LocalResource::new(service_port_range);
-    let no_rules = move || no_rules_text(service_ports.get().and_then(Result::ok));
+    // Loaded in the browser once the page is live: until it arrives (and on the server) the text names no
+    // numbers. Not a resource: a `LocalResource` read here, inside the page's `<Suspense>`, never resolves
+    // on the server and kept the whole server-rendered page at its "Loading" fallback.
+    let service_ports = RwSignal::new(None::<ServicePortRange>);
+    Effect::new(move |_| {
+        spawn_local(async move {
+            if let Ok(range) = service_port_range().await {
+                service_ports.set(Some(range));
+            }
+        });
+    });
+    let no_rules = move || no_rules_text(service_ports.get());
     let count = move || ctx.rules.with(Vec::len);
     let rules = move || {
         ctx.rules
