@@ -217,6 +217,21 @@ fn same_answer(step: &str, a: &Answer, b: &Answer) {
     );
 }
 
+/// The same mutation through both adapters (REST on one Warden, the server function on the other); both
+/// must succeed or both fail.
+async fn both(
+    rest: &Side,
+    rpc: &Side,
+    step: &str,
+    (method, path, body): (Method, &str, Option<Value>),
+    (name, args): (&str, Value),
+) -> (Answer, Answer) {
+    let a = rest.rest(method, path, body).await;
+    let b = rpc.rpc(name, args).await;
+    same_answer(step, &a, &b);
+    (a, b)
+}
+
 /// Compares the two sides' state and their audit entries of the last step.
 async fn compare(step: &str, rest: &Side, rpc: &Side, audit_entries: usize) {
     assert_eq!(
@@ -243,11 +258,14 @@ async fn every_mutation_through_rest_and_through_server_fns_leaves_the_same_stat
         "name": "web", "command": "sleep 1000", "ports": [8301], "enabled": false,
         "environment": {"MODE": "a"},
     });
-    let a = rest
-        .rest(Method::POST, "/services", Some(input.clone()))
-        .await;
-    let b = rpc.rpc("services/create", json!({ "input": input })).await;
-    same_answer("create a service", &a, &b);
+    let (a, b) = both(
+        &rest,
+        &rpc,
+        "create a service",
+        (Method::POST, "/services", Some(input.clone())),
+        ("services/create", json!({ "input": input })),
+    )
+    .await;
     rest.remember(&a.body["id"]);
     rpc.remember(&b.body["id"]);
     compare("create a service", &rest, &rpc, 3).await;
@@ -255,11 +273,14 @@ async fn every_mutation_through_rest_and_through_server_fns_leaves_the_same_stat
 
     // A refused create: the same field error and the same failed audit entry.
     let taken = json!({"name": "web", "command": "true", "ports": [8301]});
-    let a = rest
-        .rest(Method::POST, "/services", Some(taken.clone()))
-        .await;
-    let b = rpc.rpc("services/create", json!({ "input": taken })).await;
-    same_answer("create a taken name", &a, &b);
+    let (a, b) = both(
+        &rest,
+        &rpc,
+        "create a taken name",
+        (Method::POST, "/services", Some(taken.clone())),
+        ("services/create", json!({ "input": taken })),
+    )
+    .await;
     assert_eq!(a.status, 409, "{}", a.body);
     assert_eq!(
         a.body["error"]["details"], b.body["Conflict"],
@@ -268,17 +289,18 @@ async fn every_mutation_through_rest_and_through_server_fns_leaves_the_same_stat
     compare("create a taken name", &rest, &rpc, 3).await;
 
     let patch = json!({"environment": {"MODE": "b"}, "command": "sleep 2000"});
-    let a = rest
-        .rest(
+    both(
+        &rest,
+        &rpc,
+        "update a service",
+        (
             Method::PATCH,
             &format!("/services/{rest_id}"),
             Some(patch.clone()),
-        )
-        .await;
-    let b = rpc
-        .rpc("services/update", json!({"id": rpc_id, "patch": patch}))
-        .await;
-    same_answer("update a service", &a, &b);
+        ),
+        ("services/update", json!({"id": rpc_id, "patch": patch})),
+    )
+    .await;
     compare("update a service", &rest, &rpc, 3).await;
 
     // ---- settings ----
@@ -286,187 +308,208 @@ async fn every_mutation_through_rest_and_through_server_fns_leaves_the_same_stat
     settings["environment"]["LANG"] = json!("C.UTF-8");
     settings["crash_loop"]["max_failures"] = json!(7);
     settings["ban"]["ban_secs"] = json!(900);
-    let a = rest
-        .rest(Method::PATCH, "/settings", Some(settings.clone()))
-        .await;
-    let b = rpc
-        .rpc("admin/settings/update", json!({ "settings": settings }))
-        .await;
-    same_answer("update the settings", &a, &b);
+    both(
+        &rest,
+        &rpc,
+        "update the settings",
+        (Method::PATCH, "/settings", Some(settings.clone())),
+        ("admin/settings/update", json!({ "settings": settings })),
+    )
+    .await;
     compare("update the settings", &rest, &rpc, 3).await;
 
     let mut bad = settings.clone();
     bad["service_ports"] = json!("9000:8000");
-    let a = rest
-        .rest(Method::PATCH, "/settings", Some(bad.clone()))
-        .await;
-    let b = rpc
-        .rpc("admin/settings/update", json!({ "settings": bad }))
-        .await;
-    same_answer("refused settings", &a, &b);
+    let (a, b) = both(
+        &rest,
+        &rpc,
+        "refused settings",
+        (Method::PATCH, "/settings", Some(bad.clone())),
+        ("admin/settings/update", json!({ "settings": bad })),
+    )
+    .await;
     assert_eq!(a.body["error"]["details"], b.body["Invalid"]);
     compare("refused settings", &rest, &rpc, 3).await;
 
     // ---- API tokens and the password ----
-    let a = rest
-        .rest(Method::POST, "/tokens", Some(json!({"name": "ci"})))
-        .await;
-    let b = rpc.rpc("admin/tokens/create", json!({"name": "ci"})).await;
-    same_answer("create a token", &a, &b);
+    let (a, b) = both(
+        &rest,
+        &rpc,
+        "create a token",
+        (Method::POST, "/tokens", Some(json!({"name": "ci"}))),
+        ("admin/tokens/create", json!({"name": "ci"})),
+    )
+    .await;
     rest.remember(&a.body["id"]);
     rpc.remember(&b.body["id"]);
     compare("create a token", &rest, &rpc, 3).await;
     let (rest_token, rpc_token) = (rest.ids[1].clone(), rpc.ids[1].clone());
-    let a = rest
-        .rest(Method::DELETE, &format!("/tokens/{rest_token}"), None)
-        .await;
-    let b = rpc
-        .rpc("admin/tokens/revoke", json!({ "id": rpc_token }))
-        .await;
-    same_answer("revoke a token", &a, &b);
+    both(
+        &rest,
+        &rpc,
+        "revoke a token",
+        (Method::DELETE, &format!("/tokens/{rest_token}"), None),
+        ("admin/tokens/revoke", json!({ "id": rpc_token })),
+    )
+    .await;
     compare("revoke a token", &rest, &rpc, 3).await;
 
     let wrong =
         json!({"current_password": "not the password", "new_password": "a-new-long-password-2"});
-    let a = rest
-        .rest(Method::POST, "/auth/password", Some(wrong.clone()))
-        .await;
-    let b = rpc.rpc("admin/password", json!({ "change": wrong })).await;
-    same_answer("a wrong current password", &a, &b);
+    let (a, b) = both(
+        &rest,
+        &rpc,
+        "a wrong current password",
+        (Method::POST, "/auth/password", Some(wrong.clone())),
+        ("admin/password", json!({ "change": wrong })),
+    )
+    .await;
     assert_eq!(a.body["error"]["details"], b.body["Invalid"]);
     compare("a wrong current password", &rest, &rpc, 3).await;
 
     // ---- firewall rules and presets (saved rules only; nothing reaches the kernel) ----
     let rule =
         json!({"action": "accept", "protocol": "tcp", "ports": ["8301"], "annotation": "web"});
-    let a = rest
-        .rest(Method::POST, "/firewall/rules", Some(rule.clone()))
-        .await;
-    let b = rpc
-        .rpc("firewall/rules/add", json!({ "input": rule }))
-        .await;
-    same_answer("add a rule", &a, &b);
+    let (a, b) = both(
+        &rest,
+        &rpc,
+        "add a rule",
+        (Method::POST, "/firewall/rules", Some(rule.clone())),
+        ("firewall/rules/add", json!({ "input": rule })),
+    )
+    .await;
     rest.remember(&a.body["id"]);
     rpc.remember(&b.body["id"]);
-    let a = rest
-        .rest(
+    let (a, b) = both(
+        &rest,
+        &rpc,
+        "expose a service port",
+        (
             Method::POST,
             &format!("/firewall/exposure/{rest_id}/8301"),
             None,
-        )
-        .await;
-    let b = rpc
-        .rpc(
+        ),
+        (
             "firewall/expose",
             json!({"service_id": rpc_id, "port": 8301}),
-        )
-        .await;
-    same_answer("expose a service port", &a, &b);
+        ),
+    )
+    .await;
     rest.remember(&a.body["id"]);
     rpc.remember(&b.body["id"]);
     compare("add rules", &rest, &rpc, 4).await;
     let (rest_rule, rpc_rule) = (rest.ids[2].clone(), rpc.ids[2].clone());
 
     let patch = json!({"annotation": "web, from the office", "hosts": ["198.51.100.0/24"]});
-    let a = rest
-        .rest(
+    both(
+        &rest,
+        &rpc,
+        "update a rule",
+        (
             Method::PATCH,
             &format!("/firewall/rules/{rest_rule}"),
             Some(patch.clone()),
-        )
-        .await;
-    let b = rpc
-        .rpc(
+        ),
+        (
             "firewall/rules/update",
             json!({"id": rpc_rule, "patch": patch}),
-        )
-        .await;
-    same_answer("update a rule", &a, &b);
-    let a = rest
-        .rest(
+        ),
+    )
+    .await;
+    both(
+        &rest,
+        &rpc,
+        "move a rule",
+        (
             Method::POST,
             &format!("/firewall/rules/{rest_rule}/move"),
             Some(json!({"position": 0})),
-        )
-        .await;
-    let b = rpc
-        .rpc(
+        ),
+        (
             "firewall/rules/move",
             json!({"id": rpc_rule, "position": 0}),
-        )
-        .await;
-    same_answer("move a rule", &a, &b);
+        ),
+    )
+    .await;
     compare("update and move a rule", &rest, &rpc, 4).await;
 
-    let a = rest
-        .rest(Method::POST, "/firewall/presets/redis", None)
-        .await;
-    let b = rpc
-        .rpc(
+    let (a, b) = both(
+        &rest,
+        &rpc,
+        "open a preset",
+        (Method::POST, "/firewall/presets/redis", None),
+        (
             "firewall/presets/set",
             json!({"name": "redis", "open": true}),
-        )
-        .await;
-    same_answer("open a preset", &a, &b);
+        ),
+    )
+    .await;
     for (side, body) in [(&mut rest, &a.body), (&mut rpc, &b.body)] {
         for rule in body.as_array().expect("added rules") {
             side.remember(&rule["id"]);
         }
     }
     // Opening it twice is refused alike (a state conflict: 409 over REST, the same sentence in the UI).
-    let a = rest
-        .rest(Method::POST, "/firewall/presets/redis", None)
-        .await;
-    let b = rpc
-        .rpc(
+    let (a, b) = both(
+        &rest,
+        &rpc,
+        "open a preset twice",
+        (Method::POST, "/firewall/presets/redis", None),
+        (
             "firewall/presets/set",
             json!({"name": "redis", "open": true}),
-        )
-        .await;
-    same_answer("open a preset twice", &a, &b);
+        ),
+    )
+    .await;
     assert_eq!(a.status, 409, "{}", a.body);
     assert_eq!(
         a.body["error"]["message"], b.body["Refused"],
         "the same sentence"
     );
-    let a = rest
-        .rest(Method::DELETE, "/firewall/presets/redis", None)
-        .await;
-    let b = rpc
-        .rpc(
+    both(
+        &rest,
+        &rpc,
+        "close a preset",
+        (Method::DELETE, "/firewall/presets/redis", None),
+        (
             "firewall/presets/set",
             json!({"name": "redis", "open": false}),
-        )
-        .await;
-    same_answer("close a preset", &a, &b);
-    let a = rest
-        .rest(
+        ),
+    )
+    .await;
+    both(
+        &rest,
+        &rpc,
+        "delete a rule",
+        (
             Method::DELETE,
             &format!("/firewall/rules/{rest_rule}"),
             None,
-        )
-        .await;
-    let b = rpc
-        .rpc("firewall/rules/delete", json!({ "id": rpc_rule }))
-        .await;
-    same_answer("delete a rule", &a, &b);
+        ),
+        ("firewall/rules/delete", json!({ "id": rpc_rule })),
+    )
+    .await;
     compare("presets and a deleted rule", &rest, &rpc, 5).await;
 
     // ---- service actions and deletion ----
     for (path, action) in [("start", "start"), ("stop", "stop")] {
-        let a = rest
-            .rest(Method::POST, &format!("/services/{rest_id}/{path}"), None)
-            .await;
-        let b = rpc
-            .rpc("services/action", json!({"id": rpc_id, "action": action}))
-            .await;
-        same_answer(action, &a, &b);
-    }
-    let a = rest
-        .rest(Method::DELETE, &format!("/services/{rest_id}"), None)
+        both(
+            &rest,
+            &rpc,
+            action,
+            (Method::POST, &format!("/services/{rest_id}/{path}"), None),
+            ("services/action", json!({"id": rpc_id, "action": action})),
+        )
         .await;
-    let b = rpc.rpc("services/delete", json!({ "id": rpc_id })).await;
-    same_answer("delete a service", &a, &b);
+    }
+    both(
+        &rest,
+        &rpc,
+        "delete a service",
+        (Method::DELETE, &format!("/services/{rest_id}"), None),
+        ("services/delete", json!({ "id": rpc_id })),
+    )
+    .await;
     compare("service actions and deletion", &rest, &rpc, 3).await;
 
     // ---- the events of the whole scenario ----
