@@ -113,10 +113,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     )
     .await
     .context("starting firewall control")?;
-    let firewall_capability = app::model::FirewallCapability {
-        available: firewall.capability().available,
-        reason: firewall.capability().reason.clone(),
-    };
+    let firewall_capability = firewall.capability().clone();
     if let Some(reason) = &firewall_capability.reason {
         tracing::warn!("firewall is read-only: {reason}");
     }

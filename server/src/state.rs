@@ -109,53 +109,6 @@ impl AppState {
     }
 }
 
-/// Can this process drive the kernel firewall? Needs the `nft` program and CAP_NET_ADMIN.
-pub fn probe_firewall_capability(nft: &str) -> FirewallCapability {
-    let have_nft = if nft.contains('/') {
-        std::path::Path::new(nft).is_file()
-    } else {
-        std::env::var_os("PATH")
-            .map(|paths| std::env::split_paths(&paths).any(|d| d.join(nft).is_file()))
-            .unwrap_or(false)
-    };
-    if !have_nft {
-        return FirewallCapability {
-            available: false,
-            reason: Some(format!(
-                "The `{nft}` program is not installed (Debian package `nftables`), so Warden shows the \
-                 rules but cannot apply them."
-            )),
-        };
-    }
-    if !has_cap_net_admin() {
-        return FirewallCapability {
-            available: false,
-            reason: Some(
-                "Warden is not running as root (it lacks CAP_NET_ADMIN), so it shows the rules but cannot \
-                 apply them. Run it as root or grant CAP_NET_ADMIN (see the README's systemd unit)."
-                    .into(),
-            ),
-        };
-    }
-    FirewallCapability {
-        available: true,
-        reason: None,
-    }
-}
-
-/// Reads the effective capability set from /proc/self/status (bit 12 is CAP_NET_ADMIN).
-fn has_cap_net_admin() -> bool {
-    const CAP_NET_ADMIN: u32 = 12;
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("CapEff:"))
-                .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-        })
-        .is_some_and(|caps| caps & (1 << CAP_NET_ADMIN) != 0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,12 +135,5 @@ mod tests {
         );
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic xyz"));
         assert_eq!(request_secret(&h), None);
-    }
-
-    #[test]
-    fn missing_nft_is_explained() {
-        let c = probe_firewall_capability("/nonexistent/nft");
-        assert!(!c.available);
-        assert!(c.reason.unwrap().contains("not installed"));
     }
 }

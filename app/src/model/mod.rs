@@ -23,12 +23,9 @@ pub struct ShellInfo {
     pub version: String,
 }
 
-/// Whether Warden can drive the kernel firewall, and if not, why (shown on the firewall pages).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FirewallCapability {
-    pub available: bool,
-    pub reason: Option<String>,
-}
+/// Whether Warden can drive the kernel firewall, and if not, why (shown on the firewall pages): the
+/// firewall crate's one type.
+pub use warden_firewall::Capability as FirewallCapability;
 
 /// What a start/stop/restart button asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
