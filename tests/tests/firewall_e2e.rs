@@ -13,7 +13,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use firewall_e2e_support::{
-    tcp_probe, wait_reach, Lab, NsClient, ADMIN_ADDR, OTHER_ADDR, OTHER_ADDR_V6, SERVER_OTHER_SIDE,
+    fail_logins_until_banned, tcp_probe, wait_reach, Lab, NsClient, ADMIN_ADDR, OTHER_ADDR,
+    OTHER_ADDR_V6, SERVER_OTHER_SIDE,
 };
 use serde_json::{json, Value};
 use warden_testkit::{Listener, Outcome};
@@ -413,22 +414,7 @@ fn failed_logins_ban_the_address_at_the_kernel_until_it_expires_or_is_lifted() {
     assert_eq!(resp.status, 401, "{}", resp.body);
 
     // Banned again; an administrator lifting the ban lets the address in at once, logins included.
-    let mut banned_again = false;
-    for _ in 0..60 {
-        if attacker
-            .try_request(
-                "POST",
-                "/auth/login",
-                Some(wrong.clone()),
-                Duration::from_millis(800),
-            )
-            .is_err()
-        {
-            banned_again = true;
-            break;
-        }
-    }
-    assert!(banned_again);
+    assert!(fail_logins_until_banned(&attacker, 60));
     let resp = admin.delete(&format!("/firewall/bans/{OTHER_ADDR}"));
     assert_eq!(resp.status, 204, "{}", resp.body);
     assert_eq!(tcp_probe(&lab.other, lab.other_side()), Outcome::Open);
@@ -696,22 +682,10 @@ fn lifting_a_ban_from_the_ui_lets_the_address_log_in_again_at_once() {
     assert_eq!(resp.status, 200, "{}", resp.body);
     let attacker = NsClient::new(&lab.other, lab.other_side());
     let wrong = json!({"username": "admin", "password": "wrong"});
-    let mut banned = false;
-    for _ in 0..10 {
-        if attacker
-            .try_request(
-                "POST",
-                "/auth/login",
-                Some(wrong.clone()),
-                Duration::from_millis(800),
-            )
-            .is_err()
-        {
-            banned = true;
-            break;
-        }
-    }
-    assert!(banned, "three failed logins did not ban {OTHER_ADDR}");
+    assert!(
+        fail_logins_until_banned(&attacker, 10),
+        "three failed logins did not ban {OTHER_ADDR}"
+    );
 
     let resp = admin.rpc("firewall/unban", json!({ "address": OTHER_ADDR }));
     assert_eq!(resp.status, 200, "{}", resp.body);

@@ -306,3 +306,19 @@ pub fn wait_reach(ns: &Netns, addr: SocketAddr, want: Outcome, deadline: Duratio
         deadline,
     );
 }
+
+/// Wrong-password logins from `attacker` until its connections are dropped (banned at the kernel) or
+/// `attempts` are used up; whether it was banned.
+pub fn fail_logins_until_banned(attacker: &NsClient, attempts: usize) -> bool {
+    let wrong = serde_json::json!({"username": "admin", "password": "wrong"});
+    (0..attempts).any(|_| {
+        attacker
+            .try_request(
+                "POST",
+                "/auth/login",
+                Some(wrong.clone()),
+                Duration::from_millis(800),
+            )
+            .is_err()
+    })
+}
