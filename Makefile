@@ -5,12 +5,14 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 LISTEN ?= 127.0.0.1:8080
 DATA_DIR ?= ./data
+# `off`: Warden leaves the host firewall alone (as root it otherwise installs its guard table).
+FIREWALL ?= on
 
 .PHONY: run setup setup-test build build-debug test test-unit test-integration lint fmt bench clean
 
 ## Install what is missing, build in release, start Warden (prints the URL and, on first start, the admin password).
 run: setup build
-	./target/release/warden serve --listen $(LISTEN) --data-dir $(DATA_DIR)
+	./target/release/warden serve --listen $(LISTEN) --data-dir $(DATA_DIR) --firewall $(FIREWALL)
 
 setup:
 	@.ci/setup run

@@ -64,6 +64,32 @@ pub struct ServeArgs {
     /// The PEM private key of `--tls-cert`.
     #[arg(long, env = "WARDEN_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+
+    /// `on` (default): Warden manages the host firewall; on the first start it installs its guard
+    /// (the service range closed from outside, inbound policy accept) and restores its table at every
+    /// start before any service runs. `off`: Warden never touches the host firewall (for hosts whose
+    /// firewall is managed elsewhere); the Firewall page is read-only.
+    #[arg(long, env = "WARDEN_FIREWALL", value_enum, default_value = "on")]
+    pub firewall: FirewallMode,
+
+    /// Seconds between retries of a firewall restore that fell back (a hostname that did not resolve,
+    /// a batch the kernel refused). Hidden: tests shorten it.
+    #[arg(
+        long,
+        env = "WARDEN_FIREWALL_RETRY_SECS",
+        default_value_t = 30,
+        hide = true
+    )]
+    pub firewall_retry_secs: u64,
+}
+
+/// `--firewall` modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FirewallMode {
+    /// Manage the host firewall (nftables table `inet warden`).
+    On,
+    /// Never touch the host firewall.
+    Off,
 }
 
 /// `--tls` modes.
@@ -149,6 +175,16 @@ mod tests {
         assert_eq!(a.store_dir(), PathBuf::from("./data/store"));
         assert_eq!(a.service_logs_dir(), PathBuf::from("./data/logs/services"));
         assert_eq!(a.nft, "nft");
+        if std::env::var_os("WARDEN_FIREWALL").is_none() {
+            assert_eq!(a.firewall, FirewallMode::On);
+        }
+    }
+
+    #[test]
+    fn firewall_off() {
+        let a = parse(&["warden", "serve", "--firewall", "off"]).unwrap();
+        assert_eq!(a.firewall, FirewallMode::Off);
+        assert!(parse(&["warden", "serve", "--firewall", "maybe"]).is_err());
     }
 
     #[test]

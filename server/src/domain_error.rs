@@ -58,9 +58,14 @@ fn sentence(text: &str) -> String {
     }
 }
 
+/// A store that cannot be written refuses the change (503 `store_unavailable`): nothing was
+/// acknowledged, and nothing changed.
 impl From<StoreError> for DomainError {
     fn from(e: StoreError) -> Self {
-        DomainError::Internal(e.to_string())
+        DomainError::Unavailable {
+            code: "store_unavailable",
+            message: format!("Warden cannot write its store, so nothing was changed: {e}"),
+        }
     }
 }
 
@@ -73,6 +78,7 @@ impl From<SupervisorError> for DomainError {
             SupervisorError::Validation(fields) => DomainError::Invalid(fields),
             SupervisorError::Conflict(fields) => DomainError::Conflict(fields),
             SupervisorError::Internal(cause) => DomainError::Internal(cause),
+            SupervisorError::Store(e) => e.into(),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The Warden server library: everything the `warden` binary runs. `serve` wires the parts together:
-//! store → access (first-run bootstrap) → settings → supervisor and firewall → HTTP, then waits for a signal.
+//! store → access (first-run bootstrap) → settings → firewall (restored before anything else can fail or
+//! any service start) → TLS and listener → supervisor → HTTP, then waits for a signal.
 //!
 //! The domain layer: `access` (login, sessions, tokens, throttle and bans from failed logins), `settings`,
 //! `supervisor` (services), `firewall_ctl` (firewall), `audit`; each domain error is sorted into a
@@ -59,6 +60,39 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let settings = SettingsHandle::open(&store, events.clone())
         .await
         .context("loading the settings")?;
+    // The firewall comes back first, before anything can fail on a port or a certificate and before
+    // any service starts: a pending apply is rolled back, the applied rule set (or the default guard)
+    // restored, so no service ever answers from outside while Warden's table is missing (a reboot
+    // clears it). The admin port must be known for anti-lockout: a fixed port is, port 0 is bound now.
+    let early_listener = if args.listen.port() == 0 {
+        Some(bind(args.listen).await?)
+    } else {
+        None
+    };
+    let admin_port = match &early_listener {
+        Some(listener) => listener.local_addr()?.port(),
+        None => args.listen.port(),
+    };
+    let services_source = Arc::new(std::sync::OnceLock::<supervisor::SupervisorHandle>::new());
+    let firewall = firewall_ctl::FirewallHandle::start(
+        store.clone(),
+        firewall_ctl::FirewallOptions {
+            backend: warden_firewall::backend::NftBackend::new(&args.nft),
+            managed: args.firewall == config::FirewallMode::On,
+            admin_port,
+            retry_every: std::time::Duration::from_secs(args.firewall_retry_secs.max(1)),
+        },
+        events.clone(),
+        settings.subscribe(),
+        service_ports_of(services_source.clone()),
+    )
+    .await
+    .context("starting firewall control")?;
+    let firewall_capability = firewall.capability().clone();
+    if let Some(reason) = &firewall_capability.reason {
+        tracing::warn!("firewall is read-only: {reason}");
+    }
+
     // TLS is set up before any service starts, so a bad certificate stops Warden with nothing running.
     let tls_config = match args.tls_source() {
         None => None,
@@ -75,11 +109,19 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             Some(tls::server_config(&cert, &key)?)
         }
     };
+    let listener = match early_listener {
+        Some(listener) => listener,
+        None => bind(args.listen).await?,
+    };
+    let local = listener.local_addr()?;
+
     // Ends stale process groups of a previous run, then starts the enabled services.
     let supervisor =
         supervisor::SupervisorHandle::start(&args.data_dir, store.clone(), settings.subscribe())
             .await
             .context("starting the supervisor")?;
+    // Set once, right here: the firewall reads the services' ports only for exposure.
+    let _ = services_source.set(supervisor.clone());
 
     let site_root = args.resolved_site_root();
     if !site_root.join("pkg").is_dir() {
@@ -89,10 +131,6 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     prepare_assets(&site_root);
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let local = listener.local_addr()?;
 
     let leptos_options = LeptosOptions::builder()
         .output_name("warden")
@@ -101,22 +139,6 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .site_addr(local)
         .env(leptos::config::Env::PROD)
         .build();
-
-    // Probes nft, rolls back an apply left unconfirmed by a previous run, re-applies an active one.
-    let firewall = firewall_ctl::FirewallHandle::start(
-        store.clone(),
-        warden_firewall::backend::NftBackend::new(&args.nft),
-        local.port(),
-        events.clone(),
-        settings.subscribe(),
-        service_ports_of(&supervisor),
-    )
-    .await
-    .context("starting firewall control")?;
-    let firewall_capability = firewall.capability().clone();
-    if let Some(reason) = &firewall_capability.reason {
-        tracing::warn!("firewall is read-only: {reason}");
-    }
 
     let state = AppState {
         inner: Arc::new(Inner {
@@ -195,10 +217,22 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The services' reserved ports as the firewall reads them (for exposure).
-fn service_ports_of(supervisor: &supervisor::SupervisorHandle) -> firewall_ctl::ServicePortsSource {
-    let supervisor = supervisor.clone();
+/// Binds the admin listener.
+async fn bind(addr: std::net::SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))
+}
+
+/// The services' reserved ports as the firewall reads them (for exposure): none until the supervisor
+/// has started (the firewall starts first).
+fn service_ports_of(
+    supervisor: Arc<std::sync::OnceLock<supervisor::SupervisorHandle>>,
+) -> firewall_ctl::ServicePortsSource {
     Arc::new(move || {
+        let Some(supervisor) = supervisor.get() else {
+            return Vec::new();
+        };
         supervisor
             .list()
             .into_iter()

@@ -42,10 +42,15 @@ pub fn site_root() -> PathBuf {
 }
 
 /// How to start `warden serve`. The default: on the host, `--listen 127.0.0.1:0`, first-run admin
-/// password [`ADMIN_PASSWORD`], `RUST_LOG=info`, the UI from [`site_root`].
+/// password [`ADMIN_PASSWORD`], `RUST_LOG=info`, the UI from [`site_root`], and `--firewall off`:
+/// a Warden in the host's namespace never touches the host's nftables (it would install its default
+/// guard there). Inside a test's own namespace ([`Launch::in_netns`]) it manages that namespace's
+/// firewall.
 #[derive(Debug, Clone)]
 pub struct Launch {
     netns: Option<String>,
+    /// Pass `--firewall on` (the product's default) instead of `--firewall off`.
+    manage_firewall: bool,
     listen: String,
     admin_password: Option<String>,
     args: Vec<String>,
@@ -56,6 +61,7 @@ impl Default for Launch {
     fn default() -> Self {
         Launch {
             netns: None,
+            manage_firewall: false,
             listen: "127.0.0.1:0".to_string(),
             admin_password: Some(ADMIN_PASSWORD.to_string()),
             args: Vec::new(),
@@ -74,6 +80,20 @@ impl Launch {
     /// pid, so killing the child kills Warden).
     pub fn in_netns(mut self, name: &str) -> Launch {
         self.netns = Some(name.to_string());
+        self.manage_firewall = true;
+        self
+    }
+
+    /// `--firewall off`, also inside a namespace.
+    pub fn firewall_off(mut self) -> Launch {
+        self.manage_firewall = false;
+        self
+    }
+
+    /// Lets Warden manage the firewall (`--firewall on`) on the host too: only with a `WARDEN_NFT`
+    /// that cannot reach the host's nftables (e.g. a program that does not exist).
+    pub fn manage_firewall(mut self) -> Launch {
+        self.manage_firewall = true;
         self
     }
 
@@ -112,8 +132,13 @@ impl Launch {
             .arg(data_dir)
             .arg("--site-root")
             .arg(site_root())
+            .args([
+                "--firewall",
+                if self.manage_firewall { "on" } else { "off" },
+            ])
             .args(&self.args)
             .env_remove("WARDEN_ADMIN_PASSWORD")
+            .env_remove("WARDEN_FIREWALL")
             .env("RUST_LOG", "info");
         if let Some(pw) = &self.admin_password {
             cmd.env("WARDEN_ADMIN_PASSWORD", pw);

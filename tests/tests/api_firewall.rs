@@ -741,7 +741,10 @@ async fn every_firewall_route_needs_auth() {
 /// the reason, rule edits still work.
 #[tokio::test]
 async fn without_nft_reads_work_and_kernel_changes_answer_503() {
-    let w = Launch::new().env("WARDEN_NFT", "/nonexistent/nft").start();
+    let w = Launch::new()
+        .manage_firewall()
+        .env("WARDEN_NFT", "/nonexistent/nft")
+        .start();
     let c = reqwest::Client::new();
     let base = format!("{}/api/v1", w.url);
     let token: String = c

@@ -544,7 +544,10 @@ async fn without_nft_the_firewall_page_is_read_only() {
         return;
     }
     // On the host, with an nft program that does not exist: nothing can reach the kernel.
-    let warden = Launch::new().env("WARDEN_NFT", "/nonexistent/nft").start();
+    let warden = Launch::new()
+        .manage_firewall()
+        .env("WARDEN_NFT", "/nonexistent/nft")
+        .start();
     let b = Browser::start(1280, 900).await;
     login(&b, &warden.url).await;
     b.client

@@ -2,7 +2,8 @@
 //! service runs → the service keeps running (its output pipe is still drained: it never blocks), its
 //! status carries a `log_not_writable` warning and Warden's log says why, once; when space comes back the
 //! log resumes by itself with a note of the lost lines. A store directory that cannot be written at start
-//! → a clear error naming it and a non-zero exit, before anything runs.
+//! → a clear error naming it and a non-zero exit, before anything runs. A store that fills up while
+//! Warden runs → a stop is refused with 503 `store_unavailable` and changes nothing.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -258,4 +259,95 @@ fn dir_listing(dir: &Path) -> Vec<(String, u64)> {
         .collect();
     v.sort();
     v
+}
+
+/// Copies the regular files of `from` into `to` (flat: sled's store directory has no subdirectories
+/// that matter beyond `blobs/`, copied too).
+fn copy_dir(from: &Path, to: &Path) {
+    let out = Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", from.display()))
+        .arg(to)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn a_store_that_cannot_be_written_refuses_stop_and_start_and_changes_nothing() {
+    if !gate("root and mount", root_and_mount()) {
+        return;
+    }
+    let mut w = Warden::start_managed();
+    let api = Api::login(&w).await;
+    let service = api
+        .create_service(&json!({"name": "steady", "command": "exec sleep 1000"}))
+        .await;
+    let id = service["id"].as_str().unwrap().to_string();
+    api.wait_running(&id, Duration::from_secs(10)).await;
+
+    // The store moves onto a small file system (its files copied over, Warden down meanwhile).
+    w.kill9();
+    let store = w.data_dir().join("store");
+    let saved = tempfile::tempdir().unwrap();
+    copy_dir(&store, saved.path());
+    let _mount = Mount::tmpfs(&store, "64m");
+    copy_dir(saved.path(), &store);
+    w.restart();
+    let api = Api::login(&w).await;
+    api.wait_running(&id, Duration::from_secs(10)).await;
+
+    // The disk fills up. sled writes into segments it allocated earlier, so writes go on succeeding
+    // until those are used up too: edits (each a new 16 KiB environment) until the first is refused.
+    let filler = fill(&store);
+    let big = "x".repeat(16 * 1024);
+    let mut refused_after = None;
+    for i in 0..3000 {
+        let resp = api
+            .patch(
+                &format!("/services/{id}"),
+                &json!({"environment": {"FILL": format!("{i}{big}")}}),
+            )
+            .await;
+        if resp.status().as_u16() == 503 {
+            refused_after = Some(i);
+            break;
+        }
+        assert!(resp.status().is_success(), "edit {i}: {}", resp.status());
+    }
+    let refused_after = refused_after.expect("the store never filled up");
+    let pid = api.wait_running(&id, Duration::from_secs(10)).await;
+    let env_before = api.service(&id).await["environment"]["FILL"].clone();
+    assert!(
+        env_before
+            .as_str()
+            .is_some_and(|v| v.starts_with(&format!("{}x", refused_after - 1))),
+        "the refused edit changed nothing"
+    );
+
+    // A stop cannot be made durable either: it is refused and the service is not touched.
+    let refused = api.post_empty(&format!("/services/{id}/stop")).await;
+    let (status, code, _) = warden_tests::api_error(refused).await;
+    assert_eq!((status, code.as_str()), (503, "store_unavailable"));
+    let now = api.service(&id).await;
+    assert_eq!(now["enabled"], true, "{now}");
+    assert_eq!(now["status"]["state"], "running", "{now}");
+    assert_eq!(now["status"]["pid"], pid, "the service was not touched");
+
+    // Space comes back and Warden restarts (as after a reboot): the refused stop left no trace.
+    std::fs::remove_file(&filler).unwrap();
+    w.restart();
+    let api = Api::login(&w).await;
+    api.wait_running(&id, Duration::from_secs(10)).await;
+    let after = api.service(&id).await;
+    assert_eq!(after["enabled"], true);
+    assert_eq!(
+        after["environment"]["FILL"], env_before,
+        "what was acknowledged survived"
+    );
+    assert!(!w.stderr().contains("panicked"));
 }

@@ -101,55 +101,67 @@ fn unconfirmed_apply_rolls_back_by_itself_and_confirmed_stays() {
     let warden = lab.start_warden();
     let admin = NsClient::new(&lab.admin, lab.admin_side()).login();
 
-    // No firewall yet: the service range is open from outside, and there is no table.
-    assert_eq!(tcp_probe(&lab.other, other_port(8300)), Outcome::Open);
-    assert!(lab.server.warden_table().is_none());
+    // Closed by default: before anyone applied anything, Warden's guard keeps the service range
+    // closed from outside.
+    assert_eq!(tcp_probe(&lab.other, other_port(8300)), Outcome::Dropped);
+    let guard = lab.server.warden_table().expect("the default guard");
     let s = status(&admin);
-    assert_eq!(s["active"], false);
+    assert_eq!(s["active"], true, "{s}");
+    assert_eq!(s["default_guard"], true, "{s}");
+    assert_eq!(s["applied_revision"], 0);
     assert_eq!(s["pending"], Value::Null);
+    assert_eq!(s["drift"], false);
     assert_eq!(s["capability"]["available"], true, "{s}");
 
-    // Unconfirmed apply: live at once (the guard closes 8300), then rolled back to "no table".
+    // Unconfirmed apply of a rule opening 8300: live at once, then rolled back to the guard.
+    let rule = add_rule(
+        &admin,
+        json!({"protocol": "tcp", "ports": ["8300"], "action": "accept"}),
+    );
     let s = apply(&admin, 3);
     assert_eq!(s["active"], true);
-    assert_eq!(s["pending"]["revision"], 0);
+    assert_eq!(s["default_guard"], false);
+    assert_eq!(s["pending"]["revision"], 1);
     assert!(s["pending"]["rollback_at"].as_str().unwrap().ends_with('Z'));
-    assert!(lab.server.warden_table().is_some());
-    assert_eq!(tcp_probe(&lab.other, other_port(8300)), Outcome::Dropped);
+    assert_eq!(tcp_probe(&lab.other, other_port(8300)), Outcome::Open);
     wait_for("the rollback", Duration::from_secs(15), || {
-        lab.server.warden_table().is_none().then_some(())
+        (table_shape(&lab.server.warden_table()?) == table_shape(&guard)).then_some(())
     });
     wait_reach(
         &lab.other,
         other_port(8300),
-        Outcome::Open,
+        Outcome::Dropped,
         Duration::from_secs(5),
     );
     // Read once: the status is taken under the same lock as the rollback's kernel and record changes.
     let s = status(&admin);
-    assert_eq!(s["active"], false, "{s}");
+    assert_eq!(s["active"], true, "{s}");
+    assert_eq!(s["default_guard"], true, "{s}");
     assert_eq!(s["pending"], Value::Null);
-    assert_eq!(s["applied_revision"], Value::Null);
+    assert_eq!(s["applied_revision"], 0);
+    assert_eq!(s["drift"], false, "{s}");
     assert_eq!(s["last_rollback"]["cause"], "timer", "{s}");
 
     // Confirmed apply stays past its window.
-    let rule = add_rule(
-        &admin,
-        json!({"protocol": "tcp", "ports": ["8300"], "action": "reject"}),
+    let rule_id = rule["id"].as_str().unwrap();
+    let resp = admin.patch(
+        &format!("/firewall/rules/{rule_id}"),
+        json!({"action": "reject"}),
     );
+    assert_eq!(resp.status, 200, "{}", resp.body);
     apply(&admin, 3);
     let resp = admin.post("/firewall/confirm", json!({}));
     assert_eq!(resp.status, 200, "{}", resp.body);
     assert_eq!(resp.json()["pending"], Value::Null);
     let confirmed = lab.server.warden_table().expect("table after confirm");
-    assert!(confirmed.contains(&format!("warden:{}", rule["id"].as_str().unwrap())));
+    assert!(confirmed.contains(&format!("warden:{rule_id}")));
     assert_eq!(tcp_probe(&lab.other, other_port(8300)), Outcome::Refused);
     // Asserting an absence: wait beyond the (cancelled) rollback deadline.
     std::thread::sleep(Duration::from_secs(4));
     let s = status(&admin);
     assert_eq!(
         (s["active"].clone(), s["applied_revision"].clone()),
-        (json!(true), json!(1))
+        (json!(true), json!(2))
     );
     assert_eq!(s["drift"], false);
     assert_eq!(
@@ -161,19 +173,19 @@ fn unconfirmed_apply_rolls_back_by_itself_and_confirmed_stays() {
 
     // An explicit rollback returns to the exact confirmed table.
     let resp = admin.patch(
-        &format!("/firewall/rules/{}", rule["id"].as_str().unwrap()),
+        &format!("/firewall/rules/{rule_id}"),
         json!({"action": "accept"}),
     );
     assert_eq!(resp.status, 200, "{}", resp.body);
     let s = apply(&admin, 60);
-    assert_eq!(s["pending"]["revision"], 2);
+    assert_eq!(s["pending"]["revision"], 3);
     assert_eq!(tcp_probe(&lab.other, other_port(8300)), Outcome::Open);
     let resp = admin.post("/firewall/rollback", json!({}));
     assert_eq!(resp.status, 200, "{}", resp.body);
     let s = resp.json();
     assert_eq!(
         (s["applied_revision"].clone(), s["pending"].clone()),
-        (json!(1), Value::Null)
+        (json!(2), Value::Null)
     );
     assert_eq!(s["drift"], false, "{s}");
     assert_eq!(
@@ -183,13 +195,31 @@ fn unconfirmed_apply_rolls_back_by_itself_and_confirmed_stays() {
     assert_eq!(tcp_probe(&lab.other, other_port(8300)), Outcome::Refused);
     assert_eq!(admin.post("/firewall/rollback", json!({})).status, 409);
 
-    // Deactivate removes the table.
+    // Deactivate removes the table: an explicit, audited choice that holds across restarts.
     let resp = admin.post("/firewall/deactivate", json!({}));
     assert_eq!(resp.status, 200, "{}", resp.body);
     assert_eq!(resp.json()["active"], false);
     assert!(lab.server.warden_table().is_none());
     assert_eq!(tcp_probe(&lab.other, other_port(8300)), Outcome::Open);
-    drop(warden);
+    let mut warden = warden;
+    warden.restart();
+    assert!(
+        lab.server.warden_table().is_none(),
+        "turned off stays off after a restart"
+    );
+    let admin = admin.login();
+    let s = status(&admin);
+    assert_eq!(
+        (s["active"].clone(), s["default_guard"].clone()),
+        (json!(false), json!(false))
+    );
+    let audit = admin.get("/audit?limit=200");
+    assert_eq!(audit.status, 200, "{}", audit.body);
+    assert!(
+        audit.body.contains("firewall.deactivate") && audit.body.contains("firewall.default_guard"),
+        "the guard's installation and turning it off are audited: {}",
+        audit.body
+    );
 }
 
 #[test]
@@ -246,7 +276,7 @@ fn kill9_during_the_window_rolls_back_at_next_start_and_active_is_reapplied() {
     let admin = admin.login();
     assert_eq!(status(&admin)["drift"], false);
 
-    // From "no table": an unconfirmed first apply, kill -9, restart → no table again.
+    // From "turned off": an unconfirmed first apply, kill -9, restart → off again (no guard).
     let resp = admin.post("/firewall/deactivate", json!({}));
     assert_eq!(resp.status, 200);
     apply(&admin, 300);
@@ -331,7 +361,9 @@ fn failed_logins_ban_the_address_at_the_kernel_until_it_expires_or_is_lifted() {
     ]);
     assert_eq!(bystander_healthz(&lab), Some(200));
 
-    // No rule set is applied: bans still work (a bans-only table).
+    // The firewall turned off (no rule set, no guard): bans still work (a bans-only table).
+    let resp = admin.post("/firewall/deactivate", json!({}));
+    assert_eq!(resp.status, 200, "{}", resp.body);
     assert!(lab.server.warden_table().is_none());
     let attacker = NsClient::new(&lab.other, lab.other_side());
     let wrong = json!({"username": "admin", "password": "wrong"});
@@ -578,7 +610,9 @@ fn ipv6_rules_and_the_default_guard_hold_for_real_packets() {
     let admin = NsClient::new(&lab.admin, lab.admin_side()).login();
     let v6 = |port| lab.other_side_v6(port);
 
-    // No firewall yet: everything is open over IPv6 too.
+    // Turned off: everything is open over IPv6 too.
+    let resp = admin.post("/firewall/deactivate", json!({}));
+    assert_eq!(resp.status, 200, "{}", resp.body);
     for port in ports {
         assert_eq!(
             tcp_probe(&lab.other, v6(port)),

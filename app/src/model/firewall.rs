@@ -43,6 +43,19 @@ pub struct FirewallStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
     pub your_address: Option<IpAddr>,
+    /// The live table is the default guard Warden installed by itself on a start that found nothing
+    /// applied: the service range closed to new inbound connections from outside, inbound policy
+    /// accept, loopback, anti-lockout and bans. Applying a rule set replaces it.
+    #[serde(default)]
+    pub default_guard: bool,
+    /// Hostnames of live rules that did not resolve when the table was last restored: their rules run
+    /// on the addresses of the last successful resolution until a background retry resolves them.
+    #[serde(default)]
+    pub stale_hosts: Vec<String>,
+    /// Why the live table is Warden's minimal guard instead of the applied rule set (the restore at
+    /// start or a rollback failed); Warden retries in the background and clears this when it succeeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
 }
 
 impl FirewallStatus {
@@ -400,6 +413,9 @@ mod tests {
             admin_port: 8443,
             last_rollback: None,
             your_address: None,
+            default_guard: false,
+            stale_hosts: vec![],
+            fallback: None,
         };
         let json = serde_json::to_value(&status).unwrap_or_default();
         assert!(json.get("your_address").is_none(), "{json}");

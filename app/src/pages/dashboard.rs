@@ -296,7 +296,31 @@ fn FirewallCard(state: FirewallStatus, service_ports: Option<ServicePortRange>) 
             "warn",
         ));
     }
-    if state.drift {
+    if let Some(reason) = &state.fallback {
+        lines.push((format!("Fallback guard: {reason}."), "bad"));
+    }
+    if !state.stale_hosts.is_empty() {
+        lines.push((
+            format!(
+                "Stale resolution: {} did not resolve at the last restore; their rules use the addresses of the last apply until Warden resolves them again.",
+                state.stale_hosts.join(", ")
+            ),
+            "warn",
+        ));
+    }
+    if state.default_guard {
+        let ports = match service_ports {
+            Some(range) => format!("the service ports {}", range.human_text()),
+            None => "the service ports".to_string(),
+        };
+        lines.push((
+            format!(
+                "Default guard: Warden closed {ports} to new connections from outside on its own; add rules on the Firewall page to open what should be reachable."
+            ),
+            "ok",
+        ));
+    }
+    if state.drift && state.fallback.is_none() {
         lines.push((
             "Drift: the live nftables table differs from what Warden applied. Apply again to fix it.".into(),
             "bad",
@@ -318,6 +342,7 @@ fn FirewallCard(state: FirewallStatus, service_ports: Option<ServicePortRange>) 
             <h2 id="dash-firewall">"Firewall"</h2>
             <p>{headline}" "
                 {match state.applied_revision {
+                    Some(_) if state.default_guard => "the default guard is live".to_string(),
                     Some(r) => format!("revision {r} is live"),
                     None => "nothing applied yet".into(),
                 }}

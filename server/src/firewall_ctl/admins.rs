@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use warden_firewall::IpNetwork;
+
 /// How long an address counts as administering after its last successful login or authenticated
 /// firewall request.
 pub const ADMINISTERING_FOR: Duration = Duration::from_secs(3600);
@@ -30,6 +32,21 @@ impl AdminAddresses {
             .get(&addr.to_canonical())
             .is_some_and(|at| now.duration_since(*at) <= ADMINISTERING_FOR)
     }
+
+    /// An address inside `network` that authenticated within [`ADMINISTERING_FOR`] before `now`
+    /// (a ban of an IPv6 /64 must not lock out an administrator elsewhere in it).
+    pub fn administering_within(&self, network: &IpNetwork, now: Instant) -> Option<IpAddr> {
+        let mut inside: Vec<IpAddr> = self
+            .seen
+            .iter()
+            .filter(|(addr, at)| {
+                now.duration_since(**at) <= ADMINISTERING_FOR && network.contains(addr)
+            })
+            .map(|(addr, _)| *addr)
+            .collect();
+        inside.sort();
+        inside.into_iter().next()
+    }
 }
 
 /// Addresses a ban must never cover whatever happened: loopback, unspecified, multicast.
@@ -53,6 +70,22 @@ mod tests {
         assert!(admins.is_administering(v4, t0 + Duration::from_secs(10)));
         assert!(!admins.is_administering(v4, t0 + ADMINISTERING_FOR + Duration::from_secs(1)));
         assert!(!admins.is_administering("192.0.2.3".parse().unwrap(), t0));
+    }
+
+    #[test]
+    fn an_administrator_anywhere_in_a_v6_slash_64_is_found() {
+        let mut admins = AdminAddresses::default();
+        let t0 = Instant::now();
+        admins.note("2001:db8:a::2".parse().unwrap(), t0);
+        let attacker_net = warden_firewall::ban_network("2001:db8:a::99".parse().unwrap());
+        assert_eq!(
+            admins.administering_within(&attacker_net, t0),
+            Some("2001:db8:a::2".parse().unwrap())
+        );
+        let elsewhere = warden_firewall::ban_network("2001:db8:b::99".parse().unwrap());
+        assert_eq!(admins.administering_within(&elsewhere, t0), None);
+        let later = t0 + ADMINISTERING_FOR + Duration::from_secs(1);
+        assert_eq!(admins.administering_within(&attacker_net, later), None);
     }
 
     #[test]

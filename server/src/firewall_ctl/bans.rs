@@ -52,18 +52,32 @@ impl FirewallHandle {
                 "{addr} is a loopback or special address and is never banned"
             ));
         }
-        if record.anti_lockout().contains(&addr) {
-            return Some(format!(
-                "{addr} applied the live rule set (anti-lockout) and is never banned"
-            ));
+        // A ban covers the address's network (IPv6: its /64): none of it may hold an administrator.
+        let network = warden_firewall::ban_network(addr);
+        if let Some(protected) = record
+            .anti_lockout()
+            .into_iter()
+            .find(|a| network.contains(&a.to_canonical()))
+        {
+            return Some(if protected == addr {
+                format!("{addr} applied the live rule set (anti-lockout) and is never banned")
+            } else {
+                format!("a ban of {addr} would cover {network}, which holds {protected}, the address that applied the live rule set (anti-lockout)")
+            });
         }
         let administering = self
             .inner
             .admins
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .is_administering(addr, Instant::now());
-        administering.then(|| format!("{addr} is administering Warden and is never banned"))
+            .administering_within(&network, Instant::now());
+        administering.map(|admin| {
+            if admin == addr {
+                format!("{addr} is administering Warden and is never banned")
+            } else {
+                format!("a ban of {addr} would cover {network}, which holds {admin}, an address administering Warden")
+            }
+        })
     }
 
     /// The bans in the kernel, with Warden's reason and time for those it made.

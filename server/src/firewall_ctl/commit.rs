@@ -11,6 +11,7 @@ use warden_firewall::{render_bans_only, render_ruleset, ApplyContext, FieldError
 
 use super::record::{AppliedState, FirewallRecord, RollbackNote};
 use super::resolve::resolve_hostnames;
+use super::restore::{RestoreHealth, ROLLBACK_RETRY};
 use app::model::firewall::FirewallStatus;
 
 use super::{now_ms, FirewallError, FirewallHandle, RollbackCause, MAX_CONFIRM_SECS};
@@ -72,6 +73,7 @@ impl FirewallHandle {
                 resolved_hosts: display.resolved_hosts.clone(),
                 text: shown.text,
                 applied_at: now_rfc3339(),
+                default_guard: false,
             },
             snapshot,
             rollback_at,
@@ -86,6 +88,7 @@ impl FirewallHandle {
             }
             return Err(e);
         }
+        self.set_restore_health(RestoreHealth::default());
         // Armed at once: whatever fails below, an unconfirmed apply still rolls back in time.
         if let Some(at) = rollback_at {
             self.schedule_rollback(apply_id, at);
@@ -112,7 +115,9 @@ impl FirewallHandle {
         self.status().await
     }
 
-    fn schedule_rollback(&self, apply_id: u64, at_ms: i64) {
+    /// Rolls back apply `apply_id` at `at_ms` unless it was confirmed, rolled back or superseded
+    /// meanwhile; a rollback that fails is tried again [`ROLLBACK_RETRY`] later, until it succeeds.
+    pub(super) fn schedule_rollback(&self, apply_id: u64, at_ms: i64) {
         let handle = self.clone();
         tokio::spawn(async move {
             let wait = u64::try_from(at_ms.saturating_sub(now_ms())).unwrap_or(0);
@@ -143,7 +148,12 @@ impl FirewallHandle {
                 .await;
             match result {
                 Ok(()) => handle.publish().await,
-                Err(e) => tracing::error!(error = %e, "the automatic firewall rollback failed"),
+                Err(e) => {
+                    tracing::error!(error = %e, retry_in = ?ROLLBACK_RETRY, "the automatic firewall rollback failed; retrying");
+                    let retry_at = now_ms()
+                        .saturating_add(i64::try_from(ROLLBACK_RETRY.as_millis()).unwrap_or(5000));
+                    handle.schedule_rollback(apply_id, retry_at);
+                }
             }
         });
     }
@@ -172,7 +182,21 @@ impl FirewallHandle {
             .await
             .unwrap_or_default();
         let had_table = snapshot.table.is_some();
-        self.inner.kernel.run(move |b| b.restore(&snapshot)).await?;
+        if let Err(e) = self.inner.kernel.run(move |b| b.restore(&snapshot)).await {
+            let Some(previous) = pending.previous.applied.clone() else {
+                return Err(e);
+            };
+            // The snapshot did not go back: rebuild the previous rule set (or the guard) instead.
+            tracing::error!(error = %e, "cannot restore the firewall snapshot; rebuilding the previous rule set");
+            let settings = self.settings();
+            self.restore_locked(record, previous, &settings).await?;
+            tracing::info!(
+                revision = pending.revision,
+                "firewall rolled back (rebuilt)"
+            );
+            return Ok(());
+        }
+        self.set_restore_health(RestoreHealth::default());
         if !had_table && !live_bans.is_empty() {
             // The previous state had no table; bans made meanwhile stay enforced.
             let bans_only = render_bans_only(&live_bans);
@@ -204,6 +228,7 @@ impl FirewallHandle {
         let rendered = render_ruleset(&applied.rules, &config, &context)
             .map_err(|e| FirewallError::Invalid(e.field_errors(&applied.rules)))?;
         self.inner.kernel.run(move |b| b.apply(&rendered)).await?;
+        self.set_restore_health(RestoreHealth::default());
         let fingerprint = self.inner.kernel.run(|b| b.fingerprint()).await?;
         if let Some(a) = record.applied.as_mut() {
             a.fingerprint = fingerprint;
@@ -216,13 +241,15 @@ impl FirewallHandle {
     async fn confirm_unaudited(&self) -> Result<FirewallStatus, FirewallError> {
         self.require_capability()?;
         let guard = self.inner.op.lock().await;
-        let mut record = self.load()?;
+        let before = self.load()?;
+        let mut record = before.clone();
         if !record.confirm() {
             return Err(FirewallError::Conflict(
                 "nothing to confirm: no apply is waiting for confirmation".to_string(),
             ));
         }
-        self.save(&record).await?;
+        // A confirm that is not on disk is refused, and the rollback stays armed.
+        self.save_or_revert(&record, &before).await?;
         drop(guard);
         tracing::info!("firewall apply confirmed");
         self.publish().await;
@@ -247,6 +274,7 @@ impl FirewallHandle {
         let guard = self.inner.op.lock().await;
         let mut record = self.load()?;
         self.inner.kernel.run(|b| b.delete_table()).await?;
+        self.set_restore_health(RestoreHealth::default());
         record.deactivate();
         self.save(&record).await?;
         drop(guard);

@@ -32,6 +32,20 @@ impl Kernel {
         }
     }
 
+    /// A kernel Warden must never touch (`--firewall off`): nothing is probed or run.
+    pub fn off(backend: NftBackend) -> Kernel {
+        Kernel {
+            backend: Arc::new(backend),
+            capability: Capability {
+                available: false,
+                reason: Some(
+                    "firewall management is off (--firewall off): Warden leaves the host firewall alone"
+                        .to_string(),
+                ),
+            },
+        }
+    }
+
     /// Whether the firewall can be managed here, and why not.
     pub fn capability(&self) -> &Capability {
         &self.capability

@@ -38,6 +38,7 @@ mod reads;
 pub mod record;
 mod recovery;
 mod resolve;
+pub mod restore;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -80,6 +81,25 @@ struct HandleInner {
     settings: watch::Receiver<Settings>,
     /// The services' reserved ports, read when exposure is asked for.
     services: ServicePortsSource,
+    /// What the status shows of the last restore (stale hostnames, a fallback guard).
+    restore_health: std::sync::Mutex<restore::RestoreHealth>,
+    /// A restore retry task is running.
+    retrying: std::sync::atomic::AtomicBool,
+    /// Time between restore retries.
+    retry_every: std::time::Duration,
+}
+
+/// How firewall control starts.
+#[derive(Debug)]
+pub struct FirewallOptions {
+    /// The nft backend.
+    pub backend: NftBackend,
+    /// `false` (`--firewall off`): the kernel is never touched, not even probed.
+    pub managed: bool,
+    /// Warden's admin port (anti-lockout).
+    pub admin_port: u16,
+    /// Time between retries of a restore that fell back.
+    pub retry_every: std::time::Duration,
 }
 
 /// Where the firewall reads the services' reserved ports (the supervisor, in Warden).
@@ -132,18 +152,24 @@ fn service_ports(settings: &Settings) -> PortRange {
 }
 
 impl FirewallHandle {
-    /// Probes nft, loads the record and recovers: an apply that was still unconfirmed when Warden
-    /// stopped (even by kill -9) is rolled back; an active, confirmed rule set is re-applied. Failures
-    /// of the recovery are logged, not fatal: Warden still starts (the status then shows drift).
+    /// Probes nft, loads the record and recovers (see [`recovery`]): an apply that was still
+    /// unconfirmed when Warden stopped (even by kill -9) is rolled back; an active rule set is
+    /// restored; a start that finds nothing applied (and nobody turned the firewall off) installs the
+    /// default guard. Returns once the kernel holds Warden's table: the caller starts services after.
+    /// Failures of the recovery are logged and retried, not fatal.
     pub async fn start(
         store: Store,
-        backend: NftBackend,
-        admin_port: u16,
+        options: FirewallOptions,
         events: EventBus,
         settings: watch::Receiver<Settings>,
         services: ServicePortsSource,
     ) -> Result<FirewallHandle, FirewallError> {
-        let kernel = Kernel::probe(backend).await;
+        let kernel = if options.managed {
+            Kernel::probe(options.backend).await
+        } else {
+            Kernel::off(options.backend)
+        };
+        let admin_port = options.admin_port;
         let handle = FirewallHandle {
             inner: Arc::new(HandleInner {
                 records: store.collection(trees::FIREWALL)?,
@@ -156,6 +182,9 @@ impl FirewallHandle {
                 admins: std::sync::Mutex::new(AdminAddresses::default()),
                 settings,
                 services,
+                restore_health: std::sync::Mutex::new(restore::RestoreHealth::default()),
+                retrying: std::sync::atomic::AtomicBool::new(false),
+                retry_every: options.retry_every,
             }),
         };
         handle.recover(&handle.settings()).await;
@@ -193,6 +222,22 @@ impl FirewallHandle {
         self.inner.records.insert(RECORD_KEY, record)?;
         self.inner.store.flush().await?;
         Ok(())
+    }
+
+    /// Saves `next`, or — if it cannot be made durable — puts `before` back in the store's memory
+    /// too, so nothing acts on a change that was refused (e.g. a rollback timer on a confirm).
+    async fn save_or_revert(
+        &self,
+        next: &FirewallRecord,
+        before: &FirewallRecord,
+    ) -> Result<(), FirewallError> {
+        let result = self.save(next).await;
+        if result.is_err() {
+            if let Err(e) = self.inner.records.insert(RECORD_KEY, before) {
+                tracing::error!(error = %e, "cannot put the previous firewall record back");
+            }
+        }
+        result
     }
 
     async fn publish(&self) {

@@ -27,6 +27,7 @@ impl FirewallHandle {
     pub async fn status(&self) -> Result<FirewallStatus, FirewallError> {
         let _guard = self.inner.op.lock().await;
         let record = self.load()?;
+        let health = self.restore_health();
         let drift = match &record.applied {
             Some(applied) if self.capability().available => {
                 match self.inner.kernel.run(|b| b.fingerprint()).await {
@@ -63,6 +64,9 @@ impl FirewallHandle {
             }),
             admin_port: self.inner.admin_port,
             your_address: None,
+            default_guard: record.applied.as_ref().is_some_and(|a| a.default_guard),
+            stale_hosts: health.stale_hosts,
+            fallback: health.fallback,
         })
     }
 

@@ -42,6 +42,9 @@ pub struct FirewallRecord {
     pub bans: BTreeMap<String, BanMeta>,
     /// Increases with every apply; a rollback timer only acts on the apply it was armed for.
     pub apply_counter: u64,
+    /// Someone turned the firewall off (`deactivate`): Warden does not install its default guard at
+    /// start until the next apply.
+    pub deactivated: bool,
 }
 
 /// The rule set that is live, and how it was rendered.
@@ -64,6 +67,10 @@ pub struct AppliedState {
     pub text: String,
     /// RFC 3339 time of the apply.
     pub applied_at: String,
+    /// Warden installed this by itself: the empty rule set (service-range guard, loopback,
+    /// anti-lockout, bans) with inbound policy accept, on a start that found nothing applied.
+    #[serde(default)]
+    pub default_guard: bool,
 }
 
 /// An apply waiting for confirmation.
@@ -107,6 +114,9 @@ pub struct PreviousState {
     pub snapshot: Snapshot,
     /// What was applied then (`None`: not active).
     pub applied: Option<AppliedState>,
+    /// Whether the firewall had been turned off then.
+    #[serde(default)]
+    pub deactivated: bool,
 }
 
 /// Why and when an address was banned.
@@ -278,6 +288,7 @@ impl FirewallRecord {
             None => PreviousState {
                 snapshot: snapshot_before,
                 applied: self.applied.clone(),
+                deactivated: self.deactivated,
             },
         };
         self.pending = rollback_at_ms.map(|at| PendingApply {
@@ -287,7 +298,14 @@ impl FirewallRecord {
             previous,
         });
         self.applied = Some(applied);
+        self.deactivated = false;
         apply_id
+    }
+
+    /// Whether a start should install the default guard: nothing applied or pending, and nobody
+    /// turned the firewall off.
+    pub fn wants_default_guard(&self) -> bool {
+        self.applied.is_none() && self.pending.is_none() && !self.deactivated
     }
 
     /// Forgets the pending apply, keeping what is live. `false` if nothing was pending.
@@ -299,6 +317,7 @@ impl FirewallRecord {
     pub fn roll_back(&mut self) -> Option<PendingApply> {
         let pending = self.pending.take()?;
         self.applied = pending.previous.applied.clone();
+        self.deactivated = pending.previous.deactivated;
         Some(pending)
     }
 
@@ -307,6 +326,7 @@ impl FirewallRecord {
         self.applied = None;
         self.pending = None;
         self.bans.clear();
+        self.deactivated = true;
     }
 
     /// Anti-lockout addresses of what is live.
@@ -341,6 +361,7 @@ mod tests {
             resolved_hosts: Default::default(),
             text: String::new(),
             applied_at: String::new(),
+            default_guard: false,
         }
     }
 
@@ -424,5 +445,37 @@ mod tests {
         assert_eq!(r.applied.as_ref().unwrap().revision, 1);
         assert!(r.roll_back().is_none());
         assert!(!r.confirm());
+    }
+
+    #[test]
+    fn the_default_guard_is_wanted_until_someone_turns_the_firewall_off() {
+        let mut r = FirewallRecord::default();
+        assert!(r.wants_default_guard(), "a fresh install");
+        r.record_apply(applied(1), Snapshot { table: None }, None);
+        assert!(!r.wants_default_guard(), "something is applied");
+        r.deactivate();
+        assert!(
+            !r.wants_default_guard(),
+            "turned off: stays off across restarts"
+        );
+        // An unconfirmed apply after turning off, rolled back: off again, not guarded.
+        r.record_apply(applied(2), Snapshot { table: None }, Some(10));
+        assert!(!r.deactivated);
+        r.roll_back().unwrap();
+        assert!(r.deactivated && r.applied.is_none());
+        assert!(!r.wants_default_guard());
+        // A confirmed apply turns it back on for good.
+        r.record_apply(applied(3), Snapshot { table: None }, Some(10));
+        assert!(r.confirm());
+        assert!(!r.deactivated);
+    }
+
+    #[test]
+    fn a_record_of_an_older_version_loads_and_wants_the_guard() {
+        // The fields of the record before `deactivated` existed.
+        let old = r#"{"saved_revision":0,"next_rule_number":0,"applied":null,"pending":null,
+            "last_rollback":null,"bans":{},"apply_counter":0}"#;
+        let r: FirewallRecord = serde_json::from_str(old).unwrap();
+        assert!(r.wants_default_guard());
     }
 }

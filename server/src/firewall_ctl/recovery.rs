@@ -1,9 +1,12 @@
-//! Start-up recovery: an apply that was still unconfirmed when Warden stopped (even by kill -9) is
-//! rolled back; an active, confirmed rule set is re-applied. Failures are logged, not fatal.
+//! Start-up recovery, which runs before any service starts: an apply that was still unconfirmed when
+//! Warden stopped (even by kill -9) is rolled back (retried until it succeeds); an active rule set
+//! is restored (see [`super::restore`]: never leaving the host without a table); and a start that
+//! finds nothing applied, with nobody having turned the firewall off, installs the default guard.
 
 use app::model::settings::Settings;
 
-use super::{FirewallHandle, RollbackCause};
+use super::restore::ROLLBACK_RETRY;
+use super::{now_ms, FirewallHandle, RollbackCause};
 
 impl FirewallHandle {
     pub(super) async fn recover(&self, settings: &Settings) {
@@ -23,12 +26,13 @@ impl FirewallHandle {
             }
             return;
         }
+        let _guard = self.inner.op.lock().await;
         if let Some(pending) = &record.pending {
+            let apply_id = pending.apply_id;
             tracing::warn!(
                 revision = pending.revision,
                 "Warden restarted while an apply was unconfirmed: rolling back"
             );
-            let _guard = self.inner.op.lock().await;
             let result = self.roll_back_locked(record, RollbackCause::Restart).await;
             self.inner
                 .audit
@@ -40,13 +44,37 @@ impl FirewallHandle {
                 )
                 .await;
             if let Err(e) = result {
-                tracing::error!(error = %e, "rolling back the unconfirmed firewall apply failed");
+                tracing::error!(error = %e, "rolling back the unconfirmed firewall apply failed; retrying");
+                let retry_at = now_ms()
+                    .saturating_add(i64::try_from(ROLLBACK_RETRY.as_millis()).unwrap_or(5000));
+                self.schedule_rollback(apply_id, retry_at);
             }
         } else if let Some(applied) = record.applied.clone() {
-            let _guard = self.inner.op.lock().await;
-            match self.reapply_locked(record, applied, settings).await {
-                Ok(()) => tracing::info!("re-applied the active firewall rule set"),
-                Err(e) => tracing::error!(error = %e, "re-applying the firewall failed"),
+            match self.restore_locked(record, applied, settings).await {
+                Ok(()) => tracing::info!("restored the active firewall rule set"),
+                Err(e) => tracing::error!(error = %e, "restoring the firewall failed"),
+            }
+        }
+        let record = match self.load() {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the firewall state");
+                return;
+            }
+        };
+        if record.wants_default_guard() {
+            let result = self.install_default_guard_locked(record, settings).await;
+            self.inner
+                .audit
+                .record_as(
+                    &crate::audit::Actor::system("start-up"),
+                    "firewall.default_guard",
+                    "",
+                    result.as_ref().map(|_| ()).map_err(ToString::to_string),
+                )
+                .await;
+            if let Err(e) = result {
+                tracing::error!(error = %e, "installing the default firewall guard failed");
             }
         }
     }

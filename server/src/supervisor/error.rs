@@ -1,12 +1,12 @@
-//! [`SupervisorError`]: why a call of the service domain failed. The REST layer maps it to 404, 422, 409
-//! and 500, the UI layer to its own error.
+//! [`SupervisorError`]: why a call of the service domain failed. The REST layer maps it to 404, 422, 409,
+//! 503 (store) and 500, the UI layer to its own error.
 
 use app::model::service::SpecErrors;
 use app::model::FieldError;
 
 use crate::store::StoreError;
 
-/// Why a supervisor call failed; the HTTP layer maps these to 404, 422, 409 and 500.
+/// Why a supervisor call failed; the HTTP layer maps these to 404, 422, 409, 503 and 500.
 #[derive(Debug, thiserror::Error)]
 pub enum SupervisorError {
     #[error("no service with id {0}")]
@@ -17,6 +17,9 @@ pub enum SupervisorError {
     Conflict(Vec<FieldError>),
     #[error("internal supervisor error: {0}")]
     Internal(String),
+    /// The store could not be written: the change was refused and nothing changed (503).
+    #[error("{0}")]
+    Store(#[from] StoreError),
 }
 
 fn join_errors(errors: &[FieldError]) -> String {
@@ -25,12 +28,6 @@ fn join_errors(errors: &[FieldError]) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-impl From<StoreError> for SupervisorError {
-    fn from(e: StoreError) -> Self {
-        SupervisorError::Internal(e.to_string())
-    }
 }
 
 impl From<SpecErrors> for SupervisorError {

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::logs::ServiceLog;
 use super::record::{ServiceRecord, StoredService};
-use super::runner::Command;
+use super::runner::{Ack, Command};
 use super::{spawn, SupervisorError, SupervisorHandle};
 
 fn new_id() -> String {
@@ -110,7 +110,7 @@ impl SupervisorHandle {
     async fn ask(
         &self,
         id: &str,
-        make: impl FnOnce(oneshot::Sender<()>) -> Command,
+        make: impl FnOnce(Ack) -> Command,
     ) -> Result<Service, SupervisorError> {
         let commands = self.commands(id)?;
         let (done, wait) = oneshot::channel();
@@ -118,7 +118,7 @@ impl SupervisorHandle {
             .send(make(done))
             .map_err(|_| SupervisorError::Internal("the service task has ended".into()))?;
         wait.await
-            .map_err(|_| SupervisorError::Internal("the service task has ended".into()))?;
+            .map_err(|_| SupervisorError::Internal("the service task has ended".into()))??;
         self.get(id)
     }
 

@@ -145,7 +145,7 @@ pub(super) fn StatusBar() -> AnyView {
             match control_firewall(FirewallControl::Deactivate).await {
                 Ok(state) => {
                     ctx.set_state(state);
-                    toasts.success("The firewall is off: Warden's table was removed.");
+                    toasts.success("The firewall is off: Warden's table was removed. It stays off, across restarts too, until the next apply.");
                 }
                 Err(e) => toasts.error(e.to_string()),
             }
@@ -162,6 +162,17 @@ pub(super) fn StatusBar() -> AnyView {
                     view! { <span class="badge">"Not active"</span> }.into_any()
                 }}
                 {move || s().pending.is_some().then(|| view! { <span class="badge warn">"Waiting for confirmation"</span> })}
+                {move || s().default_guard.then(|| view! {
+                    <span class="badge ok" data-testid="fw-default-guard"
+                        title="Warden installed its guard by itself: the service port range is closed to new connections from outside until a rule opens it.">"Default guard"</span>
+                })}
+                {move || (!s().stale_hosts.is_empty()).then(|| view! {
+                    <span class="badge warn" data-testid="fw-stale-hosts"
+                        title=move || format!("Did not resolve at the last restore (the rules use the addresses of the last apply): {}", s().stale_hosts.join(", "))>"Stale resolution"</span>
+                })}
+                {move || s().fallback.map(|reason| view! {
+                    <span class="badge bad" data-testid="fw-fallback" title=reason>"Fallback guard"</span>
+                })}
                 {move || s().drift.then(|| view! {
                     <span class="badge bad" title="The live nftables table differs from what Warden applied. Apply again to fix it.">"Drift"</span>
                 })}

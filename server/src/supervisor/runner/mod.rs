@@ -29,18 +29,24 @@ use super::{warnings, Env};
 use crate::store::StoreError;
 
 /// What the handle asks of a service task.
+/// The answer to a command that changes what is durable: `Ok` once it is on disk.
+pub(crate) type Ack = oneshot::Sender<Result<(), StoreError>>;
+
 pub(crate) enum Command {
     /// At supervisor start or after create: start if enabled.
     Boot(oneshot::Sender<()>),
-    /// Enable and start (re-enables a disabled service).
-    Start(oneshot::Sender<()>),
-    /// Disable and stop; answered once no process of the group is left.
-    Stop(oneshot::Sender<()>),
-    Restart(oneshot::Sender<()>),
+    /// Enable and start (re-enables a disabled service). Answered with the error, and nothing
+    /// changed, if the enabled flag cannot be made durable.
+    Start(Ack),
+    /// Disable and stop; answered once no process of the group is left (or at once with the error,
+    /// the service untouched, if the disabled flag cannot be made durable).
+    Stop(Ack),
+    /// Enable if needed (durably, as `Start`), then SIGHUP and start again.
+    Restart(Ack),
     /// Replace the definition (persisted before the answer); restarts a running service if it changed.
     Update(Box<ServiceSpec>, oneshot::Sender<Result<(), StoreError>>),
     /// Stop (keeping `enabled`) and end the task; answered once stopped.
-    Shutdown(oneshot::Sender<()>),
+    Shutdown(Ack),
     /// End the task at once without touching any process (a simulated crash of Warden).
     Abandon,
     /// A report of one of the service's helper tasks. Reports share the command channel: a second
@@ -91,7 +97,7 @@ pub(crate) struct Runner {
     last_exit: Option<LastExit>,
     daemonized: Option<ServiceWarning>,
     port_warnings: Vec<ServiceWarning>,
-    stop_waiters: Vec<oneshot::Sender<()>>,
+    stop_waiters: Vec<Ack>,
     exit_when_stopped: bool,
 }
 
@@ -180,6 +186,24 @@ impl Runner {
         self.env.store.flush().await
     }
 
+    /// Persists the record, or puts `before` back (in memory and in the store) and answers the error:
+    /// a change is on disk when acknowledged, or not made at all.
+    async fn persist_or_revert(&mut self, before: ServiceRecord) -> Result<(), StoreError> {
+        match self.persist().await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                tracing::error!(service = %self.record.spec.name, "cannot persist the service state; the change is refused: {e}");
+                self.record = before;
+                // The failed write may have reached the store's memory: put the old record back.
+                let _ = self
+                    .env
+                    .records
+                    .insert(&self.record.id, &StoredService::from(&self.record));
+                Err(e)
+            }
+        }
+    }
+
     async fn persist_or_log(&mut self) {
         if let Err(e) = self.persist().await {
             tracing::error!(service = %self.record.spec.name, "cannot persist the service state: {e}");
@@ -206,7 +230,7 @@ impl Runner {
             }
             if is_at_rest(self.machine.state) {
                 for waiter in self.stop_waiters.drain(..) {
-                    let _ = waiter.send(());
+                    let _ = waiter.send(Ok(()));
                 }
                 if self.exit_when_stopped {
                     Box::pin(self.log.flush()).await;
@@ -226,20 +250,30 @@ impl Runner {
                 let _ = done.send(());
             }
             Command::Start(done) => {
-                self.enable().await;
+                if let Err(e) = self.enable().await {
+                    let _ = done.send(Err(e));
+                    return;
+                }
                 self.feed(Event::Start).await;
-                let _ = done.send(());
+                let _ = done.send(Ok(()));
             }
             Command::Restart(done) => {
-                self.enable().await;
+                if let Err(e) = self.enable().await {
+                    let _ = done.send(Err(e));
+                    return;
+                }
                 self.log.warden("restart requested").await;
                 self.feed(Event::Restart).await;
-                let _ = done.send(());
+                let _ = done.send(Ok(()));
             }
             Command::Stop(done) => {
                 if self.record.spec.enabled {
+                    let before = self.record.clone();
                     self.record.spec.enabled = false;
-                    self.persist_or_log().await;
+                    if let Err(e) = self.persist_or_revert(before).await {
+                        let _ = done.send(Err(e));
+                        return;
+                    }
                 }
                 self.stop_waiters.push(done);
                 self.feed(Event::Stop).await;
@@ -250,6 +284,7 @@ impl Runner {
                 self.feed(Event::Stop).await;
             }
             Command::Update(spec, done) => {
+                let before = self.record.clone();
                 let old = std::mem::replace(&mut self.record.spec, *spec);
                 let change = spec_change::classify(&old, &self.record.spec);
                 if change.renamed {
@@ -260,8 +295,12 @@ impl Runner {
                 if change.clears_disabled_reason {
                     self.record.disabled_reason = None;
                 }
-                if let Err(e) = self.persist().await {
-                    self.record.spec = old;
+                if let Err(e) = self.persist_or_revert(before).await {
+                    if change.renamed {
+                        self.log
+                            .rename(&self.env.log_dir, &self.record.spec.name)
+                            .await;
+                    }
                     let _ = done.send(Err(e));
                     return;
                 }
@@ -285,12 +324,15 @@ impl Runner {
         }
     }
 
-    async fn enable(&mut self) {
+    /// Makes the service enabled (clearing a disabled reason), durably, or changes nothing.
+    async fn enable(&mut self) -> Result<(), StoreError> {
         if !self.record.spec.enabled || self.record.disabled_reason.is_some() {
+            let before = self.record.clone();
             self.record.spec.enabled = true;
             self.record.disabled_reason = None;
-            self.persist_or_log().await;
+            self.persist_or_revert(before).await?;
         }
+        Ok(())
     }
 
     /// Feeds one event to the machine and performs the resulting actions (and those they lead to).
