@@ -378,3 +378,73 @@ fn firewall_off_never_touches_nftables() {
     assert_eq!(resp.status, 503, "{}", resp.body);
     assert!(lab.server.warden_table().is_none());
 }
+
+#[test]
+fn a_start_that_fails_on_its_certificate_still_rolls_back_a_pending_apply() {
+    if !runs() {
+        return;
+    }
+    let lab = Lab::new();
+    let _listener = Listener::start(&lab.server, &[8300], &[]);
+    let mut warden = launch(&lab).start();
+    let admin = NsClient::new(&lab.admin, lab.admin_side()).login();
+    let guard = lab.server.warden_table().expect("the default guard");
+    add_rule(
+        &admin,
+        json!({"protocol": "tcp", "ports": ["8300"], "action": "accept"}),
+    );
+    let resp = admin.post("/firewall/apply", json!({"confirm_within_secs": 300}));
+    assert_eq!(resp.status, 202, "{}", resp.body);
+    assert_eq!(tcp_probe(&lab.other, other_port(8300)), Outcome::Open);
+    warden.kill9();
+
+    // The next start cannot load its certificate and exits with an error — after rolling back.
+    let out = launch(&lab)
+        .args(&[
+            "--tls-cert",
+            "/nonexistent/cert.pem",
+            "--tls-key",
+            "/nonexistent/key.pem",
+        ])
+        .command(warden.data_dir())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("cert.pem"), "{stderr}");
+    assert_eq!(
+        lab.server.warden_table().expect("the guard is back"),
+        guard,
+        "the pending apply was rolled back before the start failed"
+    );
+    assert_eq!(tcp_probe(&lab.other, other_port(8300)), Outcome::Dropped);
+}
+
+#[test]
+fn no_ban_covers_an_administrators_ipv6_slash_64() {
+    if !runs() {
+        return;
+    }
+    let lab = Lab::new();
+    let _warden = launch(&lab).listen(format!("[::]:{ADMIN_PORT}")).start();
+    let v6_side: SocketAddr = format!(
+        "[{}]:{ADMIN_PORT}",
+        firewall_e2e_support::SERVER_ADMIN_SIDE_V6
+    )
+    .parse()
+    .unwrap();
+    // The administrator logs in over IPv6 from 2001:db8:a::2.
+    let admin = NsClient::new(&lab.admin, v6_side).login();
+    // Another address of the same /64, and one of another /64.
+    let resp = admin.post("/firewall/bans", json!({"address": "2001:db8:a::99"}));
+    assert_eq!(resp.status, 409, "{}", resp.body);
+    assert!(
+        resp.body.contains("2001:db8:a::2"),
+        "names whom it protects: {}",
+        resp.body
+    );
+    let resp = admin.post("/firewall/bans", json!({"address": "2001:db8:b::99"}));
+    assert_eq!(resp.status, 201, "{}", resp.body);
+    // The administrator still gets through.
+    assert_eq!(admin.get("/firewall").status, 200);
+}
