@@ -279,7 +279,7 @@ mod tests {
         let mut map = ResolvedHosts::new();
         for (name, addr) in entries {
             map.entry(name.to_string())
-                .or_insert_with(Vec::new)
+                .or_default()
                 .push(addr.parse().unwrap());
         }
         map
