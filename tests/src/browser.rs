@@ -414,7 +414,10 @@ impl Browser {
             errors.is_empty(),
             "the pages of this test logged errors: {errors:#?}"
         );
-        assert_eq!(stopped, 0, "the last page shows the \"stopped working\" banner");
+        assert_eq!(
+            stopped, 0,
+            "the last page shows the \"stopped working\" banner"
+        );
     }
 }
 

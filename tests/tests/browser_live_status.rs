@@ -67,9 +67,11 @@ async fn restart_shows_live_with_a_reserved_port_busy(build: Build) {
         .click()
         .await
         .expect("click Restart");
-    poll("the API to count the restart", Duration::from_secs(20), || async {
-        (api.service(&id).await["status"]["restarts"] == 1).then_some(())
-    })
+    poll(
+        "the API to count the restart",
+        Duration::from_secs(20),
+        || async { (api.service(&id).await["status"]["restarts"] == 1).then_some(()) },
+    )
     .await;
     // The event of the restart has been published by now; the page shows it within a few seconds
     // (well before the first port check of the new run, 10 s after its start, could publish again).
@@ -86,7 +88,11 @@ async fn restart_shows_live_with_a_reserved_port_busy(build: Build) {
     // And it stays so for a while (no older snapshot arrives later and puts 0 back).
     let until = Instant::now() + Duration::from_millis(1500);
     while Instant::now() < until {
-        assert_eq!(shown_restarts(&b).await.as_deref(), Some("1"), "the count went back");
+        assert_eq!(
+            shown_restarts(&b).await.as_deref(),
+            Some("1"),
+            "the count went back"
+        );
     }
     assert_eq!(api.service(&id).await["status"]["restarts"], 1);
     b.close().await;

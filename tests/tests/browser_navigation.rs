@@ -150,7 +150,11 @@ async fn arrived(b: &Browser, route: &Route, step: &str) {
         .execute("return window.__sameDocument === 'yes';", vec![])
         .await
         .expect("ask the page");
-    assert_eq!(same, serde_json::json!(true), "{step}: the page was reloaded");
+    assert_eq!(
+        same,
+        serde_json::json!(true),
+        "{step}: the page was reloaded"
+    );
     b.assert_no_page_errors(step).await;
 }
 
@@ -169,10 +173,7 @@ async fn go(b: &Browser, from: &Route, to: &Route, build: Build) {
     let direct = b.count(&format!("a[href='{}']", to.path)).await > 0;
     if !direct {
         let via = linked_from(to.path);
-        let via_route = ROUTES
-            .iter()
-            .find(|r| r.path == via)
-            .expect("a known page");
+        let via_route = ROUTES.iter().find(|r| r.path == via).expect("a known page");
         click_link(b, via).await;
         arrived(b, via_route, &format!("{step} (via {via})")).await;
     }

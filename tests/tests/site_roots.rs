@@ -36,11 +36,20 @@ fn the_debug_and_release_builds_write_separate_sites() {
     // The debug build: cargo-leptos writes (and first empties) the debug site only.
     let commands = make_dry_run("build-debug");
     assert!(
-        commands.contains(&format!("LEPTOS_SITE_ROOT={} cargo leptos build", rel(&debug))),
+        commands.contains(&format!(
+            "LEPTOS_SITE_ROOT={} cargo leptos build",
+            rel(&debug)
+        )),
         "{commands}"
     );
-    assert!(!commands.contains(&format!("{} ", rel(&release))), "{commands}");
-    assert!(!commands.contains(&format!("{}/", rel(&release))), "{commands}");
+    assert!(
+        !commands.contains(&format!("{} ", rel(&release))),
+        "{commands}"
+    );
+    assert!(
+        !commands.contains(&format!("{}/", rel(&release))),
+        "{commands}"
+    );
 
     // The release build: cargo-leptos writes a staging site, which is then published into the release
     // site without emptying it.
@@ -54,7 +63,11 @@ fn the_debug_and_release_builds_write_separate_sites() {
         .split_whitespace()
         .find_map(|w| w.strip_prefix("LEPTOS_SITE_ROOT="))
         .expect("the release build names its site root");
-    assert_ne!(built_into, rel(&release), "cargo-leptos would empty the served site");
+    assert_ne!(
+        built_into,
+        rel(&release),
+        "cargo-leptos would empty the served site"
+    );
     assert_ne!(built_into, rel(&debug));
     assert!(
         commands.contains(&format!(".ci/publish-site {built_into} {}", rel(&release))),
@@ -98,10 +111,7 @@ async fn publishing_a_new_release_ui_keeps_the_running_warden_served() {
     // A running Warden on its own copy of a built site.
     let site = tempfile::tempdir().expect("temp dir");
     copy_dir(&build.site_root().join("pkg"), &site.path().join("pkg"));
-    let w = Launch::new()
-        .build(build)
-        .site_root(site.path())
-        .start();
+    let w = Launch::new().build(build).site_root(site.path()).start();
     let client = w.client();
     let page = client
         .get(format!("{}/login", w.url))
@@ -120,7 +130,10 @@ async fn publishing_a_new_release_ui_keeps_the_running_warden_served() {
     std::fs::create_dir_all(&pkg).expect("pkg");
     std::fs::write(pkg.join("warden.NEWNEWNEWNEWNEWNEW01.wasm"), b"\0asm").expect("write");
     std::fs::write(pkg.join("warden.NEWNEWNEWNEWNEWNEW01.js"), b"//").expect("write");
-    let ancient = site.path().join("pkg").join("warden.OLDOLDOLDOLDOLDOLD01.wasm");
+    let ancient = site
+        .path()
+        .join("pkg")
+        .join("warden.OLDOLDOLDOLDOLDOLD01.wasm");
     std::fs::write(&ancient, b"\0asm").expect("write");
     let status = Command::new("touch")
         .args(["-d", "30 days ago"])
@@ -151,5 +164,8 @@ async fn publishing_a_new_release_ui_keeps_the_running_warden_served() {
         .path()
         .join("pkg/warden.NEWNEWNEWNEWNEWNEW01.wasm")
         .is_file());
-    assert!(!ancient.exists(), "a file from a build a month ago is pruned");
+    assert!(
+        !ancient.exists(),
+        "a file from a build a month ago is pruned"
+    );
 }
