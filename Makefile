@@ -23,18 +23,29 @@ setup-test:
 # `--split`: every page is a lazy route (app/src/routes.rs) whose WASM chunk is only fetched when the page
 # is shown; without it the whole UI would ship as one module (and the lazy routes still work, unsplit).
 # Then the brotli twin of every JS/WASM/CSS file, which the server sends to browsers that accept br.
+# The two builds write separate sites: the release UI (`make run`, the release browser tests) is
+# target/site, the debug UI (the other tests) target/site-debug, so one build never replaces the assets
+# a running Warden of the other serves. cargo-leptos empties the site it builds into, so the release UI is
+# built into a staging site and then published into target/site keeping the previous build's hashed
+# files (a running `make run` keeps serving its own; .ci/publish-site).
+RELEASE_SITE := target/site
+DEBUG_SITE := target/site-debug
+
 build:
-	cargo leptos build --release --split
-	.ci/compress-assets target/site/pkg
+	LEPTOS_SITE_ROOT=target/site-staging cargo leptos build --release --split
+	.ci/compress-assets target/site-staging/pkg
+	.ci/publish-site target/site-staging $(RELEASE_SITE)
 
 build-debug:
-	cargo leptos build --split
-	.ci/compress-assets target/site/pkg
+	LEPTOS_SITE_ROOT=$(DEBUG_SITE) cargo leptos build --split
+	.ci/compress-assets $(DEBUG_SITE)/pkg
 
 ## The whole suite: unit, integration, firewall-in-namespaces and real-browser tests.
 # Tests touch nftables only inside namespaces they create; if the host had no `table inet warden`
-# before the run, it must have none after it.
-test: setup-test build-debug
+# before the run, it must have none after it. Both builds: most tests drive the debug build; the
+# navigation smoke tests (every page, every link between them: tests/tests/browser_navigation.rs) and
+# the live-status test (browser_live_status.rs) also drive the release build that `make run` serves.
+test: setup-test build build-debug
 	@mkdir -p target; if nft list table inet warden >/dev/null 2>&1; then echo had > target/host-table-before; else echo none > target/host-table-before; fi
 	cargo test --no-fail-fast -p warden -p warden-firewall --features warden-firewall/nft -p app --features app/ssr -p warden-tests -p warden-testkit 2>&1 | tee target/test-output.txt
 	@if grep -qx none target/host-table-before && nft list table inet warden >/dev/null 2>&1; then \

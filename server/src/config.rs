@@ -44,7 +44,9 @@ pub struct ServeArgs {
     pub data_dir: PathBuf,
 
     /// The built UI assets (cargo-leptos' site dir: `pkg/` with the WASM, JS and CSS). Defaults to
-    /// `./target/site` if present, else `<dir of the warden binary>/../site`.
+    /// the site built with this binary if present (`./target/site` for a release build,
+    /// `./target/site-debug` for a debug build: `make build` / `make build-debug`), else
+    /// `<dir of the warden binary>/../site`.
     #[arg(long, env = "WARDEN_SITE_ROOT")]
     pub site_root: Option<PathBuf>,
 
@@ -106,13 +108,20 @@ pub enum TlsSource {
     Files { cert: PathBuf, key: PathBuf },
 }
 
+/// Where `make build` (release) or `make build-debug` writes the UI this binary was built with.
+const LOCAL_SITE_ROOT: &str = if cfg!(debug_assertions) {
+    "target/site-debug"
+} else {
+    "target/site"
+};
+
 impl ServeArgs {
     /// The site root to serve assets from (see `--site-root`).
     pub fn resolved_site_root(&self) -> PathBuf {
         if let Some(root) = &self.site_root {
             return root.clone();
         }
-        let local = PathBuf::from("target/site");
+        let local = PathBuf::from(LOCAL_SITE_ROOT);
         if local.join("pkg").is_dir() {
             return local;
         }

@@ -1,7 +1,7 @@
 //! The built UI assets as the HTML names them (for the asset test and `bench_assets`): whether a UI
 //! was built, the `/pkg/...` URLs a page references, and whether a file name carries a content hash.
 
-/// Whether `target/site/pkg` holds a built UI.
+/// Whether the site of the binary under test ([`crate::site_root`]) holds a built UI.
 pub fn built() -> Result<(), String> {
     let pkg = crate::site_root().join("pkg");
     let has_wasm = std::fs::read_dir(&pkg)
@@ -14,7 +14,7 @@ pub fn built() -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "{} has no built UI: run `cargo leptos build`",
+            "{} has no built UI: run `make build-debug` (or `make build` for the release binary)",
             pkg.display()
         ))
     }

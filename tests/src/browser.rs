@@ -1,10 +1,15 @@
 //! Headless Chromium driven over WebDriver (Debian's `chromium` + `chromium-driver`): [`Browser`] starts
 //! chromedriver with one headless session and offers the waits the UI tests need (hydration, element
 //! counts, paths), screenshots, the console log and a few DevTools commands.
+//!
+//! Every session keeps the whole browser console; [`Browser::close`] fails the test if a page logged an
+//! error (a WASM panic logs one, then throws) or an uncaught exception, or shows the "stopped working"
+//! banner — unless the test said it expects that error ([`Browser::allow_console_error`]).
 
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -12,19 +17,31 @@ use fantoccini::{Client, ClientBuilder, Locator};
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
-/// Whether the browser test can run here.
+/// Whether the browser test can run here (against the binary under test and its UI).
 pub fn available() -> Result<(), String> {
+    chromium_installed()?;
+    if !crate::site_root().join("pkg").is_dir() {
+        return Err(format!(
+            "the UI is not built ({} is missing): run `make build-debug`",
+            crate::site_root().join("pkg").display()
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a browser test of `build` can run here (Chromium, and that build's binary and UI).
+pub fn available_for(build: crate::Build) -> Result<(), String> {
+    chromium_installed()?;
+    build.built()
+}
+
+fn chromium_installed() -> Result<(), String> {
     for p in [CHROMIUM, CHROMEDRIVER] {
         if !std::path::Path::new(p).exists() {
             return Err(format!(
                 "{p} is missing (Debian packages chromium and chromium-driver)"
             ));
         }
-    }
-    if !crate::site_root().join("pkg").is_dir() {
-        return Err(
-            "the UI is not built (target/site/pkg is missing): run `make build-debug`".into(),
-        );
     }
     Ok(())
 }
@@ -34,6 +51,17 @@ pub struct Browser {
     driver: Child,
     pub client: Client,
     _profile: tempfile::TempDir,
+    /// Every console message of the session so far (chromedriver hands each out once).
+    console: Mutex<Vec<serde_json::Value>>,
+    /// Substrings of console errors the test expects (e.g. a chunk it made fail to load).
+    allowed: Mutex<Vec<String>>,
+}
+
+/// Whether a console entry is an error of the page: `console.error` (a WASM panic's message), an
+/// uncaught exception (`RuntimeError: unreachable` after the panic) or a refused script (CSP). Failed
+/// HTTP requests (`network`: a 401 on a wrong password, a 422 with field errors) are the tests' business.
+fn is_page_error(entry: &serde_json::Value) -> bool {
+    entry["level"] == "SEVERE" && entry["source"] != "network"
 }
 
 fn free_port() -> u16 {
@@ -123,17 +151,27 @@ impl Browser {
             driver,
             client,
             _profile: profile,
+            console: Mutex::new(Vec::new()),
+            allowed: Mutex::new(Vec::new()),
         })
     }
 
-    /// Waits for an element matching a CSS selector.
+    /// Waits for an element matching a CSS selector. On a timeout it fails with the page errors so
+    /// far (a WASM panic explains a missing element).
     pub async fn find(&self, css: &str) -> fantoccini::elements::Element {
-        self.client
+        match self
+            .client
             .wait()
             .at_most(Duration::from_secs(20))
             .for_element(Locator::Css(css))
             .await
-            .unwrap_or_else(|e| panic!("no element {css}: {e}"))
+        {
+            Ok(element) => element,
+            Err(e) => {
+                let errors = self.page_errors().await;
+                panic!("no element {css}: {e}; page errors: {errors:#?}")
+            }
+        }
     }
 
     /// Waits until the WASM has hydrated the current page (`body[data-hydrated=true]`). On a
@@ -165,12 +203,12 @@ impl Browser {
                 .await
                 .map(|v| v.as_str().unwrap_or_default().to_string())
                 .unwrap_or_else(|e| format!("(no page state: {e})"));
+            self.console_log().await;
             let console = self
-                .client
-                .issue_cmd(ChromedriverPost::browser_log())
-                .await
-                .map(|log| log.to_string())
-                .unwrap_or_else(|e| format!("(no console log: {e})"));
+                .console
+                .lock()
+                .map(|c| serde_json::Value::Array(c.clone()).to_string())
+                .unwrap_or_default();
             panic!(
                 "the page did not hydrate within 20 s ({e}); page state: {state}; console: {console}"
             );
@@ -286,7 +324,52 @@ impl Browser {
             .issue_cmd(ChromedriverPost::browser_log())
             .await
             .expect("the browser log");
-        answer.as_array().cloned().unwrap_or_default()
+        let fresh = answer.as_array().cloned().unwrap_or_default();
+        if let Ok(mut all) = self.console.lock() {
+            all.extend(fresh.iter().cloned());
+        }
+        fresh
+    }
+
+    /// Tells [`Browser::close`] that console errors containing `text` are expected in this test.
+    pub fn allow_console_error(&self, text: &str) {
+        if let Ok(mut allowed) = self.allowed.lock() {
+            allowed.push(text.to_string());
+        }
+    }
+
+    /// The page errors of the session so far (see [`is_page_error`]) that the test did not allow,
+    /// each as `source: message`.
+    pub async fn page_errors(&self) -> Vec<String> {
+        self.console_log().await;
+        let allowed = self.allowed.lock().map(|a| a.clone()).unwrap_or_default();
+        let all = self.console.lock().map(|c| c.clone()).unwrap_or_default();
+        all.iter()
+            .filter(|e| is_page_error(e))
+            .map(|e| {
+                format!(
+                    "{}: {}",
+                    e["source"].as_str().unwrap_or("?"),
+                    e["message"].as_str().unwrap_or_default()
+                )
+            })
+            .filter(|m| !allowed.iter().any(|a| m.contains(a.as_str())))
+            .collect()
+    }
+
+    /// Fails (naming `step`) if a page error happened so far or the page shows the "stopped working"
+    /// banner.
+    pub async fn assert_no_page_errors(&self, step: &str) {
+        let errors = self.page_errors().await;
+        assert!(
+            errors.is_empty(),
+            "{step}: the page logged errors: {errors:#?}"
+        );
+        assert_eq!(
+            self.count("[data-testid=page-stopped]").await,
+            0,
+            "{step}: the page shows the \"stopped working\" banner"
+        );
     }
 
     /// Empties the browser's HTTP cache (Chrome DevTools `Network.clearBrowserCache`), so the next
@@ -314,10 +397,27 @@ impl Browser {
             .expect("set the blocked URLs");
     }
 
+    /// Ends the session, then fails the test if a page logged an error it did not allow or the last
+    /// page shows the "stopped working" banner (see the module's header).
     pub async fn close(mut self) {
+        let (errors, stopped) = match self.client.current_url().await {
+            Ok(_) => (
+                self.page_errors().await,
+                self.count("[data-testid=page-stopped]").await,
+            ),
+            Err(_) => (Vec::new(), 0),
+        };
         let _ = self.client.clone().close().await;
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+        assert!(
+            errors.is_empty(),
+            "the pages of this test logged errors: {errors:#?}"
+        );
+        assert_eq!(
+            stopped, 0,
+            "the last page shows the \"stopped working\" banner"
+        );
     }
 }
 

@@ -1,5 +1,6 @@
-//! Starting the real `warden` binary: where it is ([`warden_bin`], [`repo_root`], [`site_root`]), how
-//! it is started ([`Launch`]: listen address, network namespace, first-run password, extra arguments
+//! Starting the real `warden` binary: where it is ([`warden_bin`], [`repo_root`], [`site_root`], and
+//! [`Build`]: the debug or release binary with the UI site built with it), how it is started
+//! ([`Launch`]: which build, listen address, network namespace, first-run password, extra arguments
 //! and environment), and the running process ([`Warden`]: a temporary data dir, its stderr, kill -9,
 //! SIGTERM, restart on the same data dir). Every test that runs `warden serve` goes through [`Launch`].
 
@@ -21,14 +22,89 @@ pub fn repo_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// A build of Warden: its binary and the UI site cargo-leptos built with it. The two builds write
+/// separate sites (`make build` → `target/site`, `make build-debug` → `target/site-debug`), so building
+/// one never replaces the assets a running Warden of the other serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Build {
+    Debug,
+    Release,
+}
+
+impl Build {
+    /// Both builds, debug first.
+    pub const ALL: [Build; 2] = [Build::Debug, Build::Release];
+
+    /// `debug` or `release` (the cargo profile directory).
+    pub fn name(self) -> &'static str {
+        match self {
+            Build::Debug => "debug",
+            Build::Release => "release",
+        }
+    }
+
+    /// `target/<profile>/warden`.
+    pub fn bin(self) -> PathBuf {
+        repo_root().join("target").join(self.name()).join("warden")
+    }
+
+    /// The site this build's UI is written to: `target/site-debug` or `target/site`.
+    pub fn site_root(self) -> PathBuf {
+        let dir = match self {
+            Build::Debug => "site-debug",
+            Build::Release => "site",
+        };
+        repo_root().join("target").join(dir)
+    }
+
+    /// The make target that produces this build.
+    pub fn make_target(self) -> &'static str {
+        match self {
+            Build::Debug => "build-debug",
+            Build::Release => "build",
+        }
+    }
+
+    /// Whether this build's binary and UI are there.
+    pub fn built(self) -> Result<(), String> {
+        let (bin, pkg) = (self.bin(), self.site_root().join("pkg"));
+        if !bin.is_file() {
+            return Err(format!(
+                "{} is missing: run `make {}`",
+                bin.display(),
+                self.make_target()
+            ));
+        }
+        if !pkg.is_dir() {
+            return Err(format!(
+                "the {} UI is not built ({} is missing): run `make {}`",
+                self.name(),
+                pkg.display(),
+                self.make_target()
+            ));
+        }
+        Ok(())
+    }
+
+    /// The build a binary belongs to: one under `target/release/` is the release build, anything
+    /// else counts as debug.
+    fn of(bin: &Path) -> Build {
+        let profile = bin.parent().and_then(Path::file_name);
+        if profile.is_some_and(|p| p == "release") {
+            Build::Release
+        } else {
+            Build::Debug
+        }
+    }
+}
+
 /// The `warden` binary under test: `$WARDEN_BIN`, else the debug build, else the release build.
 pub fn warden_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("WARDEN_BIN") {
         return PathBuf::from(p);
     }
-    let root = repo_root();
-    for profile in ["debug", "release"] {
-        let p = root.join("target").join(profile).join("warden");
+    for build in Build::ALL {
+        let p = build.bin();
         if p.is_file() {
             return p;
         }
@@ -36,18 +112,20 @@ pub fn warden_bin() -> PathBuf {
     panic!("no warden binary: build it first (`make build-debug`), or set WARDEN_BIN");
 }
 
-/// The site root with the built UI assets, if one was built.
+/// The site root with the UI built with [`warden_bin`] (see [`Build::site_root`]).
 pub fn site_root() -> PathBuf {
-    repo_root().join("target").join("site")
+    Build::of(&warden_bin()).site_root()
 }
 
-/// How to start `warden serve`. The default: on the host, `--listen 127.0.0.1:0`, first-run admin
-/// password [`ADMIN_PASSWORD`], `RUST_LOG=info`, the UI from [`site_root`], and `--firewall off`:
-/// a Warden in the host's namespace never touches the host's nftables (it would install its default
-/// guard there). Inside a test's own namespace ([`Launch::in_netns`]) it manages that namespace's
-/// firewall.
+/// How to start `warden serve`. The default: [`warden_bin`] on the host, `--listen 127.0.0.1:0`,
+/// first-run admin password [`ADMIN_PASSWORD`], `RUST_LOG=info`, the UI from [`site_root`], and
+/// `--firewall off`: a Warden in the host's namespace never touches the host's nftables (it would
+/// install its default guard there). Inside a test's own namespace ([`Launch::in_netns`]) it manages
+/// that namespace's firewall.
 #[derive(Debug, Clone)]
 pub struct Launch {
+    build: Option<Build>,
+    site: Option<PathBuf>,
     netns: Option<String>,
     /// Pass `--firewall on` (the product's default) instead of `--firewall off`.
     manage_firewall: bool,
@@ -60,6 +138,8 @@ pub struct Launch {
 impl Default for Launch {
     fn default() -> Self {
         Launch {
+            build: None,
+            site: None,
             netns: None,
             manage_firewall: false,
             listen: "127.0.0.1:0".to_string(),
@@ -74,6 +154,18 @@ impl Launch {
     /// The default launch (see [`Launch`]).
     pub fn new() -> Launch {
         Launch::default()
+    }
+
+    /// Runs this build's binary with its UI (instead of [`warden_bin`] and [`site_root`]).
+    pub fn build(mut self, build: Build) -> Launch {
+        self.build = Some(build);
+        self
+    }
+
+    /// Serves the UI from `site` instead of the build's own site.
+    pub fn site_root(mut self, site: &Path) -> Launch {
+        self.site = Some(site.to_path_buf());
+        self
     }
 
     /// Runs Warden inside network namespace `name` (`ip netns exec`, which execs Warden itself: same
@@ -124,14 +216,19 @@ impl Launch {
     /// The `warden serve` command on `data_dir`, not yet run (for a test that expects it to fail, run
     /// it with `.output()`).
     pub fn command(&self, data_dir: &Path) -> Command {
+        let (bin, build_site) = match self.build {
+            Some(build) => (build.bin(), build.site_root()),
+            None => (warden_bin(), site_root()),
+        };
+        let site = self.site.clone().unwrap_or(build_site);
         let mut cmd = match &self.netns {
-            Some(ns) => warden_testkit::netns::command_in(ns, warden_bin()),
-            None => Command::new(warden_bin()),
+            Some(ns) => warden_testkit::netns::command_in(ns, bin),
+            None => Command::new(bin),
         };
         cmd.args(["serve", "--listen", &self.listen, "--data-dir"])
             .arg(data_dir)
             .arg("--site-root")
-            .arg(site_root())
+            .arg(site)
             .args([
                 "--firewall",
                 if self.manage_firewall { "on" } else { "off" },

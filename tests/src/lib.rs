@@ -1,7 +1,8 @@
 //! Test support for the end-to-end suites, which start the real `warden` binary and drive it:
 //!
 //! - [`launcher`]: [`Launch`] and [`Warden`] start `warden serve` (on the host or in a network
-//!   namespace) with a temporary data dir and wait until it serves; [`warden_bin`], [`site_root`].
+//!   namespace) with a temporary data dir and wait until it serves; [`Build`] (debug or release, each with its own UI
+//!   site), [`warden_bin`], [`site_root`].
 //! - [`managed`]: [`ManagedWarden`], which also stops the services Warden started.
 //! - [`api`]: HTTP clients of a [`Warden`], the bearer-token [`Api`] client, [`api_error`], [`sse_wait`].
 //! - [`wait`]: [`gate`] (run, skip with a reason, or fail in CI), [`wait_for`] and async [`poll`].
@@ -19,7 +20,7 @@ pub mod procs;
 pub mod wait;
 
 pub use api::{api_error, sse_wait, Api};
-pub use launcher::{repo_root, site_root, warden_bin, Launch, Warden, ADMIN_PASSWORD};
+pub use launcher::{repo_root, site_root, warden_bin, Build, Launch, Warden, ADMIN_PASSWORD};
 pub use managed::ManagedWarden;
 pub use procs::{group_members, live_processes, pid_alive, processes_matching, Proc};
 pub use wait::{gate, poll, wait_for};

@@ -156,6 +156,7 @@ async fn the_ui_hydrates_under_the_csp_without_violations() {
     b.screenshot("csp-settings").await;
 
     // The check can see a violation: an inline script without the nonce is refused and reported.
+    b.allow_console_error("Content Security Policy");
     c.execute(
         "const s = document.createElement('script'); s.textContent = 'window.injected = 1'; \
          document.body.appendChild(s); return window.injected === undefined;",

@@ -2,9 +2,13 @@
 //! changes into one signal per service, so a change re-renders only what shows that service. The shell
 //! provides [`LiveServices`]; pages seed it with the list they loaded and read rows from it.
 //!
-//! Also owns [`EventStream`], the reconnecting `EventSource` wrapper the log panel reuses: when the server
-//! closes the stream (restart, expired session) it reconnects with backoff (1 s doubling to 15 s), and each
-//! (re)open calls back so the caller can resynchronise what it may have missed.
+//! The store owns its rows' signals (they belong to its own reactive owner, not to the page that happened
+//! to load a service first: that page's owner is disposed when the user navigates away), and it keeps the
+//! newest snapshot of each service: one that arrives late (the answer to an action, a page's list) never
+//! replaces a newer one from the event stream (`status.revision` orders them).
+//!
+//! The stream itself is `components::event_stream`'s reconnecting `EventSource`: each (re)open resynchronises
+//! the whole list.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
@@ -56,6 +60,26 @@ pub struct LiveServices {
     pub now_ms: RwSignal<i64>,
     /// Ids changed by events while a resynchronisation was in flight (its older answer must not win).
     touched: StoredValue<Option<HashSet<String>>>,
+    /// The reactive owner of the rows' signals: the store's own, a child of the shell's. Created under
+    /// whatever owner is current (a page's `Suspense`), a row's signal would be disposed with that page
+    /// while the store still hands it out to the next page (a WASM panic: "reactive value that has
+    /// already been disposed").
+    owner: StoredValue<Owner>,
+}
+
+/// How a list of services is merged into the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Merge {
+    /// A page's list: a known service takes it only if it is not older than what the store has.
+    NewerOnly,
+    /// A resynchronisation after the stream (re)opened: the list wins (Warden may have restarted),
+    /// except for the services events changed meanwhile.
+    Replace,
+}
+
+/// Whether `incoming` is an older snapshot of the same service than `current`.
+fn is_older(incoming: &Service, current: &Service) -> bool {
+    incoming.status.revision < current.status.revision
 }
 
 /// The current time in milliseconds since the Unix epoch.
@@ -84,7 +108,14 @@ impl LiveServices {
             connected: RwSignal::new(false),
             now_ms: RwSignal::new(now_millis()),
             touched: StoredValue::new(None),
+            owner: StoredValue::new(Owner::new()),
         }
+    }
+
+    /// A new row signal, owned by the store (see [`LiveServices::owner`]).
+    fn new_signal(&self, service: Service) -> RwSignal<Service> {
+        let owner = self.owner.get_value();
+        owner.with(|| RwSignal::new(service))
     }
 
     /// The rows, sorted by name (tracked: changes when services are added, removed or renamed).
@@ -113,11 +144,12 @@ impl LiveServices {
     }
 
     /// Replaces the membership with `list`, keeping (and updating) the signals of known services.
+    /// A known service keeps its state if the list's snapshot of it is older.
     pub fn seed(&self, list: Vec<Service>) {
-        self.merge(list, &HashSet::new());
+        self.merge(list, &HashSet::new(), Merge::NewerOnly);
     }
 
-    fn merge(&self, list: Vec<Service>, keep: &HashSet<String>) {
+    fn merge(&self, list: Vec<Service>, keep: &HashSet<String>, how: Merge) {
         let mut membership_changed = false;
         let mut next = Vec::with_capacity(list.len());
         let current: BTreeMap<Arc<str>, RwSignal<Service>> = self
@@ -136,7 +168,9 @@ impl LiveServices {
         for service in list {
             match current.get_key_value(service.id.as_str()) {
                 Some((id, signal)) => {
-                    if !keep.contains(&*service.id) {
+                    let stale = how == Merge::NewerOnly
+                        && signal.with_untracked(|old| is_older(&service, old));
+                    if !keep.contains(&*service.id) && !stale {
                         let renamed =
                             signal.with_untracked(|old| old.spec.name != service.spec.name);
                         membership_changed |= renamed;
@@ -153,7 +187,7 @@ impl LiveServices {
                     membership_changed = true;
                     next.push(ServiceRow {
                         id: service.id.as_str().into(),
-                        service: RwSignal::new(service),
+                        service: self.new_signal(service),
                     });
                 }
             }
@@ -165,7 +199,8 @@ impl LiveServices {
         }
     }
 
-    /// Adds or updates one service (an event, or the answer to an action).
+    /// Adds or updates one service (an event, or the answer to an action); an older snapshot than the
+    /// store's is ignored (an action's answer can arrive after the event of what happened next).
     pub fn upsert(&self, service: Service) {
         self.touch(&service.id);
         let existing = self.rows.with_untracked(|rows| {
@@ -175,6 +210,9 @@ impl LiveServices {
         });
         match existing {
             Some(signal) => {
+                if signal.with_untracked(|old| is_older(&service, old)) {
+                    return;
+                }
                 let renamed = signal.with_untracked(|old| old.spec.name != service.spec.name);
                 if signal.with_untracked(|old| *old != service) {
                     signal.set(service);
@@ -183,13 +221,16 @@ impl LiveServices {
                     self.rows.update(|rows| sort_rows(rows));
                 }
             }
-            None => self.rows.update(|rows| {
-                rows.push(ServiceRow {
+            None => {
+                let row = ServiceRow {
                     id: service.id.as_str().into(),
-                    service: RwSignal::new(service),
+                    service: self.new_signal(service),
+                };
+                self.rows.update(|rows| {
+                    rows.push(row);
+                    sort_rows(rows);
                 });
-                sort_rows(rows);
-            }),
+            }
         }
     }
 
@@ -229,7 +270,7 @@ impl LiveServices {
         leptos::task::spawn_local(async move {
             if let Ok(list) = crate::rpc::list_services().await {
                 let keep = this.touched.get_value().unwrap_or_default();
-                this.merge(list, &keep);
+                this.merge(list, &keep, Merge::Replace);
             }
             this.touched.set_value(None);
         });
@@ -273,144 +314,7 @@ pub fn use_live_services() -> LiveServices {
 }
 
 #[cfg(feature = "hydrate")]
-pub use stream::EventStream;
-
-#[cfg(feature = "hydrate")]
-mod stream {
-    use std::cell::RefCell;
-    use std::rc::{Rc, Weak};
-    use std::time::Duration;
-
-    use leptos::prelude::set_timeout;
-    use wasm_bindgen::closure::Closure;
-    use wasm_bindgen::JsCast;
-    use web_sys::{EventSource, MessageEvent};
-
-    const FIRST_RETRY_MS: u64 = 1_000;
-    const MAX_RETRY_MS: u64 = 15_000;
-
-    struct Conn {
-        url: String,
-        source: Option<EventSource>,
-        closed: bool,
-        retry_ms: u64,
-        on_message: Closure<dyn FnMut(MessageEvent)>,
-        on_open: Closure<dyn FnMut(web_sys::Event)>,
-        on_error: Closure<dyn FnMut(web_sys::Event)>,
-        on_state: Rc<dyn Fn(bool)>,
-    }
-
-    /// A reconnecting `EventSource`. Closing it (or dropping it) stops it for good.
-    pub struct EventStream {
-        conn: Rc<RefCell<Conn>>,
-    }
-
-    impl std::fmt::Debug for EventStream {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("EventStream")
-        }
-    }
-
-    fn connect(conn: &Rc<RefCell<Conn>>) {
-        let mut c = conn.borrow_mut();
-        if c.closed {
-            return;
-        }
-        match EventSource::new(&c.url) {
-            Ok(source) => {
-                source.set_onmessage(Some(c.on_message.as_ref().unchecked_ref()));
-                source.set_onopen(Some(c.on_open.as_ref().unchecked_ref()));
-                source.set_onerror(Some(c.on_error.as_ref().unchecked_ref()));
-                c.source = Some(source);
-            }
-            Err(_) => schedule_retry(conn, &mut c),
-        }
-    }
-
-    fn schedule_retry(conn: &Rc<RefCell<Conn>>, c: &mut Conn) {
-        let delay = c.retry_ms;
-        c.retry_ms = (c.retry_ms * 2).min(MAX_RETRY_MS);
-        let conn = Rc::clone(conn);
-        set_timeout(move || connect(&conn), Duration::from_millis(delay));
-    }
-
-    fn on_error(weak: &Weak<RefCell<Conn>>) {
-        let Some(conn) = weak.upgrade() else { return };
-        let on_state = Rc::clone(&conn.borrow().on_state);
-        on_state(false);
-        let mut c = conn.borrow_mut();
-        if c.closed {
-            return;
-        }
-        // CONNECTING: the browser retries by itself. CLOSED: the server refused; we retry.
-        let gave_up = c
-            .source
-            .as_ref()
-            .is_none_or(|s| s.ready_state() == EventSource::CLOSED);
-        if gave_up {
-            if let Some(s) = c.source.take() {
-                s.close();
-            }
-            schedule_retry(&conn, &mut c);
-        }
-    }
-
-    impl EventStream {
-        /// Opens `url`; `on_message` gets each `data:` payload, `on_state` each open (true) and
-        /// error (false).
-        pub fn open(
-            url: String,
-            on_message: impl Fn(String) + 'static,
-            on_state: impl Fn(bool) + 'static,
-        ) -> EventStream {
-            let on_state: Rc<dyn Fn(bool)> = Rc::new(on_state);
-            let conn = Rc::new_cyclic(|weak: &Weak<RefCell<Conn>>| {
-                let w_open = weak.clone();
-                let w_err = weak.clone();
-                let state_open = Rc::clone(&on_state);
-                RefCell::new(Conn {
-                    url,
-                    source: None,
-                    closed: false,
-                    retry_ms: FIRST_RETRY_MS,
-                    on_message: Closure::new(move |ev: MessageEvent| {
-                        if let Some(data) = ev.data().as_string() {
-                            on_message(data);
-                        }
-                    }),
-                    on_open: Closure::new(move |_ev: web_sys::Event| {
-                        if let Some(conn) = w_open.upgrade() {
-                            conn.borrow_mut().retry_ms = FIRST_RETRY_MS;
-                        }
-                        state_open(true);
-                    }),
-                    on_error: Closure::new(move |_ev: web_sys::Event| on_error(&w_err)),
-                    on_state,
-                })
-            });
-            connect(&conn);
-            EventStream { conn }
-        }
-
-        /// Closes the stream; no reconnect follows.
-        pub fn close(&self) {
-            let mut c = self.conn.borrow_mut();
-            c.closed = true;
-            if let Some(s) = c.source.take() {
-                s.set_onmessage(None);
-                s.set_onopen(None);
-                s.set_onerror(None);
-                s.close();
-            }
-        }
-    }
-
-    impl Drop for EventStream {
-        fn drop(&mut self) {
-            self.close();
-        }
-    }
-}
+pub use super::event_stream::EventStream;
 
 #[cfg(test)]
 mod tests {
@@ -442,5 +346,81 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    fn service(id: &str, name: &str, restarts: u32, revision: u64) -> Service {
+        let mut status = crate::model::service::ServiceStatus::stopped();
+        status.restarts = restarts;
+        status.revision = revision;
+        Service {
+            id: id.into(),
+            spec: crate::model::service::ServiceSpec {
+                name: name.into(),
+                command: "sleep 600".into(),
+                working_directory: None,
+                environment: Default::default(),
+                monitoring_command: None,
+                ports: Vec::new(),
+                user: None,
+                enabled: true,
+                allow_ports_outside_range: false,
+            },
+            status,
+        }
+    }
+
+    /// A page seeds the store inside its own `Suspense`; when the user navigates away that owner is
+    /// disposed, and the next page must still read the row (issue 21: a WASM panic on list -> detail).
+    #[test]
+    fn rows_outlive_the_page_that_loaded_them() {
+        let shell = Owner::new();
+        shell.with(|| {
+            let live = LiveServices::new();
+            let page = Owner::new();
+            page.with(|| live.seed(vec![service("a", "web", 0, 1)]));
+            let event_page = Owner::new();
+            event_page.with(|| live.upsert(service("b", "db", 0, 1)));
+            page.cleanup();
+            event_page.cleanup();
+            drop((page, event_page));
+            // The next page seeds the same list and reads the rows.
+            let next = Owner::new();
+            next.with(|| {
+                live.seed(vec![service("a", "web", 1, 2), service("b", "db", 0, 1)]);
+                let row = live.by_name("web").expect("the row of web");
+                assert_eq!(row.service.with_untracked(|s| s.status.restarts), 1);
+                let row = live.by_name("db").expect("the row of db");
+                assert_eq!(row.service.with_untracked(|s| s.spec.name.clone()), "db");
+            });
+        });
+    }
+
+    /// The answer to an action (or a page's list) can arrive after the event of what happened next:
+    /// it must not put the older status back (issue 21: restarts stayed 0 after a restart).
+    #[test]
+    fn an_older_snapshot_never_replaces_a_newer_one() {
+        let shell = Owner::new();
+        shell.with(|| {
+            let live = LiveServices::new();
+            live.seed(vec![service("a", "web", 0, 10)]);
+            let restarts = || {
+                live.by_name("web")
+                    .map(|r| r.service.with_untracked(|s| s.status.restarts))
+            };
+            // The event: restarted (revision 12); then the action's late answer (revision 11).
+            live.apply(BusEvent::Service {
+                service: Box::new(service("a", "web", 1, 12)),
+            });
+            live.upsert(service("a", "web", 0, 11));
+            assert_eq!(restarts(), Some(1));
+            // A page's list loaded before the event changes nothing either.
+            live.seed(vec![service("a", "web", 0, 11)]);
+            assert_eq!(restarts(), Some(1));
+            // Newer ones do.
+            live.upsert(service("a", "web", 2, 13));
+            assert_eq!(restarts(), Some(2));
+            live.seed(vec![service("a", "web", 3, 14)]);
+            assert_eq!(restarts(), Some(3));
+        });
     }
 }

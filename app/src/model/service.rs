@@ -269,6 +269,12 @@ pub struct ServiceStatus {
     pub health: Health,
     #[serde(default)]
     pub warnings: Vec<ServiceWarning>,
+    /// Orders the snapshots of this service: a newer one has a larger revision. It grows by one with
+    /// each change, from a start value taken from the clock when Warden starts supervising the service
+    /// (so it keeps growing across restarts of Warden). A client that holds a snapshot from the event
+    /// stream ignores an older one that arrives later (e.g. the answer to the action that caused it).
+    #[serde(default)]
+    pub revision: u64,
 }
 
 impl ServiceStatus {
@@ -283,6 +289,7 @@ impl ServiceStatus {
             disabled_reason: None,
             health: Health::Unknown,
             warnings: Vec::new(),
+            revision: 0,
         }
     }
 }

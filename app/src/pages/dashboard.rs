@@ -241,7 +241,7 @@ fn ServicesCard(services: Vec<Service>) -> AnyView {
                 view! {
                     <p class="muted" data-testid="dash-services-empty">
                         "No services yet. "
-                        <a href="/services" rel="external">"Create one on the Services page"</a>
+                        <a href="/services">"Create one on the Services page"</a>
                         ": a command that stays in the foreground, restarted whenever it stops."
                     </p>
                 }.into_any()
@@ -259,14 +259,14 @@ fn ServicesCard(services: Vec<Service>) -> AnyView {
                                 <li data-testid="dash-service" data-state=s.status.state.as_str()>
                                     <span class=state_class(s.status.state)>{s.status.state.as_str()}</span>
                                     " "
-                                    <a href="/services" rel="external" class="strong">{s.spec.name.clone()}</a>
+                                    <a href=format!("/services/{}", s.spec.name) class="strong" data-testid="dash-service-link">{s.spec.name.clone()}</a>
                                     {reason.map(|r| view! { <span class="reason" data-testid="dash-service-reason">" — "{r}</span> })}
                                 </li>
                             }
                         }).collect_view()}
                     </ul>
                     {(total > 12).then(|| view! {
-                        <p class="muted small"><a href="/services" rel="external">{format!("All {total} services")}</a></p>
+                        <p class="muted small"><a href="/services">{format!("All {total} services")}</a></p>
                     })}
                 }.into_any()
             }}
@@ -355,11 +355,11 @@ fn FirewallCard(state: FirewallStatus, service_ports: Option<ServicePortRange>) 
             {(!state.active).then(|| view! {
                 <p class="muted small">
                     {unfiltered_ports_notice(service_ports)}
-                    <a href="/firewall" rel="external">"Add rules and apply them on the Firewall page."</a>
+                    <a href="/firewall">"Add rules and apply them on the Firewall page."</a>
                 </p>
             })}
             {state.active.then(|| view! {
-                <p class="small"><a href="/firewall" rel="external">"Rules, bans and presets"</a></p>
+                <p class="small"><a href="/firewall">"Rules, bans and presets"</a></p>
             })}
         </section>
     }
@@ -383,7 +383,7 @@ fn ExposureCard(warnings: Vec<String>, has_services: bool) -> AnyView {
                     <ul class="dash-list">
                         {warnings.into_iter().map(|w| view! { <li class="line-warn" data-testid="dash-exposure-warning">{w}</li> }).collect_view()}
                     </ul>
-                    <p class="muted small"><a href="/firewall" rel="external">"Open ports on the Firewall page"</a>"; bind services to :: to be reachable."</p>
+                    <p class="muted small"><a href="/firewall">"Open ports on the Firewall page"</a>"; bind services to :: to be reachable."</p>
                 }.into_any()
             }}
         </section>

@@ -57,7 +57,7 @@ pub fn SettingsPage() -> impl IntoView {
         <Title text="Settings"/>
         <h1 data-testid="page-title">"Settings"</h1>
         <p class="muted">
-            "Every change here is recorded in the " <a href="/audit" rel="external" data-testid="audit-link">"audit log"</a> "."
+            "Every change here is recorded in the " <a href="/audit" data-testid="audit-link">"audit log"</a> "."
         </p>
         <div class="settings-grid">
             <SettingsForm/>

@@ -99,6 +99,18 @@ pub(crate) struct Runner {
     port_warnings: Vec<ServiceWarning>,
     stop_waiters: Vec<Ack>,
     exit_when_stopped: bool,
+    /// The `status.revision` of the last published snapshot (see [`first_revision`]).
+    revision: u64,
+}
+
+/// The revision a service task starts from: the wall clock in microseconds, so the snapshots of a
+/// later run of Warden order after those of an earlier one (a client that stayed open across the
+/// restart keeps taking them); each published change then adds one.
+fn first_revision() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX / 2))
+        .unwrap_or_default()
 }
 
 fn is_at_rest(state: ServiceState) -> bool {
@@ -133,6 +145,7 @@ impl Runner {
             port_warnings: Vec::new(),
             stop_waiters: Vec::new(),
             exit_when_stopped: false,
+            revision: first_revision(),
         }
     }
 
@@ -163,14 +176,19 @@ impl Runner {
                     self.health,
                 ),
                 warnings,
+                revision: self.revision,
             },
         }
     }
 
+    /// Makes the current status the one readers see and announces it on the event bus, if it changed;
+    /// every change gets the next revision, so readers can tell a late copy of an older one.
     fn publish(&mut self) {
-        let service = self.snapshot();
+        let mut service = self.snapshot();
         let mut view = self.view.lock().unwrap_or_else(|p| p.into_inner());
         if *view != service {
+            self.revision += 1;
+            service.status.revision = self.revision;
             *view = service.clone();
             drop(view);
             let _ = self.env.events.send(ServiceEvent::Service {
