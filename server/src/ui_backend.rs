@@ -16,7 +16,9 @@ use app::model::service::{ProcessInfo, Service, ServiceInput, ServicePatch};
 use app::model::{FirewallCapability, ServiceAction, ShellInfo};
 use warden_firewall::{Rule, RuleInput, RulePatch};
 
-use app::model::admin::{ApiToken, AuditEntry, CreatedToken, PasswordChange, TokenRequest, TokenScope};
+use app::model::admin::{
+    ApiToken, AuditEntry, CreatedToken, PasswordChange, TokenRequest, TokenScope,
+};
 use app::model::settings::{ServerInfo, Settings};
 
 use crate::access::{Principal, TokenKind};
@@ -365,7 +367,10 @@ impl Backend for AppState {
         user: &SessionUser,
         request: TokenRequest,
     ) -> Result<CreatedToken, AppError> {
-        Ok(self.access.create_api_token(&user.username, &request).await?)
+        Ok(self
+            .access
+            .create_api_token(&user.username, &request)
+            .await?)
     }
 
     async fn revoke_token(&self, user: &SessionUser, id: &str) -> Result<(), AppError> {

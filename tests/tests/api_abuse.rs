@@ -17,7 +17,12 @@ async fn lower_the_limit(admin: &Api) {
     let resp = admin
         .patch("/settings", &json!({"ban": {"max_failures": LIMIT}}))
         .await;
-    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap_or_default());
+    assert_eq!(
+        resp.status(),
+        200,
+        "{}",
+        resp.text().await.unwrap_or_default()
+    );
 }
 
 /// The failed `auth.login` entries of the audit log from `address`.
@@ -134,12 +139,18 @@ async fn aggregated_failed_logins_keep_older_evidence() {
     let all = admin.get_json("/audit?limit=1000").await;
     let all = all.as_array().unwrap();
     let failed = failed_logins(&admin, "127.0.0.1").await;
-    let total: u64 = failed.iter().map(|e| e["count"].as_u64().unwrap_or(1)).sum();
+    let total: u64 = failed
+        .iter()
+        .map(|e| e["count"].as_u64().unwrap_or(1))
+        .sum();
     assert_eq!(total, 40);
     assert!(failed.len() <= 2, "{failed:#?}");
     let detail = failed[0]["detail"].as_str().unwrap_or_default();
     assert!(detail.contains("failed logins from 127.0.0.1"), "{detail}");
-    assert!(detail.contains("root") && detail.contains("admin"), "{detail}");
+    assert!(
+        detail.contains("root") && detail.contains("admin"),
+        "{detail}"
+    );
     // The token's creation is still in the log, a handful of entries away.
     assert!(all.len() < 10, "{all:#?}");
     assert!(all

@@ -13,7 +13,12 @@ use warden_tests::{api_error, poll, warden_bin, Api, Warden};
 /// `"2026-12-02T10:00:05Z"` for now + `secs`.
 fn rfc3339_in(secs: i64) -> String {
     let out = Command::new("date")
-        .args(["-u", "-d", &format!("@{}", unix_now() + secs), "+%Y-%m-%dT%H:%M:%SZ"])
+        .args([
+            "-u",
+            "-d",
+            &format!("@{}", unix_now() + secs),
+            "+%Y-%m-%dT%H:%M:%SZ",
+        ])
         .output()
         .expect("date");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
@@ -59,7 +64,14 @@ async fn a_read_token_reads_but_every_mutation_is_forbidden() {
     let id = created["id"].as_str().unwrap().to_string();
 
     // Reads work.
-    for path in ["/services", "/firewall", "/firewall/rules", "/settings", "/tokens", "/audit"] {
+    for path in [
+        "/services",
+        "/firewall",
+        "/firewall/rules",
+        "/settings",
+        "/tokens",
+        "/audit",
+    ] {
         assert_eq!(reader.get(path).await.status(), 200, "GET {path}");
     }
 
@@ -104,10 +116,7 @@ async fn a_read_token_reads_but_every_mutation_is_forbidden() {
         .map(|(_, p)| p)
         .collect();
     assert!(fns.len() >= 20, "{fns:?}");
-    assert!(
-        reads.len() >= 10 && reads.len() < fns.len(),
-        "{reads:?}"
-    );
+    assert!(reads.len() >= 10 && reads.len() < fns.len(), "{reads:?}");
     assert!(reads.iter().any(|p| p == "/rpc/services/list"), "{reads:?}");
     let c = reader.client.clone();
     for (method, path) in &fns {
@@ -151,7 +160,11 @@ fn server_fns(args: &[&str]) -> Vec<(String, String)> {
         .args(args)
         .output()
         .expect("warden server-fns");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.split_once(' '))

@@ -176,15 +176,14 @@ async fn settings_tokens_password_and_audit_in_the_browser() {
         .find("[data-testid=token-row][data-token-name=browser-monitor]")
         .await;
     let text = row.text().await.unwrap();
-    assert!(text.contains("read") && text.contains("2999-12-31"), "{text}");
+    assert!(
+        text.contains("read") && text.contains("2999-12-31"),
+        "{text}"
+    );
     b.screenshot("settings-read-token").await;
     assert_eq!(monitor.get("/services").await.status(), 200);
-    let (status, code, _) = warden_tests::api_error(
-        monitor
-            .post("/tokens", &json!({"name": "escalate"}))
-            .await,
-    )
-    .await;
+    let (status, code, _) =
+        warden_tests::api_error(monitor.post("/tokens", &json!({"name": "escalate"})).await).await;
     assert_eq!((status, code.as_str()), (403, "forbidden"));
     let listed = rest.get_json("/tokens").await;
     assert_eq!(listed[0]["scope"], "read");

@@ -105,10 +105,7 @@ impl Auth {
     /// Makes every write so far durable (tests can make it fail, see `fail_flushes`).
     pub(super) async fn flush(&self) -> Result<(), StoreError> {
         #[cfg(test)]
-        if self
-            .fail_flushes
-            .load(std::sync::atomic::Ordering::SeqCst)
-        {
+        if self.fail_flushes.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(StoreError::Io(sled::Error::Io(std::io::Error::other(
                 "injected flush failure",
             ))));

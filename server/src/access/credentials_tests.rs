@@ -35,8 +35,7 @@ async fn bootstrap_login_authenticate_logout() {
         auth.login("root", &generated, ip, 50, w).await.unwrap(),
         LoginOutcome::Invalid
     ));
-    let LoginOutcome::Ok { token, .. } =
-        auth.login("admin", &generated, ip, 50, w).await.unwrap()
+    let LoginOutcome::Ok { token, .. } = auth.login("admin", &generated, ip, 50, w).await.unwrap()
     else {
         panic!("login failed");
     };
@@ -77,13 +76,18 @@ async fn api_tokens_and_password_change() {
     );
     let me = auth.authenticate(&mine).unwrap().unwrap();
 
-    let created = auth.create_api_token("admin", &TokenRequest::named("ci")).await.unwrap();
+    let created = auth
+        .create_api_token("admin", &TokenRequest::named("ci"))
+        .await
+        .unwrap();
     assert!(matches!(
-        auth.create_api_token("admin", &TokenRequest::named("ci")).await,
+        auth.create_api_token("admin", &TokenRequest::named("ci"))
+            .await,
         Err(CredentialError::Conflict(_))
     ));
     assert!(matches!(
-        auth.create_api_token("admin", &TokenRequest::named("")).await,
+        auth.create_api_token("admin", &TokenRequest::named(""))
+            .await,
         Err(CredentialError::Invalid(_))
     ));
     let p = auth.authenticate(&created.token).unwrap().unwrap();

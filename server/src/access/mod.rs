@@ -22,7 +22,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::model::admin::{ActorKind, ApiToken, CreatedToken, PasswordChange, TokenRequest, TokenScope};
+use app::model::admin::{
+    ActorKind, ApiToken, CreatedToken, PasswordChange, TokenRequest, TokenScope,
+};
 use app::model::FieldError;
 
 use crate::audit::Actor;
@@ -117,11 +119,18 @@ impl Principal {
 /// The outcome of a login attempt.
 #[derive(Debug)]
 pub enum LoginOutcome {
-    Ok { token: String, expires_at: i64 },
+    Ok {
+        token: String,
+        expires_at: i64,
+    },
     Invalid,
-    Throttled { retry_after: Duration },
+    Throttled {
+        retry_after: Duration,
+    },
     /// Every password-hashing slot was busy: nothing was checked (and nothing counted).
-    Busy { retry_after: Duration },
+    Busy {
+        retry_after: Duration,
+    },
 }
 
 /// The longest user name and password a login attempt is checked with (longer ones fail at once, without

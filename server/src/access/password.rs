@@ -73,9 +73,12 @@ impl Auth {
                 self.throttle_lock().succeeded(slot);
                 Ok(())
             }
-            Ok(PasswordChanged::WrongCurrent) => Err(CredentialError::Invalid(vec![
-                FieldError::new("current_password", "the current password is wrong"),
-            ])),
+            Ok(PasswordChanged::WrongCurrent) => {
+                Err(CredentialError::Invalid(vec![FieldError::new(
+                    "current_password",
+                    "the current password is wrong",
+                )]))
+            }
             Err(e) => {
                 self.throttle_lock().release(slot);
                 Err(e)

@@ -19,7 +19,10 @@ fn throttle_window() {
     let refused = t.begin(a, t0, 3, W).unwrap_err();
     assert!(!refused.blocked);
     assert!(refused.retry_after <= W && refused.retry_after >= Duration::from_secs(1));
-    assert!(t.begin(b, t0, 3, W).is_ok(), "other addresses are unaffected");
+    assert!(
+        t.begin(b, t0, 3, W).is_ok(),
+        "other addresses are unaffected"
+    );
     // After the window the failures age out.
     assert!(t.begin(a, t0 + W + Duration::from_secs(1), 3, W).is_ok());
 }
@@ -30,7 +33,9 @@ fn attempts_take_their_slot_before_the_check_so_parallel_ones_cannot_exceed_the_
     let a = ip("192.0.2.7");
     let t0 = Instant::now();
     // 200 attempts arrive before any of them is checked: only 50 get a slot.
-    let slots: Vec<_> = (0..200).filter_map(|_| t.begin(a, t0, 50, W).ok()).collect();
+    let slots: Vec<_> = (0..200)
+        .filter_map(|_| t.begin(a, t0, 50, W).ok())
+        .collect();
     assert_eq!(slots.len(), 50);
     // One attempt refused for another reason (no hashing capacity) gives its slot back: one more fits.
     t.release(slots[0]);
@@ -47,10 +52,15 @@ fn ipv6_addresses_count_per_64_and_mapped_ipv4_as_ipv4() {
     let t0 = Instant::now();
     // Rotating through one /64 gets the allowance of one address.
     for i in 1..=3 {
-        assert!(t.begin(ip(&format!("2001:db8:1:2::{i:x}")), t0, 3, W).is_ok());
+        assert!(t
+            .begin(ip(&format!("2001:db8:1:2::{i:x}")), t0, 3, W)
+            .is_ok());
     }
     assert!(t.begin(ip("2001:db8:1:2:ffff::9"), t0, 3, W).is_err());
-    assert!(t.begin(ip("2001:db8:1:3::1"), t0, 3, W).is_ok(), "another /64");
+    assert!(
+        t.begin(ip("2001:db8:1:3::1"), t0, 3, W).is_ok(),
+        "another /64"
+    );
     // ::ffff:192.0.2.7 is 192.0.2.7.
     for _ in 0..2 {
         t.begin(ip("::ffff:192.0.2.7"), t0, 3, W).unwrap();
@@ -115,7 +125,13 @@ fn the_state_stays_bounded() {
     let t0 = Instant::now();
     // Expired entries are swept.
     for i in 0..1000u32 {
-        t.begin(IpAddr::from(std::net::Ipv4Addr::from(0xc000_0000u32 + i)), t0, 5, W).unwrap();
+        t.begin(
+            IpAddr::from(std::net::Ipv4Addr::from(0xc000_0000u32 + i)),
+            t0,
+            5,
+            W,
+        )
+        .unwrap();
     }
     assert_eq!(t.len(), 1000);
     t.sweep(t0 + W + Duration::from_secs(1), W);
@@ -126,12 +142,20 @@ fn the_state_stays_bounded() {
     t.block(blocked, t0, W);
     for i in 0..(MAX_SOURCES as u32 + 5000) {
         let now = t0 + Duration::from_millis(u64::from(i));
-        t.begin(IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000u32 + i)), now, 5, W).unwrap();
+        t.begin(
+            IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000u32 + i)),
+            now,
+            5,
+            W,
+        )
+        .unwrap();
         assert!(t.len() <= MAX_SOURCES);
     }
     let late = t0 + Duration::from_secs(20);
     assert!(t.begin(blocked, late, 5, W).unwrap_err().blocked);
-    let newest = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000u32 + MAX_SOURCES as u32 + 4999));
+    let newest = IpAddr::from(std::net::Ipv4Addr::from(
+        0x0a00_0000u32 + MAX_SOURCES as u32 + 4999,
+    ));
     for _ in 0..4 {
         t.begin(newest, late, 5, W).unwrap();
     }

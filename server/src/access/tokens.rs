@@ -3,7 +3,9 @@
 //! of [`Auth`], over the same tokens tree as sessions. The scope is enforced by the HTTP auth gate
 //! (`http::middleware`); an expired token no longer authenticates (`Auth::authenticate`).
 
-use app::model::admin::{parse_token_expiry, validate_token_request, ApiToken, CreatedToken, TokenRequest};
+use app::model::admin::{
+    parse_token_expiry, validate_token_request, ApiToken, CreatedToken, TokenRequest,
+};
 use app::model::FieldError;
 
 use super::credentials::Auth;

@@ -63,10 +63,7 @@ impl AuditLog {
         let minute = now_unix().div_euclid(60);
         let name = clean(&actor.name);
         // Held across the read-modify-write, so concurrent failures of one source all count.
-        let mut aggregates = self
-            .failed_logins
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut aggregates = self.failed_logins.lock().unwrap_or_else(|p| p.into_inner());
         if aggregates.minute != minute {
             aggregates.minute = minute;
             aggregates.by_source.clear();

@@ -274,7 +274,13 @@ mod tests {
     fn read_only_credentials_may_only_read() {
         assert!(read_only_may(&Method::GET, "/api/v1/services"));
         assert!(read_only_may(&Method::HEAD, "/api/v1/services"));
-        for m in [Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS] {
+        for m in [
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ] {
             assert!(!read_only_may(&m, "/api/v1/services"), "{m}");
         }
         assert!(read_only_may(&Method::POST, "/rpc/services/list"));
