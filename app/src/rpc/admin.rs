@@ -3,9 +3,7 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
-use crate::model::admin::{
-    ApiToken, AuditEntry, CreatedToken, PasswordChange, TokenRequest, TokenScope,
-};
+use crate::model::admin::{ApiToken, AuditEntry, CreatedToken, PasswordChange, TokenScope};
 use crate::model::error::AppError;
 use crate::model::settings::{ServerInfo, Settings};
 
@@ -59,7 +57,7 @@ pub async fn create_token(
     expires_at: Option<String>,
 ) -> Result<CreatedToken, AppError> {
     let (backend, user) = crate::backend::require_user().await?;
-    let request = TokenRequest {
+    let request = crate::model::admin::TokenRequest {
         name,
         scope: scope.unwrap_or_default(),
         expires_at,
