@@ -8,7 +8,7 @@ use std::sync::Arc;
 use leptos::prelude::*;
 use warden_firewall::{Rule, RuleInput, RulePatch};
 
-use crate::model::admin::{ApiToken, AuditEntry, CreatedToken, PasswordChange};
+use crate::model::admin::{ApiToken, AuditEntry, CreatedToken, PasswordChange, TokenRequest};
 use crate::model::error::AppError;
 use crate::model::firewall::{
     BanView, ExposureView, FirewallControl, FirewallStatus, PresetView, RuleView, RulesetTexts,
@@ -158,7 +158,7 @@ pub trait Backend: Send + Sync + 'static {
     async fn create_token(
         &self,
         user: &SessionUser,
-        name: String,
+        request: TokenRequest,
     ) -> Result<CreatedToken, AppError>;
     async fn revoke_token(&self, user: &SessionUser, id: &str) -> Result<(), AppError>;
     /// The newest `limit` audit entries, newest first.

@@ -27,7 +27,11 @@ pub enum Command {
     Serve(ServeArgs),
     /// Print every server function endpoint (`METHOD PATH` per line) and exit. For the auth-coverage test.
     #[command(hide = true)]
-    ServerFns,
+    ServerFns {
+        /// Only those a read-only API token may call.
+        #[arg(long)]
+        read_only: bool,
+    },
     /// Print the OpenAPI document of the REST API and exit.
     #[command(hide = true)]
     Openapi,
@@ -164,7 +168,7 @@ mod tests {
         let cli = Cli::try_parse_from(args)?;
         match cli.command {
             Command::Serve(a) => Ok(a),
-            Command::ServerFns | Command::Openapi => {
+            Command::ServerFns { .. } | Command::Openapi => {
                 Err(clap::Error::new(clap::error::ErrorKind::InvalidSubcommand))
             }
         }

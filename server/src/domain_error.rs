@@ -129,6 +129,10 @@ impl From<CredentialError> for DomainError {
                 retry_after,
                 field: Some("current_password"),
             },
+            CredentialError::Busy(retry_after) => DomainError::RateLimited {
+                retry_after,
+                field: None,
+            },
             CredentialError::Internal(cause) => DomainError::Internal(cause.to_string()),
         }
     }

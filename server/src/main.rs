@@ -22,9 +22,11 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => warden::serve(args).await,
-            Command::ServerFns => {
+            Command::ServerFns { read_only } => {
                 for (method, path) in warden::http::server_fn_endpoints() {
-                    println!("{method} {path}");
+                    if !read_only || app::rpc::is_read_only_endpoint(&path) {
+                        println!("{method} {path}");
+                    }
                 }
                 Ok(())
             }

@@ -16,7 +16,9 @@ use app::model::service::{ProcessInfo, Service, ServiceInput, ServicePatch};
 use app::model::{FirewallCapability, ServiceAction, ShellInfo};
 use warden_firewall::{Rule, RuleInput, RulePatch};
 
-use app::model::admin::{ApiToken, AuditEntry, CreatedToken, PasswordChange};
+use app::model::admin::{
+    ApiToken, AuditEntry, CreatedToken, PasswordChange, TokenRequest, TokenScope,
+};
 use app::model::settings::{ServerInfo, Settings};
 
 use crate::access::{Principal, TokenKind};
@@ -65,6 +67,8 @@ fn principal_of(user: &SessionUser) -> Principal {
     Principal {
         username: user.username.clone(),
         kind: TokenKind::Session,
+        // Only admin credentials reach a mutating server function (the HTTP auth gate refuses the rest).
+        scope: TokenScope::Admin,
         token_key: user.credential_id.clone(),
     }
 }
@@ -361,9 +365,12 @@ impl Backend for AppState {
     async fn create_token(
         &self,
         user: &SessionUser,
-        name: String,
+        request: TokenRequest,
     ) -> Result<CreatedToken, AppError> {
-        Ok(self.access.create_api_token(&user.username, &name).await?)
+        Ok(self
+            .access
+            .create_api_token(&user.username, &request)
+            .await?)
     }
 
     async fn revoke_token(&self, user: &SessionUser, id: &str) -> Result<(), AppError> {

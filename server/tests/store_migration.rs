@@ -37,7 +37,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{anyhow, ensure, Context};
-use app::model::admin::{ActorKind, AuditOutcome};
+use app::model::admin::{ActorKind, AuditOutcome, TokenScope};
 use app::model::service::{ServiceSpec, ServiceState};
 use app::model::settings::{BanSettings, CrashLoopSettings};
 use warden::access::{Auth, LoginOutcome, TokenKind};
@@ -262,6 +262,13 @@ async fn a_store_written_by_72ff2d3_opens_with_everything_in_it() -> anyhow::Res
             id: API_TOKEN_ID.into(),
             name: "fixture-ci".into()
         }
+    );
+    // Stored before scopes and expiry existed: an admin token that never expires.
+    assert_eq!(principal.scope, TokenScope::Admin);
+    let listed = auth.api_tokens("admin")?;
+    ensure!(
+        listed.len() == 1 && listed[0].scope == TokenScope::Admin && listed[0].expires_at.is_none(),
+        "{listed:?}"
     );
     assert!(auth.authenticate("not-the-token")?.is_none());
     let login = auth

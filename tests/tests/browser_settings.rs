@@ -157,6 +157,47 @@ async fn settings_tokens_password_and_audit_in_the_browser() {
     b.find("[data-testid=no-tokens]").await;
     assert_eq!(bot.get("/services").await.status(), 401);
 
+    // A read-only token with an expiry date: listed with both; it reads, and may not change anything.
+    set_input(&b, "[data-testid=token-name]", "browser-monitor").await;
+    set_input(&b, "[data-testid=token-scope]", "read").await;
+    set_input(&b, "[data-testid=token-expires]", "2999-12-31").await;
+    click(&b, "[data-testid=token-create]").await;
+    b.find("[data-testid=token-secret-box]").await;
+    let secret: Value = b
+        .client
+        .execute(
+            "return document.querySelector('[data-testid=token-secret]').value;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let monitor = Api::with_token(&w, secret.as_str().expect("the secret"));
+    let row = b
+        .find("[data-testid=token-row][data-token-name=browser-monitor]")
+        .await;
+    let text = row.text().await.unwrap();
+    assert!(
+        text.contains("read") && text.contains("2999-12-31"),
+        "{text}"
+    );
+    b.screenshot("settings-read-token").await;
+    assert_eq!(monitor.get("/services").await.status(), 200);
+    let (status, code, _) =
+        warden_tests::api_error(monitor.post("/tokens", &json!({"name": "escalate"})).await).await;
+    assert_eq!((status, code.as_str()), (403, "forbidden"));
+    let listed = rest.get_json("/tokens").await;
+    assert_eq!(listed[0]["scope"], "read");
+    assert_eq!(listed[0]["expires_at"], "2999-12-31T23:59:59Z");
+    // A date in the past is refused under its field, by the same validation as the server's.
+    set_input(&b, "[data-testid=token-name]", "too-late").await;
+    set_input(&b, "[data-testid=token-expires]", "2001-01-01").await;
+    click(&b, "[data-testid=token-create]").await;
+    let err = b.find("[data-testid=error-expires_at]").await;
+    assert!(err.text().await.unwrap().contains("future"));
+    click(&b, "[data-testid=token-revoke]").await;
+    click(&b, "[data-testid=token-revoke-confirm]").await;
+    b.find("[data-testid=no-tokens]").await;
+
     // ---- password: wrong current → field error; then a real change ----
     set_input(&b, "[data-testid=current-password]", "not-the-password").await;
     set_input(&b, "[data-testid=new-password]", NEW_PASSWORD).await;

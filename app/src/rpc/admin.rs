@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
-use crate::model::admin::{ApiToken, AuditEntry, CreatedToken, PasswordChange};
+use crate::model::admin::{ApiToken, AuditEntry, CreatedToken, PasswordChange, TokenScope};
 use crate::model::error::AppError;
 use crate::model::settings::{ServerInfo, Settings};
 
@@ -49,10 +49,20 @@ pub async fn list_tokens() -> Result<Vec<ApiToken>, AppError> {
 }
 
 /// Creates an API token; the answer holds the secret, shown once.
+/// `scope` defaults to admin and `expires_at` (RFC 3339) to never, as in `POST /api/v1/tokens`.
 #[server(prefix = "/rpc", endpoint = "admin/tokens/create", input = Json)]
-pub async fn create_token(name: String) -> Result<CreatedToken, AppError> {
+pub async fn create_token(
+    name: String,
+    scope: Option<TokenScope>,
+    expires_at: Option<String>,
+) -> Result<CreatedToken, AppError> {
     let (backend, user) = crate::backend::require_user().await?;
-    backend.create_token(&user, name).await
+    let request = crate::model::admin::TokenRequest {
+        name,
+        scope: scope.unwrap_or_default(),
+        expires_at,
+    };
+    backend.create_token(&user, request).await
 }
 
 /// Revokes an API token; it stops working at once.

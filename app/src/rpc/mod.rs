@@ -1,6 +1,9 @@
 //! Server functions: the UI's calls into the server, one submodule per domain (re-exported here). Each one
 //! authenticates the caller itself (`backend::require_user`) before touching anything, whatever the HTTP
 //! layer already checked, and then calls the same domain layer as the REST API through the `Backend` seam.
+//! Which of them only read is listed once, in [`READ_ONLY_ENDPOINTS`]: a read-only API token may call
+//! those and no other (the server's auth gate refuses the rest with 403, so a new server function is a
+//! mutation until it is listed here).
 
 pub mod admin;
 pub mod firewall;
@@ -11,6 +14,33 @@ pub use firewall::*;
 pub use services::*;
 
 use leptos::prelude::*;
+
+/// The paths of the server functions that change nothing (besides noting the caller's address as
+/// administering). Every other server function is a mutation, refused to read-only tokens.
+pub const READ_ONLY_ENDPOINTS: &[&str] = &[
+    "/rpc/shell_info",
+    "/rpc/firewall_capability",
+    "/rpc/admin/settings",
+    "/rpc/admin/server",
+    "/rpc/admin/tokens",
+    "/rpc/admin/audit",
+    "/rpc/firewall/state",
+    "/rpc/firewall/rules",
+    "/rpc/firewall/presets",
+    "/rpc/firewall/ruleset",
+    "/rpc/firewall/bans",
+    "/rpc/firewall/exposure",
+    "/rpc/services/list",
+    "/rpc/services/get",
+    "/rpc/services/logs",
+    "/rpc/services/processes",
+    "/rpc/services/port_range",
+];
+
+/// Whether the server function at `path` only reads (see [`READ_ONLY_ENDPOINTS`]).
+pub fn is_read_only_endpoint(path: &str) -> bool {
+    READ_ONLY_ENDPOINTS.contains(&path)
+}
 
 use crate::model::error::AppError;
 use crate::model::{FirewallCapability, ShellInfo};

@@ -5,10 +5,14 @@
 //! address that used up its failed logins (or wrong current passwords) is refused for the ban time and
 //! banned at the kernel for as long.
 //!
-//! Inside: `credentials` (users, sessions, password change: [`Auth`]), `tokens` (API tokens), `throttle`
-//! (the pure per-address window), `secrets` (random secrets, argon2id), `records` (what is stored).
+//! Inside: `credentials` (users, sessions: [`Auth`]), `login` (the login check and the hashing gate),
+//! `password` (the password change), `tokens` (API tokens with scope and expiry), `throttle` (the pure
+//! per-source window: an IPv4 address or an IPv6 /64), `secrets` (random secrets, argon2id), `records`
+//! (what is stored).
 
 pub mod credentials;
+pub mod login;
+mod password;
 pub mod records;
 pub mod secrets;
 pub mod throttle;
@@ -18,7 +22,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::model::admin::{ActorKind, ApiToken, CreatedToken, PasswordChange};
+use app::model::admin::{
+    ActorKind, ApiToken, CreatedToken, PasswordChange, TokenRequest, TokenScope,
+};
 use app::model::FieldError;
 
 use crate::audit::Actor;
@@ -60,6 +66,9 @@ pub enum CredentialError {
     /// Too many wrong passwords from this address: refused for the given time.
     #[error("too many wrong passwords from this address; try again in {} s", .0.as_secs().max(1))]
     Throttled(Duration),
+    /// Every password-hashing slot is busy: refused at once, try again after the given time.
+    #[error("Warden is checking too many passwords right now; try again in {} s", .0.as_secs().max(1))]
+    Busy(Duration),
     #[error(transparent)]
     Internal(#[from] AuthError),
 }
@@ -83,6 +92,8 @@ fn summarize(errors: &[FieldError]) -> String {
 pub struct Principal {
     pub username: String,
     pub kind: TokenKind,
+    /// What the credential may do (login sessions: admin).
+    pub scope: TokenScope,
     /// The digest key of the token used (to revoke it on logout).
     pub token_key: String,
 }
@@ -108,9 +119,18 @@ impl Principal {
 /// The outcome of a login attempt.
 #[derive(Debug)]
 pub enum LoginOutcome {
-    Ok { token: String, expires_at: i64 },
+    Ok {
+        token: String,
+        expires_at: i64,
+    },
     Invalid,
-    Throttled { retry_after: Duration },
+    Throttled {
+        retry_after: Duration,
+    },
+    /// Every password-hashing slot was busy: nothing was checked (and nothing counted).
+    Busy {
+        retry_after: Duration,
+    },
 }
 
 /// The longest user name and password a login attempt is checked with (longer ones fail at once, without
@@ -187,9 +207,12 @@ impl Access {
                 Ok(outcome)
             }
             LoginOutcome::Throttled { .. } => {
-                tracing::warn!(client = %addr, "login throttled");
                 let retry_after = self.block_and_ban(addr).await;
                 Ok(LoginOutcome::Throttled { retry_after })
+            }
+            LoginOutcome::Busy { .. } => {
+                tracing::warn!(client = %addr, "login refused: every password-hashing slot is busy");
+                Ok(outcome)
             }
         }
     }
@@ -221,7 +244,6 @@ impl Access {
             .await;
         match result {
             Err(CredentialError::Throttled(_)) => {
-                tracing::warn!(client = %addr, "password change throttled");
                 Err(CredentialError::Throttled(self.block_and_ban(addr).await))
             }
             other => other,
@@ -237,16 +259,19 @@ impl Access {
     }
 
     /// An address used up its failed logins (or wrong current passwords): logins and password changes
-    /// from it are refused for `ban_secs`, and it is banned at the kernel for as long (unless it is
-    /// protected: loopback, an administering address); afterwards it starts afresh. Returns how long the
-    /// block lasts.
+    /// from it (IPv6: from its /64) are refused for `ban_secs`, and the attempt that starts the block
+    /// bans it at the kernel for as long (unless it is protected: loopback, an administering address);
+    /// afterwards it starts afresh. Returns how long the block lasts.
     async fn block_and_ban(&self, addr: IpAddr) -> Duration {
         let ban = self.inner.settings.current().ban;
-        let retry_after = self
+        let (retry_after, started) = self
             .inner
             .auth
             .block_address(addr, Duration::from_secs(ban.ban_secs));
-        self.inner.firewall.ban_failed_logins(addr).await;
+        if started {
+            tracing::warn!(client = %addr, "too many failed logins: blocked");
+            self.inner.firewall.ban_failed_logins(addr).await;
+        }
         retry_after
     }
 
@@ -257,13 +282,14 @@ impl Access {
         self.inner.auth.api_tokens(username)
     }
 
-    /// Creates a named API token for `username`; the secret is in the answer only.
+    /// Creates a named API token for `username` with the request's scope and expiry; the secret is in
+    /// the answer only.
     pub async fn create_api_token(
         &self,
         username: &str,
-        name: &str,
+        request: &TokenRequest,
     ) -> Result<CreatedToken, CredentialError> {
-        self.inner.auth.create_api_token(username, name).await
+        self.inner.auth.create_api_token(username, request).await
     }
 
     /// Revokes `username`'s API token `id`; it stops working at once.

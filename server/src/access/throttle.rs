@@ -1,169 +1,228 @@
-//! The per-address failed-login throttle: a pure sliding window of failures per address, and blocks of
-//! addresses that used up their failures. Fed by the access domain; no I/O.
+//! The failed-login throttle: a pure sliding window of failures per *source* — an IPv4 address, or the
+//! /64 of an IPv6 address (the network a ban covers, [`warden_firewall::ban_network`]; IPv4-mapped
+//! IPv6 addresses count as their IPv4 address) — and blocks of sources that used up their failures.
+//! Fed by the access domain; no I/O.
+//!
+//! An attempt takes its slot in the count *before* its password is checked ([`LoginThrottle::begin`]),
+//! so N parallel attempts cannot get more than the allowance checked; a success forgets the source's
+//! failures, an attempt refused before any check gives its slot back. The state is bounded: expired
+//! entries are swept, and at most [`MAX_SOURCES`] sources are tracked (past that, the sources quiet for
+//! the longest are forgotten first; blocked sources are kept, the kernel bans them anyway).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-/// Per-address failed-login counting: a pure sliding window, fed by the HTTP layer. An address that used
-/// up its failures is blocked for the ban duration (see [`LoginThrottle::block`]); when the block ends it
-/// starts afresh, like the kernel ban that accompanies it.
+use warden_firewall::{ban_network, IpNetwork};
+
+/// The most sources tracked at once (each holds at most `max_failures` instants).
+pub const MAX_SOURCES: usize = 10_000;
+/// How often (in attempts) expired entries are swept when the map is not full.
+const SWEEP_EVERY: u32 = 256;
+
+/// What the throttle counts failures of: an IPv4 address or an IPv6 /64 (IPv4-mapped addresses as
+/// IPv4).
+pub fn source_of(addr: IpAddr) -> IpNetwork {
+    ban_network(addr.to_canonical())
+}
+
+/// One attempt's slot in its source's count, from [`LoginThrottle::begin`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    source: IpNetwork,
+    at: Instant,
+}
+
+impl Slot {
+    /// The source (address or /64) the attempt counts for.
+    pub fn source(&self) -> IpNetwork {
+        self.source
+    }
+}
+
+/// Why [`LoginThrottle::begin`] refused an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused {
+    /// How long until the source may try again (at least 1 s).
+    pub retry_after: Duration,
+    /// Whether the source is blocked already (else it has just used up its failures and the caller
+    /// should block it, see [`LoginThrottle::block`]).
+    pub blocked: bool,
+}
+
+#[derive(Debug, Default)]
+struct Entry {
+    /// Failures in the window, oldest first; includes the slots of attempts still being checked.
+    failures: VecDeque<Instant>,
+    blocked_until: Option<Instant>,
+    last_seen: Option<Instant>,
+}
+
+impl Entry {
+    fn prune(&mut self, now: Instant, window: Duration) {
+        while self
+            .failures
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) > window)
+        {
+            self.failures.pop_front();
+        }
+        if self.blocked_until.is_some_and(|until| until <= now) {
+            // The block is over: the source starts afresh, like the kernel ban that went with it.
+            self.blocked_until = None;
+            self.failures.clear();
+        }
+    }
+
+    fn is_idle(&self) -> bool {
+        self.failures.is_empty() && self.blocked_until.is_none()
+    }
+}
+
+/// Per-source failed-login counting (see the module docs).
 #[derive(Debug, Default)]
 pub struct LoginThrottle {
-    failures: HashMap<IpAddr, VecDeque<Instant>>,
-    blocked: HashMap<IpAddr, Instant>,
+    entries: HashMap<IpNetwork, Entry>,
+    since_sweep: u32,
 }
 
 impl LoginThrottle {
-    fn prune(&mut self, addr: IpAddr, now: Instant, window: Duration) -> usize {
-        let Some(q) = self.failures.get_mut(&addr) else {
-            return 0;
-        };
-        while q.front().is_some_and(|t| now.duration_since(*t) > window) {
-            q.pop_front();
-        }
-        let n = q.len();
-        if n == 0 {
-            self.failures.remove(&addr);
-        }
-        n
+    /// How many sources are tracked.
+    pub fn len(&self) -> usize {
+        self.entries.len()
     }
 
-    /// `Err(retry_after)` when `addr` has used up its failures in the window.
-    pub fn check(
+    /// Whether no source is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// An attempt from `addr` at `now`: takes a slot in its source's count and returns it, or refuses
+    /// when the source is blocked or has `max` failures (counting attempts still being checked) in the
+    /// `window`.
+    pub fn begin(
         &mut self,
         addr: IpAddr,
         now: Instant,
         max: u32,
         window: Duration,
-    ) -> Result<(), Duration> {
-        if let Some(until) = self.blocked.get(&addr).copied() {
-            if now < until {
-                return Err((until - now).max(Duration::from_secs(1)));
+    ) -> Result<Slot, Refused> {
+        let source = source_of(addr);
+        self.make_room(source, now, window);
+        let entry = self.entries.entry(source).or_default();
+        entry.prune(now, window);
+        entry.last_seen = Some(now);
+        if let Some(until) = entry.blocked_until {
+            return Err(Refused {
+                retry_after: (until - now).max(Duration::from_secs(1)),
+                blocked: true,
+            });
+        }
+        if entry.failures.len() >= max as usize {
+            let oldest = entry.failures.front().copied().unwrap_or(now);
+            let retry = window.saturating_sub(now.saturating_duration_since(oldest));
+            return Err(Refused {
+                retry_after: retry.max(Duration::from_secs(1)),
+                blocked: false,
+            });
+        }
+        entry.failures.push_back(now);
+        Ok(Slot { source, at: now })
+    }
+
+    /// The attempt of `slot` was never checked (refused for another reason): its slot is given back.
+    pub fn release(&mut self, slot: Slot) {
+        if let Some(entry) = self.entries.get_mut(&slot.source) {
+            if let Some(i) = entry.failures.iter().rposition(|t| *t == slot.at) {
+                entry.failures.remove(i);
             }
-            // The block is over: the address starts afresh.
-            self.blocked.remove(&addr);
-            self.failures.remove(&addr);
+            if entry.is_idle() {
+                self.entries.remove(&slot.source);
+            }
         }
-        let n = self.prune(addr, now, window);
-        if n >= max as usize {
-            let oldest = self
-                .failures
-                .get(&addr)
-                .and_then(|q| q.front().copied())
-                .unwrap_or(now);
-            let retry = window.saturating_sub(now.duration_since(oldest));
-            return Err(retry.max(Duration::from_secs(1)));
+    }
+
+    /// The attempt of `slot` succeeded: the source's failures are forgotten (its slot with them).
+    pub fn succeeded(&mut self, slot: Slot) {
+        if let Some(entry) = self.entries.get_mut(&slot.source) {
+            entry.failures.clear();
+            if entry.is_idle() {
+                self.entries.remove(&slot.source);
+            }
         }
-        Ok(())
     }
 
-    /// Records a failure; returns the number of failures now in the window.
-    pub fn record_failure(&mut self, addr: IpAddr, now: Instant, window: Duration) -> usize {
-        self.prune(addr, now, window);
-        let q = self.failures.entry(addr).or_default();
-        q.push_back(now);
-        q.len()
-    }
-
-    pub fn record_success(&mut self, addr: IpAddr) {
-        self.failures.remove(&addr);
-    }
-
-    /// Lifts the block and forgets the failures of `addr` (for an IPv6 address: of its whole /64, the
-    /// unit the firewall bans), when an administrator removes its ban.
+    /// Lifts the block and forgets the failures of the source of `addr` (for an IPv6 address its /64,
+    /// the unit the firewall bans), when an administrator removes its ban.
     pub fn lift(&mut self, addr: IpAddr) {
-        let covers = |other: &IpAddr| match (addr, other) {
-            (IpAddr::V6(a), IpAddr::V6(b)) => a.segments()[..4] == b.segments()[..4],
-            _ => addr == *other,
-        };
-        self.blocked.retain(|other, _| !covers(other));
-        self.failures.retain(|other, _| !covers(other));
+        self.entries.remove(&source_of(addr));
     }
 
-    /// Blocks `addr` for `duration` from `now` unless it is blocked already; returns how long the block
-    /// still lasts.
-    pub fn block(&mut self, addr: IpAddr, now: Instant, duration: Duration) -> Duration {
-        let until = self.blocked.entry(addr).or_insert(now + duration);
-        if *until <= now {
-            *until = now + duration;
+    /// Blocks the source of `addr` for `duration` from `now` unless it is blocked already. Returns how
+    /// long the block still lasts, and whether this call started it.
+    pub fn block(&mut self, addr: IpAddr, now: Instant, duration: Duration) -> (Duration, bool) {
+        let entry = self.entries.entry(source_of(addr)).or_default();
+        entry.last_seen = Some(now);
+        let started = match entry.blocked_until {
+            Some(until) if until > now => false,
+            _ => {
+                entry.blocked_until = Some(now + duration);
+                true
+            }
+        };
+        let until = entry.blocked_until.unwrap_or(now);
+        ((until - now).max(Duration::from_secs(1)), started)
+    }
+
+    /// Drops every entry that holds nothing any more (failures aged out, block over).
+    pub fn sweep(&mut self, now: Instant, window: Duration) {
+        self.entries.retain(|_, entry| {
+            entry.prune(now, window);
+            !entry.is_idle()
+        });
+        self.since_sweep = 0;
+    }
+
+    /// Keeps the map bounded before `source` is looked up: a periodic sweep, and when the map is full
+    /// and `source` is new, the quietest unblocked eighth of the sources is forgotten.
+    fn make_room(&mut self, source: IpNetwork, now: Instant, window: Duration) {
+        self.since_sweep += 1;
+        if self.since_sweep >= SWEEP_EVERY {
+            self.sweep(now, window);
         }
-        (*until - now).max(Duration::from_secs(1))
+        if self.entries.len() < MAX_SOURCES || self.entries.contains_key(&source) {
+            return;
+        }
+        self.sweep(now, window);
+        if self.entries.len() < MAX_SOURCES {
+            return;
+        }
+        let mut quiet: Vec<(Option<Instant>, IpNetwork)> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| e.blocked_until.is_none())
+            .map(|(k, e)| (e.last_seen, *k))
+            .collect();
+        quiet.sort_unstable_by_key(|(seen, _)| *seen);
+        let evict = (MAX_SOURCES / 8).max(1);
+        for (_, key) in quiet.into_iter().take(evict) {
+            self.entries.remove(&key);
+        }
+        if self.entries.len() >= MAX_SOURCES {
+            // Every source is blocked: forget the blocks that end first (the kernel still bans them).
+            let mut blocked: Vec<(Option<Instant>, IpNetwork)> = self
+                .entries
+                .iter()
+                .map(|(k, e)| (e.blocked_until, *k))
+                .collect();
+            blocked.sort_unstable_by_key(|(until, _)| *until);
+            for (_, key) in blocked.into_iter().take(evict) {
+                self.entries.remove(&key);
+            }
+        }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn throttle_window() {
-        let mut t = LoginThrottle::default();
-        let a: IpAddr = "192.0.2.7".parse().unwrap();
-        let b: IpAddr = "192.0.2.8".parse().unwrap();
-        let w = Duration::from_secs(600);
-        let t0 = Instant::now();
-        for i in 0..3 {
-            assert!(t.check(a, t0, 3, w).is_ok(), "attempt {i}");
-            t.record_failure(a, t0, w);
-        }
-        let retry = t.check(a, t0, 3, w).unwrap_err();
-        assert!(retry <= w && retry >= Duration::from_secs(1));
-        assert!(
-            t.check(b, t0, 3, w).is_ok(),
-            "other addresses are unaffected"
-        );
-        // After the window the failures age out.
-        assert!(t.check(a, t0 + w + Duration::from_secs(1), 3, w).is_ok());
-    }
-
-    #[test]
-    fn a_block_lasts_its_duration_then_the_address_starts_afresh() {
-        let mut t = LoginThrottle::default();
-        let a: IpAddr = "192.0.2.7".parse().unwrap();
-        let w = Duration::from_secs(600);
-        let ban = Duration::from_secs(4);
-        let t0 = Instant::now();
-        for _ in 0..3 {
-            t.record_failure(a, t0, w);
-        }
-        assert!(t.check(a, t0, 3, w).is_err());
-        assert_eq!(t.block(a, t0, ban), ban);
-        // A second throttled attempt does not extend the block.
-        assert_eq!(
-            t.block(a, t0 + Duration::from_secs(2), ban),
-            Duration::from_secs(2)
-        );
-        assert_eq!(
-            t.check(a, t0 + Duration::from_secs(3), 3, w).unwrap_err(),
-            Duration::from_secs(1)
-        );
-        // The block ends before the window: the old failures are forgotten with it.
-        let later = t0 + ban + Duration::from_millis(1);
-        assert!(t.check(a, later, 3, w).is_ok());
-        t.record_failure(a, later, w);
-        assert!(t.check(a, later, 3, w).is_ok(), "one failure, not four");
-    }
-
-    #[test]
-    fn lifting_a_block_clears_the_address_or_its_v6_64() {
-        let mut t = LoginThrottle::default();
-        let w = Duration::from_secs(600);
-        let t0 = Instant::now();
-        let v4: IpAddr = "192.0.2.7".parse().unwrap();
-        let v6: IpAddr = "2001:db8:1:2::5".parse().unwrap();
-        let v6_same_64: IpAddr = "2001:db8:1:2::99".parse().unwrap();
-        let v6_other_64: IpAddr = "2001:db8:1:3::5".parse().unwrap();
-        for a in [v4, v6, v6_other_64] {
-            t.record_failure(a, t0, w);
-            t.block(a, t0, w);
-        }
-        t.lift("2001:db8:1:2::".parse().unwrap());
-        assert!(t.check(v6, t0, 1, w).is_ok());
-        assert!(t.check(v6_same_64, t0, 1, w).is_ok());
-        assert!(t.check(v6_other_64, t0, 1, w).is_err());
-        assert!(t.check(v4, t0, 1, w).is_err());
-        t.lift(v4);
-        assert!(t.check(v4, t0, 1, w).is_ok());
-    }
-}
+#[path = "throttle_tests.rs"]
+mod tests;

@@ -1,14 +1,18 @@
-//! API tokens: named, long-lived bearer tokens of a user, listed without their secrets, created (the
-//! secret shown once) and revoked. An `impl` block of [`Auth`], over the same tokens tree as sessions.
+//! API tokens: named bearer tokens of a user, each with a scope (admin, or read-only) and an optional
+//! expiry, listed without their secrets, created (the secret shown once) and revoked. An `impl` block
+//! of [`Auth`], over the same tokens tree as sessions. The scope is enforced by the HTTP auth gate
+//! (`http::middleware`); an expired token no longer authenticates (`Auth::authenticate`).
 
-use app::model::admin::{validate_token_name, ApiToken, CreatedToken};
+use app::model::admin::{
+    parse_token_expiry, validate_token_request, ApiToken, CreatedToken, TokenRequest,
+};
 use app::model::FieldError;
 
 use super::credentials::Auth;
 use super::records::{TokenKind, TokenRecord};
 use super::secrets::{new_secret, token_key};
 use super::{AuthError, CredentialError};
-use crate::clock::{now_rfc3339, unix_to_rfc3339};
+use crate::clock::{now_rfc3339, now_unix, unix_to_rfc3339};
 
 /// Serialises API token creation, so two concurrent requests cannot create the same name twice.
 static TOKEN_WRITES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -29,6 +33,8 @@ impl Auth {
                     name,
                     created_at: r.created_at,
                     last_used_at: r.last_used_at.map(unix_to_rfc3339),
+                    scope: r.scope.into(),
+                    expires_at: r.expires_at.map(unix_to_rfc3339),
                 }),
                 TokenKind::Session => None,
             })
@@ -37,15 +43,16 @@ impl Auth {
         Ok(tokens)
     }
 
-    /// Creates a named API token for `username`; the secret is in the answer only.
+    /// Creates a named API token for `username` with the request's scope and expiry; the secret is in
+    /// the answer only.
     pub async fn create_api_token(
         &self,
         username: &str,
-        name: &str,
+        request: &TokenRequest,
     ) -> Result<CreatedToken, CredentialError> {
-        let result = self.create_api_token_unaudited(username, name).await;
+        let result = self.create_api_token_unaudited(username, request).await;
         self.audit
-            .record_result("token.create", name, &result)
+            .record_result("token.create", &request.name, &result)
             .await;
         result
     }
@@ -53,12 +60,19 @@ impl Auth {
     async fn create_api_token_unaudited(
         &self,
         username: &str,
-        name: &str,
+        request: &TokenRequest,
     ) -> Result<CreatedToken, CredentialError> {
-        let errors = validate_token_name(name);
+        let errors = validate_token_request(request, now_unix());
         if !errors.is_empty() {
             return Err(CredentialError::Invalid(errors));
         }
+        let name = request.name.as_str();
+        let expires_at = match &request.expires_at {
+            Some(text) => Some(parse_token_expiry(text).map_err(|why| {
+                CredentialError::Invalid(vec![FieldError::new("expires_at", why)])
+            })?),
+            None => None,
+        };
         let _guard = TOKEN_WRITES.lock().await;
         if self.api_tokens(username)?.iter().any(|t| t.name == name) {
             return Err(CredentialError::Conflict(vec![FieldError::new(
@@ -78,16 +92,19 @@ impl Auth {
                     name: name.to_string(),
                 },
                 created_at: created_at.clone(),
-                expires_at: None,
+                expires_at,
                 last_used_at: None,
+                scope: request.scope.into(),
             },
         )?;
-        self.store.flush().await?;
+        self.flush().await?;
         Ok(CreatedToken {
             id,
             name: name.to_string(),
             token: secret,
             created_at,
+            scope: request.scope,
+            expires_at: expires_at.map(unix_to_rfc3339),
         })
     }
 
@@ -108,7 +125,7 @@ impl Auth {
             TokenKind::Session => String::new(),
         };
         self.tokens.remove(&key)?;
-        self.store.flush().await?;
+        self.flush().await?;
         self.audit.record("token.revoke", &name, Ok(())).await;
         Ok(())
     }

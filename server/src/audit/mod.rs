@@ -7,16 +7,20 @@
 //! settings, supervisor, firewall) records each action once, where it happens, with
 //! [`AuditLog::record`]. REST handlers and the UI's server functions both reach the same domain calls, so
 //! both are audited by the same line. Outside a request (timers, start-up) the actor is Warden itself.
-//! Entries are stored as [`record::AuditRecord`]s, not as the wire DTO.
+//! Entries are stored as [`record::AuditRecord`]s, not as the wire DTO. Failed logins are aggregated per
+//! source and minute (`failed_logins.rs`), so guessing cannot push older evidence out of the log.
 
+mod failed_logins;
 pub mod record;
 
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 
 use app::model::admin::{ActorKind, AuditEntry, AuditOutcome};
 
 use crate::clock::now_rfc3339;
 use crate::store::{trees, Collection, Store, StoreError};
+use failed_logins::Aggregates;
 use record::AuditRecord;
 
 /// How many entries the log keeps; older ones are dropped as new ones arrive.
@@ -88,6 +92,8 @@ pub struct AuditLog {
     store: Store,
     entries: Collection<AuditRecord>,
     max_entries: u64,
+    /// The failed-login entries of the current minute (shared by every clone).
+    failed_logins: Arc<Mutex<Aggregates>>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -106,6 +112,7 @@ impl AuditLog {
             store: store.clone(),
             entries: store.collection(trees::AUDIT)?,
             max_entries: MAX_ENTRIES,
+            failed_logins: Arc::default(),
         })
     }
 
@@ -171,13 +178,20 @@ impl AuditLog {
             target: clean(target),
             outcome: outcome.into(),
             detail,
+            count: None,
         };
         self.entries.insert(&key(id), &entry)?;
+        self.trim(id)?;
+        self.store.flush().await
+    }
+
+    /// Drops the entries older than the newest [`MAX_ENTRIES`] (`id` being the newest).
+    fn trim(&self, id: u64) -> Result<(), StoreError> {
         if id > self.max_entries {
             self.entries
                 .remove_before(&key(id - self.max_entries + 1))?;
         }
-        self.store.flush().await
+        Ok(())
     }
 
     /// The newest `limit` entries (at most [`MAX_LIMIT`]), newest first.

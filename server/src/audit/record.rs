@@ -19,6 +19,9 @@ pub struct AuditRecord {
     pub target: String,
     pub outcome: StoredOutcome,
     pub detail: Option<String>,
+    /// How many times it happened, for an aggregated entry (failed logins); absent for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +92,7 @@ impl From<AuditRecord> for AuditEntry {
             target: r.target,
             outcome: r.outcome.into(),
             detail: r.detail,
+            count: r.count,
         }
     }
 }

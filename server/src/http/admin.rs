@@ -41,7 +41,10 @@ async fn list_tokens(
 
 #[utoipa::path(post, path = "/tokens", tag = TAG_AUTH, operation_id = "create_token",
     request_body = TokenRequest,
-    responses((status = 201, description = "Created; `token` is the secret, shown only this once", body = CreatedToken)))]
+    responses(
+        (status = 201, description = "Created; `token` is the secret, shown only this once", body = CreatedToken),
+        (status = 422, description = "An invalid name, or an `expires_at` that is not a future RFC 3339 time", body = super::error::ErrorResponse),
+    ))]
 async fn create_token(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -49,7 +52,7 @@ async fn create_token(
 ) -> Result<Response, ApiError> {
     let created = state
         .access
-        .create_api_token(&principal.username, &req.name)
+        .create_api_token(&principal.username, &req)
         .await?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }

@@ -65,7 +65,7 @@ async fn attempt(
     responses(
         (status = 200, description = "Logged in: a session token (also set as the session cookie)", body = LoginResponse),
         (status = 401, description = "Wrong user name or password", body = super::error::ErrorResponse),
-        (status = 429, description = "Too many failed attempts from this address (see Retry-After)", body = super::error::ErrorResponse),
+        (status = 429, description = "Too many failed attempts from this address, or its IPv6 /64; or every password-hashing slot is busy (see Retry-After)", body = super::error::ErrorResponse),
     ))]
 pub async fn api_login(
     State(state): State<AppState>,
@@ -89,6 +89,11 @@ pub async fn api_login(
         LoginOutcome::Throttled { retry_after } => {
             Err(ApiError::rate_limited(retry_after.as_secs().max(1)))
         }
+        LoginOutcome::Busy { retry_after } => Err(ApiError {
+            message: "Warden is checking too many passwords right now; try again in a moment."
+                .into(),
+            ..ApiError::rate_limited(retry_after.as_secs().max(1))
+        }),
     }
 }
 
@@ -135,7 +140,7 @@ pub async fn form_login(
         )
             .into_response(),
         Ok(LoginOutcome::Invalid) => Redirect::to("/login?error=invalid").into_response(),
-        Ok(LoginOutcome::Throttled { .. }) => {
+        Ok(LoginOutcome::Throttled { .. } | LoginOutcome::Busy { .. }) => {
             Redirect::to("/login?error=throttled").into_response()
         }
         Err(e) => e.into_response(),

@@ -1,6 +1,7 @@
 //! Request guards applied to the whole router: the CSRF guard (mutations from a foreign origin are refused
-//! unless they authenticate with a bearer token), the API/server-function authentication gate, the page
-//! guard (unauthenticated page loads go to /login), and the security headers on every response.
+//! unless they authenticate with a bearer token), the API/server-function authentication gate (which also
+//! refuses every mutation to a read-only token, [`read_only_may`]), the page guard (unauthenticated page
+//! loads go to /login), and the security headers on every response.
 
 use std::net::SocketAddr;
 
@@ -28,6 +29,15 @@ pub fn is_public_path(path: &str) -> bool {
 
 fn is_safe_method(m: &Method) -> bool {
     matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Whether a read-only credential may make this request: REST reads (GET/HEAD) and the server functions
+/// listed as reads (`app::rpc::READ_ONLY_ENDPOINTS`); everything else changes something.
+pub fn read_only_may(method: &Method, path: &str) -> bool {
+    if path.starts_with("/rpc/") {
+        return app::rpc::is_read_only_endpoint(path);
+    }
+    matches!(*method, Method::GET | Method::HEAD)
 }
 
 /// True when the request's `Origin` (or, lacking it, `Sec-Fetch-Site`) says it comes from another site.
@@ -101,6 +111,10 @@ pub async fn auth_gate(State(state): State<AppState>, mut req: Request, next: Ne
             // Pages are for browsers: a bearer token alone does not open them.
             if !is_machine_path && source == CredentialSource::Bearer {
                 return Redirect::to("/login").into_response();
+            }
+            if !p.scope.may_mutate() && !read_only_may(req.method(), &path) {
+                return ApiError::forbidden("This token is read-only: it may not change anything.")
+                    .into_response();
             }
             let actor = p.actor(address);
             req.extensions_mut().insert(p);
@@ -254,6 +268,25 @@ mod tests {
             ("origin", "https://warden.example:8443"),
         ]);
         assert!(!is_cross_origin(&with_host, Some("ignored:1")));
+    }
+
+    #[test]
+    fn read_only_credentials_may_only_read() {
+        assert!(read_only_may(&Method::GET, "/api/v1/services"));
+        assert!(read_only_may(&Method::HEAD, "/api/v1/services"));
+        for m in [
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ] {
+            assert!(!read_only_may(&m, "/api/v1/services"), "{m}");
+        }
+        assert!(read_only_may(&Method::POST, "/rpc/services/list"));
+        assert!(!read_only_may(&Method::POST, "/rpc/services/create"));
+        assert!(!read_only_may(&Method::GET, "/rpc/services/create"));
+        assert!(!read_only_may(&Method::POST, "/rpc/some/new/function"));
     }
 
     #[test]

@@ -131,6 +131,23 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
         utoipa::openapi::security::SecurityRequirement::new(COOKIE_SCHEME, Vec::<String>::new()),
     ]);
     for item in doc.paths.paths.values_mut() {
+        let mutations = [
+            item.put.as_mut(),
+            item.post.as_mut(),
+            item.delete.as_mut(),
+            item.patch.as_mut(),
+        ];
+        for op in mutations.into_iter().flatten().filter(|op| !is_public(op)) {
+            op.responses
+                .responses
+                .entry("403".to_string())
+                .or_insert_with(|| {
+                    error_response(
+                        "Refused: a read-only API token (scope `read`) may not change anything, \
+                         or a cookie-authenticated request came from a foreign origin",
+                    )
+                });
+        }
         for op in operations_mut(item) {
             let public = is_public(op);
             let responses = &mut op.responses.responses;

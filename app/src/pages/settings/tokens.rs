@@ -1,12 +1,13 @@
-//! The API tokens card of the settings page: create a token (its secret shown once, with a copy button),
-//! list them with creation and last-use times, revoke one after a confirmation.
+//! The API tokens card of the settings page: create a token with a scope (admin or read-only) and an
+//! optional expiry date (its secret shown once, with a copy button), list them with scope, expiry,
+//! creation and last-use times, revoke one after a confirmation.
 
 use leptos::prelude::*;
 
 use super::FieldMessage;
 use crate::components::live_form::use_form_live;
 use crate::components::toast::use_toasts;
-use crate::model::admin::{validate_token_name, CreatedToken};
+use crate::model::admin::{validate_token_request, CreatedToken, TokenRequest, TokenScope};
 use crate::model::error::AppError;
 use crate::model::FieldError;
 use crate::rpc::{create_token, list_tokens, revoke_token};
@@ -28,13 +29,15 @@ pub(super) fn TokensCard() -> impl IntoView {
     let refresh = RwSignal::new(0u32);
     let tokens = Resource::new(move || refresh.get(), |_| list_tokens());
     let name = RwSignal::new(String::new());
+    let scope = RwSignal::new(String::from("admin"));
+    let expires_on = RwSignal::new(String::new());
     let errors = RwSignal::new(Vec::<FieldError>::new());
     let fresh = RwSignal::new(None::<CreatedToken>);
     let confirming = RwSignal::new(None::<String>);
 
-    let create = Action::new(move |name: &String| {
-        let name = name.clone();
-        async move { create_token(name).await }
+    let create = Action::new(move |request: &TokenRequest| {
+        let request = request.clone();
+        async move { create_token(request.name, Some(request.scope), request.expires_at).await }
     });
     Effect::new(move |_| {
         if let Some(result) = create.value().get() {
@@ -42,6 +45,7 @@ pub(super) fn TokensCard() -> impl IntoView {
                 Ok(created) => {
                     errors.set(Vec::new());
                     name.set(String::new());
+                    expires_on.set(String::new());
                     toasts.success(format!(
                         "Token {} created. Copy it now: it is shown only once.",
                         created.name
@@ -72,10 +76,14 @@ pub(super) fn TokensCard() -> impl IntoView {
     });
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let n = name.get_untracked();
-        let problems = validate_token_name(&n);
+        let request = token_request(
+            name.get_untracked(),
+            &scope.get_untracked(),
+            &expires_on.get_untracked(),
+        );
+        let problems = validate_token_request(&request, now_unix());
         if problems.is_empty() {
-            create.dispatch(n);
+            create.dispatch(request);
         } else {
             errors.set(problems);
         }
@@ -122,6 +130,18 @@ pub(super) fn TokensCard() -> impl IntoView {
                     <button type="submit" class="btn primary" data-testid="token-create">"Create"</button>
                 </div>
                 <FieldMessage errors name="name"/>
+                <div class="token-options">
+                    <label for="token_scope">"Scope"</label>
+                    <select id="token_scope" data-testid="token-scope" prop:value=move || scope.get()
+                        on:change=move |ev| scope.set(event_target_value(&ev))
+                        on:input=move |ev| scope.set(event_target_value(&ev))>
+                        <option value="admin">"admin: may change everything"</option>
+                        <option value="read">"read: may only read"</option>
+                    </select>
+                    <label for="token_expires">"Expires on (UTC, empty: never)"</label>
+                    <input id="token_expires" type="date" data-testid="token-expires" bind:value=expires_on/>
+                </div>
+                <FieldMessage errors name="expires_at"/>
             </form>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || tokens.get().map(|result| match result {
@@ -129,7 +149,7 @@ pub(super) fn TokensCard() -> impl IntoView {
                     Ok(list) if list.is_empty() => view! { <p class="muted" data-testid="no-tokens">"No API tokens."</p> }.into_any(),
                     Ok(list) => view! {
                         <table class="table tokens" data-testid="token-table">
-                            <thead><tr><th>"Name"</th><th>"Created"</th><th>"Last used"</th><th><span class="sr-only">"Actions"</span></th></tr></thead>
+                            <thead><tr><th>"Name"</th><th>"Scope"</th><th>"Expires"</th><th>"Created"</th><th>"Last used"</th><th><span class="sr-only">"Actions"</span></th></tr></thead>
                             <tbody>
                                 {list.into_iter().map(|t| {
                                     let id = t.id.clone();
@@ -139,6 +159,8 @@ pub(super) fn TokensCard() -> impl IntoView {
                                     view! {
                                         <tr data-testid="token-row" data-token-name=t.name.clone()>
                                             <td>{t.name.clone()}</td>
+                                            <td data-testid="token-scope-cell">{t.scope.as_str()}</td>
+                                            <td data-testid="token-expires-cell">{t.expires_at.as_deref().map(short_time).unwrap_or_else(|| "never".into())}</td>
                                             <td><time>{short_time(&t.created_at)}</time></td>
                                             <td>{t.last_used_at.as_deref().map(short_time).unwrap_or_else(|| "never".into())}</td>
                                             <td class="actions">
@@ -177,6 +199,40 @@ pub(super) fn TokensCard() -> impl IntoView {
         </section>
     }
     .into_any()
+}
+
+/// The request the form describes: `expires_on` is a date (`2027-01-31`, the end of that day UTC) or
+/// empty for never; anything else is passed on as typed, for the shared validation to name.
+fn token_request(name: String, scope: &str, expires_on: &str) -> TokenRequest {
+    let expires_on = expires_on.trim();
+    let expires_at = match expires_on {
+        "" => None,
+        day if day.len() == 10 => Some(format!("{day}T23:59:59Z")),
+        other => Some(other.to_string()),
+    };
+    TokenRequest {
+        name,
+        scope: if scope == "read" {
+            TokenScope::Read
+        } else {
+            TokenScope::Admin
+        },
+        expires_at,
+    }
+}
+
+/// Now, in Unix seconds (the browser's clock; the server checks again with its own).
+fn now_unix() -> i64 {
+    #[cfg(feature = "hydrate")]
+    {
+        (js_sys::Date::now() / 1000.0) as i64
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
+    }
 }
 
 /// `2026-11-24 09:01` from an RFC 3339 time (UTC).
