@@ -7,7 +7,9 @@
 //!   start with umask 022 (`supervisor::spawn::SERVICE_UMASK`).
 //! - [`prepare_data_dir`] creates the data dir with mode 0700 and tightens an older data dir: every
 //!   directory and file Warden owns under it loses its group and other permissions (the change is
-//!   logged). Symbolic links are not followed, and what another user owns is left alone.
+//!   logged). Symbolic links are not followed, and what another user owns is left alone. A path that
+//!   cannot be changed (a read-only mount) is logged and skipped: opening the store reports such a
+//!   data dir with the error that names the problem.
 
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
@@ -27,16 +29,24 @@ pub fn restrict_new_files() {
 }
 
 /// Creates `data_dir` (mode 0700) if needed and takes group and other permissions away from
-/// everything Warden owns in it. Says in the log what it tightened.
+/// everything Warden owns in it. Says in the log what it tightened and what it could not.
 pub fn prepare_data_dir(data_dir: &Path) -> io::Result<()> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(data_dir)?;
-    let tightened = tighten(data_dir)?;
-    if let Some(first) = tightened.first() {
+    let Tightened { changed, failed } = tighten(data_dir);
+    if let Some((path, error)) = failed.first() {
         tracing::warn!(
-            count = tightened.len(),
+            count = failed.len(),
+            first = %path.display(),
+            %error,
+            "cannot take read access away from other users on paths of the data dir"
+        );
+    }
+    if let Some(first) = changed.first() {
+        tracing::warn!(
+            count = changed.len(),
             first = %first.display(),
             data_dir = %data_dir.display(),
             "took read access away from other users on files of the data dir (written by an older Warden)"
@@ -45,44 +55,47 @@ pub fn prepare_data_dir(data_dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Removes group and other permissions from `root` and everything under it that this process owns;
-/// returns the paths changed. Does not follow symbolic links; unreadable directories are skipped with
-/// a warning.
-pub fn tighten(root: &Path) -> io::Result<Vec<PathBuf>> {
+/// What [`tighten`] did: the paths it changed and those it could not check or change.
+#[derive(Debug, Default)]
+pub struct Tightened {
+    pub changed: Vec<PathBuf>,
+    pub failed: Vec<(PathBuf, io::Error)>,
+}
+
+/// Removes group and other permissions from `root` and everything under it that this process owns.
+/// Does not follow symbolic links; a path it cannot read or change is recorded and skipped.
+pub fn tighten(root: &Path) -> Tightened {
     let me = nix::unistd::geteuid().as_raw();
-    let mut changed = Vec::new();
+    let mut done = Tightened::default();
     let mut pending = vec![root.to_path_buf()];
     while let Some(path) = pending.pop() {
         let meta = match std::fs::symlink_metadata(&path) {
             Ok(meta) => meta,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e),
+            Err(e) => {
+                done.failed.push((path, e));
+                continue;
+            }
         };
         if meta.file_type().is_symlink() || meta.uid() != me {
             continue;
         }
         let mode = meta.permissions().mode();
         if mode & OPEN_BITS != 0 {
-            std::fs::set_permissions(
-                &path,
-                std::fs::Permissions::from_mode(mode & !OPEN_BITS & 0o7777),
-            )?;
-            changed.push(path.clone());
+            let closed = std::fs::Permissions::from_mode(mode & !OPEN_BITS & 0o7777);
+            match std::fs::set_permissions(&path, closed) {
+                Ok(()) => done.changed.push(path.clone()),
+                Err(e) => done.failed.push((path.clone(), e)),
+            }
         }
         if meta.is_dir() {
             match std::fs::read_dir(&path) {
-                Ok(entries) => {
-                    for entry in entries {
-                        pending.push(entry?.path());
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(path = %path.display(), error = %e, "cannot check the permissions under this directory");
-                }
+                Ok(entries) => pending.extend(entries.filter_map(Result::ok).map(|e| e.path())),
+                Err(e) => done.failed.push((path, e)),
             }
         }
     }
-    Ok(changed)
+    done
 }
 
 #[cfg(test)]
@@ -113,14 +126,15 @@ mod tests {
         std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o644)).unwrap();
         std::os::unix::fs::symlink(&outside, data.join("link")).unwrap();
 
-        let changed = tighten(&data).unwrap();
-        assert_eq!(changed.len(), 3, "{changed:?}");
+        let done = tighten(&data);
+        assert!(done.failed.is_empty(), "{:?}", done.failed);
+        assert_eq!(done.changed.len(), 3, "{:?}", done.changed);
         assert_eq!(mode(&data), 0o700);
         assert_eq!(mode(&logs), 0o700);
         assert_eq!(mode(&logs.join("web.log")), 0o600);
         assert_eq!(mode(&data.join("secret")), 0o600);
         assert_eq!(mode(&outside), 0o644);
-        assert!(tighten(&data).unwrap().is_empty(), "nothing left to do");
+        assert!(tighten(&data).changed.is_empty(), "nothing left to do");
     }
 
     #[test]

@@ -48,7 +48,22 @@ const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Before Warden writes anything: its files are its own (services get their own umask).
     file_modes::restrict_new_files();
-    file_modes::prepare_data_dir(&args.data_dir).context("preparing the data directory")?;
+    file_modes::prepare_data_dir(&args.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            args.data_dir.display()
+        )
+    })?;
+    let limits = args.connection_limits();
+    if let Some(open_files) = runtime::raise_open_file_limit() {
+        if open_files < limits.max_connections as u64 + 256 {
+            tracing::warn!(
+                open_files,
+                max_connections = limits.max_connections,
+                "the open file limit is low for the connection cap; lower --max-connections or raise the limit"
+            );
+        }
+    }
     let store_dir = args.store_dir();
     let store = Store::open(&store_dir)?;
     let auth = Auth::new(&store).context("opening the user store")?;
@@ -182,13 +197,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(%url, data_dir = %args.data_dir.display(), "Warden is running");
     eprintln!("Warden is running at {url}");
 
-    let serve = serving::run(
-        listener,
-        tls_config,
-        router,
-        args.connection_limits(),
-        shutdown,
-    );
+    let serve = serving::run(listener, tls_config, router, limits, shutdown);
     tokio::select! {
         () = serve => {},
         () = grace_over => {

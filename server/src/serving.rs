@@ -17,10 +17,12 @@
 //! picks HTTP/2 or HTTP/1.1, so no bytes are read to guess the protocol (a guess that would have no
 //! timeout). Each request gets axum's `ConnectInfo<SocketAddr>` (the peer) and [`LocalAddr`] (the
 //! address the client reached). Graceful shutdown: when `shutdown` resolves, Warden stops accepting
-//! and asks every connection to finish its requests; [`run`] returns once they all have.
+//! and asks every connection to finish its requests (hyper's `graceful_shutdown`); [`run`] returns
+//! once they all have (every connection holds one of the cap's slots until it ends).
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,10 +30,9 @@ use axum::extract::ConnectInfo;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{watch, Semaphore};
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
@@ -77,7 +78,7 @@ pub async fn run(
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let acceptor = tls.map(TlsAcceptor::from);
-    let graceful = GracefulShutdown::new();
+    let (closing, closing_seen) = watch::channel(false);
     let mut refused_since_warning = 0u64;
     let mut last_warning: Option<Instant> = None;
     tokio::pin!(shutdown);
@@ -122,7 +123,7 @@ pub async fn run(
             peer,
             local,
             limits,
-            watcher: graceful.watcher(),
+            closing: closing_seen.clone(),
         };
         let acceptor = acceptor.clone();
         tokio::spawn(async move {
@@ -134,7 +135,10 @@ pub async fn run(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    // Every connection holds a slot until it has ended: all slots back means all connections closed.
+    let _ = closing.send(true);
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    let _ = slots.acquire_many(all).await;
 }
 
 /// One accepted connection and what serving it needs.
@@ -143,7 +147,8 @@ struct Connection {
     peer: SocketAddr,
     local: SocketAddr,
     limits: Limits,
-    watcher: Watcher,
+    /// Becomes true when Warden shuts down.
+    closing: watch::Receiver<bool>,
 }
 
 impl Connection {
@@ -168,7 +173,7 @@ impl Connection {
             peer,
             local,
             limits,
-            watcher,
+            mut closing,
         } = self;
         let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
             req.extensions_mut().insert(ConnectInfo(peer));
@@ -182,17 +187,34 @@ impl Connection {
                 .keep_alive_interval(limits.h2_keep_alive_interval)
                 .keep_alive_timeout(limits.h2_keep_alive_timeout)
                 .serve_connection(io, service);
-            watcher.watch(conn).await
+            until_closing(conn, &mut closing, |c| c.graceful_shutdown()).await
         } else {
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_read_timeout)
                 .keep_alive(true)
                 .serve_connection(io, service);
-            watcher.watch(conn).await
+            until_closing(conn, &mut closing, |c| c.graceful_shutdown()).await
         };
         if let Err(e) = result {
             tracing::debug!(%peer, error = %e, "connection ended with an error");
+        }
+    }
+}
+
+/// Drives `conn` to its end; once `closing` turns true, first asks it to finish gracefully (hyper:
+/// no new requests, the ones running complete).
+async fn until_closing<C: Future>(
+    conn: C,
+    closing: &mut watch::Receiver<bool>,
+    graceful_shutdown: impl FnOnce(Pin<&mut C>),
+) -> C::Output {
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        output = conn.as_mut() => output,
+        _ = closing.wait_for(|closing| *closing) => {
+            graceful_shutdown(conn.as_mut());
+            conn.await
         }
     }
 }
