@@ -212,7 +212,8 @@ async fn until_closing<C: Future>(
     let mut conn = std::pin::pin!(conn);
     tokio::select! {
         output = conn.as_mut() => output,
-        _ = closing.wait_for(|closing| *closing) => {
+        // (The guard `wait_for` returns must not live across an await: it is not `Send`.)
+        () = async { drop(closing.wait_for(|closing| *closing).await) } => {
             graceful_shutdown(conn.as_mut());
             conn.await
         }
