@@ -50,7 +50,8 @@ fn assert_private(data: &Path) {
 #[tokio::test]
 async fn data_dir_store_logs_and_tls_files_are_private_and_an_older_data_dir_is_tightened() {
     let work = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    // Writable by the service user (`nobody` when the tests run as root).
+    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     let mut w = ManagedWarden(Launch::new().start());
     let api = Api::login(&w).await;
     let svc = api
