@@ -10,9 +10,11 @@ use serde_json::{json, Value};
 use warden_tests::{Api, Launch, Warden, ADMIN_PASSWORD};
 
 async fn rpc(w: &Warden, c: &reqwest::Client, host: Option<&str>, name: &str) -> reqwest::Response {
+    // The browser's Origin is the name it addressed Warden by.
+    let origin = host.map_or_else(|| w.url.clone(), |h| format!("http://{h}"));
     let mut req = c
         .post(format!("{}/rpc/{name}", w.url))
-        .header("origin", &w.url)
+        .header("origin", origin)
         .json(&json!({}));
     if let Some(host) = host {
         req = req.header("host", host);
