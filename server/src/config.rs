@@ -87,7 +87,17 @@ pub struct ServeArgs {
         hide = true
     )]
     pub firewall_retry_secs: u64,
+
+    /// Most connections open at once (TLS handshakes included); beyond it new connections are closed.
+    #[arg(long, env = "WARDEN_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// How long a client may take to send a request's headers, and how long an idle HTTP/1 connection
+    /// stays open, in milliseconds. Hidden: for tests that must not wait the default 10 s.
+    #[arg(long, env = "WARDEN_HTTP_HEADER_TIMEOUT_MS", default_value_t = 10_000, hide = true, value_parser = clap::value_parser!(u64).range(1..))]
+    pub http_header_timeout_ms: u64,
 }
+
 
 /// `--firewall` modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -151,6 +161,15 @@ impl ServeArgs {
         }
     }
 
+    /// The connection limits these arguments ask for (the rest at their defaults).
+    pub fn connection_limits(&self) -> crate::serving::Limits {
+        crate::serving::Limits {
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            header_read_timeout: std::time::Duration::from_millis(self.http_header_timeout_ms),
+            ..crate::serving::Limits::default()
+        }
+    }
+
     pub fn store_dir(&self) -> PathBuf {
         self.data_dir.join("store")
     }
@@ -191,6 +210,7 @@ mod tests {
         if std::env::var_os("WARDEN_FIREWALL").is_none() {
             assert_eq!(a.firewall, FirewallMode::On);
         }
+        assert_eq!(a.connection_limits(), crate::serving::Limits::default());
     }
 
     #[test]

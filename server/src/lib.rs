@@ -6,7 +6,7 @@
 //! `supervisor` (services), `firewall_ctl` (firewall), `audit`; each domain error is sorted into a
 //! [`domain_error::DomainError`] once. The adapters: `http` (REST, SSE, OpenAPI) and `ui_backend` (the UI's
 //! server functions); no adapter imports another. Plumbing: `store`, `config`, `runtime`, `telemetry`,
-//! `tls`, `clock`, `events`, `assets`.
+//! `tls`, `serving` (the connection loop and its limits), `file_modes`, `clock`, `events`, `assets`.
 
 // Production code never panics on a failed `expect` (tests may: `clippy.toml` allows it there).
 #![cfg_attr(not(test), deny(clippy::expect_used))]
@@ -18,9 +18,11 @@ pub mod clock;
 pub mod config;
 pub mod domain_error;
 pub mod events;
+pub mod file_modes;
 pub mod firewall_ctl;
 pub mod http;
 pub mod runtime;
+pub mod serving;
 pub mod settings;
 pub mod state;
 pub mod store;
@@ -45,6 +47,24 @@ const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Runs the server until SIGTERM or SIGINT.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // Before Warden writes anything: its files are its own (services get their own umask).
+    file_modes::restrict_new_files();
+    file_modes::prepare_data_dir(&args.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            args.data_dir.display()
+        )
+    })?;
+    let limits = args.connection_limits();
+    if let Some(open_files) = runtime::raise_open_file_limit() {
+        if open_files < limits.max_connections as u64 + 256 {
+            tracing::warn!(
+                open_files,
+                max_connections = limits.max_connections,
+                "the open file limit is low for the connection cap; lower --max-connections or raise the limit"
+            );
+        }
+    }
     let store_dir = args.store_dir();
     let store = Store::open(&store_dir)?;
     let auth = Auth::new(&store).context("opening the user store")?;
@@ -94,9 +114,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
 
     // TLS is set up before any service starts, so a bad certificate stops Warden with nothing running.
+    let mut cert_names = Vec::new();
     let tls_config = match args.tls_source() {
         None => None,
-        Some(config::TlsSource::Files { cert, key }) => Some(tls::server_config(&cert, &key)?),
+        Some(config::TlsSource::Files { cert, key }) => {
+            cert_names = tls::certificate_dns_names(&cert);
+            Some(tls::server_config(&cert, &key)?)
+        }
         Some(config::TlsSource::SelfSigned) => {
             let mut names = Vec::new();
             if !args.listen.ip().is_unspecified() {
@@ -106,6 +130,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             if fresh {
                 tracing::info!(cert = %cert.display(), "generated a self-signed TLS certificate");
             }
+            cert_names = tls::certificate_dns_names(&cert);
             Some(tls::server_config(&cert, &key)?)
         }
     };
@@ -131,6 +156,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     prepare_assets(&site_root);
+    let plain_http_warning = plain_http_warning(local, tls_config.is_some());
+    if let Some(warning) = &plain_http_warning {
+        tracing::warn!("{warning}");
+        eprintln!("warden: warning: {warning}");
+    }
+    let host_name = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok());
+    let own_names = http::host::OwnNames::new(local.ip(), host_name.as_deref(), &cert_names);
 
     let leptos_options = LeptosOptions::builder()
         .output_name("warden")
@@ -153,6 +187,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             firewall_capability,
             listen: local,
             secure_cookies: tls_config.is_some(),
+            own_names,
+            plain_http_warning,
         }),
     };
     forward_service_events(&supervisor, &state.events);
@@ -183,29 +219,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(%url, data_dir = %args.data_dir.display(), "Warden is running");
     eprintln!("Warden is running at {url}");
 
-    let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let serve = async move {
-        match tls_config {
-            // `tap_io` gives the TLS listener axum's `ConnectInfo<SocketAddr>` (the peer address).
-            Some(config) => {
-                use axum::serve::ListenerExt;
-                let listener = tls::TlsListener::new(listener, config)
-                    .context("setting up the TLS listener")?
-                    .tap_io(|_| ());
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(shutdown)
-                    .await
-            }
-            None => {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(shutdown)
-                    .await
-            }
-        }
-        .context("the HTTP server failed")
-    };
+    let serve = serving::run(listener, tls_config, router, limits, shutdown);
     tokio::select! {
-        served = serve => served?,
+        () = serve => {},
         () = grace_over => {
             tracing::warn!(grace = ?SHUTDOWN_GRACE, "connections still open after the shutdown grace; closing them");
         }
@@ -290,6 +306,17 @@ fn forward_service_events(supervisor: &supervisor::SupervisorHandle, bus: &event
             }
         }
     });
+}
+
+/// The warning for listening beyond this machine over plain HTTP, if `local` is such an address.
+pub fn plain_http_warning(local: std::net::SocketAddr, https: bool) -> Option<String> {
+    (!https && !local.ip().to_canonical().is_loopback()).then(|| {
+        format!(
+            "Warden listens on {local} over plain HTTP: passwords and session cookies cross the network \
+             unencrypted. Serve HTTPS (--tls self-signed, or --tls-cert/--tls-key) or listen on 127.0.0.1 \
+             behind a TLS reverse proxy."
+        )
+    })
 }
 
 /// The URL to print for a listen address (a wildcard address is shown as loopback, which works locally).

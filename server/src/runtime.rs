@@ -15,6 +15,8 @@
 //!   RSS with 200 services (fewer threads, and the scheduler's code and its libm use gone) with the
 //!   same restart latency (`make bench`, bench_supervisor).
 //! - [`release_free_memory`] hands freed heap pages back to the kernel after a burst (start-up).
+//! - [`raise_open_file_limit`] lifts the soft limit on open files to the hard one: the connection cap
+//!   (`--max-connections`, default 1024) must not run into systemd's default soft limit of 1024.
 
 use std::time::Duration;
 
@@ -70,6 +72,23 @@ pub fn release_free_memory() {
     }
 }
 
+/// Raises the soft limit on open files to the hard limit (services inherit it); returns the limit now
+/// in force, `None` if it cannot be read.
+pub fn raise_open_file_limit() -> Option<u64> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).ok()?;
+    if soft >= hard {
+        return Some(soft);
+    }
+    match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+        Ok(()) => Some(hard),
+        Err(e) => {
+            tracing::warn!(soft, hard, error = %e, "cannot raise the open file limit");
+            Some(soft)
+        }
+    }
+}
+
 /// The runtime `warden` runs on.
 pub fn build() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
@@ -90,5 +109,12 @@ mod tests {
         let answer = runtime.block_on(async { tokio::task::spawn_blocking(|| 42).await.unwrap() });
         assert_eq!(answer, 42);
         release_free_memory();
+    }
+
+    #[test]
+    fn the_open_file_limit_is_at_least_what_it_was() {
+        let (soft, _) =
+            nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
+        assert!(raise_open_file_limit().unwrap() >= soft);
     }
 }

@@ -46,6 +46,11 @@ pub struct Inner {
     pub listen: SocketAddr,
     /// Whether cookies must carry `Secure` (served over TLS).
     pub secure_cookies: bool,
+    /// The host names Warden answers to whatever the settings say (the DNS-rebinding guard).
+    pub own_names: crate::http::host::OwnNames,
+    /// Set when Warden listens on a non-loopback address over plain HTTP: the warning shown on the
+    /// dashboard (passwords and session cookies cross the network unencrypted).
+    pub plain_http_warning: Option<String>,
 }
 
 impl std::ops::Deref for AppState {

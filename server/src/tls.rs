@@ -1,24 +1,15 @@
 //! HTTPS for the admin UI and API: loading a certificate and key from PEM files, generating and persisting a
-//! self-signed certificate in the data dir (`--tls self-signed`), and [`TlsListener`], an axum
-//! [`Listener`](axum::serve::Listener) that hands the server finished TLS connections (handshakes run
-//! concurrently, so one slow client cannot hold up the others). rustls with the `ring` provider.
+//! self-signed certificate in the data dir (`--tls self-signed`), and the DNS names a certificate is for
+//! (the Host check accepts them). rustls with the `ring` provider. Handshakes run in
+//! `crate::serving`, one task per connection, under its connection cap and handshake timeout.
 
 use std::io::Write;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
 use tokio_rustls::rustls::ServerConfig;
-use tokio_rustls::server::TlsStream;
-use tokio_rustls::TlsAcceptor;
-
-/// How long a client may take to finish the TLS handshake before its connection is dropped.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Errors of setting TLS up; each names the file concerned.
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +106,21 @@ fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<(), TlsError
     Ok(())
 }
 
+/// The DNS names (subject alternative names) of the first certificate in the PEM file `cert_path`;
+/// empty when the file cannot be read or parsed (`server_config` reports that).
+pub fn certificate_dns_names(cert_path: &Path) -> Vec<String> {
+    let Ok(pem) = std::fs::read(cert_path) else {
+        return Vec::new();
+    };
+    let Some(Ok(first)) = CertificateDer::pem_slice_iter(&pem).next() else {
+        return Vec::new();
+    };
+    match webpki::EndEntityCert::try_from(&first) {
+        Ok(cert) => cert.valid_dns_names().map(str::to_string).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
 /// Loads a PEM certificate chain and private key into a rustls server configuration. ALPN offers
 /// HTTP/2 first: a page load is many small requests (the lazy-route chunks) and every open tab holds
 /// live streams, which over HTTP/1.1 share the browser's six connections per host.
@@ -149,68 +155,6 @@ pub fn server_config(cert_path: &Path, key_path: &Path) -> Result<Arc<ServerConf
     Ok(Arc::new(config))
 }
 
-/// An axum listener yielding TLS connections. A background task accepts TCP connections and runs each
-/// handshake on its own task; it ends when the listener is dropped (the server shut down).
-pub struct TlsListener {
-    local: SocketAddr,
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-}
-
-impl TlsListener {
-    pub fn new(tcp: TcpListener, config: Arc<ServerConfig>) -> std::io::Result<TlsListener> {
-        let local = tcp.local_addr()?;
-        let (tx, ready) = mpsc::channel(64);
-        let acceptor = TlsAcceptor::from(config);
-        tokio::spawn(async move {
-            loop {
-                let accepted = tokio::select! {
-                    _ = tx.closed() => return,
-                    accepted = tcp.accept() => accepted,
-                };
-                let (stream, peer) = match accepted {
-                    Ok(pair) => pair,
-                    Err(e) => {
-                        // Like axum's own listener: a full fd table or similar passes; wait a little.
-                        tracing::warn!(error = %e, "accepting a connection failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let acceptor = acceptor.clone();
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => {
-                            let _ = tx.send((tls, peer)).await;
-                        }
-                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                    }
-                });
-            }
-        });
-        Ok(TlsListener { local, ready })
-    }
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.ready.recv().await {
-            Some(conn) => conn,
-            // The accept task only ends once this receiver is gone, so this cannot be reached while we
-            // are waiting; never resolve rather than panic.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(self.local)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,6 +176,19 @@ mod tests {
             "reused, not regenerated"
         );
         server_config(&cert, &key).unwrap();
+    }
+
+    #[test]
+    fn the_dns_names_of_a_certificate_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, _, _) = ensure_self_signed(dir.path(), &["panel.example.com".into()]).unwrap();
+        let names = certificate_dns_names(&cert);
+        assert!(names.contains(&"localhost".to_string()), "{names:?}");
+        assert!(
+            names.contains(&"panel.example.com".to_string()),
+            "{names:?}"
+        );
+        assert!(certificate_dns_names(&dir.path().join("missing.pem")).is_empty());
     }
 
     #[test]

@@ -343,6 +343,7 @@ impl Backend for AppState {
         ServerInfo {
             tls: self.secure_cookies,
             listen: self.listen.to_string(),
+            warning: self.plain_http_warning.clone(),
         }
     }
 

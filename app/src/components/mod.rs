@@ -8,3 +8,4 @@ pub mod live;
 pub mod live_form;
 pub mod log_view;
 pub mod toast;
+pub mod transport_warning;

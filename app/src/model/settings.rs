@@ -1,5 +1,6 @@
 //! Settings: the global configuration an operator edits (hostname, global environment, service user,
-//! service port range, crash-loop and ban thresholds), with defaults and pure validation.
+//! service port range, crash-loop and ban thresholds, the extra host names Warden answers to and the
+//! reverse proxies it trusts), with defaults and pure validation.
 
 use std::collections::BTreeMap;
 
@@ -53,6 +54,9 @@ pub struct ServerInfo {
     pub tls: bool,
     /// The address Warden listens on.
     pub listen: String,
+    /// Set when Warden listens beyond this machine over plain HTTP (shown on the dashboard).
+    #[serde(default)]
+    pub warning: Option<String>,
 }
 
 /// The settings document (`GET|PATCH /api/v1/settings`).
@@ -70,6 +74,73 @@ pub struct Settings {
     pub service_ports: String,
     pub crash_loop: CrashLoopSettings,
     pub ban: BanSettings,
+    /// Extra host names (or addresses) Warden answers to, besides `localhost`, the loopback and listen
+    /// addresses, the machine's host name and the TLS certificate's names: requests for any other name
+    /// are refused (421) to defeat DNS rebinding. E.g. the name of a reverse proxy in front of Warden.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// Reverse proxies (addresses or CIDRs) whose `X-Forwarded-For` header names the client. From any
+    /// other peer the header is ignored. Empty (the default): the TCP peer is always the client.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+}
+
+/// Most entries in `allowed_hosts` and in `trusted_proxies`.
+pub const MAX_LIST_ENTRIES: usize = 64;
+
+/// Whether `host` is a host name (letters, digits, `-` and `.`, labels of 1-63 characters, at most 253
+/// in all, no port) or an IP address.
+pub fn is_valid_host_name(host: &str) -> bool {
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    let host = host.strip_suffix('.').unwrap_or(host);
+    !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
+/// Whether `entry` is an IP address or a network in CIDR notation (`192.0.2.0/24`, `2001:db8::/32`).
+pub fn is_valid_proxy(entry: &str) -> bool {
+    entry.parse::<std::net::IpAddr>().is_ok() || entry.parse::<ipnet::IpNet>().is_ok()
+}
+
+/// Validates the `allowed_hosts` and `trusted_proxies` lists.
+fn validate_lists(s: &Settings) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    for (field, list, valid, what) in [
+        (
+            "allowed_hosts",
+            &s.allowed_hosts,
+            is_valid_host_name as fn(&str) -> bool,
+            "a host name (like panel.example.com, no port) or an IP address",
+        ),
+        (
+            "trusted_proxies",
+            &s.trusted_proxies,
+            is_valid_proxy,
+            "an IP address or a network like 10.0.0.0/8",
+        ),
+    ] {
+        if list.len() > MAX_LIST_ENTRIES {
+            errors.push(FieldError::new(
+                field,
+                format!("at most {MAX_LIST_ENTRIES} entries"),
+            ));
+        }
+        for entry in list {
+            if !valid(entry) {
+                errors.push(FieldError::new(field, format!("{entry:?} is not {what}")));
+            }
+        }
+    }
+    errors
 }
 
 impl Settings {
@@ -86,6 +157,8 @@ impl Settings {
             service_ports: ServicePortRange::DEFAULT.to_string(),
             crash_loop: CrashLoopSettings::default(),
             ban: BanSettings::default(),
+            allowed_hosts: Vec::new(),
+            trusted_proxies: Vec::new(),
         }
     }
 
@@ -179,6 +252,7 @@ pub fn validate_settings(s: &Settings) -> Vec<FieldError> {
             "max_failures, window_secs and ban_secs must be at least 1",
         ));
     }
+    errors.extend(validate_lists(s));
     errors
 }
 
@@ -215,6 +289,38 @@ mod tests {
         assert!(!is_valid_env_key("1X"));
         assert!(!is_valid_env_key("A-B"));
         assert!(!is_valid_env_key(""));
+    }
+
+    #[test]
+    fn allowed_hosts_and_trusted_proxies_are_checked() {
+        let mut s = Settings::defaults("box".into(), "nobody".into());
+        s.allowed_hosts = vec!["panel.example.com".into(), "192.0.2.1".into(), "::1".into()];
+        s.trusted_proxies = vec![
+            "10.0.0.0/8".into(),
+            "192.0.2.7".into(),
+            "2001:db8::/32".into(),
+        ];
+        assert_eq!(validate_settings(&s), vec![]);
+        s.allowed_hosts = vec![
+            "panel.example.com:8443".into(),
+            "-x.example".into(),
+            "".into(),
+        ];
+        s.trusted_proxies = vec!["10.0.0.0/33".into(), "proxy.example".into()];
+        let errors = validate_settings(&s);
+        assert_eq!(errors.len(), 5, "{errors:?}");
+        assert!(errors[..3].iter().all(|e| e.field == "allowed_hosts"));
+        assert!(errors[3..].iter().all(|e| e.field == "trusted_proxies"));
+        s.allowed_hosts = vec!["a.example".into(); MAX_LIST_ENTRIES + 1];
+        s.trusted_proxies = vec![];
+        assert_eq!(validate_settings(&s).len(), 1);
+    }
+
+    #[test]
+    fn settings_stored_without_the_newer_lists_still_load() {
+        let old = r#"{"hostname":"box","environment":{},"service_user":"nobody","service_ports":"8300:8499","crash_loop":{"max_failures":5,"window_secs":60},"ban":{"max_failures":50,"window_secs":600,"ban_secs":600}}"#;
+        let s: Settings = serde_json::from_str(old).unwrap();
+        assert!(s.allowed_hosts.is_empty() && s.trusted_proxies.is_empty());
     }
 
     #[test]

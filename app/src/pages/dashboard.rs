@@ -7,6 +7,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use crate::components::transport_warning::PlainHttpWarning;
 use crate::model::error::AppError;
 use crate::model::firewall::{human_duration, ExposureView, FirewallStatus};
 use crate::model::service::{Health, Service, ServiceState, WarningKind};
@@ -182,6 +183,7 @@ pub fn DashboardPage() -> AnyView {
     view! {
         <Title text="Dashboard"/>
         <h1 data-testid="page-title">"Dashboard"</h1>
+        <PlainHttpWarning/>
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || data.get().map(|(services, firewall, exposure, service_ports): Overview| {
                 let services_view = match &services {

@@ -126,9 +126,15 @@ pub async fn auth_gate(State(state): State<AppState>, mut req: Request, next: Ne
     }
 }
 
-/// The request body limit in the API's error shape, before any handler runs: a declared `Content-Length`
-/// over `super::MAX_BODY_BYTES` is refused at once; server functions and the login form, whose
-/// extractors would turn an over-long body into a 500, get their body read here (bounded) first.
+/// The most a public (unauthenticated) endpoint reads of a request body: the login and logout forms and
+/// `POST /api/v1/auth/login` carry a user name and a password, nothing more.
+pub const PUBLIC_MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// The request body limit in the API's error shape, after authentication (see `super::router`) and
+/// before any handler runs: a declared `Content-Length` over the limit is refused at once; server
+/// functions and the login endpoints, whose extractors would turn an over-long body into a 500, get
+/// their body read here (bounded) first. The public login endpoints have the small limit
+/// [`PUBLIC_MAX_BODY_BYTES`], everything else `super::MAX_BODY_BYTES`.
 pub async fn body_limit(req: Request, next: Next) -> Response {
     let too_large = || {
         ApiError::new(
@@ -143,13 +149,19 @@ pub async fn body_limit(req: Request, next: Next) -> Response {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|len| len > super::MAX_BODY_BYTES as u64) {
+    let path = req.uri().path();
+    let public = is_public_path(path);
+    let limit = if public {
+        PUBLIC_MAX_BODY_BYTES
+    } else {
+        super::MAX_BODY_BYTES
+    };
+    if declared.is_some_and(|len| len > limit as u64) {
         return too_large();
     }
-    let path = req.uri().path();
-    if path.starts_with("/rpc/") || path == "/login" || path == "/logout" {
+    if path.starts_with("/rpc/") || (public && !is_safe_method(req.method())) {
         let (parts, body) = req.into_parts();
-        return match axum::body::to_bytes(body, super::MAX_BODY_BYTES).await {
+        return match axum::body::to_bytes(body, limit).await {
             Ok(bytes) => next.run(Request::from_parts(parts, bytes.into())).await,
             Err(_) => too_large(),
         };

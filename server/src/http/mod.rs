@@ -1,11 +1,16 @@
 //! The HTTP surface: one axum router serving the server-rendered UI and its server functions, the REST API
 //! under `/api/v1`, the login form endpoints, static assets under `/pkg`, and `/healthz`. Cross-cutting
-//! guards (CSRF, authentication, security headers, body limit, tracing) are layered here, once.
+//! guards are layered here, once, in this order: the client address (`client_addr`), the Host check
+//! (`host`), security headers (and HSTS under TLS), CSRF, authentication, and only then the body limit:
+//! no request body is read before the request is authenticated (public login endpoints read at most
+//! `middleware::PUBLIC_MAX_BODY_BYTES`).
 
 pub mod admin;
 pub mod auth_routes;
+pub mod client_addr;
 pub mod error;
 pub mod firewall;
+pub mod host;
 pub mod json;
 pub mod middleware;
 pub mod openapi;
@@ -117,13 +122,29 @@ pub fn router(state: AppState, site_root: &Path) -> Router {
             AppState,
             _,
         >(middleware::provide_request_nonce, app::shell))
+        // Layers run from the last added to the first: the body limit (which reads bodies) runs only
+        // after authentication has let the request through.
+        .layer(axum::middleware::from_fn(middleware::body_limit))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::auth_gate,
         ))
         .layer(axum::middleware::from_fn(middleware::csrf_guard))
-        .layer(axum::middleware::from_fn(middleware::body_limit))
         .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(
+            tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+                header::STRICT_TRANSPORT_SECURITY,
+                state.secure_cookies.then(host::hsts_value),
+            ),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            host::host_guard,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            client_addr::client_address_layer,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)

@@ -44,7 +44,11 @@ pub struct IdPath {
         description = "Supervise services and manage the host firewall. Errors answer \
             `{\"error\": {\"code\", \"message\", \"field\"}}`. Authenticate with \
             `Authorization: Bearer <token>` (from `POST /api/v1/auth/login` or `POST /api/v1/tokens`), or \
-            the browser's session cookie on same-origin requests.",
+            the browser's session cookie on same-origin requests. Requests must address Warden by one of its \
+            own names (its addresses, `localhost`, the host name, the TLS certificate's names, the \
+            `allowed_hosts` setting): any other `Host` gets 421 `misdirected_request`. Behind a reverse \
+            proxy listed in `trusted_proxies`, the client is the rightmost untrusted `X-Forwarded-For` hop. \
+            Request bodies are read only after authentication (login: 16 KiB at most, else 1 MiB).",
         license(name = "AGPL-3.0-or-later")
     ),
     components(schemas(ErrorResponse)),

@@ -18,6 +18,10 @@ pub struct SettingsPatch {
     pub service_ports: Option<String>,
     pub crash_loop: Option<CrashLoopPatch>,
     pub ban: Option<BanPatch>,
+    /// Replaces the list as a whole.
+    pub allowed_hosts: Option<Vec<String>>,
+    /// Replaces the list as a whole.
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, utoipa::ToSchema)]
@@ -58,6 +62,8 @@ impl SettingsPatch {
                 window_secs: Some(settings.ban.window_secs),
                 ban_secs: Some(settings.ban.ban_secs),
             }),
+            allowed_hosts: Some(settings.allowed_hosts),
+            trusted_proxies: Some(settings.trusted_proxies),
         }
     }
 
@@ -79,18 +85,22 @@ impl SettingsPatch {
             set(&mut b.window_secs, p.window_secs);
             set(&mut b.ban_secs, p.ban_secs);
         }
+        set(&mut s.allowed_hosts, self.allowed_hosts);
+        set(&mut s.trusted_proxies, self.trusted_proxies);
         s
     }
 
     /// The names of the fields this patch sets (the audit log's target when it is refused).
     pub fn field_names(&self) -> Vec<&'static str> {
-        let fields: [(&'static str, bool); 6] = [
+        let fields: [(&'static str, bool); 8] = [
             ("hostname", self.hostname.is_some()),
             ("environment", self.environment.is_some()),
             ("service_user", self.service_user.is_some()),
             ("service_ports", self.service_ports.is_some()),
             ("crash_loop", self.crash_loop.is_some()),
             ("ban", self.ban.is_some()),
+            ("allowed_hosts", self.allowed_hosts.is_some()),
+            ("trusted_proxies", self.trusted_proxies.is_some()),
         ];
         fields
             .into_iter()
@@ -102,13 +112,15 @@ impl SettingsPatch {
 
 /// The names of the top-level settings that differ between `a` and `b` (the audit log's target).
 pub fn changed_fields(a: &Settings, b: &Settings) -> Vec<&'static str> {
-    let fields: [(&'static str, bool); 6] = [
+    let fields: [(&'static str, bool); 8] = [
         ("hostname", a.hostname != b.hostname),
         ("environment", a.environment != b.environment),
         ("service_user", a.service_user != b.service_user),
         ("service_ports", a.service_ports != b.service_ports),
         ("crash_loop", a.crash_loop != b.crash_loop),
         ("ban", a.ban != b.ban),
+        ("allowed_hosts", a.allowed_hosts != b.allowed_hosts),
+        ("trusted_proxies", a.trusted_proxies != b.trusted_proxies),
     ];
     fields
         .into_iter()
@@ -162,8 +174,10 @@ mod tests {
         wanted.hostname = "new".into();
         wanted.crash_loop.max_failures = 9;
         wanted.ban.window_secs = 30;
+        wanted.allowed_hosts = vec!["panel.example.com".into()];
+        wanted.trusted_proxies = vec!["10.0.0.0/8".into()];
         let patch = SettingsPatch::replacing_all(wanted.clone());
-        assert_eq!(patch.field_names().len(), 6);
+        assert_eq!(patch.field_names().len(), 8);
         assert_eq!(patch.apply_to(&current), wanted);
     }
 }

@@ -4,7 +4,9 @@
 //!
 //! Versioning: records are versioned by the store's schema version (`store::SCHEMA_VERSION`). This record
 //! is the layout schema version 1 has always written (the same JSON the settings DTO produced before the
-//! two were separated); a change to it bumps the schema version and adds a migration in `store`.
+//! two were separated); a change to it bumps the schema version and adds a migration in `store`. Fields
+//! added since (`allowed_hosts`, `trusted_proxies`) are optional lists: absent in an older record they
+//! read as empty, and empty they are not written, so a record without them keeps its exact bytes.
 
 use std::collections::BTreeMap;
 
@@ -25,6 +27,10 @@ pub struct SettingsRecord {
     pub service_ports: String,
     pub crash_loop: CrashLoopRecord,
     pub ban: BanRecord,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_hosts: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +62,8 @@ impl From<&Settings> for SettingsRecord {
                 window_secs: s.ban.window_secs,
                 ban_secs: s.ban.ban_secs,
             },
+            allowed_hosts: s.allowed_hosts.clone(),
+            trusted_proxies: s.trusted_proxies.clone(),
         }
     }
 }
@@ -76,6 +84,8 @@ impl From<SettingsRecord> for Settings {
                 window_secs: r.ban.window_secs,
                 ban_secs: r.ban.ban_secs,
             },
+            allowed_hosts: r.allowed_hosts,
+            trusted_proxies: r.trusted_proxies,
         }
     }
 }
@@ -97,5 +107,16 @@ mod tests {
         let back = SettingsRecord::from(&settings);
         assert_eq!(back, record);
         assert_eq!(serde_json::to_string(&back).unwrap(), STORED_V1);
+    }
+
+    #[test]
+    fn the_host_lists_round_trip() {
+        let mut settings =
+            Settings::from(serde_json::from_str::<SettingsRecord>(STORED_V1).unwrap());
+        settings.allowed_hosts = vec!["panel.example.com".into()];
+        settings.trusted_proxies = vec!["10.0.0.0/8".into()];
+        let json = serde_json::to_string(&SettingsRecord::from(&settings)).unwrap();
+        let back = Settings::from(serde_json::from_str::<SettingsRecord>(&json).unwrap());
+        assert_eq!(back, settings);
     }
 }

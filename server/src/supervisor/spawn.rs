@@ -147,12 +147,17 @@ pub fn working_directory(configured: Option<&str>, run_as: &RunAs) -> PathBuf {
 }
 
 /// Starts `/bin/sh -c <command>` as the leader of a new session and process group, as the launch's
-/// user, with every signal at its default action, stdin from /dev/null, stdout and stderr piped.
+/// user, with every signal at its default action, umask [`SERVICE_UMASK`], stdin from /dev/null,
+/// stdout and stderr piped.
 ///
 /// Default actions: an ignored signal stays ignored across fork and exec, and a shell cannot even
 /// trap a signal that was ignored when it started. Started under `nohup` (or by anything else that
 /// ignores SIGHUP), Warden would otherwise hand that on to every service, and a restart's SIGHUP
 /// would do nothing until the SIGKILL after the grace.
+/// The umask services (and monitoring commands) start with: the usual 022, not Warden's own 077
+/// (`crate::file_modes`), so a service creates files as it would when started from a shell.
+pub const SERVICE_UMASK: u32 = 0o022;
+
 pub fn spawn_in_new_group(launch: &Launch) -> io::Result<Child> {
     let mut command = Command::new("/bin/sh");
     command
@@ -168,10 +173,11 @@ pub fn spawn_in_new_group(launch: &Launch) -> io::Result<Child> {
     let run_as = launch.run_as.clone();
     #[allow(unsafe_code)]
     // SAFETY: the closure runs in the forked child before exec and only makes async-signal-safe system
-    // calls (sigaction, setsid, setgroups, setgid, setuid) on data prepared before the fork; it
+    // calls (sigaction, umask, setsid, setgroups, setgid, setuid) on data prepared before the fork; it
     // allocates nothing.
     unsafe {
         command.pre_exec(move || {
+            nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(SERVICE_UMASK));
             for signal in Signal::iterator() {
                 if !matches!(signal, Signal::SIGKILL | Signal::SIGSTOP) {
                     nix::sys::signal::signal(signal, nix::sys::signal::SigHandler::SigDfl)

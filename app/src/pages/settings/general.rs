@@ -1,6 +1,7 @@
 //! The "General" card of the settings page: the global settings (hostname, global environment, service
-//! user, service port range, crash-loop and ban thresholds), checked by the shared validation before they
-//! are sent, with the server's field errors shown under the same inputs.
+//! user, service port range, crash-loop and ban thresholds, allowed host names, trusted proxies), checked
+//! by the shared validation before they are sent, with the server's field errors shown under the same
+//! inputs.
 
 use leptos::prelude::*;
 
@@ -26,6 +27,14 @@ fn parse_number<T: std::str::FromStr>(
             None
         }
     }
+}
+
+/// A list typed as text: entries separated by commas, spaces or new lines.
+fn parse_list(text: &str) -> Vec<String> {
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|e| !e.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 #[component]
@@ -61,6 +70,8 @@ fn SettingsEditor(initial: Settings, toasts: crate::components::toast::Toasts) -
     let ban_max = RwSignal::new(initial.ban.max_failures.to_string());
     let ban_window = RwSignal::new(initial.ban.window_secs.to_string());
     let ban_secs = RwSignal::new(initial.ban.ban_secs.to_string());
+    let allowed_hosts = RwSignal::new(initial.allowed_hosts.join(", "));
+    let trusted_proxies = RwSignal::new(initial.trusted_proxies.join(", "));
     let env_rows = EnvRows::new(&initial.environment);
     let errors = RwSignal::new(Vec::<FieldError>::new());
     let saving = RwSignal::new(false);
@@ -105,6 +116,8 @@ fn SettingsEditor(initial: Settings, toasts: crate::components::toast::Toasts) -
                 window_secs: ban_window,
                 ban_secs,
             },
+            allowed_hosts: parse_list(&allowed_hosts.get_untracked()),
+            trusted_proxies: parse_list(&trusted_proxies.get_untracked()),
         };
         problems.extend(validate_settings(&settings));
         if problems.is_empty() {
@@ -125,6 +138,8 @@ fn SettingsEditor(initial: Settings, toasts: crate::components::toast::Toasts) -
                 Ok(saved) => {
                     errors.set(Vec::new());
                     hostname.set(saved.hostname);
+                    allowed_hosts.set(saved.allowed_hosts.join(", "));
+                    trusted_proxies.set(saved.trusted_proxies.join(", "));
                     toasts.success("Settings saved.");
                 }
                 Err(AppError::Invalid(fields)) | Err(AppError::Conflict(fields)) => {
@@ -197,6 +212,20 @@ fn SettingsEditor(initial: Settings, toasts: crate::components::toast::Toasts) -
                     </div>
                 </div>
                 <FieldMessage errors name="ban"/>
+            </fieldset>
+
+            <fieldset class="settings-fieldset">
+                <legend>"Access"</legend>
+                <label for="allowed_hosts">"Allowed host names"</label>
+                <input id="allowed_hosts" data-testid="allowed-hosts-input" bind:value=allowed_hosts
+                    placeholder="panel.example.com" autocomplete="off"/>
+                <p class="hint muted">"Names Warden answers to besides localhost, its addresses, the machine's host name and the TLS certificate's names (comma-separated). Other names are refused, against DNS rebinding."</p>
+                <FieldMessage errors name="allowed_hosts"/>
+                <label for="trusted_proxies">"Trusted reverse proxies"</label>
+                <input id="trusted_proxies" data-testid="trusted-proxies-input" bind:value=trusted_proxies
+                    placeholder="127.0.0.1, 10.0.0.0/8" autocomplete="off"/>
+                <p class="hint muted">"Addresses or networks whose X-Forwarded-For header names the client (for login limits, bans and the audit log). Leave empty without a reverse proxy."</p>
+                <FieldMessage errors name="trusted_proxies"/>
             </fieldset>
 
             <fieldset class="settings-fieldset">

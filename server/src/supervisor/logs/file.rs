@@ -5,6 +5,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -75,9 +76,22 @@ pub(super) struct Writer {
     pub(super) dropped: u64,
 }
 
+/// The most a new log file allows (the process umask, 077 in `warden serve`, narrows it to 0600): a
+/// service's output may hold secrets, so other users never read it.
+const LOG_FILE_MODE: u32 = 0o640;
+
+/// Opens `path` for appending, creating it with [`LOG_FILE_MODE`].
+fn open_log(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(LOG_FILE_MODE)
+        .open(path)
+}
+
 impl Writer {
     pub(super) fn open(path: PathBuf, rotation: Rotation) -> io::Result<Writer> {
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let file = open_log(&path)?;
         let size = file.metadata()?.len();
         Ok(Writer {
             path,
@@ -154,10 +168,7 @@ impl Writer {
             }
         }
         std::fs::rename(&self.path, rotated_path(&self.path, 1))?;
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
+        let file = open_log(&self.path)?;
         self.file = BurstFile::new(file);
         self.size = 0;
         Ok(())

@@ -1,0 +1,221 @@
+//! How connections are accepted and served: Warden's own accept loop around hyper's HTTP/1 and HTTP/2
+//! connection builders, for plain TCP and TLS alike. It owns the limits a hostile or broken client
+//! meets before any handler runs:
+//!
+//! - a cap on open connections ([`Limits::max_connections`], TLS handshakes included): beyond it a new
+//!   connection is closed at once instead of piling up;
+//! - the TLS handshake timeout ([`Limits::handshake_timeout`]);
+//! - the HTTP/1 header-read timeout ([`Limits::header_read_timeout`]): a client gets that long to send
+//!   a request's headers, counted from the moment the connection is ready for a request. hyper starts
+//!   this timer on a fresh connection and again whenever a kept-alive connection waits for its next
+//!   request, so it is also the HTTP/1 idle (keep-alive) timeout: a half-open connection trickling
+//!   headers (slowloris) or sitting idle is closed after it;
+//! - HTTP/2 keep-alive pings ([`Limits::h2_keep_alive_interval`]): a peer that stops answering them
+//!   (machine asleep, network gone) loses its connection.
+//!
+//! Plain TCP speaks HTTP/1.1 only (browsers never use cleartext HTTP/2); under TLS the ALPN result
+//! picks HTTP/2 or HTTP/1.1, so no bytes are read to guess the protocol (a guess that would have no
+//! timeout). Each request gets axum's `ConnectInfo<SocketAddr>` (the peer) and [`LocalAddr`] (the
+//! address the client reached). Graceful shutdown: when `shutdown` resolves, Warden stops accepting
+//! and asks every connection to finish its requests (hyper's `graceful_shutdown`); [`run`] returns
+//! once they all have (every connection holds one of the cap's slots until it ends).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::ConnectInfo;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+/// The address on this machine a connection reached (its socket's local address): for a wildcard
+/// listen address, the interface address the client used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalAddr(pub SocketAddr);
+
+/// Connection limits (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub header_read_timeout: Duration,
+    pub handshake_timeout: Duration,
+    pub h2_keep_alive_interval: Duration,
+    pub h2_keep_alive_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 1024,
+            header_read_timeout: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(10),
+            h2_keep_alive_interval: Duration::from_secs(20),
+            h2_keep_alive_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+/// How often, at most, the log says that the connection cap turned connections away.
+const CAP_WARNING_EVERY: Duration = Duration::from_secs(10);
+
+/// Serves `router` on `listener` (over TLS when `tls` is given) until `shutdown` resolves and the
+/// open connections have finished.
+pub async fn run(
+    listener: TcpListener,
+    tls: Option<Arc<ServerConfig>>,
+    router: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let acceptor = tls.map(TlsAcceptor::from);
+    let (closing, closing_seen) = watch::channel(false);
+    let mut refused_since_warning = 0u64;
+    let mut last_warning: Option<Instant> = None;
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // A full fd table or similar passes; wait a little (as axum's own listener does).
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            // Over the cap: close at once (the client sees the connection end, not a hang).
+            drop(stream);
+            refused_since_warning += 1;
+            if last_warning.is_none_or(|at| at.elapsed() >= CAP_WARNING_EVERY) {
+                tracing::warn!(
+                    max_connections = limits.max_connections,
+                    refused = refused_since_warning,
+                    "connection cap reached; closing new connections"
+                );
+                last_warning = Some(Instant::now());
+                refused_since_warning = 0;
+            }
+            continue;
+        };
+        let local = match stream.local_addr() {
+            Ok(local) => local,
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "connection without a local address");
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let connection = Connection {
+            router: router.clone(),
+            peer,
+            local,
+            limits,
+            closing: closing_seen.clone(),
+        };
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            match acceptor {
+                None => connection.serve(stream, false).await,
+                Some(acceptor) => connection.serve_tls(&acceptor, stream).await,
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    // Every connection holds a slot until it has ended: all slots back means all connections closed.
+    let _ = closing.send(true);
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    let _ = slots.acquire_many(all).await;
+}
+
+/// One accepted connection and what serving it needs.
+struct Connection {
+    router: Router,
+    peer: SocketAddr,
+    local: SocketAddr,
+    limits: Limits,
+    /// Becomes true when Warden shuts down.
+    closing: watch::Receiver<bool>,
+}
+
+impl Connection {
+    async fn serve_tls(self, acceptor: &TlsAcceptor, stream: TcpStream) {
+        let peer = self.peer;
+        match tokio::time::timeout(self.limits.handshake_timeout, acceptor.accept(stream)).await {
+            Ok(Ok(tls)) => {
+                let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
+                self.serve(tls, h2).await;
+            }
+            Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+        }
+    }
+
+    async fn serve<I>(self, io: I, h2: bool)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let Connection {
+            router,
+            peer,
+            local,
+            limits,
+            mut closing,
+        } = self;
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            req.extensions_mut().insert(LocalAddr(local));
+            router.clone().oneshot(req)
+        });
+        let io = TokioIo::new(io);
+        let result = if h2 {
+            let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                .timer(TokioTimer::new())
+                .keep_alive_interval(limits.h2_keep_alive_interval)
+                .keep_alive_timeout(limits.h2_keep_alive_timeout)
+                .serve_connection(io, service);
+            until_closing(conn, &mut closing, |c| c.graceful_shutdown()).await
+        } else {
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_read_timeout)
+                .keep_alive(true)
+                .serve_connection(io, service);
+            until_closing(conn, &mut closing, |c| c.graceful_shutdown()).await
+        };
+        if let Err(e) = result {
+            tracing::debug!(%peer, error = %e, "connection ended with an error");
+        }
+    }
+}
+
+/// Drives `conn` to its end; once `closing` turns true, first asks it to finish gracefully (hyper:
+/// no new requests, the ones running complete).
+async fn until_closing<C: Future>(
+    conn: C,
+    closing: &mut watch::Receiver<bool>,
+    graceful_shutdown: impl FnOnce(Pin<&mut C>),
+) -> C::Output {
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        output = conn.as_mut() => output,
+        // (The guard `wait_for` returns must not live across an await: it is not `Send`.)
+        () = async { drop(closing.wait_for(|closing| *closing).await) } => {
+            graceful_shutdown(conn.as_mut());
+            conn.await
+        }
+    }
+}
