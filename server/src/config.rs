@@ -98,7 +98,6 @@ pub struct ServeArgs {
     pub http_header_timeout_ms: u64,
 }
 
-
 /// `--firewall` modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum FirewallMode {
