@@ -16,9 +16,41 @@ struct Api {
     token: String,
 }
 
+/// A Warden on the host's loopback whose `nft` acts inside a throwaway network namespace: it has the
+/// firewall capability (and installs its default guard there), while the host's nftables stay
+/// untouched. Root only.
+struct KernelElsewhere {
+    _ns: warden_testkit::Netns,
+    dir: tempfile::TempDir,
+}
+
+impl KernelElsewhere {
+    fn new() -> KernelElsewhere {
+        use std::os::unix::fs::PermissionsExt;
+        let ns = warden_testkit::Netns::new("afw");
+        let dir = tempfile::tempdir().unwrap();
+        let script = format!("#!/bin/sh\nexec ip netns exec {} nft \"$@\"\n", ns.name);
+        let path = dir.path().join("nft");
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        KernelElsewhere { _ns: ns, dir }
+    }
+
+    fn launch(&self) -> Launch {
+        Launch::new().manage_firewall().env(
+            "WARDEN_NFT",
+            &self.dir.path().join("nft").display().to_string(),
+        )
+    }
+}
+
 impl Api {
     async fn start() -> Api {
-        let w = Warden::start();
+        Api::start_with(Launch::new()).await
+    }
+
+    async fn start_with(launch: Launch) -> Api {
+        let w = launch.start();
         let token = w.login_token().await;
         Api {
             c: w.client(),
@@ -588,7 +620,14 @@ async fn exposure_resolves_hostnames_like_apply_and_names_them() {
 
 #[tokio::test]
 async fn bans_and_commit_confirm_refusals_without_touching_the_kernel() {
-    let api = Api::start().await;
+    if !warden_tests::gate(
+        "root with nft and ip (nft runs in a throwaway namespace)",
+        warden_testkit::netns::requirements(),
+    ) {
+        return;
+    }
+    let kernel = KernelElsewhere::new();
+    let api = Api::start_with(kernel.launch()).await;
     assert_eq!(api.get("/firewall/bans").await, (200, json!([])));
     // Loopback (the caller here) is never banned.
     assert_error(
@@ -673,10 +712,11 @@ async fn bans_and_commit_confirm_refusals_without_touching_the_kernel() {
         400,
         "validation_failed",
     );
+    // Nothing changed: still the default guard, nothing pending.
     let (_, status) = api.get("/firewall").await;
     assert_eq!(
-        (status["active"].clone(), status["pending"].clone()),
-        (json!(false), Value::Null)
+        (status["default_guard"].clone(), status["pending"].clone()),
+        (json!(true), Value::Null)
     );
 
     // Failed logins from loopback are throttled (429) but loopback is never banned.

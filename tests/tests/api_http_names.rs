@@ -217,7 +217,12 @@ async fn failed_login_address(api: &Api, user: &str) -> String {
         .as_array()
         .unwrap()
         .iter()
-        .find(|e| e["action"] == "auth.login" && e["outcome"] == "failed" && e["actor"] == user)
+        // Failed logins are aggregated per source and minute: the user may be one of the names tried.
+        .find(|e| {
+            e["action"] == "auth.login"
+                && e["outcome"] == "failed"
+                && (e["actor"] == user || e["detail"].as_str().is_some_and(|d| d.contains(user)))
+        })
         .and_then(|e| e["address"].as_str())
         .unwrap_or_else(|| panic!("no failed login of {user}: {entries}"))
         .to_string()

@@ -237,7 +237,11 @@ async fn firewall_page_rules_apply_confirm_revert_presets_bans() {
         base: format!("{base}/api/v1"),
         token,
     };
-    assert!(ns.warden_table().is_none(), "no table before any apply");
+    // Closed by default: the guard is live before any apply.
+    let guard = ns
+        .warden_table()
+        .expect("the default guard before any apply");
+    assert_eq!(api.get_json("/firewall").await["default_guard"], true);
 
     let b = Browser::start(1280, 1000).await;
     login(&b, &base).await;
@@ -335,12 +339,13 @@ async fn firewall_page_rules_apply_confirm_revert_presets_bans() {
         vec![],
     )
     .await;
-    assert!(
-        ns.warden_table().is_none(),
-        "after the window the kernel is back to no table"
+    assert_eq!(
+        ns.warden_table().as_deref(),
+        Some(guard.as_str()),
+        "after the window the kernel is back to the default guard"
     );
     let status = api.get_json("/firewall").await;
-    assert_eq!(status["active"], false);
+    assert_eq!(status["default_guard"], true, "{status}");
     assert_eq!(status["pending"], Value::Null);
     assert_eq!(status["last_rollback"]["cause"], "timer", "{status}");
     // The server remembers it: a page loaded afterwards still says the rules were reverted, and why.

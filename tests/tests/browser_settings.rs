@@ -26,9 +26,16 @@ async fn set_input(b: &Browser, css: &str, value: &str) {
 }
 
 async fn click(b: &Browser, css: &str) {
-    b.find(css)
+    let el = b.find(css).await;
+    // Centred first: a toast in the corner must not take a click meant for a button under it.
+    b.client
+        .execute(
+            "document.querySelector(arguments[0]).scrollIntoView({block: 'center'}); return true;",
+            vec![json!(css)],
+        )
         .await
-        .click()
+        .unwrap_or_else(|e| panic!("scroll to {css}: {e}"));
+    el.click()
         .await
         .unwrap_or_else(|e| panic!("click {css}: {e}"));
 }

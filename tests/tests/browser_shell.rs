@@ -135,7 +135,12 @@ async fn a_page_chunk_that_fails_to_load_shows_the_stopped_banner() {
 
     // The firewall page's own WASM chunk fails to download. The WASM stops on that (on purpose here):
     // its panic message and the `unreachable` trap that follows are expected in the console.
-    for expected in ["split___firewall_route_view", "panicked at", "unreachable"] {
+    for expected in [
+        "split___firewall_route_view",
+        "panicked at",
+        "unreachable",
+        "Failed to fetch",
+    ] {
         b.allow_console_error(expected);
     }
     b.block_urls(&["*split___firewall_route_view*"]).await;

@@ -131,8 +131,9 @@ impl Side {
 
     /// `value` with this side's ids replaced by their order of appearance and volatile fields masked.
     fn masked(&self, value: Value) -> Value {
-        const VOLATILE: [&str; 10] = [
+        const VOLATILE: [&str; 11] = [
             "pid",
+            "revision",
             "admin_port",
             "started_at",
             "created_at",
