@@ -227,9 +227,16 @@ mod follow {
                 before_tail: Some(Vec::new()),
                 ..Pending::default()
             }));
+            // Every callback below may run after the page (and with it this panel's signals) is gone:
+            // a stream event, the 40 ms flush timer, the tail request. They check first that their
+            // generation is still the current one, with `try_`: a disposed value reads as "not current".
+            let current_gen = move || generation.try_get_value() == Some(my_gen);
             let flush = {
                 let pending = Rc::clone(&pending);
                 move || {
+                    if !current_gen() {
+                        return;
+                    }
                     let lines = {
                         let mut p = pending.borrow_mut();
                         p.scheduled = false;
@@ -262,7 +269,7 @@ mod follow {
                 format!("/api/v1/services/{id}/logs/stream"),
                 on_line,
                 move |open| {
-                    if generation.get_value() != my_gen {
+                    if !current_gen() {
                         return;
                     }
                     if open {
@@ -275,7 +282,7 @@ mod follow {
             current.set_value(Some(stream));
             leptos::task::spawn_local(async move {
                 let tail = crate::rpc::service_logs(id, INITIAL_LINES).await;
-                if generation.get_value() != my_gen {
+                if !current_gen() {
                     return;
                 }
                 let early = pending.borrow_mut().before_tail.take().unwrap_or_default();
