@@ -12,38 +12,16 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use firewall_e2e_support::{
-    tcp_probe, wait_reach, Lab, NsClient, ADMIN_PORT, OTHER_ADDR, SERVER_OTHER_SIDE,
+    add_rule, other_port, runs, status, tcp_probe, wait_reach, Lab, NsClient, ADMIN_PORT,
+    OTHER_ADDR,
 };
 use serde_json::{json, Value};
 use warden_testkit::{probe, Listener, Outcome, Probe};
-use warden_tests::{gate, wait_for, Launch, Warden};
-
-fn runs() -> bool {
-    gate(
-        "root with nft, ip and python3",
-        warden_testkit::netns::requirements(),
-    )
-}
-
-fn other_port(port: u16) -> SocketAddr {
-    format!("{SERVER_OTHER_SIDE}:{port}").parse().unwrap()
-}
-
-fn status(admin: &NsClient) -> Value {
-    let resp = admin.get("/firewall");
-    assert_eq!(resp.status, 200, "{}", resp.body);
-    resp.json()
-}
+use warden_tests::{wait_for, Launch, Warden};
 
 fn apply_confirmed(admin: &NsClient) {
     let resp = admin.post("/firewall/apply", json!({"confirm_within_secs": 0}));
     assert_eq!(resp.status, 202, "apply: {}", resp.body);
-}
-
-fn add_rule(admin: &NsClient, rule: Value) -> Value {
-    let resp = admin.post("/firewall/rules", rule);
-    assert_eq!(resp.status, 201, "add rule: {}", resp.body);
-    resp.json()
 }
 
 /// Warden in the lab's server namespace, retrying fallen-back restores every second.

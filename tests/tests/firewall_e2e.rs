@@ -13,12 +13,12 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use firewall_e2e_support::{
-    fail_logins_until_banned, tcp_probe, wait_reach, Lab, NsClient, ADMIN_ADDR, OTHER_ADDR,
-    OTHER_ADDR_V6, SERVER_OTHER_SIDE,
+    add_rule, fail_logins_until_banned, other_port, runs, status, tcp_probe, wait_reach, Lab,
+    NsClient, ADMIN_ADDR, OTHER_ADDR, OTHER_ADDR_V6, SERVER_OTHER_SIDE,
 };
 use serde_json::{json, Value};
 use warden_testkit::{Listener, Outcome};
-use warden_tests::{gate, wait_for};
+use warden_tests::wait_for;
 
 /// A second address of the attacker's namespace (it never fails a login).
 const BYSTANDER_ADDR: &str = "198.51.100.3";
@@ -40,35 +40,12 @@ fn bystander_healthz(lab: &Lab) -> Option<u16> {
     String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }
 
-fn runs() -> bool {
-    gate(
-        "root with nft, ip and python3",
-        warden_testkit::netns::requirements(),
-    )
-}
-
-fn other_port(port: u16) -> SocketAddr {
-    format!("{SERVER_OTHER_SIDE}:{port}").parse().unwrap()
-}
-
-fn status(admin: &NsClient) -> Value {
-    let resp = admin.get("/firewall");
-    assert_eq!(resp.status, 200, "{}", resp.body);
-    resp.json()
-}
-
 fn apply(admin: &NsClient, confirm_within_secs: u64) -> Value {
     let resp = admin.post(
         "/firewall/apply",
         json!({"confirm_within_secs": confirm_within_secs}),
     );
     assert_eq!(resp.status, 202, "apply: {}", resp.body);
-    resp.json()
-}
-
-fn add_rule(admin: &NsClient, rule: Value) -> Value {
-    let resp = admin.post("/firewall/rules", rule);
-    assert_eq!(resp.status, 201, "add rule: {}", resp.body);
     resp.json()
 }
 

@@ -322,3 +322,30 @@ pub fn fail_logins_until_banned(attacker: &NsClient, attempts: usize) -> bool {
             .is_err()
     })
 }
+
+/// Whether this machine can run the lab (root with nft, ip and python3); says why not otherwise.
+pub fn runs() -> bool {
+    warden_tests::gate(
+        "root with nft, ip and python3",
+        warden_testkit::netns::requirements(),
+    )
+}
+
+/// `port` on the server's address towards the other client.
+pub fn other_port(port: u16) -> SocketAddr {
+    format!("{SERVER_OTHER_SIDE}:{port}").parse().unwrap()
+}
+
+/// `GET /firewall`, which must answer 200.
+pub fn status(admin: &NsClient) -> Value {
+    let resp = admin.get("/firewall");
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    resp.json()
+}
+
+/// `POST /firewall/rules`, which must answer 201; the new rule.
+pub fn add_rule(admin: &NsClient, rule: Value) -> Value {
+    let resp = admin.post("/firewall/rules", rule);
+    assert_eq!(resp.status, 201, "add rule: {}", resp.body);
+    resp.json()
+}
