@@ -404,3 +404,23 @@ impl Drop for Warden {
         self.kill9();
     }
 }
+
+/// `warden server-fns <args>`: `(METHOD, path)` of every server function (`--read-only`: of those a
+/// read token may call).
+pub fn server_fn_endpoints(args: &[&str]) -> Vec<(String, String)> {
+    let out = Command::new(warden_bin())
+        .arg("server-fns")
+        .args(args)
+        .output()
+        .expect("run warden server-fns");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect()
+}

@@ -20,7 +20,9 @@ pub mod procs;
 pub mod wait;
 
 pub use api::{api_error, sse_wait, Api};
-pub use launcher::{repo_root, site_root, warden_bin, Build, Launch, Warden, ADMIN_PASSWORD};
+pub use launcher::{
+    repo_root, server_fn_endpoints, site_root, warden_bin, Build, Launch, Warden, ADMIN_PASSWORD,
+};
 pub use managed::ManagedWarden;
 pub use procs::{group_members, live_processes, pid_alive, processes_matching, Proc};
 pub use wait::{gate, poll, wait_for};

@@ -6,10 +6,9 @@
 //! mutation with a session cookie from a foreign `Origin` is refused (403); with a bearer token it is not.
 
 use std::collections::BTreeSet;
-use std::process::Command;
 
 use serde_json::{json, Value};
-use warden_tests::{warden_bin, Warden};
+use warden_tests::Warden;
 
 /// Every `(METHOD, path template, public)` of the document.
 fn operations(doc: &Value) -> Vec<(String, String, bool)> {
@@ -61,23 +60,6 @@ async fn assert_unauthorized(resp: reqwest::Response, what: &str) {
         "{what}: {body}"
     );
     assert!(body["error"].get("field").is_some(), "{what}: {body}");
-}
-
-fn server_fn_endpoints() -> Vec<(String, String)> {
-    let out = Command::new(warden_bin())
-        .arg("server-fns")
-        .output()
-        .expect("run warden server-fns");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_once(' '))
-        .map(|(m, p)| (m.to_string(), p.to_string()))
-        .collect()
 }
 
 #[tokio::test]
@@ -147,7 +129,7 @@ async fn every_route_and_server_function_requires_credentials() {
         assert_unauthorized(resp, &format!("{what} (bad cookie)")).await;
     }
 
-    let fns = server_fn_endpoints();
+    let fns = warden_tests::server_fn_endpoints(&[]);
     assert!(
         fns.iter().any(|(_, p)| p == "/rpc/admin/tokens/create")
             && fns.iter().any(|(_, p)| p == "/rpc/services/create"),

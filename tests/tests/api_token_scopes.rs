@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use warden_tests::{api_error, poll, warden_bin, Api, Warden};
+use warden_tests::{api_error, poll, Api, Warden};
 
 /// `"2026-12-02T10:00:05Z"` for now + `secs`.
 fn rfc3339_in(secs: i64) -> String {
@@ -110,8 +110,8 @@ async fn a_read_token_reads_but_every_mutation_is_forbidden() {
     assert!(mutations >= 20, "only {mutations} mutations documented");
 
     // Server functions: the listed reads answer, everything else is refused.
-    let fns = server_fns(&[]);
-    let reads: Vec<String> = server_fns(&["--read-only"])
+    let fns = warden_tests::server_fn_endpoints(&[]);
+    let reads: Vec<String> = warden_tests::server_fn_endpoints(&["--read-only"])
         .into_iter()
         .map(|(_, p)| p)
         .collect();
@@ -151,25 +151,6 @@ async fn a_read_token_reads_but_every_mutation_is_forbidden() {
     // The admin can still revoke it; then it is gone.
     assert_eq!(admin.delete(&format!("/tokens/{id}")).await.status(), 204);
     assert_eq!(reader.get("/services").await.status(), 401);
-}
-
-/// `warden server-fns <args>`: `(METHOD, path)` of every (or every read-only) server function.
-fn server_fns(args: &[&str]) -> Vec<(String, String)> {
-    let out = Command::new(warden_bin())
-        .arg("server-fns")
-        .args(args)
-        .output()
-        .expect("warden server-fns");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_once(' '))
-        .map(|(m, p)| (m.to_string(), p.to_string()))
-        .collect()
 }
 
 #[tokio::test]
