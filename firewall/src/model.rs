@@ -221,7 +221,7 @@ pub const DEFAULT_SERVICE_PORTS: PortRange = PortRange {
     last: 8499,
 };
 
-/// SSH, always covered by anti-lockout.
+/// SSH's well-known port: what anti-lockout covers when nothing says otherwise.
 pub const SSH_PORT: u16 = 22;
 
 /// Appliance-level firewall settings that are not rules.
@@ -234,9 +234,11 @@ pub struct FirewallConfig {
     /// Policy of the `input` chain for traffic no rule decided (default `accept`). The `output` chain
     /// always accepts.
     pub default_inbound_policy: Policy,
-    /// The port of Warden's own admin UI/API (anti-lockout covers it and SSH 22); 0 = SSH only.
+    /// The port of Warden's own admin UI/API (anti-lockout covers it and the SSH ports); 0 = SSH only.
     pub admin_port: u16,
-    /// Addresses always allowed to reach TCP `admin_port` and 22 (above bans and user rules):
+    /// The TCP ports sshd serves (default `[22]`), covered by anti-lockout with the admin port.
+    pub ssh_ports: Vec<u16>,
+    /// Addresses always allowed to reach TCP `admin_port` and `ssh_ports` (above bans and user rules):
     /// typically the address that performed the apply. Loopback is always allowed anyway.
     pub anti_lockout: Vec<IpAddr>,
 }
@@ -247,15 +249,16 @@ impl Default for FirewallConfig {
             service_ports: DEFAULT_SERVICE_PORTS,
             default_inbound_policy: Policy::Accept,
             admin_port: 0,
+            ssh_ports: vec![SSH_PORT],
             anti_lockout: Vec::new(),
         }
     }
 }
 
 impl FirewallConfig {
-    /// The TCP ports anti-lockout keeps open (22 and the admin port), sorted, deduplicated.
+    /// The TCP ports anti-lockout keeps open (the SSH ports and the admin port), sorted, deduplicated.
     pub fn anti_lockout_ports(&self) -> Vec<u16> {
-        let mut ports = vec![SSH_PORT];
+        let mut ports: Vec<u16> = self.ssh_ports.iter().copied().filter(|p| *p != 0).collect();
         if self.admin_port != 0 {
             ports.push(self.admin_port);
         }

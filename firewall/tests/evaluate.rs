@@ -213,6 +213,41 @@ fn out_rules_match_destination_and_never_inbound() {
 }
 
 #[test]
+fn anti_lockout_covers_the_configured_ssh_ports_instead_of_22() {
+    let config = FirewallConfig {
+        admin_port: 8080,
+        ssh_ports: vec![2222, 22222],
+        anti_lockout: vec![ip("198.51.100.7")],
+        default_inbound_policy: Policy::Drop,
+        ..FirewallConfig::default()
+    };
+    assert_eq!(config.anti_lockout_ports(), vec![2222, 8080, 22222]);
+    let rules = RuleSet::new(vec![rule("drop-all", |r| r.action = Action::Drop)]);
+    let context = ApplyContext::default();
+    let eval = |p| {
+        let v = evaluate(&rules, &config, &context, &p);
+        (v.action, v.decided_by)
+    };
+    for port in [2222, 22222, 8080] {
+        assert_eq!(
+            eval(tcp_in("198.51.100.7", port)),
+            (Action::Accept, DecidedBy::AntiLockout),
+            "port {port}"
+        );
+    }
+    assert_eq!(
+        eval(tcp_in("198.51.100.7", 22)),
+        (Action::Drop, by("drop-all")),
+        "22 is not SSH here"
+    );
+    assert_eq!(
+        eval(tcp_in("203.0.113.9", 2222)),
+        (Action::Drop, by("drop-all")),
+        "only anti-lockout addresses"
+    );
+}
+
+#[test]
 fn anti_lockout_beats_bans_and_rules_and_bans_beat_rules() {
     let config = FirewallConfig {
         admin_port: 8080,

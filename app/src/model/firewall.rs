@@ -34,8 +34,17 @@ pub struct FirewallStatus {
     /// Addresses that always reach the admin port and SSH under the live rule set.
     #[cfg_attr(feature = "ssr", schema(value_type = Vec<String>))]
     pub anti_lockout: Vec<IpAddr>,
-    /// Warden's admin port (covered by anti-lockout together with 22).
+    /// Warden's admin port (covered by anti-lockout together with the SSH ports).
     pub admin_port: u16,
+    /// The SSH ports the next apply keeps open to the applying address (anti-lockout).
+    #[serde(default)]
+    pub ssh_ports: Vec<u16>,
+    /// Where [`Self::ssh_ports`] come from.
+    #[serde(default)]
+    pub ssh_ports_source: SshPortsSource,
+    /// The SSH ports anti-lockout covers in the live table (empty when nothing is applied).
+    #[serde(default)]
+    pub live_ssh_ports: Vec<u16>,
     /// The last apply that was rolled back (kept until the next apply).
     pub last_rollback: Option<RollbackStatus>,
     /// The address the request came from: what an apply from this client keeps reaching the admin
@@ -87,6 +96,20 @@ pub struct RollbackStatus {
     pub revision: u64,
     /// `timer` (not confirmed in time), `request` or `restart` (Warden started during the window).
     pub cause: RollbackCause,
+}
+
+/// Where the SSH ports anti-lockout covers come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum SshPortsSource {
+    /// The `ssh_ports` setting.
+    Setting,
+    /// The ports the running sshd listens on.
+    Sshd,
+    /// Neither: SSH's well-known port 22.
+    #[default]
+    Default,
 }
 
 /// Why an unconfirmed apply was rolled back.
@@ -411,6 +434,9 @@ mod tests {
             default_inbound_policy: Policy::Accept,
             anti_lockout: vec![],
             admin_port: 8443,
+            ssh_ports: vec![22],
+            ssh_ports_source: SshPortsSource::Default,
+            live_ssh_ports: vec![],
             last_rollback: None,
             your_address: None,
             default_guard: false,

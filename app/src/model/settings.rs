@@ -83,10 +83,52 @@ pub struct Settings {
     /// other peer the header is ignored. Empty (the default): the TCP peer is always the client.
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// The TCP ports of SSH, which anti-lockout keeps open (with the admin port) for the address that
+    /// applies the rules. Empty (the default): the ports sshd listens on, found at each apply, else 22.
+    #[serde(default)]
+    pub ssh_ports: Vec<u16>,
 }
 
 /// Most entries in `allowed_hosts` and in `trusted_proxies`.
 pub const MAX_LIST_ENTRIES: usize = 64;
+
+/// Most entries in `ssh_ports`.
+pub const MAX_SSH_PORTS: usize = 8;
+
+/// Validates the `ssh_ports` list: 1-65535, at most [`MAX_SSH_PORTS`], no repeats.
+pub fn validate_ssh_ports(ports: &[u16]) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if ports.len() > MAX_SSH_PORTS {
+        errors.push(FieldError::new(
+            "ssh_ports",
+            format!("at most {MAX_SSH_PORTS} ports"),
+        ));
+    }
+    if ports.contains(&0) {
+        errors.push(FieldError::new("ssh_ports", "ports are 1-65535"));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    if let Some(repeated) = ports.iter().find(|p| !seen.insert(**p)) {
+        errors.push(FieldError::new(
+            "ssh_ports",
+            format!("port {repeated} is listed twice"),
+        ));
+    }
+    errors
+}
+
+/// Reads the settings page's SSH ports field: ports separated by commas or spaces; empty means
+/// "detect". Names the first entry that is not a port.
+pub fn parse_ssh_ports(text: &str) -> Result<Vec<u16>, FieldError> {
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            t.parse::<u16>().map_err(|_| {
+                FieldError::new("ssh_ports", format!("{t:?} is not a port (1-65535)"))
+            })
+        })
+        .collect()
+}
 
 /// Whether `host` is a host name (letters, digits, `-` and `.`, labels of 1-63 characters, at most 253
 /// in all, no port) or an IP address.
@@ -159,6 +201,7 @@ impl Settings {
             ban: BanSettings::default(),
             allowed_hosts: Vec::new(),
             trusted_proxies: Vec::new(),
+            ssh_ports: Vec::new(),
         }
     }
 
@@ -253,6 +296,7 @@ pub fn validate_settings(s: &Settings) -> Vec<FieldError> {
         ));
     }
     errors.extend(validate_lists(s));
+    errors.extend(validate_ssh_ports(&s.ssh_ports));
     errors
 }
 
@@ -280,6 +324,34 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn ssh_ports_are_ports_without_repeats() {
+        let mut s = Settings::defaults("box".into(), "nobody".into());
+        assert!(s.ssh_ports.is_empty(), "empty = detect");
+        s.ssh_ports = vec![22, 2222];
+        assert_eq!(validate_settings(&s), vec![]);
+        s.ssh_ports = vec![0];
+        assert_eq!(
+            validate_settings(&s),
+            vec![FieldError::new("ssh_ports", "ports are 1-65535")]
+        );
+        s.ssh_ports = vec![2222, 22, 2222];
+        assert_eq!(
+            validate_settings(&s),
+            vec![FieldError::new("ssh_ports", "port 2222 is listed twice")]
+        );
+        s.ssh_ports = (1..=9).collect();
+        assert_eq!(validate_settings(&s)[0].field, "ssh_ports");
+        assert_eq!(parse_ssh_ports(" 22, 2222 "), Ok(vec![22, 2222]));
+        assert_eq!(parse_ssh_ports("22 2222"), Ok(vec![22, 2222]));
+        assert_eq!(parse_ssh_ports(""), Ok(vec![]));
+        assert_eq!(
+            parse_ssh_ports("22, ssh"),
+            Err(FieldError::new("ssh_ports", "\"ssh\" is not a port (1-65535)"))
+        );
+        assert!(parse_ssh_ports("70000").is_err());
     }
 
     #[test]

@@ -18,7 +18,9 @@ use leptos_meta::Title;
 
 use crate::components::toast::{use_toasts, Toasts};
 use crate::model::error::AppError;
-use crate::model::firewall::{line_diff, BanView, DiffLine, FirewallStatus, PresetView, RuleView};
+use crate::model::firewall::{
+    line_diff, BanView, DiffLine, FirewallStatus, PresetView, RuleView, SshPortsSource,
+};
 use crate::rpc::{
     firewall_bans, firewall_presets, firewall_rules, firewall_ruleset_texts, get_firewall_state,
 };
@@ -257,9 +259,11 @@ fn AntiLockoutNote() -> AnyView {
         <p class="notice small" role="note" data-testid="fw-anti-lockout">
             <strong>"Anti-lockout: "</strong>
             {move || ctx.state.with(|s| format!(
-                "the admin port ({}) and SSH (22) are always accepted from the address that applies the rules \
+                "the admin port ({}) and SSH ({}) are always accepted from the address that applies the rules \
                  (this browser: {}) and from loopback, above all rules below, and that address is never banned.",
-                s.admin_port, s.your_address.map(|a| a.to_string()).unwrap_or_default()
+                s.admin_port,
+                ssh_ports_text(&s.ssh_ports, s.ssh_ports_source),
+                s.your_address.map(|a| a.to_string()).unwrap_or_default()
             ))}
             {move || ctx.state.with(|s| (!s.anti_lockout.is_empty()).then(|| format!(
                 " Live now for: {}.",
@@ -268,6 +272,21 @@ fn AntiLockoutNote() -> AnyView {
         </p>
     }
     .into_any()
+}
+
+/// The SSH ports and where they come from, e.g. "2222, from the SSH ports setting".
+fn ssh_ports_text(ports: &[u16], source: SshPortsSource) -> String {
+    let list = ports
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let from = match source {
+        SshPortsSource::Setting => "from the SSH ports setting",
+        SshPortsSource::Sshd => "where sshd listens",
+        SshPortsSource::Default => "no sshd found: the default; set the SSH ports in Settings if yours differ",
+    };
+    format!("port {list}, {from}")
 }
 
 /// How many unchanged lines to show around each change.

@@ -37,11 +37,13 @@ impl FirewallHandle {
         let guard = self.inner.op.lock().await;
         let record = self.load()?;
         let anti_lockout = vec![applying.to_canonical()];
-        let config = self.config(
-            record.default_inbound_policy,
-            anti_lockout.clone(),
-            settings,
-        );
+        let config = self
+            .config(
+                record.default_inbound_policy,
+                anti_lockout.clone(),
+                settings,
+            )
+            .await;
         let rules = record.rules.clone();
         let resolved_hosts = resolve_hostnames(rules.hostnames()).await;
         let bans = self.inner.kernel.run(|b| b.bans()).await?;
@@ -68,6 +70,7 @@ impl FirewallHandle {
                 revision: record.saved_revision,
                 rules: rules.clone(),
                 anti_lockout,
+                ssh_ports: config.ssh_ports.clone(),
                 default_inbound_policy: record.default_inbound_policy,
                 fingerprint: None,
                 resolved_hosts: display.resolved_hosts.clone(),
@@ -216,11 +219,7 @@ impl FirewallHandle {
         applied: AppliedState,
         settings: &Settings,
     ) -> Result<(), FirewallError> {
-        let config = self.config(
-            applied.default_inbound_policy,
-            applied.anti_lockout.clone(),
-            settings,
-        );
+        let config = self.config_restoring(&applied, settings).await;
         let context = ApplyContext {
             resolved_hosts: resolve_hostnames(applied.rules.hostnames()).await,
             bans: self.inner.kernel.run(|b| b.bans()).await?,

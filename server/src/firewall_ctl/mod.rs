@@ -39,6 +39,7 @@ pub mod record;
 mod recovery;
 mod resolve;
 pub mod restore;
+pub mod ssh_ports;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -47,6 +48,8 @@ use tokio::sync::watch;
 
 use warden_firewall::backend::{Capability, NftBackend};
 use warden_firewall::{FirewallConfig, Policy, PortRange};
+
+use record::AppliedState;
 
 use app::model::settings::Settings;
 
@@ -247,7 +250,9 @@ impl FirewallHandle {
         }
     }
 
-    fn config(
+    /// The firewall configuration in force for `settings`: the SSH ports are the setting's, else
+    /// sshd's (looked up now), else 22.
+    async fn config(
         &self,
         policy: Policy,
         anti_lockout: Vec<IpAddr>,
@@ -257,8 +262,36 @@ impl FirewallHandle {
             service_ports: service_ports(settings),
             default_inbound_policy: policy,
             admin_port: self.inner.admin_port,
+            ssh_ports: self.ssh_ports(settings).await.ports,
             anti_lockout,
         }
+    }
+
+    /// [`Self::config`] for putting `applied` back: its SSH ports are covered as well as those in
+    /// force now.
+    async fn config_restoring(&self, applied: &AppliedState, settings: &Settings) -> FirewallConfig {
+        let mut config = self
+            .config(
+                applied.default_inbound_policy,
+                applied.anti_lockout.clone(),
+                settings,
+            )
+            .await;
+        config.ssh_ports.extend(&applied.ssh_ports);
+        config.ssh_ports.sort_unstable();
+        config.ssh_ports.dedup();
+        config
+    }
+
+    /// The SSH ports anti-lockout covers now, and where they come from ([`ssh_ports`]).
+    pub async fn ssh_ports(&self, settings: &Settings) -> ssh_ports::SshPorts {
+        if !settings.ssh_ports.is_empty() {
+            return ssh_ports::choose(&settings.ssh_ports, &[]);
+        }
+        let detected = tokio::task::spawn_blocking(ssh_ports::sshd_listening_ports)
+            .await
+            .unwrap_or_default();
+        ssh_ports::choose(&[], &detected)
     }
 
     async fn audit<T>(&self, action: &str, target: &str, result: &Result<T, FirewallError>) {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use warden_firewall::{
-    compile_lenient, exposure_compiled, exposure_hostnames, preset_is_open, presets,
+    FirewallConfig, compile_lenient, exposure_compiled, exposure_hostnames, preset_is_open, presets,
     render_ruleset, ApplyContext, PacketProtocol,
 };
 
@@ -28,6 +28,7 @@ impl FirewallHandle {
         let _guard = self.inner.op.lock().await;
         let record = self.load()?;
         let health = self.restore_health();
+        let ssh = self.ssh_ports(&self.settings()).await;
         let drift = match &record.applied {
             Some(applied) if self.capability().available => {
                 match self.inner.kernel.run(|b| b.fingerprint()).await {
@@ -63,6 +64,13 @@ impl FirewallHandle {
                 },
             }),
             admin_port: self.inner.admin_port,
+            ssh_ports: ssh.ports,
+            ssh_ports_source: ssh.source,
+            live_ssh_ports: record
+                .applied
+                .as_ref()
+                .map(|a| a.ssh_ports.clone())
+                .unwrap_or_default(),
             your_address: None,
             default_guard: record.applied.as_ref().is_some_and(|a| a.default_guard),
             stale_hosts: health.stale_hosts,
@@ -135,11 +143,13 @@ impl FirewallHandle {
     /// elements omitted).
     pub async fn ruleset_preview(&self, requester: IpAddr) -> Result<String, FirewallError> {
         let record = self.load()?;
-        let config = self.config(
-            record.default_inbound_policy,
-            vec![requester.to_canonical()],
-            &self.settings(),
-        );
+        let config = self
+            .config(
+                record.default_inbound_policy,
+                vec![requester.to_canonical()],
+                &self.settings(),
+            )
+            .await;
         let context = ApplyContext {
             resolved_hosts: resolve_hostnames(record.rules.hostnames()).await,
             bans: Vec::new(),
@@ -169,11 +179,10 @@ impl FirewallHandle {
             resolved_hosts: resolve_hostnames(record.rules.hostnames()).await,
             bans: Vec::new(),
         };
-        let saved = compile_lenient(
-            &record.rules,
-            &self.config(record.default_inbound_policy, Vec::new(), settings),
-            &saved_context,
-        );
+        let saved_config = self
+            .config(record.default_inbound_policy, Vec::new(), settings)
+            .await;
+        let saved = compile_lenient(&record.rules, &saved_config, &saved_context);
         let mut live = None;
         if let Some(applied) = record.applied.as_ref() {
             let names = applied.rules.hostnames();
@@ -187,11 +196,13 @@ impl FirewallHandle {
                 resolved_hosts,
                 bans: Vec::new(),
             };
-            live = Some(compile_lenient(
-                &applied.rules,
-                &self.config(applied.default_inbound_policy, Vec::new(), settings),
-                &context,
-            ));
+            let live_config = FirewallConfig {
+                default_inbound_policy: applied.default_inbound_policy,
+                anti_lockout: Vec::new(),
+                ssh_ports: applied.ssh_ports.clone(),
+                ..saved_config.clone()
+            };
+            live = Some(compile_lenient(&applied.rules, &live_config, &context));
         }
         let mut out = Vec::new();
         for service in services {

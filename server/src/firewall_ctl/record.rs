@@ -56,6 +56,11 @@ pub struct AppliedState {
     pub rules: RuleSet,
     /// Anti-lockout addresses of that apply (the address that performed it).
     pub anti_lockout: Vec<IpAddr>,
+    /// The SSH ports anti-lockout covered in that apply (records from before the setting: 22). A
+    /// restore covers these as well as the ports in force then, so a restore at boot that runs
+    /// before sshd is up still keeps sshd's port open to the administrators.
+    #[serde(default = "default_ssh_ports")]
+    pub ssh_ports: Vec<u16>,
     /// The policy of that apply.
     pub default_inbound_policy: Policy,
     /// The structural fingerprint of the live table right after the apply (drift detection).
@@ -71,6 +76,10 @@ pub struct AppliedState {
     /// anti-lockout, bans) with inbound policy accept, on a start that found nothing applied.
     #[serde(default)]
     pub default_guard: bool,
+}
+
+fn default_ssh_ports() -> Vec<u16> {
+    vec![warden_firewall::SSH_PORT]
 }
 
 /// An apply waiting for confirmation.
@@ -356,6 +365,7 @@ mod tests {
             revision,
             rules: RuleSet::default(),
             anti_lockout: vec![],
+            ssh_ports: vec![22],
             default_inbound_policy: Policy::Accept,
             fingerprint: Some(format!("fp{revision}")),
             resolved_hosts: Default::default(),

@@ -70,12 +70,13 @@ impl FirewallHandle {
         mut record: FirewallRecord,
         settings: &Settings,
     ) -> Result<(), FirewallError> {
-        let text = self.install_minimal_guard(Vec::new(), settings).await?;
+        let (text, ssh_ports) = self.install_minimal_guard(Vec::new(), &[], settings).await?;
         let fingerprint = self.inner.kernel.run(|b| b.fingerprint()).await?;
         record.applied = Some(AppliedState {
             revision: 0,
             rules: RuleSet::default(),
             anti_lockout: Vec::new(),
+            ssh_ports,
             default_inbound_policy: Policy::Accept,
             fingerprint,
             resolved_hosts: ResolvedHosts::new(),
@@ -90,13 +91,18 @@ impl FirewallHandle {
         Ok(())
     }
 
-    /// Puts the minimal guard in the kernel (keeping live bans); returns its text.
+    /// Puts the minimal guard in the kernel (keeping live bans), its anti-lockout covering the SSH
+    /// ports in force and `also_ssh`; returns its text and the SSH ports it covers.
     async fn install_minimal_guard(
         &self,
         anti_lockout: Vec<IpAddr>,
+        also_ssh: &[u16],
         settings: &Settings,
-    ) -> Result<String, FirewallError> {
-        let config = self.config(Policy::Accept, anti_lockout, settings);
+    ) -> Result<(String, Vec<u16>), FirewallError> {
+        let mut config = self.config(Policy::Accept, anti_lockout, settings).await;
+        config.ssh_ports.extend(also_ssh);
+        config.ssh_ports.sort_unstable();
+        config.ssh_ports.dedup();
         let bans = self
             .inner
             .kernel
@@ -116,7 +122,7 @@ impl FirewallHandle {
         )
         .map_err(|e| FirewallError::Internal(format!("cannot render the guard: {e}")))?;
         self.inner.kernel.run(move |b| b.apply(&rendered)).await?;
-        Ok(shown.text)
+        Ok((shown.text, config.ssh_ports))
     }
 
     /// Puts `applied` back in the kernel, down the ladder of this module's header; saves the new
@@ -131,11 +137,7 @@ impl FirewallHandle {
         let names = applied.rules.hostnames();
         let fresh = resolve_hostnames(names.clone()).await;
         let (resolved_hosts, stale_hosts) = with_last_known(&names, fresh, &applied.resolved_hosts);
-        let config = self.config(
-            applied.default_inbound_policy,
-            applied.anti_lockout.clone(),
-            settings,
-        );
+        let config = self.config_restoring(&applied, settings).await;
         let bans = self
             .inner
             .kernel
@@ -180,8 +182,12 @@ impl FirewallHandle {
                     error = %reason,
                     "cannot restore the applied firewall rule set: installing Warden's minimal guard instead"
                 );
-                self.install_minimal_guard(applied.anti_lockout.clone(), settings)
-                    .await?;
+                self.install_minimal_guard(
+                    applied.anti_lockout.clone(),
+                    &applied.ssh_ports,
+                    settings,
+                )
+                .await?;
                 RestoreHealth {
                     stale_hosts: Vec::new(),
                     fallback: Some(format!(

@@ -22,6 +22,8 @@ pub struct SettingsPatch {
     pub allowed_hosts: Option<Vec<String>>,
     /// Replaces the list as a whole.
     pub trusted_proxies: Option<Vec<String>>,
+    /// Replaces the list as a whole; `[]` = the ports sshd listens on (else 22).
+    pub ssh_ports: Option<Vec<u16>>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, utoipa::ToSchema)]
@@ -64,6 +66,7 @@ impl SettingsPatch {
             }),
             allowed_hosts: Some(settings.allowed_hosts),
             trusted_proxies: Some(settings.trusted_proxies),
+            ssh_ports: Some(settings.ssh_ports),
         }
     }
 
@@ -87,12 +90,13 @@ impl SettingsPatch {
         }
         set(&mut s.allowed_hosts, self.allowed_hosts);
         set(&mut s.trusted_proxies, self.trusted_proxies);
+        set(&mut s.ssh_ports, self.ssh_ports);
         s
     }
 
     /// The names of the fields this patch sets (the audit log's target when it is refused).
     pub fn field_names(&self) -> Vec<&'static str> {
-        let fields: [(&'static str, bool); 8] = [
+        let fields: [(&'static str, bool); 9] = [
             ("hostname", self.hostname.is_some()),
             ("environment", self.environment.is_some()),
             ("service_user", self.service_user.is_some()),
@@ -101,6 +105,7 @@ impl SettingsPatch {
             ("ban", self.ban.is_some()),
             ("allowed_hosts", self.allowed_hosts.is_some()),
             ("trusted_proxies", self.trusted_proxies.is_some()),
+            ("ssh_ports", self.ssh_ports.is_some()),
         ];
         fields
             .into_iter()
@@ -112,7 +117,7 @@ impl SettingsPatch {
 
 /// The names of the top-level settings that differ between `a` and `b` (the audit log's target).
 pub fn changed_fields(a: &Settings, b: &Settings) -> Vec<&'static str> {
-    let fields: [(&'static str, bool); 8] = [
+    let fields: [(&'static str, bool); 9] = [
         ("hostname", a.hostname != b.hostname),
         ("environment", a.environment != b.environment),
         ("service_user", a.service_user != b.service_user),
@@ -121,6 +126,7 @@ pub fn changed_fields(a: &Settings, b: &Settings) -> Vec<&'static str> {
         ("ban", a.ban != b.ban),
         ("allowed_hosts", a.allowed_hosts != b.allowed_hosts),
         ("trusted_proxies", a.trusted_proxies != b.trusted_proxies),
+        ("ssh_ports", a.ssh_ports != b.ssh_ports),
     ];
     fields
         .into_iter()
@@ -176,8 +182,9 @@ mod tests {
         wanted.ban.window_secs = 30;
         wanted.allowed_hosts = vec!["panel.example.com".into()];
         wanted.trusted_proxies = vec!["10.0.0.0/8".into()];
+        wanted.ssh_ports = vec![2222];
         let patch = SettingsPatch::replacing_all(wanted.clone());
-        assert_eq!(patch.field_names().len(), 8);
+        assert_eq!(patch.field_names().len(), 9);
         assert_eq!(patch.apply_to(&current), wanted);
     }
 }

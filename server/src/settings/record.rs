@@ -5,7 +5,7 @@
 //! Versioning: records are versioned by the store's schema version (`store::SCHEMA_VERSION`). This record
 //! is the layout schema version 1 has always written (the same JSON the settings DTO produced before the
 //! two were separated); a change to it bumps the schema version and adds a migration in `store`. Fields
-//! added since (`allowed_hosts`, `trusted_proxies`) are optional lists: absent in an older record they
+//! added since (`allowed_hosts`, `trusted_proxies`, `ssh_ports`) are optional lists: absent in an older record they
 //! read as empty, and empty they are not written, so a record without them keeps its exact bytes.
 
 use std::collections::BTreeMap;
@@ -31,6 +31,8 @@ pub struct SettingsRecord {
     pub allowed_hosts: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trusted_proxies: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ssh_ports: Vec<u16>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +66,7 @@ impl From<&Settings> for SettingsRecord {
             },
             allowed_hosts: s.allowed_hosts.clone(),
             trusted_proxies: s.trusted_proxies.clone(),
+            ssh_ports: s.ssh_ports.clone(),
         }
     }
 }
@@ -86,6 +89,7 @@ impl From<SettingsRecord> for Settings {
             },
             allowed_hosts: r.allowed_hosts,
             trusted_proxies: r.trusted_proxies,
+            ssh_ports: r.ssh_ports,
         }
     }
 }
@@ -115,6 +119,7 @@ mod tests {
             Settings::from(serde_json::from_str::<SettingsRecord>(STORED_V1).unwrap());
         settings.allowed_hosts = vec!["panel.example.com".into()];
         settings.trusted_proxies = vec!["10.0.0.0/8".into()];
+        settings.ssh_ports = vec![22, 2222];
         let json = serde_json::to_string(&SettingsRecord::from(&settings)).unwrap();
         let back = Settings::from(serde_json::from_str::<SettingsRecord>(&json).unwrap());
         assert_eq!(back, settings);

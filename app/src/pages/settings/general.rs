@@ -11,7 +11,7 @@ use crate::components::live_form::use_form_live;
 use crate::components::toast::use_toasts;
 use crate::model::error::AppError;
 use crate::model::service_ports::ServicePortRange;
-use crate::model::settings::{validate_settings, Settings};
+use crate::model::settings::{parse_ssh_ports, validate_settings, Settings};
 use crate::model::FieldError;
 use crate::rpc::{get_settings, update_settings};
 
@@ -30,6 +30,15 @@ fn parse_number<T: std::str::FromStr>(
 }
 
 /// A list typed as text: entries separated by commas, spaces or new lines.
+/// Ports as the SSH ports field shows them.
+fn ports_text(ports: &[u16]) -> String {
+    ports
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn parse_list(text: &str) -> Vec<String> {
     text.split(|c: char| c == ',' || c.is_whitespace())
         .filter(|e| !e.is_empty())
@@ -72,6 +81,7 @@ fn SettingsEditor(initial: Settings, toasts: crate::components::toast::Toasts) -
     let ban_secs = RwSignal::new(initial.ban.ban_secs.to_string());
     let allowed_hosts = RwSignal::new(initial.allowed_hosts.join(", "));
     let trusted_proxies = RwSignal::new(initial.trusted_proxies.join(", "));
+    let ssh_ports = RwSignal::new(ports_text(&initial.ssh_ports));
     let env_rows = EnvRows::new(&initial.environment);
     let errors = RwSignal::new(Vec::<FieldError>::new());
     let saving = RwSignal::new(false);
@@ -97,8 +107,17 @@ fn SettingsEditor(initial: Settings, toasts: crate::components::toast::Toasts) -
             &mut problems,
         );
         let ban_secs = parse_number(&ban_secs.get_untracked(), "ban.ban_secs", &mut problems);
-        let (Some(crash_max), Some(crash_window), Some(ban_max), Some(ban_window), Some(ban_secs)) =
-            (crash_max, crash_window, ban_max, ban_window, ban_secs)
+        let ssh_ports = parse_ssh_ports(&ssh_ports.get_untracked())
+            .map_err(|e| problems.push(e))
+            .ok();
+        let (
+            Some(crash_max),
+            Some(crash_window),
+            Some(ban_max),
+            Some(ban_window),
+            Some(ban_secs),
+            Some(ssh_ports),
+        ) = (crash_max, crash_window, ban_max, ban_window, ban_secs, ssh_ports)
         else {
             return Err(problems);
         };
@@ -118,6 +137,7 @@ fn SettingsEditor(initial: Settings, toasts: crate::components::toast::Toasts) -
             },
             allowed_hosts: parse_list(&allowed_hosts.get_untracked()),
             trusted_proxies: parse_list(&trusted_proxies.get_untracked()),
+            ssh_ports,
         };
         problems.extend(validate_settings(&settings));
         if problems.is_empty() {
@@ -140,6 +160,7 @@ fn SettingsEditor(initial: Settings, toasts: crate::components::toast::Toasts) -
                     hostname.set(saved.hostname);
                     allowed_hosts.set(saved.allowed_hosts.join(", "));
                     trusted_proxies.set(saved.trusted_proxies.join(", "));
+                    ssh_ports.set(ports_text(&saved.ssh_ports));
                     toasts.success("Settings saved.");
                 }
                 Err(AppError::Invalid(fields)) | Err(AppError::Conflict(fields)) => {
@@ -226,6 +247,11 @@ fn SettingsEditor(initial: Settings, toasts: crate::components::toast::Toasts) -
                     placeholder="127.0.0.1, 10.0.0.0/8" autocomplete="off"/>
                 <p class="hint muted">"Addresses or networks whose X-Forwarded-For header names the client (for login limits, bans and the audit log). Leave empty without a reverse proxy."</p>
                 <FieldMessage errors name="trusted_proxies"/>
+                <label for="ssh_ports">"SSH ports"</label>
+                <input id="ssh_ports" inputmode="numeric" data-testid="ssh-ports-input" bind:value=ssh_ports
+                    placeholder="the ports sshd listens on, else 22" autocomplete="off"/>
+                <p class="hint muted">"Anti-lockout keeps these TCP ports (with Warden's own port) open to the address that applies the firewall rules. Leave empty to use the ports sshd listens on (found at each apply), else 22. Takes effect at the next apply."</p>
+                <FieldMessage errors name="ssh_ports"/>
             </fieldset>
 
             <fieldset class="settings-fieldset">
