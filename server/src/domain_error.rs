@@ -97,7 +97,7 @@ impl From<FirewallError> for DomainError {
                 code: "nft_failed",
                 message: format!("{nft}. The previous firewall state is unchanged."),
             },
-            FirewallError::Store(cause) => DomainError::Internal(cause.to_string()),
+            FirewallError::Store(cause) => cause.into(),
             FirewallError::Internal(cause) => DomainError::Internal(cause),
         }
     }
@@ -107,7 +107,7 @@ impl From<SettingsError> for DomainError {
     fn from(e: SettingsError) -> Self {
         match e {
             SettingsError::Invalid(fields) => DomainError::Invalid(fields),
-            SettingsError::Store(cause) => DomainError::Internal(cause.to_string()),
+            SettingsError::Store(cause) => cause.into(),
         }
     }
 }

@@ -5,83 +5,12 @@
 //! → a clear error naming it and a non-zero exit, before anything runs. A store that fills up while
 //! Warden runs → a stop is refused with 503 `store_unavailable` and changes nothing.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use warden_tests::disk::{copy_dir, fill, root_and_mount, Mount};
 use warden_tests::{gate, poll, Api, Launch, Warden};
-
-fn root_and_mount() -> Result<(), String> {
-    if !nix::unistd::geteuid().is_root() {
-        return Err("not running as root (the test mounts small file systems)".into());
-    }
-    let ok = Command::new("mount")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        Ok(())
-    } else {
-        Err("mount is not available".into())
-    }
-}
-
-fn run(args: &[&str]) {
-    let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A mount that is lazily unmounted on drop (also when the test fails).
-struct Mount(PathBuf);
-
-impl Mount {
-    fn tmpfs(at: &Path, size: &str) -> Mount {
-        std::fs::create_dir_all(at).unwrap();
-        run(&[
-            "mount",
-            "-t",
-            "tmpfs",
-            "-o",
-            &format!("size={size},mode=0755"),
-            "tmpfs",
-            at.to_str().unwrap(),
-        ]);
-        Mount(at.to_path_buf())
-    }
-
-    /// `at` bound onto itself, read-only.
-    fn read_only_bind(at: &Path) -> Mount {
-        let p = at.to_str().unwrap();
-        run(&["mount", "--bind", p, p]);
-        let m = Mount(at.to_path_buf());
-        run(&["mount", "-o", "remount,bind,ro", p]);
-        m
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
-/// Fills the file system holding `dir` with one file; returns its path.
-fn fill(dir: &Path) -> PathBuf {
-    let filler = dir.join("filler");
-    // dd stops with "No space left on device" (non-zero exit): that is the point.
-    let _ = Command::new("dd")
-        .args(["if=/dev/zero", "bs=64k"])
-        .arg(format!("of={}", filler.display()))
-        .output()
-        .unwrap();
-    assert!(filler.metadata().unwrap().len() > 0);
-    filler
-}
 
 fn heartbeat(path: &Path) -> u64 {
     std::fs::read_to_string(path)
@@ -259,22 +188,6 @@ fn dir_listing(dir: &Path) -> Vec<(String, u64)> {
         .collect();
     v.sort();
     v
-}
-
-/// Copies the regular files of `from` into `to` (flat: sled's store directory has no subdirectories
-/// that matter beyond `blobs/`, copied too).
-fn copy_dir(from: &Path, to: &Path) {
-    let out = Command::new("cp")
-        .arg("-a")
-        .arg(format!("{}/.", from.display()))
-        .arg(to)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[tokio::test]

@@ -167,6 +167,7 @@ impl FirewallHandle {
         mut record: FirewallRecord,
         cause: RollbackCause,
     ) -> Result<(), FirewallError> {
+        let before = record.clone();
         let Some(pending) = record.roll_back() else {
             return Err(FirewallError::Conflict(
                 "nothing to roll back: no apply is waiting for confirmation".to_string(),
@@ -208,7 +209,8 @@ impl FirewallHandle {
         if let Some(applied) = record.applied.as_mut() {
             applied.fingerprint = self.inner.kernel.run(|b| b.fingerprint()).await?;
         }
-        self.save(&record).await?;
+        // Not on disk → still pending, in memory too: the timer's retry does it again.
+        self.save_or_revert(&record, &before).await?;
         tracing::info!(revision = pending.revision, "firewall rolled back");
         Ok(())
     }

@@ -176,7 +176,18 @@ impl SettingsHandle {
         self.inner
             .tree
             .insert(SETTINGS_KEY, &SettingsRecord::from(&next))?;
-        self.inner.store.flush().await?;
+        if let Err(e) = self.inner.store.flush().await {
+            // Refused, so nothing changed: not in the store's memory either, or a later flush (once
+            // space comes back) would make it durable after all.
+            if let Err(put_back) = self
+                .inner
+                .tree
+                .insert(SETTINGS_KEY, &SettingsRecord::from(before))
+            {
+                tracing::error!(error = %put_back, "cannot put the previous settings back");
+            }
+            return Err(e.into());
+        }
         self.inner.current.send_replace(next.clone());
         self.inner
             .events
