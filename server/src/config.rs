@@ -92,10 +92,20 @@ pub struct ServeArgs {
     #[arg(long, env = "WARDEN_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
 
+    /// Most connections one client may have open at once (an IPv6 client counts per /64); beyond it
+    /// its new connections are closed, so one address cannot take all of `--max-connections`.
+    #[arg(long, env = "WARDEN_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections_per_address: u32,
+
     /// How long a client may take to send a request's headers, and how long an idle HTTP/1 connection
     /// stays open, in milliseconds. Hidden: for tests that must not wait the default 10 s.
     #[arg(long, env = "WARDEN_HTTP_HEADER_TIMEOUT_MS", default_value_t = 10_000, hide = true, value_parser = clap::value_parser!(u64).range(1..))]
     pub http_header_timeout_ms: u64,
+
+    /// How long an HTTP/2 connection may stay open with no request in flight, in milliseconds.
+    /// Hidden: for tests that must not wait the default 60 s.
+    #[arg(long, env = "WARDEN_HTTP2_IDLE_TIMEOUT_MS", default_value_t = 60_000, hide = true, value_parser = clap::value_parser!(u64).range(1..))]
+    pub http2_idle_timeout_ms: u64,
 }
 
 /// `--firewall` modes.
@@ -164,7 +174,10 @@ impl ServeArgs {
     pub fn connection_limits(&self) -> crate::serving::Limits {
         crate::serving::Limits {
             max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            max_connections_per_address: usize::try_from(self.max_connections_per_address)
+                .unwrap_or(usize::MAX),
             header_read_timeout: std::time::Duration::from_millis(self.http_header_timeout_ms),
+            h2_idle_timeout: std::time::Duration::from_millis(self.http2_idle_timeout_ms),
             ..crate::serving::Limits::default()
         }
     }

@@ -3,7 +3,9 @@
 //! meets before any handler runs:
 //!
 //! - a cap on open connections ([`Limits::max_connections`], TLS handshakes included): beyond it a new
-//!   connection is closed at once instead of piling up;
+//!   connection is closed at once instead of piling up; and a cap per client
+//!   ([`Limits::max_connections_per_address`]; an IPv6 client is its /64, as for login limits and bans),
+//!   so one address cannot take all of them;
 //! - the TLS handshake timeout ([`Limits::handshake_timeout`]);
 //! - the HTTP/1 header-read timeout ([`Limits::header_read_timeout`]): a client gets that long to send
 //!   a request's headers, counted from the moment the connection is ready for a request. hyper starts
@@ -11,7 +13,9 @@
 //!   request, so it is also the HTTP/1 idle (keep-alive) timeout: a half-open connection trickling
 //!   headers (slowloris) or sitting idle is closed after it;
 //! - HTTP/2 keep-alive pings ([`Limits::h2_keep_alive_interval`]): a peer that stops answering them
-//!   (machine asleep, network gone) loses its connection.
+//!   (machine asleep, network gone) loses its connection; and the HTTP/2 idle timeout
+//!   ([`Limits::h2_idle_timeout`]): a connection with no request in flight (a response whose body is still
+//!   streaming, like the live-status stream, counts as in flight) for that long is sent GOAWAY and closed.
 //!
 //! Plain TCP speaks HTTP/1.1 only (browsers never use cleartext HTTP/2); under TLS the ALPN result
 //! picks HTTP/2 or HTTP/1.1, so no bytes are read to guess the protocol (a guess that would have no
@@ -20,15 +24,19 @@
 //! and asks every connection to finish its requests (hyper's `graceful_shutdown`); [`run`] returns
 //! once they all have (every connection holds one of the cap's slots until it ends).
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::Router;
-use hyper::body::Incoming;
+use hyper::body::{Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -36,6 +44,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
+use warden_firewall::{ban_network, IpNetwork};
 
 /// The address on this machine a connection reached (its socket's local address): for a wildcard
 /// listen address, the interface address the client used.
@@ -46,26 +55,101 @@ pub struct LocalAddr(pub SocketAddr);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub max_connections: usize,
+    pub max_connections_per_address: usize,
     pub header_read_timeout: Duration,
     pub handshake_timeout: Duration,
     pub h2_keep_alive_interval: Duration,
     pub h2_keep_alive_timeout: Duration,
+    pub h2_idle_timeout: Duration,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_connections: 1024,
+            max_connections_per_address: 256,
             header_read_timeout: Duration::from_secs(10),
             handshake_timeout: Duration::from_secs(10),
             h2_keep_alive_interval: Duration::from_secs(20),
             h2_keep_alive_timeout: Duration::from_secs(20),
+            h2_idle_timeout: Duration::from_secs(60),
         }
     }
 }
 
 /// How often, at most, the log says that the connection cap turned connections away.
 const CAP_WARNING_EVERY: Duration = Duration::from_secs(10);
+
+/// Open connections per client network (see [`client_network`]), for the per-address cap.
+#[derive(Debug, Default)]
+struct PerAddress {
+    open: Mutex<HashMap<IpNetwork, usize>>,
+}
+
+/// What the per-address cap counts: an IPv4 address or an IPv6 /64 (IPv4-mapped as IPv4).
+fn client_network(peer: SocketAddr) -> IpNetwork {
+    ban_network(peer.ip().to_canonical())
+}
+
+impl PerAddress {
+    /// A slot for one more connection of `network`, unless it has `cap` open already.
+    fn take(self: &Arc<Self>, network: IpNetwork, cap: usize) -> Option<AddressSlot> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let count = open.entry(network).or_insert(0);
+        if *count >= cap {
+            return None;
+        }
+        *count += 1;
+        Some(AddressSlot {
+            table: self.clone(),
+            network,
+        })
+    }
+}
+
+/// One open connection of a client network; given back on drop.
+struct AddressSlot {
+    table: Arc<PerAddress>,
+    network: IpNetwork,
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut open = self.table.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = open.get_mut(&self.network) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.network);
+            }
+        }
+    }
+}
+
+/// Throttled log lines about connections the caps turned away.
+#[derive(Default)]
+struct RefusalLog {
+    refused_since_warning: u64,
+    last_warning: Option<Instant>,
+}
+
+impl RefusalLog {
+    fn refused(&mut self, limits: &Limits, what: &str) {
+        self.refused_since_warning += 1;
+        if self
+            .last_warning
+            .is_none_or(|at| at.elapsed() >= CAP_WARNING_EVERY)
+        {
+            tracing::warn!(
+                max_connections = limits.max_connections,
+                max_connections_per_address = limits.max_connections_per_address,
+                refused = self.refused_since_warning,
+                "{what}; closing new connections"
+            );
+            self.last_warning = Some(Instant::now());
+            self.refused_since_warning = 0;
+        }
+    }
+}
 
 /// Serves `router` on `listener` (over TLS when `tls` is given) until `shutdown` resolves and the
 /// open connections have finished.
@@ -79,8 +163,8 @@ pub async fn run(
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let acceptor = tls.map(TlsAcceptor::from);
     let (closing, closing_seen) = watch::channel(false);
-    let mut refused_since_warning = 0u64;
-    let mut last_warning: Option<Instant> = None;
+    let per_address = Arc::new(PerAddress::default());
+    let mut refusals = RefusalLog::default();
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -98,16 +182,14 @@ pub async fn run(
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             // Over the cap: close at once (the client sees the connection end, not a hang).
             drop(stream);
-            refused_since_warning += 1;
-            if last_warning.is_none_or(|at| at.elapsed() >= CAP_WARNING_EVERY) {
-                tracing::warn!(
-                    max_connections = limits.max_connections,
-                    refused = refused_since_warning,
-                    "connection cap reached; closing new connections"
-                );
-                last_warning = Some(Instant::now());
-                refused_since_warning = 0;
-            }
+            refusals.refused(&limits, "connection cap reached");
+            continue;
+        };
+        let Some(address_slot) =
+            per_address.take(client_network(peer), limits.max_connections_per_address)
+        else {
+            drop(stream);
+            refusals.refused(&limits, "one client reached the per-address connection cap");
             continue;
         };
         let local = match stream.local_addr() {
@@ -131,6 +213,7 @@ pub async fn run(
                 None => connection.serve(stream, false).await,
                 Some(acceptor) => connection.serve_tls(&acceptor, stream).await,
             }
+            drop(address_slot);
             drop(slot);
         });
     }
@@ -175,10 +258,23 @@ impl Connection {
             limits,
             mut closing,
         } = self;
+        let activity = Activity::new();
+        let tracked = activity.clone();
         let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
             req.extensions_mut().insert(ConnectInfo(peer));
             req.extensions_mut().insert(LocalAddr(local));
-            router.clone().oneshot(req)
+            let in_flight = tracked.begin();
+            let response = router.clone().oneshot(req);
+            async move {
+                let response = response.await?;
+                // In flight until the body is done (or dropped), not just until the headers.
+                Ok::<_, std::convert::Infallible>(response.map(|body| {
+                    Body::new(TrackedBody {
+                        body,
+                        _in_flight: in_flight,
+                    })
+                }))
+            }
         });
         let io = TokioIo::new(io);
         let result = if h2 {
@@ -187,14 +283,17 @@ impl Connection {
                 .keep_alive_interval(limits.h2_keep_alive_interval)
                 .keep_alive_timeout(limits.h2_keep_alive_timeout)
                 .serve_connection(io, service);
-            until_closing(conn, &mut closing, |c| c.graceful_shutdown()).await
+            let idle = activity.idle_for(limits.h2_idle_timeout);
+            until_closing(conn, idle, &mut closing, |c| c.graceful_shutdown()).await
         } else {
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_read_timeout)
                 .keep_alive(true)
                 .serve_connection(io, service);
-            until_closing(conn, &mut closing, |c| c.graceful_shutdown()).await
+            // HTTP/1's idle timeout is the header-read timeout (see the module documentation).
+            let never = std::future::pending::<()>();
+            until_closing(conn, never, &mut closing, |c| c.graceful_shutdown()).await
         };
         if let Err(e) = result {
             tracing::debug!(%peer, error = %e, "connection ended with an error");
@@ -202,10 +301,11 @@ impl Connection {
     }
 }
 
-/// Drives `conn` to its end; once `closing` turns true, first asks it to finish gracefully (hyper:
-/// no new requests, the ones running complete).
+/// Drives `conn` to its end; once `closing` turns true or `idle` resolves, first asks it to finish
+/// gracefully (hyper: no new requests, the ones running complete).
 async fn until_closing<C: Future>(
     conn: C,
+    idle: impl Future<Output = ()>,
     closing: &mut watch::Receiver<bool>,
     graceful_shutdown: impl FnOnce(Pin<&mut C>),
 ) -> C::Output {
@@ -217,5 +317,85 @@ async fn until_closing<C: Future>(
             graceful_shutdown(conn.as_mut());
             conn.await
         }
+        () = idle => {
+            tracing::debug!("closing an idle HTTP/2 connection");
+            graceful_shutdown(conn.as_mut());
+            conn.await
+        }
+    }
+}
+
+/// A connection's requests in flight and when the last one ended.
+#[derive(Clone)]
+struct Activity(Arc<ActivityInner>);
+
+struct ActivityInner {
+    in_flight: AtomicUsize,
+    last_end: Mutex<Instant>,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity(Arc::new(ActivityInner {
+            in_flight: AtomicUsize::new(0),
+            last_end: Mutex::new(Instant::now()),
+        }))
+    }
+
+    /// A request starts; it ends when the returned guard drops.
+    fn begin(&self) -> InFlight {
+        self.0.in_flight.fetch_add(1, Ordering::SeqCst);
+        InFlight(self.clone())
+    }
+
+    /// Resolves once no request has been in flight for `timeout`.
+    async fn idle_for(&self, timeout: Duration) {
+        loop {
+            let since = *self.0.last_end.lock().unwrap_or_else(|p| p.into_inner());
+            let idle_at = since + timeout;
+            if self.0.in_flight.load(Ordering::SeqCst) == 0 && Instant::now() >= idle_at {
+                return;
+            }
+            // Busy, or not idle long enough yet: look again when it could be.
+            let next = idle_at.max(Instant::now() + timeout.min(Duration::from_secs(1)));
+            tokio::time::sleep_until(next.into()).await;
+        }
+    }
+}
+
+/// One request in flight (see [`Activity::begin`]).
+struct InFlight(Activity);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let inner = &(self.0).0;
+        *inner.last_end.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        inner.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A response body that keeps its request in flight until it is done or dropped.
+struct TrackedBody {
+    body: Body,
+    _in_flight: InFlight,
+}
+
+impl hyper::body::Body for TrackedBody {
+    type Data = <Body as hyper::body::Body>::Data;
+    type Error = <Body as hyper::body::Body>::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
     }
 }

@@ -54,7 +54,9 @@ impl Mount {
 
     /// `at` bound onto itself, read-only.
     pub fn read_only_bind(at: &Path) -> Mount {
-        let p = at.to_str().unwrap_or_else(|| panic!("{} is not UTF-8", at.display()));
+        let p = at
+            .to_str()
+            .unwrap_or_else(|| panic!("{} is not UTF-8", at.display()));
         run(&["mount", "--bind", p, p]);
         let m = Mount(at.to_path_buf());
         run(&["mount", "-o", "remount,bind,ro", p]);
@@ -97,4 +99,3 @@ pub fn copy_dir(from: &Path, to: &Path) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
-

@@ -326,10 +326,12 @@ impl Warden {
         self.data_dir.path()
     }
 
-    /// The address Warden listens on, from its URL (`http://ip:port`; plain HTTP only).
+    /// The address Warden listens on, from its URL (`http://ip:port` or `https://ip:port`).
     pub fn host_addr(&self) -> SocketAddr {
         self.url
             .trim_start_matches("http://")
+            .trim_start_matches("https://")
+            .trim_end_matches('/')
             .parse()
             .unwrap_or_else(|e| panic!("{} is not http://ip:port: {e}", self.url))
     }

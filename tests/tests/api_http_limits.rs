@@ -2,7 +2,8 @@
 //! trickling headers) is closed after the header-read timeout while `/healthz` keeps answering; an
 //! unauthenticated request with a 1 MiB body is refused before its body is read (REST and server
 //! functions), a flood of them neither grows Warden's memory nor starves it; the public login endpoint
-//! keeps a small body limit; the connection cap closes connections beyond it.
+//! keeps a small body limit; the connection cap closes connections beyond it, and so does the cap per
+//! client address (another address is still served).
 //!
 //! The header timeout is shortened with `WARDEN_HTTP_HEADER_TIMEOUT_MS` so the test runs in seconds.
 
@@ -15,12 +16,15 @@ use warden_tests::{poll, Launch, Warden};
 
 const HEADER_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Warden with a short header timeout; the slowloris comes from one address, so the per-address cap
+/// (tested on its own below) is raised to the global one here.
 fn start_with_header_timeout() -> Warden {
     Launch::new()
         .env(
             "WARDEN_HTTP_HEADER_TIMEOUT_MS",
             &HEADER_TIMEOUT.as_millis().to_string(),
         )
+        .env("WARDEN_MAX_CONNECTIONS_PER_ADDRESS", "1024")
         .start()
 }
 
@@ -271,6 +275,64 @@ async fn connections_beyond_the_cap_are_closed_at_once() {
     .await;
     assert!(
         w.stderr().contains("connection cap reached"),
+        "the log says why: {}",
+        w.stderr()
+    );
+}
+
+/// `GET /healthz` over a connection from `source` (a loopback address of this machine); the status line.
+async fn healthz_from(source: &str, addr: SocketAddr) -> Option<String> {
+    let socket = tokio::net::TcpSocket::new_v4().ok()?;
+    socket.bind(SocketAddr::new(source.parse().ok()?, 0)).ok()?;
+    let mut s = socket.connect(addr).await.ok()?;
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .await
+        .ok()?;
+    let mut text = String::new();
+    tokio::time::timeout(Duration::from_secs(3), s.read_to_string(&mut text))
+        .await
+        .ok()?
+        .ok()?;
+    text.lines().next().map(str::to_string)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_cannot_take_every_connection() {
+    const PER_ADDRESS: usize = 5;
+    let w = Launch::new()
+        .env(
+            "WARDEN_MAX_CONNECTIONS_PER_ADDRESS",
+            &PER_ADDRESS.to_string(),
+        )
+        .start();
+    let addr = w.host_addr();
+    // 127.0.0.1 holds its share of idle connections.
+    let mut held = Vec::new();
+    for _ in 0..PER_ADDRESS {
+        held.push(TcpStream::connect(addr).await.expect("connect"));
+    }
+    // Its next connection is closed at once, unserved...
+    let answer = healthz_from("127.0.0.1", addr).await;
+    assert_eq!(answer, None, "served beyond the per-address cap");
+    // ...while another address is served.
+    assert_eq!(
+        healthz_from("127.0.0.2", addr).await.as_deref(),
+        Some("HTTP/1.1 200 OK")
+    );
+    // Closing one gives its slot back.
+    drop(held.pop());
+    poll(
+        "a freed per-address slot",
+        Duration::from_secs(5),
+        || async {
+            healthz_from("127.0.0.1", addr)
+                .await
+                .filter(|l| l == "HTTP/1.1 200 OK")
+        },
+    )
+    .await;
+    assert!(
+        w.stderr().contains("per-address connection cap"),
         "the log says why: {}",
         w.stderr()
     );

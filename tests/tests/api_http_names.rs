@@ -42,6 +42,17 @@ async fn foreign_host_names_get_421_and_own_names_pass() {
         .headers()
         .get("content-type")
         .is_some_and(|v| v.to_str().unwrap_or("").starts_with("text/html")));
+    // The refusal page carries the same security headers as every page.
+    let csp = page
+        .headers()
+        .get("content-security-policy")
+        .map(|v| v.to_str().unwrap_or("").to_string())
+        .unwrap_or_default();
+    assert!(csp.contains("frame-ancestors 'none'"), "CSP: {csp:?}");
+    assert_eq!(
+        page.headers().get("x-frame-options").map(|v| v.as_bytes()),
+        Some(&b"DENY"[..])
+    );
     assert!(page.text().await.unwrap().contains("Allowed host names"));
     let resp = api
         .request(reqwest::Method::GET, "/services")

@@ -1,6 +1,7 @@
 //! HTTPS: `--tls self-signed` generates a certificate on first start, keeps it in the data dir (key 0600)
 //! and reuses it after a restart; the session cookie is `Secure`; `--tls-cert/--tls-key` serve a given
-//! pair; a missing certificate or key file stops Warden with an error naming the file.
+//! pair; a missing certificate or key file stops Warden with an error naming the file; HTTP/2 is spoken
+//! over TLS, and an idle HTTP/2 connection is sent GOAWAY and closed after the idle timeout.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -279,4 +280,75 @@ fn missing_or_bad_certificate_files_are_a_clear_error() {
     // A certificate without its key is refused by the command line itself.
     let (_, stderr) = serve_fails(&["--tls-cert", missing.to_str().unwrap()]);
     assert!(stderr.contains("--tls-key"), "{stderr}");
+}
+
+/// Python: an HTTP/2 client (ALPN h2, trusting only `cert`) that sends the connection preface and its
+/// SETTINGS, then no request; prints the seconds until the server closed the connection and whether a
+/// GOAWAY frame came first.
+const IDLE_H2_CLIENT: &str = r#"
+import socket, ssl, sys, time
+host, port, cert = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+ctx = ssl.create_default_context(cafile=cert)
+ctx.set_alpn_protocols(["h2"])
+s = ctx.wrap_socket(socket.create_connection((host, port)), server_hostname=host)
+assert s.selected_alpn_protocol() == "h2", s.selected_alpn_protocol()
+s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0]))
+start = time.monotonic()
+s.settimeout(30)
+data, kinds, i = b"", set(), 0
+try:
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+        # A well-behaved idle client: it acknowledges SETTINGS and PINGs, and sends nothing else.
+        while i + 9 <= len(data):
+            length, kind, flags = int.from_bytes(data[i:i + 3], "big"), data[i + 3], data[i + 4]
+            if i + 9 + length > len(data):
+                break
+            kinds.add(kind)
+            if kind == 4 and not flags & 1:
+                s.sendall(bytes([0, 0, 0, 4, 1, 0, 0, 0, 0]))
+            if kind == 6 and not flags & 1:
+                s.sendall(bytes([0, 0, 8, 6, 1, 0, 0, 0, 0]) + data[i + 9:i + 17])
+            i += 9 + length
+except (ConnectionResetError, BrokenPipeError):
+    pass
+print(round(time.monotonic() - start, 2), 7 in kinds)
+"#;
+
+/// An HTTP/2 connection with no request in flight is sent GOAWAY and closed after the idle timeout
+/// (shortened here), instead of staying open as long as the peer answers pings.
+#[test]
+fn an_idle_http2_connection_is_closed_after_the_idle_timeout() {
+    let w = Launch::new()
+        .args(&["--tls", "self-signed"])
+        .env("WARDEN_HTTP2_IDLE_TIMEOUT_MS", "800")
+        .start();
+    let addr = w.host_addr();
+    let out = std::process::Command::new("python3")
+        .args(["-c", IDLE_H2_CLIENT])
+        .arg(addr.ip().to_string())
+        .arg(addr.port().to_string())
+        .arg(cert_path(w.data_dir()))
+        .output()
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut fields = stdout.split_whitespace();
+    let seconds: f64 = fields.next().and_then(|s| s.parse().ok()).expect("seconds");
+    assert_eq!(
+        fields.next(),
+        Some("True"),
+        "GOAWAY before the close: {stdout}"
+    );
+    assert!(
+        (0.7..10.0).contains(&seconds),
+        "closed after {seconds} s (idle timeout 0.8 s)"
+    );
 }

@@ -76,8 +76,14 @@ fn the_ssh_ports_setting_keeps_that_port_open_to_the_admin_and_no_longer_22() {
     let s = apply_now(&admin);
     assert_eq!(s["live_ssh_ports"], json!([SSH_PORT]), "{s}");
     // The applying address reaches the SSH port and Warden, nothing else; another client nothing.
-    assert_eq!(tcp_probe(&lab.admin, admin_port(&lab, SSH_PORT)), Outcome::Open);
-    assert_eq!(tcp_probe(&lab.admin, admin_port(&lab, 22)), Outcome::Dropped);
+    assert_eq!(
+        tcp_probe(&lab.admin, admin_port(&lab, SSH_PORT)),
+        Outcome::Open
+    );
+    assert_eq!(
+        tcp_probe(&lab.admin, admin_port(&lab, 22)),
+        Outcome::Dropped
+    );
     assert_eq!(admin.get("/firewall").status, 200);
     assert_eq!(
         tcp_probe(&lab.other, other_port(SSH_PORT)),
@@ -151,14 +157,18 @@ impl Drop for Sshd {
 /// The first line sshd sends (`SSH-2.0-OpenSSH_…`), read from inside `ns`.
 fn ssh_banner(ns: &Netns, addr: SocketAddr) -> Result<String, String> {
     ns.run_inside(move || {
-        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
-            .map_err(|e| e.to_string())?;
+        let mut stream =
+            TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
         stream
             .set_read_timeout(Some(Duration::from_secs(3)))
             .map_err(|e| e.to_string())?;
         let mut buf = [0u8; 64];
         let n = stream.read(&mut buf).map_err(|e| e.to_string())?;
-        Ok(String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or("").to_string())
+        Ok(String::from_utf8_lossy(&buf[..n])
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string())
     })
 }
 

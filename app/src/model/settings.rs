@@ -123,9 +123,8 @@ pub fn parse_ssh_ports(text: &str) -> Result<Vec<u16>, FieldError> {
     text.split(|c: char| c == ',' || c.is_whitespace())
         .filter(|t| !t.is_empty())
         .map(|t| {
-            t.parse::<u16>().map_err(|_| {
-                FieldError::new("ssh_ports", format!("{t:?} is not a port (1-65535)"))
-            })
+            t.parse::<u16>()
+                .map_err(|_| FieldError::new("ssh_ports", format!("{t:?} is not a port (1-65535)")))
         })
         .collect()
 }
@@ -349,7 +348,10 @@ mod tests {
         assert_eq!(parse_ssh_ports(""), Ok(vec![]));
         assert_eq!(
             parse_ssh_ports("22, ssh"),
-            Err(FieldError::new("ssh_ports", "\"ssh\" is not a port (1-65535)"))
+            Err(FieldError::new(
+                "ssh_ports",
+                "\"ssh\" is not a port (1-65535)"
+            ))
         );
         assert!(parse_ssh_ports("70000").is_err());
     }

@@ -284,7 +284,9 @@ fn ssh_ports_text(ports: &[u16], source: SshPortsSource) -> String {
     let from = match source {
         SshPortsSource::Setting => "from the SSH ports setting",
         SshPortsSource::Sshd => "where sshd listens",
-        SshPortsSource::Default => "no sshd found: the default; set the SSH ports in Settings if yours differ",
+        SshPortsSource::Default => {
+            "no sshd found: the default; set the SSH ports in Settings if yours differ"
+        }
     };
     format!("port {list}, {from}")
 }

@@ -269,7 +269,11 @@ impl FirewallHandle {
 
     /// [`Self::config`] for putting `applied` back: its SSH ports are covered as well as those in
     /// force now.
-    async fn config_restoring(&self, applied: &AppliedState, settings: &Settings) -> FirewallConfig {
+    async fn config_restoring(
+        &self,
+        applied: &AppliedState,
+        settings: &Settings,
+    ) -> FirewallConfig {
         let mut config = self
             .config(
                 applied.default_inbound_policy,

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use warden_firewall::{
-    FirewallConfig, compile_lenient, exposure_compiled, exposure_hostnames, preset_is_open, presets,
-    render_ruleset, ApplyContext, PacketProtocol,
+    compile_lenient, exposure_compiled, exposure_hostnames, preset_is_open, presets,
+    render_ruleset, ApplyContext, FirewallConfig, PacketProtocol,
 };
 
 use super::record::FirewallRecord;

@@ -70,7 +70,9 @@ impl FirewallHandle {
         mut record: FirewallRecord,
         settings: &Settings,
     ) -> Result<(), FirewallError> {
-        let (text, ssh_ports) = self.install_minimal_guard(Vec::new(), &[], settings).await?;
+        let (text, ssh_ports) = self
+            .install_minimal_guard(Vec::new(), &[], settings)
+            .await?;
         let fingerprint = self.inner.kernel.run(|b| b.fingerprint()).await?;
         record.applied = Some(AppliedState {
             revision: 0,

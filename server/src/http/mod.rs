@@ -130,6 +130,11 @@ pub fn router(state: AppState, site_root: &Path) -> Router {
             middleware::auth_gate,
         ))
         .layer(axum::middleware::from_fn(middleware::csrf_guard))
+        // Inside the security headers, so the 421 page gets them (CSP, no framing, HSTS) too.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            host::host_guard,
+        ))
         .layer(axum::middleware::from_fn(middleware::security_headers))
         .layer(
             tower_http::set_header::SetResponseHeaderLayer::if_not_present(
@@ -137,10 +142,6 @@ pub fn router(state: AppState, site_root: &Path) -> Router {
                 state.secure_cookies.then(host::hsts_value),
             ),
         )
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            host::host_guard,
-        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             client_addr::client_address_layer,

@@ -117,7 +117,14 @@ fn SettingsEditor(initial: Settings, toasts: crate::components::toast::Toasts) -
             Some(ban_window),
             Some(ban_secs),
             Some(ssh_ports),
-        ) = (crash_max, crash_window, ban_max, ban_window, ban_secs, ssh_ports)
+        ) = (
+            crash_max,
+            crash_window,
+            ban_max,
+            ban_window,
+            ban_secs,
+            ssh_ports,
+        )
         else {
             return Err(problems);
         };
