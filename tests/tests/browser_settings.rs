@@ -88,6 +88,7 @@ async fn settings_tokens_password_and_audit_in_the_browser() {
     b.find("[data-testid=settings-form]:not([inert])").await;
     set_input(&b, "[data-testid=hostname-input]", "browser-host").await;
     set_input(&b, "[data-testid=ban-window-input]", "900").await;
+    set_input(&b, "[data-testid=ssh-ports-input]", "2222").await;
     click(&b, "[data-testid=env-add]").await;
     let last_key = "[data-testid=env-row]:last-child [data-testid=env-key]";
     let last_value = "[data-testid=env-row]:last-child [data-testid=env-value]";
@@ -104,10 +105,16 @@ async fn settings_tokens_password_and_audit_in_the_browser() {
     })
     .await;
     assert_eq!(saved["ban"]["window_secs"], 900);
+    assert_eq!(saved["ssh_ports"], serde_json::json!([2222]));
     assert_eq!(saved["environment"]["GREETING"], "hello world");
     b.screenshot("settings-saved").await;
 
     // ---- invalid values: field errors, nothing saved ----
+    set_input(&b, "[data-testid=ssh-ports-input]", "2222, ssh").await;
+    click(&b, "[data-testid=settings-save]").await;
+    let err = b.find("[data-testid=error-ssh_ports]").await;
+    assert!(err.text().await.unwrap().contains("not a port"));
+    set_input(&b, "[data-testid=ssh-ports-input]", "2222").await;
     set_input(&b, "[data-testid=service-ports-input]", "9000:8000").await;
     click(&b, "[data-testid=settings-save]").await;
     let err = b.find("[data-testid=error-service_ports]").await;
