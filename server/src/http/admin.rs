@@ -16,7 +16,7 @@ use app::model::admin::{ApiToken, AuditEntry, CreatedToken, PasswordChange, Toke
 
 use super::error::ApiError;
 use super::json::ApiJson;
-use super::openapi::{IdPath, TAG_AUDIT, TAG_AUTH};
+use super::openapi::{TAG_AUDIT, TAG_AUTH};
 use crate::access::Principal;
 use crate::audit::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::state::AppState;
@@ -58,7 +58,7 @@ async fn create_token(
 }
 
 #[utoipa::path(delete, path = "/tokens/{id}", tag = TAG_AUTH, operation_id = "revoke_token",
-    params(IdPath), responses((status = 204, description = "Revoked; it stops working at once")))]
+    params(("id" = String, Path, description = "The server-assigned id")), responses((status = 204, description = "Revoked; it stops working at once")))]
 async fn revoke_token(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,

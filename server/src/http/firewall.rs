@@ -41,7 +41,7 @@ use warden_firewall::{Policy, RuleInput, RulePatch};
 
 use super::error::ApiError;
 use super::json::ApiJson;
-use super::openapi::{IdPath, TAG_FIREWALL};
+use super::openapi::TAG_FIREWALL;
 use crate::firewall_ctl::parse_ban_address;
 use crate::state::AppState;
 use warden_firewall::Rule;
@@ -125,7 +125,7 @@ async fn create_rule(
     Ok((StatusCode::CREATED, Json(rule)).into_response())
 }
 
-#[utoipa::path(get, path = "/firewall/rules/{id}", tag = TAG_FIREWALL, operation_id = "get_rule", params(IdPath), responses((status = 200, description = "The rule", body = RuleView)))]
+#[utoipa::path(get, path = "/firewall/rules/{id}", tag = TAG_FIREWALL, operation_id = "get_rule", params(("id" = String, Path, description = "The server-assigned id")), responses((status = 200, description = "The rule", body = RuleView)))]
 async fn get_rule(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -135,7 +135,7 @@ async fn get_rule(
     Ok(Json(state.firewall.rule(&id).await?).into_response())
 }
 
-#[utoipa::path(patch, path = "/firewall/rules/{id}", tag = TAG_FIREWALL, operation_id = "update_rule", params(IdPath), request_body = RulePatch, responses((status = 200, description = "The changed rule", body = Rule)))]
+#[utoipa::path(patch, path = "/firewall/rules/{id}", tag = TAG_FIREWALL, operation_id = "update_rule", params(("id" = String, Path, description = "The server-assigned id")), request_body = RulePatch, responses((status = 200, description = "The changed rule", body = Rule)))]
 async fn patch_rule(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -146,7 +146,7 @@ async fn patch_rule(
     Ok(Json(state.firewall.patch_rule(&id, patch).await?).into_response())
 }
 
-#[utoipa::path(delete, path = "/firewall/rules/{id}", tag = TAG_FIREWALL, operation_id = "delete_rule", params(IdPath), responses((status = 204, description = "Deleted from the saved rules")))]
+#[utoipa::path(delete, path = "/firewall/rules/{id}", tag = TAG_FIREWALL, operation_id = "delete_rule", params(("id" = String, Path, description = "The server-assigned id")), responses((status = 204, description = "Deleted from the saved rules")))]
 async fn delete_rule(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -163,7 +163,7 @@ struct MoveRequest {
     position: u32,
 }
 
-#[utoipa::path(post, path = "/firewall/rules/{id}/move", tag = TAG_FIREWALL, operation_id = "move_rule", params(IdPath), request_body = MoveRequest, responses((status = 200, description = "The moved rule", body = Rule)))]
+#[utoipa::path(post, path = "/firewall/rules/{id}/move", tag = TAG_FIREWALL, operation_id = "move_rule", params(("id" = String, Path, description = "The server-assigned id")), request_body = MoveRequest, responses((status = 200, description = "The moved rule", body = Rule)))]
 async fn move_rule(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
