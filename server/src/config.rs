@@ -35,6 +35,13 @@ pub enum Command {
     /// Print the OpenAPI document of the REST API and exit.
     #[command(hide = true)]
     Openapi,
+    #[command(flatten)]
+    Client(crate::cli::ClientCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
+    /// Write the man pages (warden.1 and one per subcommand) into a directory.
+    #[command(hide = true)]
+    Manpages { dir: PathBuf },
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -46,6 +53,11 @@ pub struct ServeArgs {
     /// Where Warden keeps its state: `store/` (sled), `logs/services/`.
     #[arg(long, env = "WARDEN_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+
+    /// The control socket for the `warden` command line on this host (root only); default
+    /// `<data dir>/warden.sock`.
+    #[arg(long, env = "WARDEN_SOCKET")]
+    pub socket: Option<PathBuf>,
 
     /// The built UI assets (cargo-leptos' site dir: `pkg/` with the WASM, JS and CSS). Defaults to
     /// the site built with this binary if present (`./target/site` for a release build,
@@ -182,6 +194,13 @@ impl ServeArgs {
         }
     }
 
+    /// Where the control socket goes.
+    pub fn socket_path(&self) -> PathBuf {
+        self.socket
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join(crate::socket::SOCKET_NAME))
+    }
+
     pub fn store_dir(&self) -> PathBuf {
         self.data_dir.join("store")
     }
@@ -199,7 +218,11 @@ mod tests {
         let cli = Cli::try_parse_from(args)?;
         match cli.command {
             Command::Serve(a) => Ok(a),
-            Command::ServerFns { .. } | Command::Openapi => {
+            Command::ServerFns { .. }
+            | Command::Openapi
+            | Command::Client(_)
+            | Command::Completions { .. }
+            | Command::Manpages { .. } => {
                 Err(clap::Error::new(clap::error::ErrorKind::InvalidSubcommand))
             }
         }

@@ -14,6 +14,7 @@
 pub mod access;
 pub mod assets;
 pub mod audit;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain_error;
@@ -24,6 +25,7 @@ pub mod http;
 pub mod runtime;
 pub mod serving;
 pub mod settings;
+pub mod socket;
 pub mod state;
 pub mod store;
 pub mod supervisor;
@@ -193,6 +195,21 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     forward_service_events(&supervisor, &state.events);
     let router = http::router(state.clone(), &site_root);
+    // The control socket for the command line on this host (the same router; see `socket`).
+    let socket_path = args.socket_path();
+    match socket::bind(&socket_path) {
+        Ok(listener) => {
+            tokio::spawn(socket::serve(
+                listener,
+                socket_path,
+                router.clone(),
+                supervisor.closed(),
+            ));
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "the command line cannot reach this Warden over its socket");
+        }
+    }
     // Register the signal handlers before announcing readiness, so an early SIGTERM is a clean shutdown.
     let signal = shutdown_signal()?;
     let closing = supervisor.clone();

@@ -21,6 +21,20 @@ fn main() -> std::process::ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
+            Command::Client(command) => return Ok(Some(warden::cli::run(command).await)),
+            Command::Completions { shell } => {
+                let mut command = <Cli as clap::CommandFactory>::command();
+                clap_complete::generate(shell, &mut command, "warden", &mut std::io::stdout());
+                Ok(())
+            }
+            Command::Manpages { dir } => {
+                let command = <Cli as clap::CommandFactory>::command();
+                std::fs::create_dir_all(&dir)
+                    .and_then(|()| clap_mangen::generate_to(command, &dir))
+                    .map_err(|e| {
+                        anyhow::anyhow!("cannot write the man pages to {}: {e}", dir.display())
+                    })
+            }
             Command::Serve(args) => warden::serve(args).await,
             Command::ServerFns { read_only } => {
                 for (method, path) in warden::http::server_fn_endpoints() {
@@ -35,9 +49,11 @@ fn main() -> std::process::ExitCode {
                 .map(|json| println!("{json}"))
                 .map_err(anyhow::Error::from),
         }
+        .map(|()| None)
     });
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(Some(code)) => code,
+        Ok(None) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("warden: {e:#}");
             std::process::ExitCode::FAILURE

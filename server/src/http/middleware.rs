@@ -88,6 +88,12 @@ pub async fn csrf_guard(req: Request, next: Next) -> Response {
 /// credentials get 401 in the API's error shape; page loads are redirected to the login page. The rest
 /// of the request runs with the audit log's actor set (see `crate::audit`).
 pub async fn auth_gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    if let Some(peer) = req.extensions().get::<crate::socket::SocketPeer>().copied() {
+        // The control socket admits root (and Warden's own user) only: full rights, audited as
+        // `<user>@socket`, acting for the admin account.
+        req.extensions_mut().insert(socket_principal());
+        return acting_as(socket_actor(peer), next.run(req)).await;
+    }
     let path = req.uri().path().to_string();
     let principal = state.principal(req.headers());
     let address = req
@@ -123,6 +129,29 @@ pub async fn auth_gate(State(state): State<AppState>, mut req: Request, next: Ne
         None if is_machine_path => ApiError::unauthorized().into_response(),
         None if is_safe_method(req.method()) => Redirect::to("/login").into_response(),
         None => ApiError::unauthorized().into_response(),
+    }
+}
+
+/// Who a control-socket request acts for: the admin account, with every right.
+fn socket_principal() -> crate::access::Principal {
+    crate::access::Principal {
+        username: crate::access::ADMIN_USER.to_string(),
+        kind: crate::access::TokenKind::Session,
+        scope: app::model::admin::TokenScope::Admin,
+        token_key: String::new(),
+    }
+}
+
+/// The audit log's actor for a control-socket peer: `root@socket` (or `<user>@socket`).
+fn socket_actor(peer: crate::socket::SocketPeer) -> Actor {
+    let user = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(peer.uid))
+        .ok()
+        .flatten()
+        .map_or_else(|| format!("uid{}", peer.uid), |u| u.name);
+    Actor {
+        kind: app::model::admin::ActorKind::User,
+        name: format!("{user}@socket"),
+        address: None,
     }
 }
 
