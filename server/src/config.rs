@@ -35,6 +35,26 @@ pub enum Command {
     /// Print the OpenAPI document of the REST API and exit.
     #[command(hide = true)]
     Openapi,
+    /// Administration on the host, with Warden stopped (it opens the store directly).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Sets a user's password (from `WARDEN_NEW_PASSWORD`, else a generated one, printed once) and
+    /// ends its sessions; `--clear-totp` also removes its second factor (the locked-out case). Audited.
+    ResetPassword {
+        /// Where Warden keeps its state (as for `serve`).
+        #[arg(long, env = "WARDEN_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+        /// Whose password.
+        #[arg(long, default_value = "admin")]
+        user: String,
+        /// Also remove the user's second factor (TOTP and recovery codes).
+        #[arg(long)]
+        clear_totp: bool,
+    },
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -160,6 +160,52 @@ impl Auth {
         Ok(())
     }
 
+    /// The locked-out case (`warden admin reset-password`, run on the host while Warden is stopped):
+    /// sets `username`'s password to `password` (the policy applies) and ends its sessions; with
+    /// `clear_totp`, also removes its second factor. Audited.
+    pub async fn reset_password(
+        &self,
+        username: &str,
+        password: &str,
+        clear_totp: bool,
+    ) -> Result<(), CredentialError> {
+        let result = self
+            .reset_password_unaudited(username, password, clear_totp)
+            .await;
+        self.audit
+            .record_result("auth.reset_password", username, &result)
+            .await;
+        if clear_totp && result.is_ok() {
+            self.audit
+                .record("auth.totp.remove", username, Ok(()))
+                .await;
+        }
+        result
+    }
+
+    async fn reset_password_unaudited(
+        &self,
+        username: &str,
+        password: &str,
+        clear_totp: bool,
+    ) -> Result<(), CredentialError> {
+        let errors = app::model::users::validate_new_password("password", password);
+        if !errors.is_empty() {
+            return Err(CredentialError::Invalid(errors));
+        }
+        let hash = hash_blocking(password.to_string()).await?;
+        let _writing = self.password_writes.write().await;
+        let mut user = self.existing(username)?;
+        user.password_hash = hash;
+        if clear_totp {
+            user.totp = None;
+        }
+        self.users.insert(username, &user)?;
+        self.end_credentials(username, false)?;
+        self.flush().await?;
+        Ok(())
+    }
+
     /// The user record `username`, or not found.
     pub(super) fn existing(&self, username: &str) -> Result<UserRecord, CredentialError> {
         self.users
