@@ -24,7 +24,7 @@ const COMMON_PASSWORDS: &str = include_str!("common_passwords.txt");
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UserView {
     pub username: String,
-    pub role: Role,
+    pub role: TokenScope,
     /// A disabled user cannot log in; its sessions and tokens ended when it was disabled.
     pub enabled: bool,
     /// Whether a confirmed second factor (TOTP) protects its logins.
@@ -43,7 +43,7 @@ pub struct UserCreate {
     /// At least 12 characters, not one of the most common passwords.
     pub password: String,
     #[serde(default)]
-    pub role: Role,
+    pub role: TokenScope,
 }
 
 /// The body of `PATCH /api/v1/users/{username}`: each field present is changed.
@@ -52,7 +52,7 @@ pub struct UserCreate {
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
     #[serde(default)]
-    pub role: Option<Role>,
+    pub role: Option<TokenScope>,
     /// `false` ends the user's sessions and API tokens at once.
     #[serde(default)]
     pub enabled: Option<bool>,
