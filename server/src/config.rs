@@ -206,7 +206,7 @@ mod tests {
         let cli = Cli::try_parse_from(args)?;
         match cli.command {
             Command::Serve(a) => Ok(a),
-            Command::ServerFns { .. } | Command::Openapi => {
+            Command::ServerFns { .. } | Command::Openapi | Command::Admin(_) => {
                 Err(clap::Error::new(clap::error::ErrorKind::InvalidSubcommand))
             }
         }

@@ -207,9 +207,6 @@ async fn a_read_user_sees_no_enabled_mutation_control() {
         .map(str::to_string)
         .expect("token");
     let reader = Api::with_token(&w, &token);
-    assert_eq!(
-        reader.post("/services/web/stop", &json!({})).await.status(),
-        403
-    );
+    assert_eq!(reader.post(&stop, &json!({})).await.status(), 403);
     b.close().await;
 }
