@@ -238,3 +238,44 @@ async fn reset_password_on_the_host_clears_the_admins_second_factor() {
         );
     }
 }
+
+/// Wrong second-factor codes are failed logins: with the ban settings' allowance at 3, three logins with
+/// the right password and a wrong code use it up, and the next attempt (even with the right code) is 429.
+#[tokio::test]
+async fn wrong_codes_use_up_the_failed_login_allowance() {
+    let w = Warden::start();
+    let admin = Api::login(&w).await;
+    let resp = admin
+        .patch("/settings", &json!({"ban": {"max_failures": 3}}))
+        .await;
+    assert_eq!(resp.status(), 200);
+    let enrollment: Value = admin
+        .post_empty("/auth/totp/enroll")
+        .await
+        .json()
+        .await
+        .expect("enrollment");
+    let totp = TOTP::from_url(enrollment["otpauth_uri"].as_str().expect("uri")).expect("uri");
+    let t = now();
+    let resp = admin
+        .post("/auth/totp/confirm", &json!({"code": totp.generate(t)}))
+        .await;
+    assert_eq!(resp.status(), 200);
+    let window: Vec<String> = (0..4).map(|i| totp.generate(t - 30 + i * 30)).collect();
+    let wrong = (0..1_000_000)
+        .map(|n| format!("{n:06}"))
+        .find(|c| !window.contains(c))
+        .expect("a wrong code");
+    let attempt = |code: String| {
+        login(
+            &w,
+            json!({"username": "admin", "password": warden_tests::ADMIN_PASSWORD, "totp": code}),
+        )
+    };
+    for _ in 0..3 {
+        let (status, code, _) = api_error(attempt(wrong.clone()).await).await;
+        assert_eq!((status, code.as_str()), (401, "unauthorized"));
+    }
+    let (status, code, _) = api_error(attempt(totp.generate(t + 30)).await).await;
+    assert_eq!((status, code.as_str()), (429, "rate_limited"));
+}
