@@ -16,6 +16,7 @@ use crate::model::firewall::{
 use crate::model::service::{ProcessInfo, Service, ServiceInput, ServicePatch};
 use crate::model::service_ports::ServicePortRange;
 use crate::model::settings::{ServerInfo, Settings};
+use crate::model::users::{RecoveryCodes, TotpEnrollment, UserCreate, UserPatch, UserView};
 use crate::model::{FirewallCapability, ServiceAction, ShellInfo};
 
 /// The authenticated user behind a request.
@@ -25,6 +26,8 @@ pub struct SessionUser {
     /// An opaque, non-secret id of the credential the request used (so a password change can keep the
     /// caller's own session while ending the others).
     pub credential_id: String,
+    /// What the credential may do: its scope capped by the user's role (`read`: no mutation).
+    pub role: crate::model::users::Role,
 }
 
 /// What the UI's server functions may ask of the server. Mutations name the user, for the audit log.
@@ -163,6 +166,36 @@ pub trait Backend: Send + Sync + 'static {
     async fn revoke_token(&self, user: &SessionUser, id: &str) -> Result<(), AppError>;
     /// The newest `limit` audit entries, newest first.
     async fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, AppError>;
+
+    // ---- accounts: users and second factors (audited by the server) ----
+
+    async fn list_users(&self) -> Result<Vec<UserView>, AppError>;
+    async fn create_user(
+        &self,
+        user: &SessionUser,
+        create: UserCreate,
+    ) -> Result<UserView, AppError>;
+    async fn update_user(
+        &self,
+        user: &SessionUser,
+        username: &str,
+        patch: UserPatch,
+    ) -> Result<UserView, AppError>;
+    async fn delete_user(&self, user: &SessionUser, username: &str) -> Result<(), AppError>;
+    /// Removes the second factor of `username` (an admin's reset), or the caller's own when `None`.
+    async fn remove_totp(
+        &self,
+        user: &SessionUser,
+        username: Option<String>,
+    ) -> Result<(), AppError>;
+    async fn enroll_totp(&self, user: &SessionUser) -> Result<TotpEnrollment, AppError>;
+    async fn confirm_totp(
+        &self,
+        user: &SessionUser,
+        code: String,
+    ) -> Result<RecoveryCodes, AppError>;
+    /// The caller's own account (role, second factor).
+    async fn own_account(&self, user: &SessionUser) -> Result<Option<UserView>, AppError>;
 }
 
 /// How the backend is provided as Leptos context.

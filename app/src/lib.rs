@@ -21,7 +21,7 @@ use leptos_router::{path, Lazy};
 use pages::{shell::Shell, NotFound};
 use routes::{
     AuditRoute, DashboardRoute, FirewallRoute, LoginRoute, LogsRoute, ServiceDetailRoute,
-    ServicesRoute, SettingsRoute,
+    ServicesRoute, SettingsRoute, UsersRoute,
 };
 
 /// The HTML document the server renders around the app. The asset tags (stylesheet, WASM bootstrap)
@@ -78,6 +78,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("logs") view={Lazy::<LogsRoute>::new()}/>
                     <Route path=path!("settings") view={Lazy::<SettingsRoute>::new()}/>
                     <Route path=path!("audit") view={Lazy::<AuditRoute>::new()}/>
+                    <Route path=path!("users") view={Lazy::<UsersRoute>::new()}/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -12,7 +12,7 @@ use leptos_router::{lazy_route, LazyRoute};
 use crate::pages::{
     audit::AuditPage, dashboard::DashboardPage, firewall::FirewallPage, login::LoginPage,
     logs::LogsPage, service_detail::ServiceDetailPage, services::ServicesPage,
-    settings::SettingsPage,
+    settings::SettingsPage, users::UsersPage,
 };
 
 /// `/login`.
@@ -132,5 +132,20 @@ impl LazyRoute for AuditRoute {
 
     fn view(_this: Self) -> AnyView {
         view! { <AuditPage/> }.into_any()
+    }
+}
+
+/// `/users`.
+#[derive(Debug, Clone, Copy)]
+pub struct UsersRoute;
+
+#[lazy_route]
+impl LazyRoute for UsersRoute {
+    fn data() -> Self {
+        UsersRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <UsersPage/> }.into_any()
     }
 }

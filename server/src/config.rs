@@ -37,11 +37,32 @@ pub enum Command {
     Openapi,
     #[command(flatten)]
     Client(crate::cli::ClientCommand),
+    /// Administration on the host: as root, with Warden stopped (it opens the store directly) or
+    /// running (through its control socket).
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
     /// Write the man pages (warden.1 and one per subcommand) into a directory.
     #[command(hide = true)]
     Manpages { dir: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Sets a user's password (from `WARDEN_NEW_PASSWORD`, else a generated one, printed once) and
+    /// ends its sessions; `--clear-totp` also removes its second factor (the locked-out case). Audited.
+    ResetPassword {
+        /// Where Warden keeps its state (as for `serve`).
+        #[arg(long, env = "WARDEN_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+        /// Whose password.
+        #[arg(long, default_value = "admin")]
+        user: String,
+        /// Also remove the user's second factor (TOTP and recovery codes).
+        #[arg(long)]
+        clear_totp: bool,
+    },
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -221,6 +242,7 @@ mod tests {
             Command::ServerFns { .. }
             | Command::Openapi
             | Command::Client(_)
+            | Command::Admin(_)
             | Command::Completions { .. }
             | Command::Manpages { .. } => {
                 Err(clap::Error::new(clap::error::ErrorKind::InvalidSubcommand))

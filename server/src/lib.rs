@@ -12,6 +12,7 @@
 #![cfg_attr(not(test), deny(clippy::expect_used))]
 
 pub mod access;
+pub mod admin_cli;
 pub mod assets;
 pub mod audit;
 pub mod cli;

@@ -44,6 +44,7 @@ fn main() -> std::process::ExitCode {
                 }
                 Ok(())
             }
+            Command::Admin(command) => warden::admin_cli::run(command).await,
             Command::Openapi => warden::http::openapi::document()
                 .to_pretty_json()
                 .map(|json| println!("{json}"))

@@ -16,10 +16,9 @@ use app::model::service::{ProcessInfo, Service, ServiceInput, ServicePatch};
 use app::model::{FirewallCapability, ServiceAction, ShellInfo};
 use warden_firewall::{Rule, RuleInput, RulePatch};
 
-use app::model::admin::{
-    ApiToken, AuditEntry, CreatedToken, PasswordChange, TokenRequest, TokenScope,
-};
+use app::model::admin::{ApiToken, AuditEntry, CreatedToken, PasswordChange, TokenRequest};
 use app::model::settings::{ServerInfo, Settings};
+use app::model::users::{RecoveryCodes, TotpEnrollment, UserCreate, UserPatch, UserView};
 
 use crate::access::{Principal, TokenKind};
 use crate::domain_error::DomainError;
@@ -68,7 +67,7 @@ fn principal_of(user: &SessionUser) -> Principal {
         username: user.username.clone(),
         kind: TokenKind::Session,
         // Only admin credentials reach a mutating server function (the HTTP auth gate refuses the rest).
-        scope: TokenScope::Admin,
+        scope: user.role,
         token_key: user.credential_id.clone(),
     }
 }
@@ -79,6 +78,7 @@ impl Backend for AppState {
         self.principal(headers).map(|(p, _)| SessionUser {
             username: p.username,
             credential_id: p.token_key,
+            role: p.scope,
         })
     }
 
@@ -87,6 +87,7 @@ impl Backend for AppState {
             hostname: self.settings.current().hostname,
             username: user.username.clone(),
             version: env!("CARGO_PKG_VERSION").to_string(),
+            role: user.role,
         }
     }
 
@@ -380,5 +381,57 @@ impl Backend for AppState {
 
     async fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, AppError> {
         Ok(self.audit.recent(limit)?)
+    }
+
+    // ---- accounts ----
+
+    async fn list_users(&self) -> Result<Vec<UserView>, AppError> {
+        Ok(self.access.users()?)
+    }
+
+    async fn create_user(
+        &self,
+        _user: &SessionUser,
+        create: UserCreate,
+    ) -> Result<UserView, AppError> {
+        Ok(self.access.create_user(&create).await?)
+    }
+
+    async fn update_user(
+        &self,
+        _user: &SessionUser,
+        username: &str,
+        patch: UserPatch,
+    ) -> Result<UserView, AppError> {
+        Ok(self.access.update_user(username, &patch).await?)
+    }
+
+    async fn delete_user(&self, _user: &SessionUser, username: &str) -> Result<(), AppError> {
+        Ok(self.access.delete_user(username).await?)
+    }
+
+    async fn remove_totp(
+        &self,
+        user: &SessionUser,
+        username: Option<String>,
+    ) -> Result<(), AppError> {
+        let target = username.unwrap_or_else(|| user.username.clone());
+        Ok(self.access.remove_totp(&target).await?)
+    }
+
+    async fn enroll_totp(&self, user: &SessionUser) -> Result<TotpEnrollment, AppError> {
+        Ok(self.access.enroll_totp(&user.username).await?)
+    }
+
+    async fn confirm_totp(
+        &self,
+        user: &SessionUser,
+        code: String,
+    ) -> Result<RecoveryCodes, AppError> {
+        Ok(self.access.confirm_totp(&user.username, &code).await?)
+    }
+
+    async fn own_account(&self, user: &SessionUser) -> Result<Option<UserView>, AppError> {
+        Ok(self.access.user(&user.username)?)
     }
 }

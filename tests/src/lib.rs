@@ -6,6 +6,7 @@
 //! - [`managed`]: [`ManagedWarden`], which also stops the services Warden started.
 //! - [`api`]: HTTP clients of a [`Warden`], the bearer-token [`Api`] client, [`api_error`], [`sse_wait`].
 //! - [`wait`]: [`gate`] (run, skip with a reason, or fail in CI), [`wait_for`] and async [`poll`].
+//! - [`mutations`]: every REST mutation and mutating server function refused to a read-only credential.
 //! - [`procs`]: the live processes from `/proc`; [`disk`]: small and full file systems (root).
 //! - [`browser`]: headless Chromium over WebDriver; [`assets`]: the built UI assets.
 //!
@@ -17,6 +18,7 @@ pub mod browser;
 pub mod disk;
 pub mod launcher;
 pub mod managed;
+pub mod mutations;
 pub mod procs;
 pub mod wait;
 

@@ -7,6 +7,8 @@
 //! namespace against its loopback address: applies, rollbacks, bans and deactivations are fuzzed for real
 //! without touching the host's firewall. Excluded operations, and why:
 //! - `POST /auth/logout` revokes the token the run authenticates with (every later request would be 401);
+//! - `PATCH /users/{username}` with a `password` ends that user's sessions: for `admin`, the run's own
+//!   (covered by `api_accounts.rs`);
 //! - `GET /events` and `GET /services/{id}/logs/stream` are endless event streams: each request would only
 //!   end at the client timeout (they are covered by the services and settings tests).
 
@@ -63,6 +65,7 @@ fn schemathesis_finds_no_server_error_and_no_schema_violation() {
             "not_a_server_error,response_schema_conformance,content_type_conformance",
         ])
         .args(["--exclude-operation-id", "logout"])
+        .args(["--exclude-operation-id", "update_user"])
         .args(["--exclude-operation-id", "events"])
         .args(["--exclude-operation-id", "service_log_stream"])
         .args(["--max-examples", "25", "--request-timeout", "20"])

@@ -30,20 +30,6 @@ fn unix_now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// The path with every `{param}` replaced by a dummy value.
-fn fill(template: &str) -> String {
-    template
-        .split('/')
-        .map(|seg| match seg {
-            "{address}" => "192.0.2.77".to_string(),
-            "{name}" => "ssh".to_string(),
-            s if s.starts_with('{') => "dummy-id".to_string(),
-            s => s.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
 async fn assert_forbidden(resp: reqwest::Response, what: &str) {
     let (status, code, _) = api_error(resp).await;
     assert_eq!((status, code.as_str()), (403, "forbidden"), "{what}");
@@ -75,65 +61,15 @@ async fn a_read_token_reads_but_every_mutation_is_forbidden() {
         assert_eq!(reader.get(path).await.status(), 200, "GET {path}");
     }
 
-    // Every documented mutation is refused before anything happens.
-    let doc = reader.get_json("/openapi.json").await;
-    let mut mutations = 0;
-    for (template, item) in doc["paths"].as_object().unwrap() {
-        for (method, op) in item.as_object().unwrap() {
-            if !["post", "put", "patch", "delete"].contains(&method.as_str()) {
-                continue;
-            }
-            let public = op["security"].as_array().is_some_and(|reqs| {
-                reqs.iter()
-                    .any(|r| r.as_object().is_some_and(|o| o.is_empty()))
-            });
-            if public {
-                continue;
-            }
-            assert!(
-                op["responses"]["403"].is_object(),
-                "{method} {template} documents its 403"
-            );
-            let path = fill(template).replacen("/api/v1", "", 1);
-            let what = format!("{method} {path}");
-            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-            let resp = reader
-                .request(method, &path)
-                .json(&json!({}))
-                .send()
-                .await
-                .unwrap();
-            assert_forbidden(resp, &what).await;
-            mutations += 1;
-        }
-    }
-    assert!(mutations >= 20, "only {mutations} mutations documented");
-
-    // Server functions: the listed reads answer, everything else is refused.
-    let fns = warden_tests::server_fn_endpoints(&[]);
-    let reads: Vec<String> = warden_tests::server_fn_endpoints(&["--read-only"])
-        .into_iter()
-        .map(|(_, p)| p)
-        .collect();
-    assert!(fns.len() >= 20, "{fns:?}");
-    assert!(reads.len() >= 10 && reads.len() < fns.len(), "{reads:?}");
-    assert!(reads.iter().any(|p| p == "/rpc/services/list"), "{reads:?}");
-    let c = reader.client.clone();
-    for (method, path) in &fns {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let resp = c
-            .request(method.clone(), format!("{}{path}", w.url))
-            .bearer_auth(&reader.token)
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap();
-        if reads.contains(path) {
-            assert_ne!(resp.status(), 403, "server fn {path} only reads");
-        } else {
-            assert_forbidden(resp, &format!("server fn {method} {path}")).await;
-        }
-    }
+    // Every documented mutation and every mutating server function is refused before anything happens.
+    let (rest, fns) = warden_tests::mutations::assert_every_mutation_forbidden(&w, &reader).await;
+    assert!(rest >= 20, "only {rest} mutations documented");
+    assert!(fns >= 10, "only {fns} mutating server functions");
+    let reads = warden_tests::server_fn_endpoints(&["--read-only"]);
+    assert!(
+        reads.iter().any(|(_, p)| p == "/rpc/services/list"),
+        "{reads:?}"
+    );
 
     // Nothing changed: the token list is the one token, and a real mutation with it stays refused.
     assert_forbidden(

@@ -5,7 +5,14 @@
 use warden_tests::browser::{self, Browser};
 use warden_tests::{gate, Warden, ADMIN_PASSWORD};
 
-const PAGES: [&str; 5] = ["/", "/services", "/firewall", "/logs", "/settings"];
+const PAGES: [&str; 6] = [
+    "/",
+    "/services",
+    "/firewall",
+    "/logs",
+    "/settings",
+    "/users",
+];
 
 /// The nonce in a CSP header value (`'nonce-XYZ'`).
 fn nonce_of(csp: &str) -> String {

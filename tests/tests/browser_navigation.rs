@@ -19,7 +19,7 @@ struct Route {
     ready: &'static str,
 }
 
-const ROUTES: [Route; 7] = [
+const ROUTES: [Route; 8] = [
     Route {
         path: "/",
         title: "Dashboard",
@@ -54,6 +54,11 @@ const ROUTES: [Route; 7] = [
         path: "/audit",
         title: "Audit log",
         ready: "[data-testid=audit-row]",
+    },
+    Route {
+        path: "/users",
+        title: "Users",
+        ready: "[data-testid=users-table]",
     },
 ];
 

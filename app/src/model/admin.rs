@@ -211,24 +211,16 @@ pub fn validate_password_change(change: &PasswordChange) -> Vec<FieldError> {
             "enter your current password",
         ));
     }
-    let n = change.new_password.chars().count();
-    if n < MIN_PASSWORD_CHARS {
-        errors.push(FieldError::new(
-            "new_password",
-            format!("at least {MIN_PASSWORD_CHARS} characters"),
-        ));
-    } else if n > MAX_PASSWORD_CHARS {
-        errors.push(FieldError::new(
-            "new_password",
-            format!("at most {MAX_PASSWORD_CHARS} characters"),
-        ));
-    } else if change.new_password == change.current_password {
+    if change.new_password == change.current_password && !change.new_password.is_empty() {
         errors.push(FieldError::new(
             "new_password",
             "must differ from the current password",
         ));
-    } else if change.new_password.trim().is_empty() {
-        errors.push(FieldError::new("new_password", "must not be only spaces"));
+    } else {
+        errors.extend(super::users::validate_new_password(
+            "new_password",
+            &change.new_password,
+        ));
     }
     errors
 }

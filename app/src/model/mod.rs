@@ -8,6 +8,7 @@ pub mod service;
 pub mod service_form;
 pub mod service_ports;
 pub mod settings;
+pub mod users;
 
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +22,9 @@ pub struct ShellInfo {
     pub hostname: String,
     pub username: String,
     pub version: String,
+    /// The caller's effective role: `read` sees every page with its mutation controls disabled.
+    #[serde(default)]
+    pub role: admin::TokenScope,
 }
 
 /// Whether Warden can drive the kernel firewall, and if not, why (shown on the firewall pages): the

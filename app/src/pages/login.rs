@@ -1,5 +1,6 @@
 //! The login page: a plain HTML form posted to `/login` (works before and without WASM); the server sets
-//! the session cookie and redirects, or comes back here with `?error=`.
+//! the session cookie and redirects, or comes back here with `?error=`. The code field of a second factor
+//! is shown only when the server said the account needs one (`?error=totp`).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -13,6 +14,9 @@ pub fn login_error_message(code: &str) -> &'static str {
             "Too many failed attempts from your address. Wait a few minutes and try again."
         }
         "missing" => "Enter the user name and the password.",
+        "totp" => {
+            "This account has a second factor: enter your password again with the 6-digit code from your authenticator app (or a recovery code)."
+        }
         _ => "Logging in failed. Try again.",
     }
 }
@@ -21,6 +25,7 @@ pub fn login_error_message(code: &str) -> &'static str {
 pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
     let error = move || query.read().get("error").map(|c| login_error_message(&c));
+    let needs_code = move || query.read().get("error").as_deref() == Some("totp");
     view! {
         <Title text="Log in"/>
         <main class="login">
@@ -36,6 +41,12 @@ pub fn LoginPage() -> impl IntoView {
                 <label for="password">"Password"</label>
                 <input id="password" name="password" type="password" autocomplete="current-password"
                     required=true autofocus=true/>
+                <Show when=needs_code>
+                    <label for="totp">"Code"</label>
+                    <input id="totp" name="totp" type="text" inputmode="numeric"
+                        autocomplete="one-time-code" required=true spellcheck="false"
+                        data-testid="login-totp"/>
+                </Show>
                 <button type="submit" class="btn primary" data-testid="login-submit">"Log in"</button>
             </form>
         </main>

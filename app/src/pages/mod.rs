@@ -10,6 +10,7 @@ pub mod service_form;
 pub mod services;
 pub mod settings;
 pub mod shell;
+pub mod users;
 
 use leptos::prelude::*;
 use leptos_meta::Title;

@@ -1,11 +1,12 @@
 //! The settings page: lays out its cards and holds what they share (a field error under its input).
 //! Each card is a module of its own: `general` (hostname, global environment, service user and port
-//! range, crash-loop and ban thresholds), `password` (the password change), `tokens` (API tokens: the
+//! range, crash-loop and ban thresholds), `password` (the password change), `security` (the second factor), `tokens` (API tokens: the
 //! secret shown once, with a copy button; revoke with a confirmation); this file also shows whether
 //! Warden is served over TLS, and links the audit log.
 
 mod general;
 mod password;
+mod security;
 mod tokens;
 
 use leptos::prelude::*;
@@ -15,6 +16,7 @@ use crate::model::FieldError;
 use crate::rpc::get_server_info;
 use general::SettingsForm;
 use password::PasswordForm;
+use security::SecurityCard;
 pub use tokens::short_time;
 use tokens::TokensCard;
 
@@ -63,6 +65,7 @@ pub fn SettingsPage() -> impl IntoView {
             <SettingsForm/>
             <div class="settings-side">
                 <PasswordForm/>
+                <SecurityCard/>
                 <TokensCard/>
                 <ServerCard/>
             </div>

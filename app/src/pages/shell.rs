@@ -1,4 +1,7 @@
-//! The authenticated app shell: header with the hostname, navigation, logout, and the page outlet.
+//! The authenticated app shell: header with the hostname, navigation, logout, and the page outlet. For a
+//! read-only caller (a `read` user, or a read token) the outlet sits in a disabled `<fieldset>`: every
+//! button, input and select of every page is disabled (links still navigate), and the server refuses
+//! mutations whatever the client does.
 
 use leptos::prelude::*;
 use leptos_router::components::Outlet;
@@ -27,6 +30,11 @@ pub fn Shell() -> impl IntoView {
             .map(|i| i.username)
             .unwrap_or_default()
     };
+    let read_only = move || {
+        info.get()
+            .and_then(|r| r.ok())
+            .is_some_and(|i| !i.role.may_mutate())
+    };
     view! {
         <div class="app">
             <header class="topbar">
@@ -42,6 +50,7 @@ pub fn Shell() -> impl IntoView {
                     <NavLink href="/services" label="Services"/>
                     <NavLink href="/firewall" label="Firewall"/>
                     <NavLink href="/logs" label="Logs"/>
+                    <NavLink href="/users" label="Users"/>
                     <NavLink href="/settings" label="Settings"/>
                 </nav>
                 <form class="logout" method="post" action="/logout">
@@ -52,7 +61,9 @@ pub fn Shell() -> impl IntoView {
                 </form>
             </header>
             <main class="page">
-                <Outlet/>
+                <fieldset class="page-scope" disabled=read_only data-testid="page-scope">
+                    <Outlet/>
+                </fieldset>
             </main>
             <ToastHost/>
         </div>

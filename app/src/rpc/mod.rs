@@ -8,10 +8,12 @@
 pub mod admin;
 pub mod firewall;
 pub mod services;
+pub mod users;
 
 pub use admin::*;
 pub use firewall::*;
 pub use services::*;
+pub use users::*;
 
 use leptos::prelude::*;
 
@@ -35,6 +37,8 @@ pub const READ_ONLY_ENDPOINTS: &[&str] = &[
     "/rpc/services/logs",
     "/rpc/services/processes",
     "/rpc/services/port_range",
+    "/rpc/users/list",
+    "/rpc/users/me",
 ];
 
 /// Whether the server function at `path` only reads (see [`READ_ONLY_ENDPOINTS`]).

@@ -1,4 +1,4 @@
-//! [`Auth`]: the credentials store. Users and their argon2id password hashes, first-run bootstrap,
+//! [`Auth`]: the credentials store. Users (their management is in `users.rs`) and their argon2id password hashes, first-run bootstrap,
 //! authentication of session and API token secrets, logout, and the state the login check shares (the
 //! throttle, the hashing gate; the check itself is in `login.rs`, the password change in
 //! `password.rs`). Decides whether credentials are good; who may do what with them, and the bans that
@@ -7,7 +7,7 @@
 use std::sync::Mutex;
 
 use super::login::HashingGate;
-use super::records::{TokenKind, TokenRecord, UserRecord, LAST_USED_RESOLUTION_SECS};
+use super::records::{StoredScope, TokenKind, TokenRecord, UserRecord, LAST_USED_RESOLUTION_SECS};
 use super::secrets::{generate_password, hash_password, token_key};
 use super::throttle::LoginThrottle;
 use super::{AuthError, Principal, ADMIN_USER};
@@ -84,6 +84,9 @@ impl Auth {
                 username: ADMIN_USER.to_string(),
                 password_hash: hash,
                 created_at: now_rfc3339(),
+                role: Default::default(),
+                disabled: false,
+                totp: None,
             },
         )?;
         self.store.flush().await?;
@@ -130,6 +133,18 @@ impl Auth {
             }
             return Ok(None);
         }
+        // The user must still exist and be enabled; its role caps what the credential may do.
+        let Some(user) = self.users.get(&record.username)? else {
+            return Ok(None);
+        };
+        if user.disabled {
+            return Ok(None);
+        }
+        let scope = if user.role.is_admin() {
+            record.scope
+        } else {
+            StoredScope::Read
+        };
         if matches!(record.kind, TokenKind::Api { .. })
             && record
                 .last_used_at
@@ -145,7 +160,7 @@ impl Auth {
         Ok(Some(Principal {
             username: record.username,
             kind: record.kind,
-            scope: record.scope.into(),
+            scope: scope.into(),
             token_key: key,
         }))
     }

@@ -16,7 +16,8 @@ use super::credentials::Auth;
 use super::records::{TokenKind, TokenRecord};
 use super::secrets::{dummy_hash, new_secret, token_key, verify_password};
 use super::throttle::Slot;
-use super::{AuthError, LoginOutcome, SESSION_LIFETIME};
+use super::totp::SecondFactor;
+use super::{AuthError, CredentialError, LoginOutcome, SESSION_LIFETIME};
 use crate::audit::Actor;
 use crate::clock::{now_rfc3339, now_unix};
 
@@ -66,11 +67,29 @@ impl HashingGate {
 }
 
 impl Auth {
-    /// Checks credentials (throttled per source, see `throttle`) and creates a session token on success.
+    /// A login without a second factor (see [`Auth::login_with`]).
     pub async fn login(
         &self,
         username: &str,
         password: &str,
+        addr: IpAddr,
+        max_failures: u32,
+        window: Duration,
+    ) -> Result<LoginOutcome, AuthError> {
+        let factor = SecondFactor::default();
+        self.login_with(username, password, &factor, addr, max_failures, window)
+            .await
+    }
+
+    /// Checks credentials (throttled per source, see `throttle`) and creates a session token on success.
+    /// A disabled user fails like a wrong password. For a user with a second factor, a right password
+    /// without a code is [`LoginOutcome::TotpRequired`] (nothing counted), a wrong or reused code
+    /// counts as a failed login.
+    pub async fn login_with(
+        &self,
+        username: &str,
+        password: &str,
+        factor: &SecondFactor,
         addr: IpAddr,
         max_failures: u32,
         window: Duration,
@@ -111,11 +130,33 @@ impl Auth {
             name: username.chars().take(128).collect(),
             address: Some(addr),
         };
-        if !ok || user.is_none() {
+        let Some(user) = user.filter(|u| ok && !u.disabled) else {
             self.audit
                 .record_failed_login(&actor, &slot.source().to_string())
                 .await;
             return Ok(LoginOutcome::Invalid);
+        };
+        if user.totp.as_ref().is_some_and(|t| t.confirmed) {
+            if factor.is_empty() {
+                self.throttle_lock().release(slot);
+                return Ok(LoginOutcome::TotpRequired);
+            }
+            match self.use_second_factor(username, factor).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.audit
+                        .record_failed_login(&actor, &slot.source().to_string())
+                        .await;
+                    return Ok(LoginOutcome::Invalid);
+                }
+                Err(e) => {
+                    self.throttle_lock().release(slot);
+                    return Err(match e {
+                        CredentialError::Internal(e) => e,
+                        other => AuthError::Totp(other.to_string()),
+                    });
+                }
+            }
         }
         self.throttle_lock().succeeded(slot);
         actor.kind = ActorKind::User;

@@ -5,7 +5,12 @@
 //! address that used up its failed logins (or wrong current passwords) is refused for the ban time and
 //! banned at the kernel for as long.
 //!
-//! Inside: `credentials` (users, sessions: [`Auth`]), `login` (the login check and the hashing gate),
+//! Users have a role (`admin` or `read`): a session or token never does more than its user's role, and a
+//! disabled or deleted user's credentials stop working at once (`credentials::Auth::authenticate`). A
+//! user may have a second factor (`totp`), which every password login then needs.
+//!
+//! Inside: `credentials` (sessions: [`Auth`]), `users` (the users and their roles), `totp` (the second
+//! factor and recovery codes), `login` (the login check and the hashing gate),
 //! `password` (the password change), `tokens` (API tokens with scope and expiry), `throttle` (the pure
 //! per-source window: an IPv4 address or an IPv6 /64), `secrets` (random secrets, argon2id), `records`
 //! (what is stored).
@@ -17,6 +22,8 @@ pub mod records;
 pub mod secrets;
 pub mod throttle;
 pub mod tokens;
+pub mod totp;
+mod users;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -25,6 +32,7 @@ use std::time::Duration;
 use app::model::admin::{
     ActorKind, ApiToken, CreatedToken, PasswordChange, TokenRequest, TokenScope,
 };
+use app::model::users::{RecoveryCodes, TotpEnrollment, UserCreate, UserPatch, UserView};
 use app::model::FieldError;
 
 use crate::audit::Actor;
@@ -36,12 +44,13 @@ pub use credentials::Auth;
 pub use records::{TokenKind, TokenRecord, UserRecord};
 pub use secrets::{generate_password, hash_password, new_secret, verify_password};
 pub use throttle::LoginThrottle;
+pub use totp::SecondFactor;
 
 /// The name of the session cookie.
 pub const SESSION_COOKIE: &str = "warden_session";
 /// How long a login session lasts.
 pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
-/// The one admin user this version has (a seam for more users later).
+/// The admin user created on first start (and the one an older single-user store had).
 pub const ADMIN_USER: &str = "admin";
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +61,8 @@ pub enum AuthError {
     Hash(String),
     #[error("the password hashing task failed: {0}")]
     Join(String),
+    #[error("second factor: {0}")]
+    Totp(String),
 }
 
 /// Why a credential change (API token, password) was refused.
@@ -92,7 +103,7 @@ fn summarize(errors: &[FieldError]) -> String {
 pub struct Principal {
     pub username: String,
     pub kind: TokenKind,
-    /// What the credential may do (login sessions: admin).
+    /// What the credential may do: its own scope (login sessions: admin) capped by its user's role.
     pub scope: TokenScope,
     /// The digest key of the token used (to revoke it on logout).
     pub token_key: String,
@@ -124,6 +135,9 @@ pub enum LoginOutcome {
         expires_at: i64,
     },
     Invalid,
+    /// The password was right, but the account has a second factor and no code was given (nothing
+    /// counted: ask for the code).
+    TotpRequired,
     Throttled {
         retry_after: Duration,
     },
@@ -179,6 +193,7 @@ impl Access {
         &self,
         username: &str,
         password: &str,
+        factor: &SecondFactor,
         addr: IpAddr,
     ) -> Result<LoginOutcome, AuthError> {
         if username.len() > MAX_LOGIN_USERNAME_BYTES || password.len() > MAX_LOGIN_PASSWORD_BYTES {
@@ -188,9 +203,10 @@ impl Access {
         let outcome = self
             .inner
             .auth
-            .login(
+            .login_with(
                 username,
                 password,
+                factor,
                 addr,
                 ban.max_failures,
                 Duration::from_secs(ban.window_secs),
@@ -206,6 +222,7 @@ impl Access {
                 tracing::warn!(client = %addr, "failed login");
                 Ok(outcome)
             }
+            LoginOutcome::TotpRequired => Ok(outcome),
             LoginOutcome::Throttled { .. } => {
                 let retry_after = self.block_and_ban(addr).await;
                 Ok(LoginOutcome::Throttled { retry_after })
@@ -295,5 +312,55 @@ impl Access {
     /// Revokes `username`'s API token `id`; it stops working at once.
     pub async fn revoke_api_token(&self, username: &str, id: &str) -> Result<(), CredentialError> {
         self.inner.auth.revoke_api_token(username, id).await
+    }
+
+    // ---- users and second factors ----
+
+    /// Every user, by name.
+    pub fn users(&self) -> Result<Vec<UserView>, AuthError> {
+        self.inner.auth.users()
+    }
+
+    /// One user, if it exists.
+    pub fn user(&self, username: &str) -> Result<Option<UserView>, AuthError> {
+        self.inner.auth.user(username)
+    }
+
+    /// Creates a user (audited).
+    pub async fn create_user(&self, create: &UserCreate) -> Result<UserView, CredentialError> {
+        self.inner.auth.create_user(create).await
+    }
+
+    /// Changes a user (audited); see [`Auth::update_user`].
+    pub async fn update_user(
+        &self,
+        username: &str,
+        patch: &UserPatch,
+    ) -> Result<UserView, CredentialError> {
+        self.inner.auth.update_user(username, patch).await
+    }
+
+    /// Deletes a user (audited); never the last enabled admin.
+    pub async fn delete_user(&self, username: &str) -> Result<(), CredentialError> {
+        self.inner.auth.delete_user(username).await
+    }
+
+    /// Starts enrollment of `username`'s second factor.
+    pub async fn enroll_totp(&self, username: &str) -> Result<TotpEnrollment, CredentialError> {
+        self.inner.auth.enroll_totp(username).await
+    }
+
+    /// Confirms `username`'s second factor; the answer holds the recovery codes (shown once).
+    pub async fn confirm_totp(
+        &self,
+        username: &str,
+        code: &str,
+    ) -> Result<RecoveryCodes, CredentialError> {
+        self.inner.auth.confirm_totp(username, code).await
+    }
+
+    /// Removes `username`'s second factor (audited).
+    pub async fn remove_totp(&self, username: &str) -> Result<(), CredentialError> {
+        self.inner.auth.remove_totp(username).await
     }
 }

@@ -6,13 +6,42 @@ use serde::{Deserialize, Serialize};
 
 use app::model::admin::TokenScope;
 
-/// A user and its password hash.
+/// A user and its password hash, role, state and second factor. Records written before accounts
+/// existed (the one `admin`) have none of the later fields and load as an enabled admin without a
+/// second factor; those fields are written only when they differ from that, so such a record keeps its
+/// bytes until it changes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UserRecord {
     pub username: String,
     /// PHC string of an argon2id hash.
     pub password_hash: String,
     pub created_at: String,
+    #[serde(default, skip_serializing_if = "StoredScope::is_admin")]
+    pub role: StoredScope,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub disabled: bool,
+    /// The second factor, once enrolled (confirmed or not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totp: Option<TotpRecord>,
+}
+
+/// A user's TOTP second factor (RFC 6238: SHA-1, 6 digits, 30 s steps).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TotpRecord {
+    /// The shared secret, base32 without padding (the authenticator app holds the same).
+    pub secret: String,
+    /// False from enrollment until a first code confirms it; logins need a code only once confirmed.
+    pub confirmed: bool,
+    /// The last time step whose code was accepted: a code is accepted once only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_step: Option<u64>,
+    /// SHA-256 digests (hex) of the recovery codes not yet used.
+    #[serde(default)]
+    pub recovery_hashes: Vec<String>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// What a token is.
@@ -53,7 +82,7 @@ pub enum StoredScope {
 }
 
 impl StoredScope {
-    fn is_admin(&self) -> bool {
+    pub fn is_admin(&self) -> bool {
         *self == StoredScope::Admin
     }
 }
@@ -82,6 +111,26 @@ pub(crate) const LAST_USED_RESOLUTION_SECS: i64 = 60;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The admin user as schema version 1 stored it, before accounts had roles and a second factor.
+    const STORED_V1_USER: &str = r#"{"username":"admin","password_hash":"$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA","created_at":"2026-11-30T10:00:00Z"}"#;
+
+    #[test]
+    fn a_user_without_role_or_second_factor_loads_as_an_enabled_admin_and_keeps_its_bytes() {
+        let record: UserRecord = serde_json::from_str(STORED_V1_USER).unwrap();
+        assert_eq!(record.role, StoredScope::Admin);
+        assert!(!record.disabled && record.totp.is_none());
+        assert_eq!(serde_json::to_string(&record).unwrap(), STORED_V1_USER);
+        let reader = UserRecord {
+            role: StoredScope::Read,
+            disabled: true,
+            ..record
+        };
+        let back: UserRecord =
+            serde_json::from_str(&serde_json::to_string(&reader).unwrap()).unwrap();
+        assert_eq!(back.role, StoredScope::Read);
+        assert!(back.disabled);
+    }
 
     /// An API token as schema version 1 stored it, before scopes existed.
     const STORED_V1_API: &str = r#"{"username":"admin","kind":"api","id":"8dd1340e2f39cf31","name":"ci","created_at":"2026-11-30T10:00:00Z","expires_at":null,"last_used_at":1764496800}"#;

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::error::ApiError;
 use super::json::ApiJson;
 
-use crate::access::{LoginOutcome, Principal, SESSION_COOKIE, SESSION_LIFETIME};
+use crate::access::{LoginOutcome, Principal, SecondFactor, SESSION_COOKIE, SESSION_LIFETIME};
 use crate::clock::unix_to_rfc3339;
 use crate::state::AppState;
 
@@ -22,6 +22,12 @@ use crate::state::AppState;
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
+    /// The current 6-digit code, for an account with a second factor.
+    #[serde(default)]
+    pub totp: Option<String>,
+    /// One of the account's recovery codes, instead of `totp` (each works once).
+    #[serde(default)]
+    pub recovery_code: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -53,9 +59,18 @@ async fn attempt(
     req: &LoginRequest,
     addr: SocketAddr,
 ) -> Result<LoginOutcome, ApiError> {
+    let factor = SecondFactor {
+        totp: req.totp.clone(),
+        recovery_code: req.recovery_code.clone(),
+    };
     Ok(state
         .access
-        .login(&req.username, &req.password, addr.ip().to_canonical())
+        .login(
+            &req.username,
+            &req.password,
+            &factor,
+            addr.ip().to_canonical(),
+        )
         .await?)
 }
 
@@ -64,7 +79,7 @@ async fn attempt(
     security(()), request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in: a session token (also set as the session cookie)", body = LoginResponse),
-        (status = 401, description = "Wrong user name or password", body = super::error::ErrorResponse),
+        (status = 401, description = "Wrong user name, password or code (`unauthorized`; counted as a failed login), or a right password for an account with a second factor but no `totp` or `recovery_code` (`totp_required`)", body = super::error::ErrorResponse),
         (status = 429, description = "Too many failed attempts from this address, or its IPv6 /64; or every password-hashing slot is busy (see Retry-After)", body = super::error::ErrorResponse),
     ))]
 pub async fn api_login(
@@ -84,7 +99,12 @@ pub async fn api_login(
         LoginOutcome::Invalid => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
-            "Wrong user name or password.",
+            "Wrong user name, password or code.",
+        )),
+        LoginOutcome::TotpRequired => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "totp_required",
+            "This account has a second factor: send the current code as `totp` (or a `recovery_code`).",
         )),
         LoginOutcome::Throttled { retry_after } => {
             Err(ApiError::rate_limited(retry_after.as_secs().max(1)))
@@ -118,6 +138,9 @@ pub struct LoginForm {
     pub username: String,
     #[serde(default)]
     pub password: String,
+    /// The code field, shown once the account turned out to need one.
+    #[serde(default)]
+    pub totp: String,
 }
 
 /// `POST /login` from the login page's form.
@@ -129,9 +152,14 @@ pub async fn form_login(
     if form.username.is_empty() || form.password.is_empty() {
         return Redirect::to("/login?error=missing").into_response();
     }
+    // The code field takes a TOTP code or, when it is not six digits, a recovery code.
+    let code = form.totp.trim().to_string();
+    let is_totp = app::model::users::validate_totp_code(&code).is_empty();
     let req = LoginRequest {
         username: form.username,
         password: form.password,
+        totp: (!code.is_empty() && is_totp).then(|| code.clone()),
+        recovery_code: (!code.is_empty() && !is_totp).then_some(code),
     };
     match attempt(&state, &req, addr).await {
         Ok(LoginOutcome::Ok { token, .. }) => (
@@ -140,6 +168,7 @@ pub async fn form_login(
         )
             .into_response(),
         Ok(LoginOutcome::Invalid) => Redirect::to("/login?error=invalid").into_response(),
+        Ok(LoginOutcome::TotpRequired) => Redirect::to("/login?error=totp").into_response(),
         Ok(LoginOutcome::Throttled { .. } | LoginOutcome::Busy { .. }) => {
             Redirect::to("/login?error=throttled").into_response()
         }

@@ -119,7 +119,9 @@ pub async fn auth_gate(State(state): State<AppState>, mut req: Request, next: Ne
                 return Redirect::to("/login").into_response();
             }
             if !p.scope.may_mutate() && !read_only_may(req.method(), &path) {
-                return ApiError::forbidden("This token is read-only: it may not change anything.")
+                return ApiError::forbidden(
+                    "This credential is read-only (a read token, or a user with role read): it may not change anything.",
+                )
                     .into_response();
             }
             let actor = p.actor(address);

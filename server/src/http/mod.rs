@@ -16,6 +16,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod services;
 pub mod settings;
+pub mod users;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -57,7 +58,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(admin::routes())
         .merge(services::routes())
         .merge(firewall::routes())
-        .merge(settings::routes());
+        .merge(settings::routes())
+        .merge(users::routes());
     OpenApiRouter::with_openapi(openapi::base()).nest("/api/v1", v1)
 }
 

@@ -23,6 +23,7 @@ pub const TAG_FIREWALL: &str = "firewall";
 pub const TAG_SETTINGS: &str = "settings";
 pub const TAG_EVENTS: &str = "events";
 pub const TAG_AUDIT: &str = "audit";
+pub const TAG_USERS: &str = "users";
 
 /// The names of the security schemes in the document.
 pub const BEARER_SCHEME: &str = "bearer";
@@ -53,12 +54,13 @@ pub struct IdPath {
     ),
     components(schemas(ErrorResponse)),
     tags(
-        (name = "auth", description = "Login, logout, password, API tokens"),
+        (name = "auth", description = "Login, logout, password, second factor (TOTP), API tokens"),
         (name = "services", description = "Supervised services"),
         (name = "firewall", description = "Rules, apply/confirm/rollback, bans, presets, exposure"),
         (name = "settings", description = "Global settings"),
         (name = "events", description = "Live status changes"),
         (name = "audit", description = "Who did what, when"),
+        (name = "users", description = "Accounts: users with a role (admin or read) and their second factor"),
     )
 )]
 struct BaseDoc;
@@ -147,8 +149,8 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
                 .entry("403".to_string())
                 .or_insert_with(|| {
                     error_response(
-                        "Refused: a read-only API token (scope `read`) may not change anything, \
-                         or a cookie-authenticated request came from a foreign origin",
+                        "Refused: a read-only API token (scope `read`) or a session or token of a user with role \
+                         `read` may not change anything, or a cookie-authenticated request came from a foreign origin",
                     )
                 });
         }

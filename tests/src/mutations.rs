@@ -1,0 +1,105 @@
+//! The read-only check shared by the scope and accounts tests: every documented REST mutation (from the
+//! live OpenAPI document: every non-public POST/PUT/PATCH/DELETE) and every server function not listed
+//! as a read (from `warden server-fns`) must answer 403 `forbidden` to a read-only credential, and the
+//! listed reads must not.
+
+use serde_json::json;
+
+use crate::api::{api_error, Api};
+use crate::launcher::{server_fn_endpoints, Warden};
+
+/// The path with every `{param}` replaced by a dummy value.
+pub fn fill(template: &str) -> String {
+    template
+        .split('/')
+        .map(|seg| match seg {
+            "{address}" => "192.0.2.77".to_string(),
+            "{name}" => "ssh".to_string(),
+            "{username}" => "admin".to_string(),
+            s if s.starts_with('{') => "dummy-id".to_string(),
+            s => s.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Every documented, authenticated mutation as `(method, path under /api/v1)`, each checked to
+/// document its 403.
+pub fn documented_mutations(doc: &serde_json::Value) -> Vec<(reqwest::Method, String)> {
+    let mut mutations = Vec::new();
+    let paths = doc["paths"]
+        .as_object()
+        .expect("paths in the OpenAPI document");
+    for (template, item) in paths {
+        for (method, op) in item.as_object().expect("a path item") {
+            if !["post", "put", "patch", "delete"].contains(&method.as_str()) {
+                continue;
+            }
+            let public = op["security"].as_array().is_some_and(|reqs| {
+                reqs.iter()
+                    .any(|r| r.as_object().is_some_and(|o| o.is_empty()))
+            });
+            if public {
+                continue;
+            }
+            assert!(
+                op["responses"]["403"].is_object(),
+                "{method} {template} documents its 403"
+            );
+            let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+            mutations.push((m, fill(template).replacen("/api/v1", "", 1)));
+        }
+    }
+    mutations
+}
+
+/// Asserts that `reader` (a read-only credential of `w`) gets 403 `forbidden` on every documented
+/// mutation and every mutating server function, and no 403 on the server functions listed as reads.
+/// Returns how many mutations were tried (REST, server functions).
+pub async fn assert_every_mutation_forbidden(w: &Warden, reader: &Api) -> (usize, usize) {
+    let doc = reader.get_json("/openapi.json").await;
+    let rest = documented_mutations(&doc);
+    for (method, path) in &rest {
+        let resp = reader
+            .request(method.clone(), path)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let (status, code, _) = api_error(resp).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (403, "forbidden"),
+            "{method} {path}"
+        );
+    }
+    let fns = server_fn_endpoints(&[]);
+    let reads: Vec<String> = server_fn_endpoints(&["--read-only"])
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect();
+    let mut mutating = 0;
+    for (method, path) in &fns {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let resp = reader
+            .client
+            .request(m, format!("{}{path}", w.url))
+            .bearer_auth(&reader.token)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        if reads.contains(path) {
+            assert_ne!(resp.status(), 403, "server fn {path} only reads");
+        } else {
+            let (status, code, _) = api_error(resp).await;
+            assert_eq!(
+                (status, code.as_str()),
+                (403, "forbidden"),
+                "server fn {method} {path}"
+            );
+            mutating += 1;
+        }
+    }
+    (rest.len(), mutating)
+}
