@@ -401,3 +401,42 @@ fn completions_and_man_pages_are_generated() {
     assert!(page.contains(".TH warden"), "{page}");
     assert!(dir.path().join("warden-services.1").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_password_goes_through_a_running_warden() {
+    if !gate("root", root()) {
+        return;
+    }
+    let w = Launch::new().start();
+    let old = Api::login(&w).await;
+    let out = Command::new(warden_bin())
+        .args(["admin", "reset-password", "--clear-totp", "--data-dir"])
+        .arg(w.data_dir())
+        .env("WARDEN_NEW_PASSWORD", "another-fresh-password-7")
+        .output()
+        .expect("reset-password");
+    assert!(out.status.success(), "{}", text(&out));
+    // The old session ended; the new password works; the audit log says who did it.
+    assert_eq!(old.get("/services").await.status(), 401);
+    let resp = w
+        .client()
+        .post(w.api("/auth/login"))
+        .json(&serde_json::json!({"username": "admin", "password": "another-fresh-password-7"}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.expect("login body");
+    let fresh = Api::with_token(&w, body["token"].as_str().expect("token"));
+    let audit = fresh.get_json("/audit?limit=50").await;
+    assert!(
+        audit
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|e| e["actor"] == "root@socket"
+                && e["action"] == "user.update"
+                && e["outcome"] == "ok"),
+        "{audit}"
+    );
+}
