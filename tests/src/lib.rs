@@ -6,7 +6,7 @@
 //! - [`managed`]: [`ManagedWarden`], which also stops the services Warden started.
 //! - [`api`]: HTTP clients of a [`Warden`], the bearer-token [`Api`] client, [`api_error`], [`sse_wait`].
 //! - [`wait`]: [`gate`] (run, skip with a reason, or fail in CI), [`wait_for`] and async [`poll`].
-//! - [`procs`]: the live processes from `/proc`.
+//! - [`procs`]: the live processes from `/proc`; [`cgroups`]: each Warden's own cgroup subtree.
 //! - [`browser`]: headless Chromium over WebDriver; [`assets`]: the built UI assets.
 //!
 //! The network-namespace lab (namespaces, veth pairs, probes) is the `warden_testkit` crate.
@@ -14,6 +14,7 @@
 pub mod api;
 pub mod assets;
 pub mod browser;
+pub mod cgroups;
 pub mod launcher;
 pub mod managed;
 pub mod procs;

@@ -275,6 +275,22 @@ pub struct ServiceStatus {
     /// stream ignores an older one that arrives later (e.g. the answer to the action that caused it).
     #[serde(default)]
     pub revision: u64,
+    /// How the service's processes are held together: its own cgroup (v2), or only its process group
+    /// where no writable cgroup2 exists (then a child that calls `setsid` escapes).
+    #[serde(default)]
+    pub containment: Containment,
+}
+
+/// `status.containment`: `cgroup` or `process_group`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Containment {
+    /// Every process of the service is in its own cgroup; stop ends the whole cgroup.
+    Cgroup,
+    /// Only the process group: a child that leaves it (`setsid`) is not tracked.
+    #[default]
+    ProcessGroup,
 }
 
 impl ServiceStatus {
@@ -290,6 +306,7 @@ impl ServiceStatus {
             health: Health::Unknown,
             warnings: Vec::new(),
             revision: 0,
+            containment: Containment::ProcessGroup,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! `SupervisorHandle`; no business rule lives here.
 //!
 //! - `GET|POST /services`, `GET|PATCH|DELETE /services/{id}`, `POST /services/{id}/start|stop|restart`
+//!   (`restart?mode=hard`: stop and start; `mode=signal`, the default: SIGHUP)
 //! - `GET /services/{id}/logs?lines=N` (text/plain), `GET /services/{id}/logs/stream` (SSE, one `data:`
 //!   event per new line), `GET /services/{id}/processes`.
 //! - `GET /services/{id}/logs/file`: the current log file as a download (`text/plain`, attachment).
@@ -151,13 +152,30 @@ async fn stop(
     Ok(Json(state.supervisor.stop_service(&id).await?))
 }
 
+#[derive(Deserialize)]
+struct RestartQuery {
+    mode: Option<String>,
+}
+
 #[utoipa::path(post, path = "/services/{id}/restart", tag = TAG_SERVICES, operation_id = "restart_service",
-    params(IdPath), responses((status = 200, description = "Restarted", body = Service)))]
+    params(IdPath, ("mode" = Option<String>, Query, pattern = "^(signal|hard)$",
+        description = "`signal` (default): SIGHUP; a service that exits on it is started again at once, one still running after its reload grace has reloaded in place. `hard`: stop (stop signal, grace, kill of everything left in its cgroup) and start.")),
+    responses((status = 200, description = "Restarted", body = Service)))]
 async fn restart(
     State(state): State<AppState>,
     ServiceId(id): ServiceId,
+    query: Result<Query<RestartQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Service>, ApiError> {
-    Ok(Json(state.supervisor.restart_service(&id).await?))
+    let Query(query) =
+        query.map_err(|_| ApiError::bad_request("The query string is not valid."))?;
+    match query.mode.as_deref() {
+        None | Some("signal") => Ok(Json(state.supervisor.restart_service(&id).await?)),
+        Some("hard") => Ok(Json(state.supervisor.hard_restart_service(&id).await?)),
+        Some(_) => Err(ApiError {
+            field: Some("mode".into()),
+            ..ApiError::bad_request("mode must be `signal` or `hard`")
+        }),
+    }
 }
 
 #[derive(Deserialize)]

@@ -5,6 +5,10 @@
 //! Contract with the shell: after a [`Action::Spawn`] the shell reports [`Event::Spawned`] or
 //! [`Event::SpawnFailed`] before it feeds any other event. After [`Action::Terminate`] it reports
 //! [`Event::Exited`] (main process) and [`Event::GroupGone`] (no live process left in the group), in any order.
+//! After [`Action::Reload`] it reports [`Event::ReloadElapsed`] once the reload grace has passed (an
+//! [`Event::Exited`] before that means the program exited on the SIGHUP and is started again at once).
+//! When the main process exits 0 and leaves processes in its cgroup, the shell ends them and feeds
+//! [`Event::Daemonized`] instead of [`Event::Exited`].
 
 use std::time::{Duration, Instant};
 
@@ -35,8 +39,16 @@ pub enum Event {
     Start,
     /// Stop (user stop, disable, delete, Warden shutdown).
     Stop,
-    /// Restart (user restart, changed spec). Starts a stopped service.
+    /// Restart as the seed means it: SIGHUP; an exit within the reload grace starts it again at once,
+    /// a service still running after it has reloaded in place. Starts a stopped service.
     Restart,
+    /// Hard restart (changed spec, `restart?mode=hard`): stop (stop signal, grace, kill) and start.
+    HardRestart,
+    /// The reload grace after a restart's SIGHUP has passed.
+    ReloadElapsed,
+    /// The main process exited 0 leaving processes behind (already ended by the shell): it forks into
+    /// the background. Disables the service at once with this reason.
+    Daemonized(String),
     Spawned,
     SpawnFailed,
     /// The main process exited.
@@ -54,6 +66,10 @@ pub enum Action {
     Spawn,
     /// Signal the group, SIGKILL it after the grace, report `GroupGone` once it is empty.
     Terminate(StopSignal),
+    /// SIGHUP to the service; report `ReloadElapsed` after the reload grace. Nothing is killed.
+    Reload,
+    /// The service survived its SIGHUP for the reload grace: log "reloaded in place".
+    ReloadedInPlace,
     /// The main process is gone on its own: end whatever is left in its group (SIGKILL).
     KillRemnants,
     /// Feed `BackoffElapsed` after this delay.
@@ -80,6 +96,8 @@ pub struct Machine {
     pub disabled_reason: Option<String>,
     /// Restarts performed since Warden started this service.
     pub restarts: u32,
+    /// A restart's SIGHUP was sent and the reload grace has not passed yet.
+    pub reloading: bool,
 }
 
 impl Machine {
@@ -99,6 +117,7 @@ impl Machine {
             running_since: None,
             disabled_reason,
             restarts: 0,
+            reloading: false,
         }
     }
 
@@ -108,6 +127,7 @@ impl Machine {
     }
 
     fn terminate(&mut self, signal: StopSignal, after: AfterStop) -> Vec<Action> {
+        self.reloading = false;
         self.state = ServiceState::Stopping;
         self.group_alive = true;
         self.after_stop = after;
@@ -165,13 +185,13 @@ impl Machine {
     pub fn next(&mut self, event: Event, now: Instant, config: &SupervisorConfig) -> Vec<Action> {
         use ServiceState as S;
         match (self.state, event) {
-            (S::Stopped | S::Disabled, Event::Start | Event::Restart) => {
+            (S::Stopped | S::Disabled, Event::Start | Event::Restart | Event::HardRestart) => {
                 self.disabled_reason = None;
                 self.failures.clear();
                 self.consecutive_failures = 0;
                 self.spawn()
             }
-            (S::Backoff, Event::Start | Event::Restart) => {
+            (S::Backoff, Event::Start | Event::Restart | Event::HardRestart) => {
                 let mut actions = vec![Action::CancelScheduledStart];
                 actions.extend(self.spawn());
                 actions
@@ -186,6 +206,7 @@ impl Machine {
             }
             (S::Starting, Event::Spawned) => {
                 self.state = S::Running;
+                self.reloading = false;
                 self.main_alive = true;
                 self.running_since = Some(now);
                 Vec::new()
@@ -193,6 +214,29 @@ impl Machine {
             (S::Starting, Event::SpawnFailed) => {
                 self.running_since = None;
                 self.fail(now, config, Duration::ZERO, Vec::new())
+            }
+            (S::Running, Event::Exited) if self.reloading => {
+                // It exited on the restart's SIGHUP: started again at once, not a failure.
+                self.reloading = false;
+                self.main_alive = false;
+                self.running_since = None;
+                self.restarts = self.restarts.saturating_add(1);
+                let mut actions = vec![Action::KillRemnants];
+                actions.extend(self.spawn());
+                actions
+            }
+            (S::Running, Event::ReloadElapsed) if self.reloading => {
+                self.reloading = false;
+                self.restarts = self.restarts.saturating_add(1);
+                vec![Action::ReloadedInPlace]
+            }
+            (S::Running, Event::Daemonized(reason)) => {
+                self.reloading = false;
+                self.main_alive = false;
+                self.running_since = None;
+                self.state = S::Disabled;
+                self.disabled_reason = Some(reason.clone());
+                vec![Action::Disable(reason)]
             }
             (S::Running, Event::Exited) => {
                 self.main_alive = false;
@@ -207,7 +251,17 @@ impl Machine {
                 self.fail(now, config, run_time, vec![Action::KillRemnants])
             }
             (S::Running, Event::Stop) => self.terminate(StopSignal::Terminate, AfterStop::Stay),
-            (S::Running, Event::Restart) => self.terminate(StopSignal::Hangup, AfterStop::Start),
+            (S::Running, Event::Restart) => {
+                if self.reloading {
+                    Vec::new()
+                } else {
+                    self.reloading = true;
+                    vec![Action::Reload]
+                }
+            }
+            (S::Running, Event::HardRestart) => {
+                self.terminate(StopSignal::Terminate, AfterStop::Start)
+            }
             (S::Running, Event::MonitorFailed) => {
                 self.consecutive_failures = self.consecutive_failures.saturating_add(1);
                 if self.failures.record(now, config) {
@@ -222,7 +276,7 @@ impl Machine {
                 self.consecutive_failures = 0;
                 Vec::new()
             }
-            (S::Stopping, Event::Start | Event::Restart) => {
+            (S::Stopping, Event::Start | Event::Restart | Event::HardRestart) => {
                 if !matches!(self.after_stop, AfterStop::Disable(_)) {
                     self.after_stop = AfterStop::Start;
                 }
@@ -394,41 +448,83 @@ mod tests {
                 (0, Event::Start, S::Starting, vec![Spawn]),
                 (0, Event::Spawned, S::Running, vec![]),
                 (0, Event::Start, S::Running, vec![]),
-                (
-                    5,
-                    Event::Restart,
-                    S::Stopping,
-                    vec![Terminate(StopSignal::Hangup)],
-                ),
-                (6, Event::Exited, S::Stopping, vec![]),
-                (7, Event::GroupGone, S::Starting, vec![Spawn]),
+                // Restart = SIGHUP: exiting on it starts the service again at once.
+                (5, Event::Restart, S::Running, vec![Reload]),
+                (6, Event::Exited, S::Starting, vec![KillRemnants, Spawn]),
                 (7, Event::Spawned, S::Running, vec![]),
+                // The grace timer of that reload is stale now.
+                (2005, Event::ReloadElapsed, S::Running, vec![]),
                 (
-                    8,
+                    2008,
                     Event::Stop,
                     S::Stopping,
                     vec![Terminate(StopSignal::Terminate)],
                 ),
                 // The group may empty before the main exit is reaped.
-                (9, Event::GroupGone, S::Stopping, vec![]),
-                (9, Event::Exited, S::Stopped, vec![]),
-                (10, Event::Stop, S::Stopped, vec![]),
-                (11, Event::Restart, S::Starting, vec![Spawn]),
-                (11, Event::Spawned, S::Running, vec![]),
-                // Stop during a restart wins; start during a stop restarts afterwards.
+                (2009, Event::GroupGone, S::Stopping, vec![]),
+                (2009, Event::Exited, S::Stopped, vec![]),
+                (2010, Event::Stop, S::Stopped, vec![]),
+                (2011, Event::Restart, S::Starting, vec![Spawn]),
+                (2011, Event::Spawned, S::Running, vec![]),
+                // Still running after the reload grace: reloaded in place, nothing killed.
+                (2012, Event::Restart, S::Running, vec![Reload]),
+                (2013, Event::Restart, S::Running, vec![]),
                 (
-                    12,
-                    Event::Restart,
-                    S::Stopping,
-                    vec![Terminate(StopSignal::Hangup)],
+                    4012,
+                    Event::ReloadElapsed,
+                    S::Running,
+                    vec![ReloadedInPlace],
                 ),
-                (12, Event::Stop, S::Stopping, vec![]),
-                (13, Event::Exited, S::Stopping, vec![]),
-                (13, Event::Start, S::Stopping, vec![]),
-                (14, Event::GroupGone, S::Starting, vec![Spawn]),
+                // Hard restart = stop + start. Stop during it wins; start during a stop restarts afterwards.
+                (
+                    4013,
+                    Event::HardRestart,
+                    S::Stopping,
+                    vec![Terminate(StopSignal::Terminate)],
+                ),
+                (4013, Event::Stop, S::Stopping, vec![]),
+                (4014, Event::Exited, S::Stopping, vec![]),
+                (4014, Event::Start, S::Stopping, vec![]),
+                (4015, Event::GroupGone, S::Starting, vec![Spawn]),
+                (4015, Event::Spawned, S::Running, vec![]),
+                // A stop during the reload grace stops.
+                (4016, Event::Restart, S::Running, vec![Reload]),
+                (
+                    4017,
+                    Event::Stop,
+                    S::Stopping,
+                    vec![Terminate(StopSignal::Terminate)],
+                ),
+                (6016, Event::ReloadElapsed, S::Stopping, vec![]),
             ],
         );
-        assert_eq!(m.restarts, 2);
+        assert_eq!(m.restarts, 3);
+        assert!(!m.reloading);
+    }
+
+    #[test]
+    fn a_daemonizing_service_is_disabled_at_once() {
+        let config = SupervisorConfig::default();
+        let mut m = Machine::new(None);
+        use Action::*;
+        let reason = "it forks into the background".to_string();
+        run(
+            &mut m,
+            &config,
+            &[
+                (0, Event::Start, S::Starting, vec![Spawn]),
+                (0, Event::Spawned, S::Running, vec![]),
+                (
+                    5,
+                    Event::Daemonized(reason.clone()),
+                    S::Disabled,
+                    vec![Disable(reason.clone())],
+                ),
+                (6, Event::Exited, S::Disabled, vec![]),
+                (7, Event::Start, S::Starting, vec![Spawn]),
+            ],
+        );
+        assert_eq!(m.disabled_reason, None);
     }
 
     #[test]

@@ -7,15 +7,18 @@
 //! [`spec_change`] (what an updated definition does to the process), [`warnings`] (the status warnings
 //! from what was observed), [`record`] (the stored form and its conversions) and [`accounts`] (Unix
 //! accounts read from the local files).
-//! Thin effects: [`spawn`] (processes, users, signals), [`logs`] (log files, rotation, tail, live fan-out),
+//! Thin effects: [`spawn`] (processes, users, signals), [`cgroup`] (one cgroup v2 per service under a
+//! subtree Warden owns, where a writable cgroup2 exists; process groups otherwise), [`logs`] (log files, rotation, tail, live fan-out),
 //! [`procfs`] (process groups, start times, listening sockets), [`runner`] (one task per service),
 //! [`recovery`] (ending what a previous run left behind).
 //!
 //! Restart safety: for every running service the store holds the process group id and the start time
 //! of its leader; [`SupervisorHandle::start`] ends such stale groups of a previous run (after checking
-//! the start time, so a recycled pid is never killed) before it starts the enabled services.
+//! the start time, so a recycled pid is never killed) before it starts the enabled services; with
+//! cgroups, every service cgroup of the subtree that still holds processes is then killed and removed.
 
 pub mod accounts;
+pub mod cgroup;
 mod error;
 pub mod fsm;
 pub mod logs;
@@ -44,6 +47,7 @@ pub use record::{RunRecord, ServiceRecord};
 pub use recovery::INSTANCE_VAR;
 
 use crate::store::{trees, Collection, Store};
+use cgroup::CgroupTree;
 use logs::{Rotation, ServiceLog};
 use record::StoredService;
 use recovery::{end_marked_groups, end_stale_group, instance_mark};
@@ -66,6 +70,8 @@ pub(crate) struct Env {
     settings: watch::Receiver<Settings>,
     events: broadcast::Sender<ServiceEvent>,
     audit: crate::audit::AuditLog,
+    /// The cgroup subtree services run in; `None`: process groups only.
+    cgroups: Option<CgroupTree>,
 }
 
 impl Env {
@@ -76,6 +82,18 @@ impl Env {
     /// The policy in force now: the configured timings with the current crash-loop settings.
     fn policy(&self) -> SupervisorConfig {
         self.config.clone().with_settings(&self.settings())
+    }
+
+    /// The cgroup of service `id`, where services are contained in cgroups.
+    fn cgroup_of(&self, id: &str) -> Option<cgroup::ServiceCgroup> {
+        let tree = self.cgroups.as_ref()?;
+        match tree.service(id) {
+            Ok(cgroup) => Some(cgroup),
+            Err(e) => {
+                tracing::error!(service = id, "no cgroup for this service: {e}");
+                None
+            }
+        }
     }
 
     fn rotation(&self) -> Rotation {
@@ -150,6 +168,30 @@ impl From<Settings> for SettingsFeed {
     }
 }
 
+/// The default name of Warden's cgroup subtree: `warden-` and the digest of the data dir (the
+/// [`INSTANCE_VAR`] value), so two Wardens on one host never share a subtree.
+pub fn default_cgroup_name(data_dir: &Path) -> String {
+    format!("warden-{}", instance_mark(data_dir))
+}
+
+/// The cgroup subtree `name`, if given and a writable cgroup2 exists; otherwise says (once, in the log)
+/// that services are contained by process groups only.
+fn open_cgroups(name: Option<&str>) -> Option<CgroupTree> {
+    let name = name?;
+    match CgroupTree::open(name) {
+        Ok(tree) => {
+            tracing::info!(cgroup = %tree.root().display(), "every service runs in its own cgroup");
+            Some(tree)
+        }
+        Err(e) => {
+            tracing::warn!(
+                "no writable cgroup v2 ({e}): services are contained by their process groups only, and a child that calls setsid escapes"
+            );
+            None
+        }
+    }
+}
+
 /// The most lines one read of a service's log tail returns (`logs_tail` answers at most this many).
 pub const MAX_LOG_TAIL_LINES: usize = 10_000;
 
@@ -178,7 +220,9 @@ impl SupervisorHandle {
         let records = store.collection::<StoredService>(trees::SERVICES)?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let instance_mark = instance_mark(data_dir);
+        let cgroups = open_cgroups(config.cgroup_subtree.as_deref());
         let env = Arc::new(Env {
+            cgroups,
             log_dir,
             audit: crate::audit::AuditLog::open(&store)?,
             instance_mark,
@@ -213,6 +257,10 @@ impl SupervisorHandle {
         }
         // Groups a crash left unrecorded (killed between spawning a service and saving its pid).
         end_marked_groups(&env.instance_mark, env.config.stop_grace).await;
+        // Whatever a previous run left in its cgroups (children that left their group, too).
+        if let Some(tree) = &env.cgroups {
+            recovery::end_stale_cgroups(tree, env.config.stop_grace).await;
+        }
         env.store.flush().await?;
         let mut booted = Vec::new();
         for (record, log) in loaded {
@@ -310,9 +358,17 @@ impl SupervisorHandle {
         let Some(pid) = service.status.pid else {
             return Ok(Vec::new());
         };
-        tokio::task::spawn_blocking(move || procfs::list_group(pid, Some(pid), CPU_SAMPLE))
-            .await
-            .map_err(|e| SupervisorError::Internal(e.to_string()))
+        let cgroup = self.inner.env.cgroup_of(id);
+        tokio::task::spawn_blocking(move || match cgroup {
+            Some(cgroup) => procfs::list_members(
+                || procfs::live_members(&cgroup.pids()),
+                Some(pid),
+                CPU_SAMPLE,
+            ),
+            None => procfs::list_group(pid, Some(pid), CPU_SAMPLE),
+        })
+        .await
+        .map_err(|e| SupervisorError::Internal(e.to_string()))
     }
 
     /// Status changes of every service (for `/api/v1/events`).
@@ -358,6 +414,11 @@ impl SupervisorHandle {
             .collect();
         for log in logs {
             log.flush().await;
+        }
+        if let Some(tree) = &self.inner.env.cgroups {
+            if let Err(e) = tree.remove(self.inner.env.config.stop_grace).await {
+                tracing::warn!("cannot remove the services' cgroups: {e}");
+            }
         }
         if let Err(e) = self.inner.env.store.flush().await {
             tracing::error!("cannot flush the store at shutdown: {e}");

@@ -24,6 +24,8 @@ pub struct SupervisorConfig {
     pub crash_loop_window: Duration,
     /// Stop/restart: time between SIGTERM/SIGHUP and SIGKILL to the process group.
     pub stop_grace: Duration,
+    /// Restart: a service still running this long after its SIGHUP has reloaded in place.
+    pub reload_grace: Duration,
     /// First monitoring check (and the port checks) this long after a start.
     pub monitor_grace: Duration,
     /// Then a check every this often.
@@ -34,6 +36,9 @@ pub struct SupervisorConfig {
     pub log_max_bytes: u64,
     /// Log files kept per service, the current one included (`name.log`, `name.log.1`, ...).
     pub log_max_files: u32,
+    /// `Some(name)`: contain every service in its own cgroup under the cgroup v2 subtree `name` (below
+    /// Warden's own cgroup), where a writable cgroup2 exists; `None` (or none writable): process groups.
+    pub cgroup_subtree: Option<String>,
 }
 
 impl Default for SupervisorConfig {
@@ -46,11 +51,13 @@ impl Default for SupervisorConfig {
             crash_loop_max_failures: 5,
             crash_loop_window: Duration::from_secs(60),
             stop_grace: Duration::from_secs(10),
+            reload_grace: Duration::from_secs(2),
             monitor_grace: Duration::from_secs(10),
             monitor_interval: Duration::from_secs(30),
             monitor_timeout: Duration::from_secs(10),
             log_max_bytes: 10 * 1024 * 1024,
             log_max_files: 5,
+            cgroup_subtree: None,
         }
     }
 }

@@ -14,12 +14,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use app::model::service::{
-    Health, LastExit, Service, ServiceEvent, ServiceSpec, ServiceState, ServiceStatus,
+    Containment, Health, LastExit, Service, ServiceEvent, ServiceSpec, ServiceState, ServiceStatus,
     ServiceWarning,
 };
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
+use super::cgroup::ServiceCgroup;
 use super::fsm::{Action, Event, Machine};
 use super::logs::{rfc3339_millis, ServiceLog};
 use super::record::{ServiceRecord, StoredService};
@@ -41,8 +42,9 @@ pub(crate) enum Command {
     /// Disable and stop; answered once no process of the group is left (or at once with the error,
     /// the service untouched, if the disabled flag cannot be made durable).
     Stop(Ack),
-    /// Enable if needed (durably, as `Start`), then SIGHUP and start again.
-    Restart(Ack),
+    /// Enable if needed (durably, as `Start`), then restart: `hard` = stop and start, else SIGHUP
+    /// (started again if it exits on it, reloaded in place if it is still running after the reload grace).
+    Restart(Ack, bool),
     /// Replace the definition (persisted before the answer); restarts a running service if it changed.
     Update(Box<ServiceSpec>, oneshot::Sender<Result<(), StoreError>>),
     /// Stop (keeping `enabled`) and end the task; answered once stopped.
@@ -64,6 +66,10 @@ pub(crate) enum Report {
     GroupGone {
         generation: u64,
         killed: bool,
+    },
+    /// The reload grace after a restart's SIGHUP has passed.
+    ReloadElapsed {
+        generation: u64,
     },
     Checked {
         generation: u64,
@@ -96,6 +102,8 @@ pub(crate) struct Runner {
     health: Health,
     last_exit: Option<LastExit>,
     daemonized: Option<ServiceWarning>,
+    /// The service's own cgroup, where Warden contains services in cgroups.
+    cgroup: Option<ServiceCgroup>,
     port_warnings: Vec<ServiceWarning>,
     stop_waiters: Vec<Ack>,
     exit_when_stopped: bool,
@@ -126,6 +134,7 @@ impl Runner {
         reports: mpsc::WeakUnboundedSender<Command>,
     ) -> Runner {
         let machine = Machine::new(record.disabled_reason.clone());
+        let cgroup = env.cgroup_of(&record.id);
         Runner {
             env,
             record,
@@ -142,6 +151,7 @@ impl Runner {
             health: Health::Unknown,
             last_exit: None,
             daemonized: None,
+            cgroup,
             port_warnings: Vec::new(),
             stop_waiters: Vec::new(),
             exit_when_stopped: false,
@@ -177,6 +187,11 @@ impl Runner {
                 ),
                 warnings,
                 revision: self.revision,
+                containment: if self.cgroup.is_some() {
+                    Containment::Cgroup
+                } else {
+                    Containment::ProcessGroup
+                },
             },
         }
     }
@@ -275,13 +290,18 @@ impl Runner {
                 self.feed(Event::Start).await;
                 let _ = done.send(Ok(()));
             }
-            Command::Restart(done) => {
+            Command::Restart(done, hard) => {
                 if let Err(e) = self.enable().await {
                     let _ = done.send(Err(e));
                     return;
                 }
-                self.log.warden("restart requested").await;
-                self.feed(Event::Restart).await;
+                if hard {
+                    self.log.warden("hard restart requested").await;
+                    self.feed(Event::HardRestart).await;
+                } else {
+                    self.log.warden("restart requested").await;
+                    self.feed(Event::Restart).await;
+                }
                 let _ = done.send(Ok(()));
             }
             Command::Stop(done) => {
@@ -330,7 +350,7 @@ impl Runner {
                         self.log
                             .warden("definition changed; restarting with the new one")
                             .await;
-                        self.feed(Event::Restart).await;
+                        self.feed(Event::HardRestart).await;
                     }
                 }
                 self.publish();
@@ -368,6 +388,15 @@ impl Runner {
                         }
                     }
                     Action::KillRemnants => self.kill_remnants().await,
+                    Action::Reload => self.reload().await,
+                    Action::ReloadedInPlace => {
+                        self.log
+                            .warden(format!(
+                                "reloaded in place: still running {} s after SIGHUP",
+                                self.env.config.reload_grace.as_secs_f64()
+                            ))
+                            .await;
+                    }
                     Action::ScheduleStart(delay) => {
                         self.backoff_until = Some(Instant::now() + delay);
                         self.log

@@ -36,7 +36,21 @@ impl Runner {
                         run_time.as_secs_f64()
                     ))
                     .await;
+                if code == Some(0)
+                    && self.machine.state == ServiceState::Running
+                    && !self.machine.reloading
+                {
+                    let leftovers = self.leftovers().await;
+                    if !leftovers.is_empty() {
+                        let reason = self.diagnose_daemonized(&leftovers).await;
+                        self.feed(Event::Daemonized(reason)).await;
+                        return;
+                    }
+                }
                 self.feed(Event::Exited).await;
+            }
+            Report::ReloadElapsed { generation } if generation == self.generation => {
+                self.feed(Event::ReloadElapsed).await;
             }
             Report::GroupGone { generation, killed } if generation == self.generation => {
                 if killed {
