@@ -171,7 +171,7 @@ impl Runner {
         let grace = self.env.config.reload_grace;
         self.log
             .warden(format!(
-                "restarting: SIGHUP to the process group (reloaded in place if still running after {} s)",
+                "restarting: SIGHUP to the process group (reload grace {} s)",
                 grace.as_secs_f64()
             ))
             .await;
