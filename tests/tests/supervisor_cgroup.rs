@@ -81,6 +81,16 @@ async fn a_setsid_child_is_listed_and_ended_by_stop_and_hard_restart() {
         child.filter(|_| main_listed)
     })
     .await;
+    let usage = api.get_json(&format!("/services/{id}/usage")).await;
+    assert_eq!(usage["containment"], "cgroup", "{usage}");
+    assert_eq!(usage["processes"], 2, "{usage}");
+    assert!(usage["cpu_usage_usec"].is_u64(), "{usage}");
+    // No memory controller on a hybrid host: the sum of RSS, which is more than nothing.
+    assert!(usage["memory_bytes"].as_u64() > Some(0), "{usage}");
+    assert!(
+        ["rss", "memory.current"].contains(&usage["memory_source"].as_str().unwrap_or("")),
+        "{usage}"
+    );
     let child = processes_matching(&escaped);
     assert!(
         child.iter().all(|p| p.pgid != first),

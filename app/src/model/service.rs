@@ -324,6 +324,24 @@ pub struct ProcessInfo {
     pub started_at: String,
 }
 
+/// The resources a service uses now (`GET /api/v1/services/{id}/usage`): every process of its cgroup
+/// (or, without cgroups, of its process group).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ServiceUsage {
+    pub containment: Containment,
+    /// CPU time used, in microseconds: the cgroup's `cpu.stat` `usage_usec` (every process it ever
+    /// held), else the sum over the live processes of the group.
+    pub cpu_usage_usec: u64,
+    /// Memory in bytes: the cgroup's `memory.current` where the memory controller is enabled, else
+    /// the sum of the processes' RSS.
+    pub memory_bytes: u64,
+    /// `memory.current` or `rss`.
+    pub memory_source: String,
+    /// How many live processes the service has.
+    pub processes: u32,
+}
+
 /// A change the UI and `/api/v1/events` care about.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

@@ -4,7 +4,7 @@
 //! - `GET|POST /services`, `GET|PATCH|DELETE /services/{id}`, `POST /services/{id}/start|stop|restart`
 //!   (`restart?mode=hard`: stop and start; `mode=signal`, the default: SIGHUP)
 //! - `GET /services/{id}/logs?lines=N` (text/plain), `GET /services/{id}/logs/stream` (SSE, one `data:`
-//!   event per new line), `GET /services/{id}/processes`.
+//!   event per new line), `GET /services/{id}/processes`, `GET /services/{id}/usage` (CPU time, memory).
 //! - `GET /services/{id}/logs/file`: the current log file as a download (`text/plain`, attachment).
 //!
 //! Path ids are only ever looked up in the supervisor's table (never turned into a file path), so a
@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use tokio::sync::broadcast;
 
-use app::model::service::{ProcessInfo, Service, ServiceInput, ServicePatch};
+use app::model::service::{ProcessInfo, Service, ServiceInput, ServicePatch, ServiceUsage};
 
 use super::error::ApiError;
 use super::json::ApiJson;
@@ -51,6 +51,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(log_stream))
         .routes(routes!(log_file))
         .routes(routes!(processes))
+        .routes(routes!(usage))
 }
 
 fn no_such_service() -> ApiError {
@@ -301,6 +302,15 @@ async fn processes(
     ServiceId(id): ServiceId,
 ) -> Result<Json<Vec<ProcessInfo>>, ApiError> {
     Ok(Json(state.supervisor.processes(&id).await?))
+}
+
+#[utoipa::path(get, path = "/services/{id}/usage", tag = TAG_SERVICES, operation_id = "service_usage",
+    params(IdPath), responses((status = 200, description = "CPU time and memory of every process of the service (its cgroup, else its process group)", body = ServiceUsage)))]
+async fn usage(
+    State(state): State<AppState>,
+    ServiceId(id): ServiceId,
+) -> Result<Json<ServiceUsage>, ApiError> {
+    Ok(Json(state.supervisor.usage(&id).await?))
 }
 
 #[cfg(test)]

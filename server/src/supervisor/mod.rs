@@ -30,6 +30,7 @@ mod recovery;
 mod runner;
 pub mod spawn;
 pub mod spec_change;
+pub mod usage;
 pub mod warnings;
 
 use std::collections::BTreeMap;
