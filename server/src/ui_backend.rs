@@ -139,6 +139,7 @@ impl Backend for AppState {
             ServiceAction::Start => self.supervisor.start_service(id).await?,
             ServiceAction::Stop => self.supervisor.stop_service(id).await?,
             ServiceAction::Restart => self.supervisor.restart_service(id).await?,
+            ServiceAction::HardRestart => self.supervisor.hard_restart_service(id).await?,
         };
         tracing::info!(user = %user.username, service = %service.spec.name, ?action, "service action");
         Ok(service)

@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::service_lifecycle::{validate_lifecycle, LifecycleInput};
+pub use super::service_lifecycle::{MonitoringTimings, RestartPolicy, StopSignalName};
 use super::service_ports::ServicePortRange;
 use super::settings::validate_environment;
 use super::FieldError;
@@ -32,6 +34,24 @@ pub struct ServiceSpec {
     /// Allows ports outside the reserved service range (e.g. an app's default port).
     #[serde(default)]
     pub allow_ports_outside_range: bool,
+    /// The signal a stop starts with (`TERM`, `INT`, `QUIT`, `HUP`, `USR1`, `USR2`, `KILL`).
+    #[serde(default)]
+    pub stop_signal: StopSignalName,
+    /// Between the stop signal and the kill of everything left; `null` = 10.
+    #[serde(default)]
+    pub stop_grace_secs: Option<u64>,
+    /// A restart's SIGHUP: still running after this long = reloaded in place; `null` = 2.
+    #[serde(default)]
+    pub reload_grace_secs: Option<u64>,
+    /// What an exit leads to: `always` (default), `on_failure`, `never`.
+    #[serde(default)]
+    pub restart: RestartPolicy,
+    /// The monitoring schedule; `null` values = the defaults (10 / 30 / 10).
+    #[serde(default)]
+    pub monitoring: MonitoringTimings,
+    /// Services that must be running (and passing, when monitored) before this one starts.
+    #[serde(default)]
+    pub after: Vec<String>,
 }
 
 fn default_true() -> bool {
@@ -59,6 +79,24 @@ pub struct ServiceInput {
     pub enabled: bool,
     #[serde(default)]
     pub allow_ports_outside_range: bool,
+    /// The signal a stop starts with (`TERM`, `INT`, `QUIT`, `HUP`, `USR1`, `USR2`, `KILL`).
+    #[serde(default)]
+    pub stop_signal: StopSignalName,
+    /// Between the stop signal and the kill of everything left; `null` = 10.
+    #[serde(default)]
+    pub stop_grace_secs: Option<u64>,
+    /// A restart's SIGHUP: still running after this long = reloaded in place; `null` = 2.
+    #[serde(default)]
+    pub reload_grace_secs: Option<u64>,
+    /// What an exit leads to: `always` (default), `on_failure`, `never`.
+    #[serde(default)]
+    pub restart: RestartPolicy,
+    /// The monitoring schedule; `null` values = the defaults (10 / 30 / 10).
+    #[serde(default)]
+    pub monitoring: MonitoringTimings,
+    /// Services that must be running (and passing, when monitored) before this one starts.
+    #[serde(default)]
+    pub after: Vec<String>,
 }
 
 impl ServiceInput {
@@ -74,6 +112,12 @@ impl ServiceInput {
             user: None,
             enabled: true,
             allow_ports_outside_range: false,
+            stop_signal: StopSignalName::default(),
+            stop_grace_secs: None,
+            reload_grace_secs: None,
+            restart: RestartPolicy::default(),
+            monitoring: MonitoringTimings::default(),
+            after: Vec::new(),
         }
     }
 }
@@ -90,6 +134,12 @@ impl From<ServiceSpec> for ServiceInput {
             user: s.user,
             enabled: s.enabled,
             allow_ports_outside_range: s.allow_ports_outside_range,
+            stop_signal: s.stop_signal,
+            stop_grace_secs: s.stop_grace_secs,
+            reload_grace_secs: s.reload_grace_secs,
+            restart: s.restart,
+            monitoring: s.monitoring,
+            after: s.after,
         }
     }
 }
@@ -141,6 +191,29 @@ pub struct ServicePatch {
     pub enabled: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_ports_outside_range: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<StopSignalName>,
+    #[serde(
+        default,
+        deserialize_with = "explicit_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<u64>))]
+    pub stop_grace_secs: Option<Option<u64>>,
+    #[serde(
+        default,
+        deserialize_with = "explicit_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<u64>))]
+    pub reload_grace_secs: Option<Option<u64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart: Option<RestartPolicy>,
+    /// Replaces the whole monitoring schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitoring: Option<MonitoringTimings>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Vec<String>>,
 }
 
 impl ServicePatch {
@@ -174,6 +247,24 @@ impl ServicePatch {
         if let Some(v) = self.allow_ports_outside_range {
             input.allow_ports_outside_range = v;
         }
+        if let Some(v) = self.stop_signal {
+            input.stop_signal = v;
+        }
+        if let Some(v) = self.stop_grace_secs {
+            input.stop_grace_secs = v;
+        }
+        if let Some(v) = self.reload_grace_secs {
+            input.reload_grace_secs = v;
+        }
+        if let Some(v) = self.restart {
+            input.restart = v;
+        }
+        if let Some(v) = self.monitoring {
+            input.monitoring = v;
+        }
+        if let Some(v) = &self.after {
+            input.after = v.clone();
+        }
         input
     }
 }
@@ -198,6 +289,8 @@ pub enum ServiceState {
     Stopping,
     Stopped,
     Disabled,
+    /// Ended by its restart policy (`on_failure` after an exit 0, `never` after any exit).
+    Exited,
 }
 
 impl ServiceState {
@@ -209,6 +302,7 @@ impl ServiceState {
             ServiceState::Stopping => "stopping",
             ServiceState::Stopped => "stopped",
             ServiceState::Disabled => "disabled",
+            ServiceState::Exited => "exited",
         }
     }
 }
@@ -361,6 +455,8 @@ pub struct ValidationContext {
     pub taken_names: BTreeSet<String>,
     /// Ports of the other services, with the name of the service holding each.
     pub taken_ports: BTreeMap<u16, String>,
+    /// The `after` lists of the other services (by name; a name missing here starts after nothing).
+    pub after: BTreeMap<String, Vec<String>>,
 }
 
 /// Why an input was rejected: `invalid` fields (422) and `conflicts` with other services (409).
@@ -500,6 +596,23 @@ pub fn validate_service(
         }
     }
 
+    let others_after: BTreeMap<String, Vec<String>> = ctx
+        .taken_names
+        .iter()
+        .map(|n| (n.clone(), ctx.after.get(n).cloned().unwrap_or_default()))
+        .collect();
+    validate_lifecycle(
+        LifecycleInput {
+            name: &input.name,
+            stop_grace_secs: input.stop_grace_secs,
+            reload_grace_secs: input.reload_grace_secs,
+            monitoring: &input.monitoring,
+            after: &input.after,
+        },
+        &others_after,
+        &mut errors.invalid,
+    );
+
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -513,6 +626,12 @@ pub fn validate_service(
         user: input.user.clone(),
         enabled: input.enabled,
         allow_ports_outside_range: input.allow_ports_outside_range,
+        stop_signal: input.stop_signal,
+        stop_grace_secs: input.stop_grace_secs,
+        reload_grace_secs: input.reload_grace_secs,
+        restart: input.restart,
+        monitoring: input.monitoring,
+        after: input.after.clone(),
     })
 }
 
@@ -525,6 +644,7 @@ mod tests {
             port_range: ServicePortRange::DEFAULT,
             taken_names: BTreeSet::from(["web".to_string()]),
             taken_ports: BTreeMap::from([(8300, "web".to_string())]),
+            after: BTreeMap::new(),
         }
     }
 

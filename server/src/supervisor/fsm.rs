@@ -51,8 +51,8 @@ pub enum Event {
     Daemonized(String),
     Spawned,
     SpawnFailed,
-    /// The main process exited.
-    Exited,
+    /// The main process exited (`true`: with code 0).
+    Exited(bool),
     /// After a termination: no live process is left in the group.
     GroupGone,
     BackoffElapsed,
@@ -185,7 +185,10 @@ impl Machine {
     pub fn next(&mut self, event: Event, now: Instant, config: &SupervisorConfig) -> Vec<Action> {
         use ServiceState as S;
         match (self.state, event) {
-            (S::Stopped | S::Disabled, Event::Start | Event::Restart | Event::HardRestart) => {
+            (
+                S::Stopped | S::Disabled | S::Exited,
+                Event::Start | Event::Restart | Event::HardRestart,
+            ) => {
                 self.disabled_reason = None;
                 self.failures.clear();
                 self.consecutive_failures = 0;
@@ -215,7 +218,7 @@ impl Machine {
                 self.running_since = None;
                 self.fail(now, config, Duration::ZERO, Vec::new())
             }
-            (S::Running, Event::Exited) if self.reloading => {
+            (S::Running, Event::Exited(_)) if self.reloading => {
                 // It exited on the restart's SIGHUP: started again at once, not a failure.
                 self.reloading = false;
                 self.main_alive = false;
@@ -238,7 +241,7 @@ impl Machine {
                 self.disabled_reason = Some(reason.clone());
                 vec![Action::Disable(reason)]
             }
-            (S::Running, Event::Exited) => {
+            (S::Running, Event::Exited(success)) => {
                 self.main_alive = false;
                 let run_time = self
                     .running_since
@@ -248,7 +251,16 @@ impl Machine {
                 if config.is_stable_run(run_time) {
                     self.consecutive_failures = 0;
                 }
+                if !config.restart.restarts_after(success) {
+                    // Its restart policy ends it here; an exit 0 is no failure.
+                    self.state = S::Exited;
+                    return vec![Action::KillRemnants];
+                }
                 self.fail(now, config, run_time, vec![Action::KillRemnants])
+            }
+            (S::Exited, Event::Stop) => {
+                self.state = S::Stopped;
+                Vec::new()
             }
             (S::Running, Event::Stop) => self.terminate(StopSignal::Terminate, AfterStop::Stay),
             (S::Running, Event::Restart) => {
@@ -286,7 +298,7 @@ impl Machine {
                 self.after_stop = AfterStop::Stay;
                 Vec::new()
             }
-            (S::Stopping, Event::Exited) => {
+            (S::Stopping, Event::Exited(_)) => {
                 self.main_alive = false;
                 if self.group_alive {
                     Vec::new()
@@ -344,7 +356,7 @@ mod tests {
                 (0, Event::Spawned, S::Running, vec![]),
                 (
                     10,
-                    Event::Exited,
+                    Event::Exited(false),
                     S::Backoff,
                     vec![KillRemnants, ScheduleStart(ms(0))],
                 ),
@@ -352,7 +364,7 @@ mod tests {
                 (110, Event::Spawned, S::Running, vec![]),
                 (
                     120,
-                    Event::Exited,
+                    Event::Exited(false),
                     S::Backoff,
                     vec![KillRemnants, ScheduleStart(ms(90))],
                 ),
@@ -367,7 +379,7 @@ mod tests {
                 (720, Event::Spawned, S::Running, vec![]),
                 (
                     730,
-                    Event::Exited,
+                    Event::Exited(false),
                     S::Backoff,
                     vec![KillRemnants, ScheduleStart(ms(390))],
                 ),
@@ -375,7 +387,7 @@ mod tests {
                 (1530, Event::Spawned, S::Running, vec![]),
                 (
                     1540,
-                    Event::Exited,
+                    Event::Exited(false),
                     S::Disabled,
                     vec![KillRemnants, Disable("failed 5 times within 60 s".into())],
                 ),
@@ -385,7 +397,7 @@ mod tests {
                 (1700, Event::Spawned, S::Running, vec![]),
                 (
                     1710,
-                    Event::Exited,
+                    Event::Exited(false),
                     S::Backoff,
                     vec![KillRemnants, ScheduleStart(ms(0))],
                 ),
@@ -411,7 +423,7 @@ mod tests {
                 (0, Event::Spawned, S::Running, vec![]),
                 (
                     1,
-                    Event::Exited,
+                    Event::Exited(false),
                     S::Backoff,
                     vec![KillRemnants, ScheduleStart(ms(0))],
                 ),
@@ -419,7 +431,7 @@ mod tests {
                 (101, Event::Spawned, S::Running, vec![]),
                 (
                     102,
-                    Event::Exited,
+                    Event::Exited(false),
                     S::Backoff,
                     vec![KillRemnants, ScheduleStart(ms(99))],
                 ),
@@ -428,7 +440,7 @@ mod tests {
                 // Ran 60 s: the backoff starts over, and as the run outlasted it, the restart is at once.
                 (
                     60_302,
-                    Event::Exited,
+                    Event::Exited(false),
                     S::Backoff,
                     vec![KillRemnants, ScheduleStart(ms(0))],
                 ),
@@ -450,7 +462,12 @@ mod tests {
                 (0, Event::Start, S::Running, vec![]),
                 // Restart = SIGHUP: exiting on it starts the service again at once.
                 (5, Event::Restart, S::Running, vec![Reload]),
-                (6, Event::Exited, S::Starting, vec![KillRemnants, Spawn]),
+                (
+                    6,
+                    Event::Exited(false),
+                    S::Starting,
+                    vec![KillRemnants, Spawn],
+                ),
                 (7, Event::Spawned, S::Running, vec![]),
                 // The grace timer of that reload is stale now.
                 (2005, Event::ReloadElapsed, S::Running, vec![]),
@@ -462,7 +479,7 @@ mod tests {
                 ),
                 // The group may empty before the main exit is reaped.
                 (2009, Event::GroupGone, S::Stopping, vec![]),
-                (2009, Event::Exited, S::Stopped, vec![]),
+                (2009, Event::Exited(false), S::Stopped, vec![]),
                 (2010, Event::Stop, S::Stopped, vec![]),
                 (2011, Event::Restart, S::Starting, vec![Spawn]),
                 (2011, Event::Spawned, S::Running, vec![]),
@@ -483,7 +500,7 @@ mod tests {
                     vec![Terminate(StopSignal::Terminate)],
                 ),
                 (4013, Event::Stop, S::Stopping, vec![]),
-                (4014, Event::Exited, S::Stopping, vec![]),
+                (4014, Event::Exited(false), S::Stopping, vec![]),
                 (4014, Event::Start, S::Stopping, vec![]),
                 (4015, Event::GroupGone, S::Starting, vec![Spawn]),
                 (4015, Event::Spawned, S::Running, vec![]),
@@ -520,7 +537,7 @@ mod tests {
                     S::Disabled,
                     vec![Disable(reason.clone())],
                 ),
-                (6, Event::Exited, S::Disabled, vec![]),
+                (6, Event::Exited(true), S::Disabled, vec![]),
                 (7, Event::Start, S::Starting, vec![Spawn]),
             ],
         );
@@ -540,13 +557,13 @@ mod tests {
                 (0, Event::Spawned, S::Running, vec![]),
                 (
                     1,
-                    Event::Exited,
+                    Event::Exited(false),
                     S::Backoff,
                     vec![KillRemnants, ScheduleStart(ms(0))],
                 ),
                 (2, Event::Stop, S::Stopped, vec![CancelScheduledStart]),
                 (3, Event::BackoffElapsed, S::Stopped, vec![]),
-                (4, Event::Exited, S::Stopped, vec![]),
+                (4, Event::Exited(false), S::Stopped, vec![]),
             ],
         );
     }
@@ -571,7 +588,7 @@ mod tests {
                     S::Stopping,
                     vec![Terminate(StopSignal::Hangup)],
                 ),
-                (11, Event::Exited, S::Stopping, vec![]),
+                (11, Event::Exited(false), S::Stopping, vec![]),
                 (11, Event::GroupGone, S::Starting, vec![Spawn]),
                 (11, Event::Spawned, S::Running, vec![]),
                 (
@@ -581,7 +598,7 @@ mod tests {
                     vec![Terminate(StopSignal::Hangup)],
                 ),
                 (21, Event::GroupGone, S::Stopping, vec![]),
-                (21, Event::Exited, S::Starting, vec![Spawn]),
+                (21, Event::Exited(false), S::Starting, vec![Spawn]),
                 (21, Event::Spawned, S::Running, vec![]),
                 // A passing check forgets both failures ...
                 (30, Event::MonitorPassed, S::Running, vec![]),
@@ -591,7 +608,7 @@ mod tests {
                     S::Stopping,
                     vec![Terminate(StopSignal::Hangup)],
                 ),
-                (41, Event::Exited, S::Stopping, vec![]),
+                (41, Event::Exited(false), S::Stopping, vec![]),
                 (41, Event::GroupGone, S::Starting, vec![Spawn]),
                 (41, Event::Spawned, S::Running, vec![]),
                 (
@@ -600,7 +617,7 @@ mod tests {
                     S::Stopping,
                     vec![Terminate(StopSignal::Hangup)],
                 ),
-                (51, Event::Exited, S::Stopping, vec![]),
+                (51, Event::Exited(false), S::Stopping, vec![]),
                 (51, Event::GroupGone, S::Starting, vec![Spawn]),
                 (51, Event::Spawned, S::Running, vec![]),
                 // ... so only the third failure in a row disables, after a clean stop.
@@ -610,7 +627,7 @@ mod tests {
                     S::Stopping,
                     vec![Terminate(StopSignal::Terminate)],
                 ),
-                (61, Event::Exited, S::Stopping, vec![]),
+                (61, Event::Exited(false), S::Stopping, vec![]),
                 // A start cannot override the disable.
                 (61, Event::Start, S::Stopping, vec![]),
                 (
@@ -625,6 +642,68 @@ mod tests {
             m.disabled_reason.as_deref(),
             Some("failed 3 times within 60 s")
         );
+    }
+
+    #[test]
+    fn restart_policies_decide_what_an_exit_leads_to() {
+        use crate::supervisor::policy::SupervisorConfig as C;
+        use app::model::service::RestartPolicy as P;
+        use Action::*;
+        // (policy, exit 0?, state after the exit, actions)
+        let table = [
+            (
+                P::Always,
+                true,
+                S::Backoff,
+                vec![KillRemnants, ScheduleStart(ms(0))],
+            ),
+            (
+                P::Always,
+                false,
+                S::Backoff,
+                vec![KillRemnants, ScheduleStart(ms(0))],
+            ),
+            (P::OnFailure, true, S::Exited, vec![KillRemnants]),
+            (
+                P::OnFailure,
+                false,
+                S::Backoff,
+                vec![KillRemnants, ScheduleStart(ms(0))],
+            ),
+            (P::Never, true, S::Exited, vec![KillRemnants]),
+            (P::Never, false, S::Exited, vec![KillRemnants]),
+        ];
+        for (policy, success, state, actions) in table {
+            let config = C {
+                restart: policy,
+                ..C::default()
+            };
+            let mut m = Machine::new(None);
+            run(
+                &mut m,
+                &config,
+                &[
+                    (0, Event::Start, S::Starting, vec![Spawn]),
+                    (0, Event::Spawned, S::Running, vec![]),
+                    (5, Event::Exited(success), state, actions),
+                ],
+            );
+            assert_eq!(
+                m.failures.len(),
+                usize::from(state == S::Backoff),
+                "{policy:?} {success}"
+            );
+            if state == S::Exited {
+                // Exited is at rest: start runs it again, stop makes it stopped.
+                let mut again = m.clone();
+                run(
+                    &mut again,
+                    &config,
+                    &[(6, Event::Start, S::Starting, vec![Spawn])],
+                );
+                run(&mut m, &config, &[(6, Event::Stop, S::Stopped, vec![])]);
+            }
+        }
     }
 
     #[test]

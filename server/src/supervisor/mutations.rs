@@ -26,6 +26,7 @@ impl SupervisorHandle {
         let settings = self.settings();
         let mut taken_names = BTreeSet::new();
         let mut taken_ports = BTreeMap::new();
+        let mut after = BTreeMap::new();
         for (id, slot) in self.read_slots().iter() {
             if Some(id.as_str()) == except {
                 continue;
@@ -34,6 +35,7 @@ impl SupervisorHandle {
             for port in &service.spec.ports {
                 taken_ports.insert(*port, service.spec.name.clone());
             }
+            after.insert(service.spec.name.clone(), service.spec.after);
             taken_names.insert(service.spec.name);
         }
         ValidationContext {
@@ -41,6 +43,7 @@ impl SupervisorHandle {
             port_range: settings.service_port_range().unwrap_or_default(),
             taken_names,
             taken_ports,
+            after,
         }
     }
 

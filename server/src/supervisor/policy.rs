@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use app::model::service::{RestartPolicy, ServiceSpec};
 use app::model::settings::Settings;
 
 /// Every tunable of the supervisor. [`Default`] is design.md's "Supervisor semantics"; the crash-loop
@@ -39,6 +40,8 @@ pub struct SupervisorConfig {
     /// `Some(name)`: contain every service in its own cgroup under the cgroup v2 subtree `name` (below
     /// Warden's own cgroup), where a writable cgroup2 exists; `None` (or none writable): process groups.
     pub cgroup_subtree: Option<String>,
+    /// What an exit of the main process leads to (per service; see [`SupervisorConfig::for_service`]).
+    pub restart: RestartPolicy,
 }
 
 impl Default for SupervisorConfig {
@@ -58,6 +61,7 @@ impl Default for SupervisorConfig {
             log_max_bytes: 10 * 1024 * 1024,
             log_max_files: 5,
             cgroup_subtree: None,
+            restart: RestartPolicy::Always,
         }
     }
 }
@@ -67,6 +71,20 @@ impl SupervisorConfig {
     pub fn with_settings(mut self, settings: &Settings) -> Self {
         self.crash_loop_max_failures = settings.crash_loop.max_failures.max(1);
         self.crash_loop_window = Duration::from_secs(settings.crash_loop.window_secs.max(1));
+        self
+    }
+
+    /// This config with the service's own lifecycle settings over it (its stop and reload grace,
+    /// monitoring schedule and restart policy; unset values keep this config's).
+    pub fn for_service(mut self, spec: &ServiceSpec) -> Self {
+        let secs = Duration::from_secs;
+        self.stop_grace = spec.stop_grace_secs.map_or(self.stop_grace, secs);
+        self.reload_grace = spec.reload_grace_secs.map_or(self.reload_grace, secs);
+        let m = &spec.monitoring;
+        self.monitor_grace = m.grace_secs.map_or(self.monitor_grace, secs);
+        self.monitor_interval = m.interval_secs.map_or(self.monitor_interval, secs);
+        self.monitor_timeout = m.timeout_secs.map_or(self.monitor_timeout, secs);
+        self.restart = spec.restart;
         self
     }
 

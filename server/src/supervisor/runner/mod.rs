@@ -122,7 +122,10 @@ fn first_revision() -> u64 {
 }
 
 fn is_at_rest(state: ServiceState) -> bool {
-    matches!(state, ServiceState::Stopped | ServiceState::Disabled)
+    matches!(
+        state,
+        ServiceState::Stopped | ServiceState::Disabled | ServiceState::Exited
+    )
 }
 
 impl Runner {
@@ -157,6 +160,12 @@ impl Runner {
             exit_when_stopped: false,
             revision: first_revision(),
         }
+    }
+
+    /// The timings and restart policy in force for this service: Warden's, with the service's own
+    /// settings over them.
+    pub(super) fn policy(&self) -> super::SupervisorConfig {
+        self.env.policy().for_service(&self.record.spec)
     }
 
     /// The status as the API shows it.
@@ -375,7 +384,7 @@ impl Runner {
 
     /// Feeds one event to the machine and performs the resulting actions (and those they lead to).
     async fn feed(&mut self, event: Event) {
-        let config = self.env.policy();
+        let config = self.policy();
         let mut queue = VecDeque::from([event]);
         while let Some(event) = queue.pop_front() {
             let actions = self.machine.next(event, Instant::now(), &config);
@@ -393,7 +402,7 @@ impl Runner {
                         self.log
                             .warden(format!(
                                 "reloaded in place: still running {} s after SIGHUP",
-                                self.env.config.reload_grace.as_secs_f64()
+                                self.policy().reload_grace.as_secs_f64()
                             ))
                             .await;
                     }
@@ -422,10 +431,7 @@ impl Runner {
             self.record.run = None;
             self.persist_or_log().await;
         }
-        if matches!(
-            self.machine.state,
-            ServiceState::Stopped | ServiceState::Disabled
-        ) {
+        if is_at_rest(self.machine.state) {
             self.next_check = None;
             self.backoff_until = None;
         }

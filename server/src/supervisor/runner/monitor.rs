@@ -47,7 +47,7 @@ impl Runner {
                         return;
                     }
                 }
-                self.feed(Event::Exited).await;
+                self.feed(Event::Exited(code == Some(0))).await;
             }
             Report::ReloadElapsed { generation } if generation == self.generation => {
                 self.feed(Event::ReloadElapsed).await;
@@ -57,7 +57,7 @@ impl Runner {
                     self.log
                         .warden(format!(
                             "sent SIGKILL to the process group after the {} s grace",
-                            self.env.config.stop_grace.as_secs_f64()
+                            self.policy().stop_grace.as_secs_f64()
                         ))
                         .await;
                 }
@@ -71,7 +71,7 @@ impl Runner {
                 if self.machine.state != ServiceState::Running {
                     return;
                 }
-                let timeout = self.env.config.monitor_timeout;
+                let timeout = self.policy().monitor_timeout;
                 match *outcome {
                     Ok(outcome) if outcome.passed => {
                         self.health = Health::Passing;
@@ -110,7 +110,7 @@ impl Runner {
         if self.next_check.is_some_and(|at| at <= now) {
             let started = self.run.as_ref().map(|r| r.started).unwrap_or(now);
             self.last_check = Some(now);
-            self.next_check = Some(self.env.config.next_check_at(started, Some(now)));
+            self.next_check = Some(self.policy().next_check_at(started, Some(now)));
             if self.machine.state == ServiceState::Running {
                 self.check_ports();
                 self.start_check();
@@ -143,7 +143,7 @@ impl Runner {
         let generation = self.generation;
         let tx = self.reports.clone();
         let launch = self.launch(&command);
-        let timeout = self.env.config.monitor_timeout;
+        let timeout = self.policy().monitor_timeout;
         tokio::spawn(async move {
             let outcome = match launch {
                 Ok(launch) => spawn::run_check(&launch, timeout)

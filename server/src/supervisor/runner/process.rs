@@ -5,12 +5,25 @@
 
 use std::time::{Duration, Instant};
 
+/// The signal a service's `stop_signal` names.
+fn stop_signal(name: StopSignalName) -> Signal {
+    match name {
+        StopSignalName::Term => Signal::SIGTERM,
+        StopSignalName::Int => Signal::SIGINT,
+        StopSignalName::Quit => Signal::SIGQUIT,
+        StopSignalName::Hup => Signal::SIGHUP,
+        StopSignalName::Usr1 => Signal::SIGUSR1,
+        StopSignalName::Usr2 => Signal::SIGUSR2,
+        StopSignalName::Kill => Signal::SIGKILL,
+    }
+}
+
 /// How long to wait for SIGKILLed leftovers to be gone.
 const REMNANT_WAIT: Duration = Duration::from_secs(2);
 /// How long to wait for a SIGKILLed cgroup to empty after the stop grace.
 const KILL_WAIT: Duration = Duration::from_secs(5);
 
-use app::model::service::Health;
+use app::model::service::{Health, StopSignalName};
 use nix::sys::signal::Signal;
 use time::OffsetDateTime;
 
@@ -104,7 +117,7 @@ impl Runner {
         self.daemonized = None;
         self.port_warnings.clear();
         self.last_check = None;
-        self.next_check = Some(self.env.config.next_check_at(now, None));
+        self.next_check = Some(self.policy().next_check_at(now, None));
         self.record.run = procfs::start_ticks(pid).map(|start_ticks| RunRecord {
             pgid: pid,
             start_ticks,
@@ -123,7 +136,7 @@ impl Runner {
         let Some(pgid) = self.run.as_ref().map(|r| r.pid) else {
             return Some(Event::GroupGone);
         };
-        let grace = self.env.config.stop_grace;
+        let grace = self.policy().stop_grace;
         let first = match signal {
             StopSignal::Hangup => {
                 self.log
@@ -132,12 +145,17 @@ impl Runner {
                 Signal::SIGHUP
             }
             StopSignal::Terminate => {
+                let signal = stop_signal(self.record.spec.stop_signal);
                 self.log
-                    .warden("stopping: SIGTERM to the process group")
+                    .warden(format!(
+                        "stopping: {} to the process group",
+                        signal.as_str()
+                    ))
                     .await;
-                Signal::SIGTERM
+                signal
             }
         };
+        let to_everyone = signal == StopSignal::Terminate;
         let generation = self.generation;
         let tx = self.reports.clone();
         let cgroup = self.cgroup.clone();
@@ -145,7 +163,7 @@ impl Runner {
             let killed = match cgroup {
                 Some(cgroup) => {
                     spawn::signal_group(pgid, first);
-                    if first == Signal::SIGTERM {
+                    if to_everyone {
                         // Processes that left the group (setsid) are asked to stop too.
                         cgroup.signal(first);
                     }
@@ -168,7 +186,7 @@ impl Runner {
         let Some(pgid) = self.run.as_ref().map(|r| r.pid) else {
             return;
         };
-        let grace = self.env.config.reload_grace;
+        let grace = self.policy().reload_grace;
         self.log
             .warden(format!(
                 "restarting: SIGHUP to the process group (reload grace {} s)",
