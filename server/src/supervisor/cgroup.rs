@@ -291,21 +291,32 @@ impl ServiceCgroup {
             if tokio::time::Instant::now() >= deadline {
                 return false;
             }
-            if self.read("cgroup.kill").is_none() {
-                // Without cgroup.kill, new children of a dying process are killed one by one.
-                self.signal(Signal::SIGKILL);
-            }
             tokio::time::sleep(POLL).await;
         }
     }
 
-    /// Kills everything in the cgroup and waits (up to `limit`) until it is empty.
+    /// Kills everything in the cgroup and waits (up to `limit`) until it is empty. Without
+    /// `cgroup.kill`, the processes are killed one by one, again each time round (a dying process may
+    /// still have forked).
     pub async fn end(&self, limit: Duration) -> bool {
         if !self.populated() {
             return true;
         }
+        let has_kill = self.file("cgroup.kill").exists();
         self.kill();
-        self.wait_empty(limit).await
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if !self.populated() {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            if !has_kill {
+                self.signal(Signal::SIGKILL);
+            }
+            tokio::time::sleep(POLL).await;
+        }
     }
 
     /// Sends `first` to every process, waits `grace` for the cgroup to empty, then kills what is left.

@@ -23,6 +23,7 @@ mod error;
 pub mod fsm;
 pub mod logs;
 mod mutations;
+pub mod order;
 pub mod policy;
 pub mod procfs;
 pub mod record;
@@ -265,7 +266,8 @@ impl SupervisorHandle {
         env.store.flush().await?;
         let mut booted = Vec::new();
         for (record, log) in loaded {
-            booted.push(handle.launch_runner(record, log));
+            // Services that start after others boot in the background (see `order`).
+            booted.extend(handle.launch_runner(record, log));
         }
         for done in booted {
             let _ = done.await;
@@ -273,8 +275,13 @@ impl SupervisorHandle {
         Ok(handle)
     }
 
-    /// Creates the task of one service and asks it to boot; the receiver answers once it has.
-    fn launch_runner(&self, record: ServiceRecord, log: ServiceLog) -> oneshot::Receiver<()> {
+    /// Creates the task of one service and asks it to boot; the receiver answers once it has. `None`:
+    /// it boots once the services it starts after are ready (see [`order`]).
+    fn launch_runner(
+        &self,
+        record: ServiceRecord,
+        log: ServiceLog,
+    ) -> Option<oneshot::Receiver<()>> {
         let env = self.inner.env.clone();
         let view = Arc::new(Mutex::new(Service {
             id: record.id.clone(),
@@ -283,10 +290,19 @@ impl SupervisorHandle {
         }));
         let (commands, receiver) = mpsc::unbounded_channel();
         let id = record.id.clone();
+        let after = record.spec.after.clone();
+        let deferred = record.spec.enabled && !after.is_empty();
         let runner = Runner::new(env, record, view.clone(), log.clone(), commands.downgrade());
         tokio::spawn(runner.run(receiver));
         let (done, wait) = oneshot::channel();
-        let _ = commands.send(Command::Boot(done));
+        if deferred {
+            tokio::spawn(
+                self.clone()
+                    .boot_after(after, commands.downgrade(), done, log.clone()),
+            );
+        } else {
+            let _ = commands.send(Command::Boot(done));
+        }
         self.write_slots().insert(
             id,
             Slot {
@@ -295,7 +311,7 @@ impl SupervisorHandle {
                 log,
             },
         );
-        wait
+        (!deferred).then_some(wait)
     }
 
     fn read_slots(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Slot>> {

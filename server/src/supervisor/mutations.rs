@@ -99,7 +99,9 @@ impl SupervisorHandle {
             .insert(&record.id, &StoredService::from(&record))?;
         env.store.flush().await?;
         let id = record.id.clone();
-        let _ = self.launch_runner(record, log).await;
+        if let Some(booted) = self.launch_runner(record, log) {
+            let _ = booted.await;
+        }
         self.get(&id)
     }
 

@@ -42,6 +42,8 @@ pub struct SupervisorConfig {
     pub cgroup_subtree: Option<String>,
     /// What an exit of the main process leads to (per service; see [`SupervisorConfig::for_service`]).
     pub restart: RestartPolicy,
+    /// A service with `after` starts anyway once it has waited this long for those services.
+    pub after_wait: Duration,
 }
 
 impl Default for SupervisorConfig {
@@ -62,6 +64,7 @@ impl Default for SupervisorConfig {
             log_max_files: 5,
             cgroup_subtree: None,
             restart: RestartPolicy::Always,
+            after_wait: Duration::from_secs(120),
         }
     }
 }
