@@ -7,6 +7,7 @@ pub mod firewall;
 pub mod service;
 pub mod service_form;
 pub mod service_lifecycle;
+pub mod service_limits;
 pub mod service_ports;
 pub mod settings;
 

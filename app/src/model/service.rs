@@ -8,6 +8,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::service_lifecycle::{validate_lifecycle, LifecycleInput};
 pub use super::service_lifecycle::{MonitoringTimings, RestartPolicy, StopSignalName};
+use super::service_limits::validate_limits;
+pub use super::service_limits::ServiceLimits;
 use super::service_ports::ServicePortRange;
 use super::settings::validate_environment;
 use super::FieldError;
@@ -52,6 +54,9 @@ pub struct ServiceSpec {
     /// Services that must be running (and passing, when monitored) before this one starts.
     #[serde(default)]
     pub after: Vec<String>,
+    /// Resource limits; `null` values = no limit.
+    #[serde(default)]
+    pub limits: ServiceLimits,
 }
 
 fn default_true() -> bool {
@@ -97,6 +102,9 @@ pub struct ServiceInput {
     /// Services that must be running (and passing, when monitored) before this one starts.
     #[serde(default)]
     pub after: Vec<String>,
+    /// Resource limits; `null` values = no limit.
+    #[serde(default)]
+    pub limits: ServiceLimits,
 }
 
 impl ServiceInput {
@@ -118,6 +126,7 @@ impl ServiceInput {
             restart: RestartPolicy::default(),
             monitoring: MonitoringTimings::default(),
             after: Vec::new(),
+            limits: ServiceLimits::default(),
         }
     }
 }
@@ -140,6 +149,7 @@ impl From<ServiceSpec> for ServiceInput {
             restart: s.restart,
             monitoring: s.monitoring,
             after: s.after,
+            limits: s.limits,
         }
     }
 }
@@ -214,6 +224,9 @@ pub struct ServicePatch {
     pub monitoring: Option<MonitoringTimings>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<Vec<String>>,
+    /// Replaces all the limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<ServiceLimits>,
 }
 
 impl ServicePatch {
@@ -264,6 +277,9 @@ impl ServicePatch {
         }
         if let Some(v) = &self.after {
             input.after = v.clone();
+        }
+        if let Some(v) = self.limits {
+            input.limits = v;
         }
         input
     }
@@ -339,6 +355,8 @@ pub enum WarningKind {
     /// The service's log file cannot be written (disk full, read-only, permissions): its output is
     /// dropped until it can; the service itself keeps running.
     LogNotWritable,
+    /// Its memory exceeded `limits.memory_max_bytes`: it was restarted.
+    MemoryLimit,
 }
 
 /// Something about a running service an operator should fix.
@@ -612,6 +630,7 @@ pub fn validate_service(
         &others_after,
         &mut errors.invalid,
     );
+    validate_limits(&input.limits, &mut errors.invalid);
 
     if !errors.is_empty() {
         return Err(errors);
@@ -632,6 +651,7 @@ pub fn validate_service(
         restart: input.restart,
         monitoring: input.monitoring,
         after: input.after.clone(),
+        limits: input.limits,
     })
 }
 

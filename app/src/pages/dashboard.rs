@@ -463,6 +463,7 @@ mod tests {
             restart: Default::default(),
             monitoring: Default::default(),
             after: Vec::new(),
+            limits: Default::default(),
         };
         let mut status = ServiceStatus::stopped();
         status.state = state;

@@ -333,5 +333,6 @@ fn patch_of(input: ServiceInput) -> ServicePatch {
         restart: Some(input.restart),
         monitoring: Some(input.monitoring),
         after: Some(input.after),
+        limits: Some(input.limits),
     }
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 
 use crate::model::service::{
-    MonitoringTimings, RestartPolicy, ServiceInput, ServiceSpec, StopSignalName,
+    MonitoringTimings, RestartPolicy, ServiceInput, ServiceLimits, ServiceSpec, StopSignalName,
 };
 use crate::model::service_form::{parse_names, parse_optional_secs};
 use crate::model::FieldError;
@@ -24,6 +24,11 @@ pub struct LifecycleFields {
     monitor_interval: RwSignal<String>,
     monitor_timeout: RwSignal<String>,
     after: RwSignal<String>,
+    memory_max: RwSignal<String>,
+    nofile: RwSignal<String>,
+    /// Kept as they are: the form cannot tell whether this host has the controllers they need.
+    tasks_max: Option<u64>,
+    cpu_max_percent: Option<u32>,
 }
 
 fn secs_text(v: Option<u64>) -> RwSignal<String> {
@@ -53,6 +58,10 @@ impl LifecycleFields {
             monitor_interval: secs_text(m.interval_secs),
             monitor_timeout: secs_text(m.timeout_secs),
             after: RwSignal::new(spec.map(|s| s.after.join(", ")).unwrap_or_default()),
+            memory_max: secs_text(spec.and_then(|s| s.limits.memory_max_bytes)),
+            nofile: secs_text(spec.and_then(|s| s.limits.nofile)),
+            tasks_max: spec.and_then(|s| s.limits.tasks_max),
+            cpu_max_percent: spec.and_then(|s| s.limits.cpu_max_percent),
         }
     }
 
@@ -75,6 +84,12 @@ impl LifecycleFields {
             StopSignalName::parse(&self.stop_signal.get_untracked()).unwrap_or_default();
         input.restart = RestartPolicy::parse(&self.restart.get_untracked()).unwrap_or_default();
         input.after = parse_names(&self.after.get_untracked());
+        input.limits = ServiceLimits {
+            memory_max_bytes: secs("limits.memory_max_bytes", self.memory_max),
+            nofile: secs("limits.nofile", self.nofile),
+            tasks_max: self.tasks_max,
+            cpu_max_percent: self.cpu_max_percent,
+        };
     }
 }
 
@@ -147,6 +162,28 @@ pub fn LifecycleSection(
                         prop:value=fields.after on:input=move |ev| fields.after.set(event_target_value(&ev))/>
                     <p class="hint muted">"Service names, comma-separated: started once those run (and pass)"</p>
                     {error("after")}
+                </div>
+                <div class="field">
+                    <label for=id("memory_max")>"Memory limit (bytes)"</label>
+                    <input id=id("memory_max") name="memory_max_bytes" type="text" inputmode="numeric"
+                        aria-invalid=move || errors.with(|e| e.contains_key("limits")).to_string()
+                        prop:value=fields.memory_max on:input=move |ev| fields.memory_max.set(event_target_value(&ev))/>
+                    <p class="hint muted">"Restarted when its memory exceeds this; empty = no limit"</p>
+                    {error("limits")}
+                </div>
+                <div class="field">
+                    <label for=id("nofile")>"Open files (nofile)"</label>
+                    <input id=id("nofile") name="nofile" type="text" inputmode="numeric"
+                        prop:value=fields.nofile on:input=move |ev| fields.nofile.set(event_target_value(&ev))/>
+                    <p class="hint muted">"RLIMIT_NOFILE; empty = inherited"</p>
+                </div>
+                <div class="field">
+                    <label for=id("tasks_max")>"Tasks / CPU limits"</label>
+                    <input id=id("tasks_max") type="text" disabled=true
+                        prop:value=format!("tasks {} · cpu {}",
+                            fields.tasks_max.map_or("—".into(), |v| v.to_string()),
+                            fields.cpu_max_percent.map_or("—".into(), |v| format!("{v} %")))/>
+                    <p class="hint muted">"Need the pids / cpu cgroup controllers: set through the API where GET /api/v1/capabilities says they are enforceable"</p>
                 </div>
             </div>
         </fieldset>

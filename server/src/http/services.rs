@@ -52,6 +52,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(log_file))
         .routes(routes!(processes))
         .routes(routes!(usage))
+        .routes(routes!(capabilities))
 }
 
 fn no_such_service() -> ApiError {
@@ -302,6 +303,14 @@ async fn processes(
     ServiceId(id): ServiceId,
 ) -> Result<Json<Vec<ProcessInfo>>, ApiError> {
     Ok(Json(state.supervisor.processes(&id).await?))
+}
+
+#[utoipa::path(get, path = "/capabilities", tag = TAG_SERVICES, operation_id = "service_capabilities",
+    responses((status = 200, description = "How services are contained here and which resource limits this host can enforce (a limit that cannot be is refused with a field error naming the missing controller)", body = crate::supervisor::limits::LimitCapabilities)))]
+async fn capabilities(
+    State(state): State<AppState>,
+) -> Json<crate::supervisor::limits::LimitCapabilities> {
+    Json(state.supervisor.capabilities())
 }
 
 #[utoipa::path(get, path = "/services/{id}/usage", tag = TAG_SERVICES, operation_id = "service_usage",

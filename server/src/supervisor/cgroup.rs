@@ -7,6 +7,7 @@
 //! [`parse_pids`]) are pure; [`CgroupTree`] and [`ServiceCgroup`] are the thin file-system shell. Where no
 //! writable cgroup2 exists, [`CgroupTree::open`] fails and the supervisor keeps process groups.
 
+use std::collections::BTreeSet;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -111,10 +112,15 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
+/// The controllers a service limit needs: `memory` (memory.max), `pids` (pids.max), `cpu` (cpu.max).
+pub const LIMIT_CONTROLLERS: [&str; 3] = ["memory", "pids", "cpu"];
+
 /// The subtree Warden owns: one directory holding one cgroup per service.
 #[derive(Debug, Clone)]
 pub struct CgroupTree {
     root: PathBuf,
+    /// The controllers enabled for the service cgroups (of [`LIMIT_CONTROLLERS`]).
+    controllers: BTreeSet<String>,
 }
 
 impl CgroupTree {
@@ -149,11 +155,17 @@ impl CgroupTree {
         let procs = root.join("cgroup.procs");
         nix::unistd::access(&procs, nix::unistd::AccessFlags::W_OK)
             .map_err(|e| io_error(&procs)(io::Error::from(e)))?;
-        Ok(CgroupTree { root })
+        let controllers = enable_controllers(&root);
+        Ok(CgroupTree { root, controllers })
     }
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The controllers service cgroups have here (those of [`LIMIT_CONTROLLERS`] delegated to Warden).
+    pub fn controllers(&self) -> &BTreeSet<String> {
+        &self.controllers
     }
 
     /// The cgroup of the service `id` (not created yet).
@@ -192,6 +204,31 @@ impl CgroupTree {
     }
 }
 
+/// Enables for the service cgroups each of [`LIMIT_CONTROLLERS`] the subtree has (its
+/// `cgroup.controllers`, which the delegation of Warden's own cgroup decides); returns those enabled.
+fn enable_controllers(root: &Path) -> BTreeSet<String> {
+    let available = std::fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
+    let control = root.join("cgroup.subtree_control");
+    available
+        .split_whitespace()
+        .filter(|c| LIMIT_CONTROLLERS.contains(c))
+        .filter(|c| {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&control)
+                .and_then(|mut f| f.write_all(format!("+{c}").as_bytes()))
+                .is_ok()
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// The `cpu.max` value for `percent` of one core: quota and period in microseconds.
+pub fn cpu_max_value(percent: u32) -> String {
+    const PERIOD: u64 = 100_000;
+    format!("{} {PERIOD}", u64::from(percent) * PERIOD / 100)
+}
+
 /// The cgroup of one service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceCgroup {
@@ -218,6 +255,29 @@ impl ServiceCgroup {
             .open(&path)
             .map_err(io_error(&path))?;
         file.write_all(value.as_bytes()).map_err(io_error(&path))
+    }
+
+    /// Writes the limits the enabled `controllers` can enforce (`memory.max`, `pids.max`, `cpu.max`;
+    /// `max` where a limit is unset).
+    pub fn apply_limits(
+        &self,
+        limits: &app::model::service::ServiceLimits,
+        controllers: &BTreeSet<String>,
+    ) -> Result<(), CgroupError> {
+        let max = |v: Option<u64>| v.map_or_else(|| "max".to_string(), |v| v.to_string());
+        if controllers.contains("memory") {
+            self.write("memory.max", &max(limits.memory_max_bytes))?;
+        }
+        if controllers.contains("pids") {
+            self.write("pids.max", &max(limits.tasks_max))?;
+        }
+        if controllers.contains("cpu") {
+            let value = limits
+                .cpu_max_percent
+                .map_or_else(|| "max 100000".to_string(), cpu_max_value);
+            self.write("cpu.max", &value)?;
+        }
+        Ok(())
     }
 
     /// Creates the cgroup (an existing one is reused).
@@ -379,6 +439,8 @@ mod tests {
             Some(1234)
         );
         assert_eq!(parse_pids("12\n34\n\n"), vec![12, 34]);
+        assert_eq!(cpu_max_value(50), "50000 100000");
+        assert_eq!(cpu_max_value(250), "250000 100000");
     }
 
     #[test]

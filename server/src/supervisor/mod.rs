@@ -21,6 +21,7 @@ pub mod accounts;
 pub mod cgroup;
 mod error;
 pub mod fsm;
+pub mod limits;
 pub mod logs;
 mod mutations;
 pub mod order;
@@ -96,6 +97,11 @@ impl Env {
                 None
             }
         }
+    }
+
+    /// Which limits this host can enforce.
+    fn capabilities(&self) -> limits::LimitCapabilities {
+        limits::capabilities(self.cgroups.as_ref().map(CgroupTree::controllers))
     }
 
     fn rotation(&self) -> Rotation {
@@ -386,6 +392,11 @@ impl SupervisorHandle {
         })
         .await
         .map_err(|e| SupervisorError::Internal(e.to_string()))
+    }
+
+    /// How services are contained here and which resource limits can be enforced.
+    pub fn capabilities(&self) -> limits::LimitCapabilities {
+        self.inner.env.capabilities()
     }
 
     /// Status changes of every service (for `/api/v1/events`).

@@ -65,6 +65,10 @@ impl SupervisorHandle {
                 ));
             }
         }
+        host_errors.extend(super::limits::refusals(
+            &input.limits,
+            &self.inner.env.capabilities(),
+        ));
         let settings = self.settings();
         let user = input.user.as_deref().unwrap_or(&settings.service_user);
         if app::model::service::is_valid_user_name(user) {

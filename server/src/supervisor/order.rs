@@ -116,6 +116,7 @@ mod tests {
                 restart: Default::default(),
                 monitoring: Default::default(),
                 after: Vec::new(),
+                limits: Default::default(),
             },
             status,
         }

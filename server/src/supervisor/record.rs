@@ -15,7 +15,9 @@
 
 use std::collections::BTreeMap;
 
-use app::model::service::{MonitoringTimings, RestartPolicy, ServiceSpec, StopSignalName};
+use app::model::service::{
+    MonitoringTimings, RestartPolicy, ServiceLimits, ServiceSpec, StopSignalName,
+};
 use serde::{Deserialize, Serialize};
 
 /// The version of [`StoredService`] this build writes.
@@ -94,6 +96,14 @@ pub struct StoredLifecycle {
     pub monitoring_timeout_secs: Option<u64>,
     #[serde(default)]
     pub after: Vec<String>,
+    #[serde(default)]
+    pub memory_max_bytes: Option<u64>,
+    #[serde(default)]
+    pub tasks_max: Option<u64>,
+    #[serde(default)]
+    pub cpu_max_percent: Option<u32>,
+    #[serde(default)]
+    pub nofile: Option<u64>,
 }
 
 impl StoredLifecycle {
@@ -107,6 +117,10 @@ impl StoredLifecycle {
             monitoring_interval_secs: spec.monitoring.interval_secs,
             monitoring_timeout_secs: spec.monitoring.timeout_secs,
             after: spec.after.clone(),
+            memory_max_bytes: spec.limits.memory_max_bytes,
+            tasks_max: spec.limits.tasks_max,
+            cpu_max_percent: spec.limits.cpu_max_percent,
+            nofile: spec.limits.nofile,
         };
         let default = StoredLifecycle {
             stop_signal: StopSignalName::default().as_str().to_string(),
@@ -117,6 +131,10 @@ impl StoredLifecycle {
             monitoring_interval_secs: None,
             monitoring_timeout_secs: None,
             after: Vec::new(),
+            memory_max_bytes: None,
+            tasks_max: None,
+            cpu_max_percent: None,
+            nofile: None,
         };
         (stored != default).then_some(stored)
     }
@@ -177,6 +195,7 @@ impl From<&ServiceSpec> for StoredSpec {
             restart: _,
             monitoring: _,
             after: _,
+            limits: _,
         } = spec;
         StoredSpec {
             lifecycle: StoredLifecycle::of(spec),
@@ -216,6 +235,10 @@ impl From<StoredSpec> for ServiceSpec {
             monitoring_interval_secs: None,
             monitoring_timeout_secs: None,
             after: Vec::new(),
+            memory_max_bytes: None,
+            tasks_max: None,
+            cpu_max_percent: None,
+            nofile: None,
         });
         ServiceSpec {
             name,
@@ -238,6 +261,12 @@ impl From<StoredSpec> for ServiceSpec {
                 timeout_secs: lifecycle.monitoring_timeout_secs,
             },
             after: lifecycle.after,
+            limits: ServiceLimits {
+                memory_max_bytes: lifecycle.memory_max_bytes,
+                tasks_max: lifecycle.tasks_max,
+                cpu_max_percent: lifecycle.cpu_max_percent,
+                nofile: lifecycle.nofile,
+            },
         }
     }
 }
@@ -295,6 +324,7 @@ mod tests {
         record.spec.restart = RestartPolicy::OnFailure;
         record.spec.monitoring.interval_secs = Some(5);
         record.spec.after = vec!["db".into()];
+        record.spec.limits.nofile = Some(4096);
         let written = serde_json::to_string(&StoredService::from(&record))?;
         assert!(
             written.contains(r#""lifecycle":{"stop_signal":"INT""#),

@@ -112,6 +112,8 @@ pub struct Launch {
     pub cwd: PathBuf,
     pub env: BTreeMap<String, String>,
     pub run_as: RunAs,
+    /// RLIMIT_NOFILE (soft and hard) to set, if any.
+    pub nofile: Option<u64>,
 }
 
 /// The environment of a service: HOME/USER/LOGNAME of its user, then the global environment, then the
@@ -177,6 +179,7 @@ pub fn spawn_in_new_group(
         .kill_on_drop(false);
     let run_as = launch.run_as.clone();
     let cgroup_fd = cgroup_procs.map(std::os::fd::AsRawFd::as_raw_fd);
+    let nofile = launch.nofile;
     #[allow(unsafe_code)]
     // SAFETY: the closure runs in the forked child before exec and only makes async-signal-safe system
     // calls (write, sigaction, umask, setsid, setgroups, setgid, setuid) on data prepared before the
@@ -195,6 +198,10 @@ pub fn spawn_in_new_group(
                 }
             }
             nix::unistd::setsid().map_err(io::Error::from)?;
+            if let Some(n) = nofile {
+                nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, n, n)
+                    .map_err(io::Error::from)?;
+            }
             if run_as.switch {
                 nix::unistd::setgroups(&run_as.groups).map_err(io::Error::from)?;
                 nix::unistd::setgid(run_as.gid).map_err(io::Error::from)?;
@@ -455,6 +462,7 @@ mod tests {
             cwd: "/".into(),
             env: BTreeMap::new(),
             run_as: me(),
+            nofile: None,
         };
         let long = Duration::from_secs(10);
         let ok = run_check(&launch("echo fine"), long).await.unwrap();

@@ -54,13 +54,16 @@ pub fn classify(old: &ServiceSpec, new: &ServiceSpec) -> SpecChange {
         restart: _,
         monitoring: _,
         after: _,
+        limits,
     } = new;
     let launch_changed = old.command != *command
         || old.working_directory != *working_directory
         || old.environment != *environment
         || old.user != *user
         || old.ports != *ports
-        || old.monitoring_command != *monitoring_command;
+        || old.monitoring_command != *monitoring_command
+        // Set when the process starts (rlimit, cgroup files).
+        || old.limits != *limits;
     let effect = if !enabled {
         SpecEffect::Stop
     } else if !old.enabled {
@@ -100,6 +103,7 @@ mod tests {
             restart: Default::default(),
             monitoring: Default::default(),
             after: Vec::new(),
+            limits: Default::default(),
         }
     }
 

@@ -5,6 +5,7 @@
 //! the health and port checks. The rules they apply live in the pure core (`fsm`, `policy`,
 //! `spec_change`, `warnings`).
 
+mod memory;
 mod monitor;
 mod process;
 
@@ -102,6 +103,9 @@ pub(crate) struct Runner {
     health: Health,
     last_exit: Option<LastExit>,
     daemonized: Option<ServiceWarning>,
+    /// The last restart for exceeding the memory limit (shown until the next start or stop by hand).
+    memory_warning: Option<ServiceWarning>,
+    next_memory_check: Option<Instant>,
     /// The service's own cgroup, where Warden contains services in cgroups.
     cgroup: Option<ServiceCgroup>,
     port_warnings: Vec<ServiceWarning>,
@@ -154,6 +158,8 @@ impl Runner {
             health: Health::Unknown,
             last_exit: None,
             daemonized: None,
+            memory_warning: None,
+            next_memory_check: None,
             cgroup,
             port_warnings: Vec::new(),
             stop_waiters: Vec::new(),
@@ -175,11 +181,12 @@ impl Runner {
             ServiceState::Running | ServiceState::Stopping
         );
         let run = self.run.as_ref().filter(|_| running);
-        let warnings = warnings::shown_warnings(
+        let mut warnings = warnings::shown_warnings(
             self.machine.state,
             self.daemonized.as_ref(),
             &self.port_warnings,
         );
+        warnings.extend(self.memory_warning.clone());
         Service {
             id: self.record.id.clone(),
             spec: self.record.spec.clone(),
@@ -259,10 +266,10 @@ impl Runner {
     /// nearly all its life in. Unboxed, every service's task was 3 KiB (measured, 200 services).
     pub(crate) async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
         loop {
-            let deadline = match (self.backoff_until, self.next_check) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let deadline = [self.backoff_until, self.next_check, self.next_memory_check]
+                .into_iter()
+                .flatten()
+                .min();
             tokio::select! {
                 command = commands.recv() => match command {
                     None | Some(Command::Abandon) => return,
@@ -292,6 +299,7 @@ impl Runner {
                 let _ = done.send(());
             }
             Command::Start(done) => {
+                self.memory_warning = None;
                 if let Err(e) = self.enable().await {
                     let _ = done.send(Err(e));
                     return;
@@ -314,6 +322,7 @@ impl Runner {
                 let _ = done.send(Ok(()));
             }
             Command::Stop(done) => {
+                self.memory_warning = None;
                 if self.record.spec.enabled {
                     let before = self.record.clone();
                     self.record.spec.enabled = false;
@@ -432,6 +441,7 @@ impl Runner {
             self.persist_or_log().await;
         }
         if is_at_rest(self.machine.state) {
+            self.next_memory_check = None;
             self.next_check = None;
             self.backoff_until = None;
         }

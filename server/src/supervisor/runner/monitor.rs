@@ -103,6 +103,9 @@ impl Runner {
 
     pub(super) async fn on_timer(&mut self) {
         let now = Instant::now();
+        if self.next_memory_check.is_some_and(|at| at <= now) {
+            self.check_memory(now).await;
+        }
         if self.backoff_until.is_some_and(|at| at <= now) {
             self.backoff_until = None;
             self.feed(Event::BackoffElapsed).await;

@@ -55,6 +55,7 @@ impl Runner {
             cwd,
             env,
             run_as,
+            nofile: spec.limits.nofile,
         })
     }
 
@@ -68,7 +69,14 @@ impl Runner {
             }
         };
         let cgroup_procs = match &self.cgroup {
-            Some(cgroup) => match cgroup.create().and_then(|()| cgroup.procs_file()) {
+            Some(cgroup) => match cgroup
+                .create()
+                .and_then(|()| {
+                    let controllers = self.env.cgroups.as_ref().map(|t| t.controllers().clone());
+                    cgroup.apply_limits(&self.record.spec.limits, &controllers.unwrap_or_default())
+                })
+                .and_then(|()| cgroup.procs_file())
+            {
                 Ok(file) => Some(file),
                 Err(e) => {
                     self.log
@@ -118,6 +126,7 @@ impl Runner {
         self.port_warnings.clear();
         self.last_check = None;
         self.next_check = Some(self.policy().next_check_at(now, None));
+        self.schedule_memory_check(now);
         self.record.run = procfs::start_ticks(pid).map(|start_ticks| RunRecord {
             pgid: pid,
             start_ticks,
