@@ -8,6 +8,7 @@ pub mod service;
 pub mod service_form;
 pub mod service_lifecycle;
 pub mod service_limits;
+pub mod service_patch;
 pub mod service_ports;
 pub mod settings;
 
