@@ -135,7 +135,7 @@ async fn stop_signal_and_stop_grace_are_the_services_own() {
 
 #[tokio::test]
 async fn after_waits_for_a_passing_dependency_and_refuses_cycles() {
-    let w = Warden::start_managed();
+    let mut w = Warden::start_managed();
     let api = Api::login(&w).await;
     let flag = tempfile::tempdir().expect("temp dir");
     std::fs::set_permissions(
@@ -192,4 +192,18 @@ async fn after_waits_for_a_passing_dependency_and_refuses_cycles() {
         assert!(body.contains("\"field\":\"after\""), "{body}");
         assert!(body.contains(needle), "{needle}: {body}");
     }
+
+    // At Warden's next start, web again waits for db to pass before it starts.
+    let status = w.terminate(Duration::from_secs(30)).expect("was running");
+    assert!(status.success(), "{status:?}");
+    w.restart();
+    let api = Api::with_token(&w, &api.token);
+    api.wait_running(&web, T).await;
+    let s = api.service(&db).await;
+    assert_eq!(
+        s["status"]["health"], "passing",
+        "db passed before web started: {s}"
+    );
+    let log = api.logs(&web, 50).await;
+    assert_eq!(log.matches("waiting for db").count(), 2, "{log}");
 }

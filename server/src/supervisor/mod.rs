@@ -142,6 +142,8 @@ struct Inner {
     mutations: tokio::sync::Mutex<()>,
     /// Set once Warden is shutting down; long-lived streams (log tails, events) end then.
     closing: tokio::sync::watch::Sender<bool>,
+    /// Set once every stored service has its task: the start order (`after`) can only be judged then.
+    loaded: tokio::sync::watch::Sender<bool>,
 }
 
 /// The handle to the running supervisor. Cheap to clone.
@@ -246,6 +248,7 @@ impl SupervisorHandle {
                 slots: RwLock::new(BTreeMap::new()),
                 mutations: tokio::sync::Mutex::new(()),
                 closing: tokio::sync::watch::Sender::new(false),
+                loaded: tokio::sync::watch::Sender::new(false),
             }),
         };
 
@@ -275,6 +278,7 @@ impl SupervisorHandle {
             // Services that start after others boot in the background (see `order`).
             booted.extend(handle.launch_runner(record, log));
         }
+        handle.inner.loaded.send_replace(true);
         for done in booted {
             let _ = done.await;
         }

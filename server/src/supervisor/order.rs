@@ -45,6 +45,9 @@ impl SupervisorHandle {
         log: ServiceLog,
     ) {
         let mut events = self.subscribe_events();
+        // At Warden's start, a service named in `after` may not have its task yet.
+        let mut loaded = self.inner.loaded.subscribe();
+        let _ = loaded.wait_for(|loaded| *loaded).await;
         let closed = self.closed();
         tokio::pin!(closed);
         let limit = self.inner.env.config.after_wait;
