@@ -153,6 +153,10 @@ impl Backend for AppState {
         Ok(self.supervisor.processes(id).await?)
     }
 
+    async fn service_capabilities(&self) -> app::model::service_limits::LimitCapabilities {
+        self.supervisor.capabilities()
+    }
+
     async fn service_port_range(&self) -> app::model::service_ports::ServicePortRange {
         self.settings
             .current()

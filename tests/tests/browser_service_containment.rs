@@ -78,6 +78,43 @@ async fn the_page_shows_containment_and_hard_restart_gives_a_new_process() {
         .await
         .expect("read the stop signal");
     assert_eq!(signal.as_str(), Some("INT"));
+    // A limit this host cannot enforce is disabled with the reason, as GET /api/v1/capabilities says.
+    let caps = api.get_json("/capabilities").await;
+    for (field, controller) in [("tasks_max", "pids"), ("cpu_max_percent", "cpu")] {
+        let hint = b
+            .find(&format!(
+                "[data-testid=lifecycle] [data-testid=hint-{field}]"
+            ))
+            .await;
+        let disabled = b
+            .client
+            .execute(
+                &format!("return document.querySelector('[data-testid=lifecycle] input[name={field}]').disabled;"),
+                vec![],
+            )
+            .await
+            .expect("read disabled");
+        if caps[field]["enforceable"] == false {
+            poll("the reason in the hint", T, || async {
+                hint.text()
+                    .await
+                    .ok()
+                    .filter(|t| t.contains("Not available") && t.contains(controller))
+            })
+            .await;
+            let disabled = b
+                .client
+                .execute(
+                    &format!("return document.querySelector('[data-testid=lifecycle] input[name={field}]').disabled;"),
+                    vec![],
+                )
+                .await
+                .expect("read disabled");
+            assert_eq!(disabled.as_bool(), Some(true), "{field}");
+        } else {
+            assert_eq!(disabled.as_bool(), Some(false), "{field}");
+        }
+    }
     b.assert_no_page_errors("service page").await;
     b.close().await;
 

@@ -2,10 +2,12 @@
 //! the service's memory exceeds it, PM2's `max_memory_restart`; also `memory.max` where the memory
 //! controller is delegated), `tasks_max` (`pids.max`) and `cpu_max_percent` (`cpu.max`), only where
 //! those cgroup controllers are available, and `nofile` (RLIMIT_NOFILE, always). The pure range checks
-//! live here; whether a controller is available is the server's host check.
+//! live here, and the shape of `GET /api/v1/capabilities` ([`LimitCapabilities`], which the form uses to
+//! disable what this host cannot enforce); whether a controller is available is the server's host check.
 
 use serde::{Deserialize, Serialize};
 
+use super::service::Containment;
 use super::FieldError;
 
 /// `limits`; `null` = no limit.
@@ -31,6 +33,27 @@ impl ServiceLimits {
     pub fn is_empty(&self) -> bool {
         *self == ServiceLimits::default()
     }
+}
+
+/// Whether one limit is enforceable here, and how (or why not).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct LimitCapability {
+    pub enforceable: bool,
+    pub how: String,
+}
+
+/// What this Warden can do with services here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct LimitCapabilities {
+    pub containment: Containment,
+    /// The cgroup controllers enabled for the services' cgroups.
+    pub controllers: Vec<String>,
+    pub memory_max_bytes: LimitCapability,
+    pub tasks_max: LimitCapability,
+    pub cpu_max_percent: LimitCapability,
+    pub nofile: LimitCapability,
 }
 
 /// The smallest memory limit accepted (1 MiB).

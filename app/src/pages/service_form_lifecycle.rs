@@ -11,7 +11,9 @@ use crate::model::service::{
     MonitoringTimings, RestartPolicy, ServiceInput, ServiceLimits, ServiceSpec, StopSignalName,
 };
 use crate::model::service_form::{parse_names, parse_optional_secs};
+use crate::model::service_limits::LimitCapability;
 use crate::model::FieldError;
+use crate::rpc::service_capabilities;
 
 /// The form's lifecycle inputs.
 #[derive(Clone, Copy)]
@@ -26,9 +28,8 @@ pub struct LifecycleFields {
     after: RwSignal<String>,
     memory_max: RwSignal<String>,
     nofile: RwSignal<String>,
-    /// Kept as they are: the form cannot tell whether this host has the controllers they need.
-    tasks_max: Option<u64>,
-    cpu_max_percent: Option<u32>,
+    tasks_max: RwSignal<String>,
+    cpu_max_percent: RwSignal<String>,
 }
 
 fn secs_text(v: Option<u64>) -> RwSignal<String> {
@@ -60,8 +61,8 @@ impl LifecycleFields {
             after: RwSignal::new(spec.map(|s| s.after.join(", ")).unwrap_or_default()),
             memory_max: secs_text(spec.and_then(|s| s.limits.memory_max_bytes)),
             nofile: secs_text(spec.and_then(|s| s.limits.nofile)),
-            tasks_max: spec.and_then(|s| s.limits.tasks_max),
-            cpu_max_percent: spec.and_then(|s| s.limits.cpu_max_percent),
+            tasks_max: secs_text(spec.and_then(|s| s.limits.tasks_max)),
+            cpu_max_percent: secs_text(spec.and_then(|s| s.limits.cpu_max_percent.map(u64::from))),
         }
     }
 
@@ -87,8 +88,9 @@ impl LifecycleFields {
         input.limits = ServiceLimits {
             memory_max_bytes: secs("limits.memory_max_bytes", self.memory_max),
             nofile: secs("limits.nofile", self.nofile),
-            tasks_max: self.tasks_max,
-            cpu_max_percent: self.cpu_max_percent,
+            tasks_max: secs("limits.tasks_max", self.tasks_max),
+            cpu_max_percent: secs("limits.cpu_max_percent", self.cpu_max_percent)
+                .map(|v| u32::try_from(v).unwrap_or(u32::MAX)),
         };
     }
 }
@@ -122,6 +124,27 @@ pub fn LifecycleSection(
                     prop:value=value on:input=move |ev| value.set(event_target_value(&ev))/>
                 <p class="hint muted">{format!("Seconds; empty = {hint}")}</p>
                 {(error_key == field || field == "monitoring.timeout_secs").then(|| error(error_key))}
+            </div>
+        }
+    };
+    let capabilities = LocalResource::new(service_capabilities);
+    // A limit this host cannot enforce is shown disabled with the reason (a value already set stays,
+    // and the server refuses it with the same reason).
+    let limit_input = move |field: &'static str,
+                            label: &'static str,
+                            value: RwSignal<String>,
+                            capability: Signal<Option<LimitCapability>>| {
+        view! {
+            <div class="field">
+                <label for=id(field)>{label}</label>
+                <input id=id(field) name=field type="text" inputmode="numeric"
+                    disabled=move || capability.get().is_some_and(|c| !c.enforceable)
+                    prop:value=value on:input=move |ev| value.set(event_target_value(&ev))/>
+                <p class="hint muted" data-testid=format!("hint-{field}")>{move || match capability.get() {
+                    Some(c) if !c.enforceable => format!("Not available: {}", c.how),
+                    Some(c) => format!("Empty = no limit ({})", c.how),
+                    None => "Empty = no limit".to_string(),
+                }}</p>
             </div>
         }
     };
@@ -177,14 +200,10 @@ pub fn LifecycleSection(
                         prop:value=fields.nofile on:input=move |ev| fields.nofile.set(event_target_value(&ev))/>
                     <p class="hint muted">"RLIMIT_NOFILE; empty = inherited"</p>
                 </div>
-                <div class="field">
-                    <label for=id("tasks_max")>"Tasks / CPU limits"</label>
-                    <input id=id("tasks_max") type="text" disabled=true
-                        prop:value=format!("tasks {} · cpu {}",
-                            fields.tasks_max.map_or("—".into(), |v| v.to_string()),
-                            fields.cpu_max_percent.map_or("—".into(), |v| format!("{v} %")))/>
-                    <p class="hint muted">"Need the pids / cpu cgroup controllers: set through the API where GET /api/v1/capabilities says they are enforceable"</p>
-                </div>
+                {limit_input("tasks_max", "Tasks limit", fields.tasks_max,
+                    Signal::derive(move || capabilities.get().and_then(Result::ok).map(|c| c.tasks_max)))}
+                {limit_input("cpu_max_percent", "CPU limit (% of one core)", fields.cpu_max_percent,
+                    Signal::derive(move || capabilities.get().and_then(Result::ok).map(|c| c.cpu_max_percent)))}
             </div>
         </fieldset>
     }

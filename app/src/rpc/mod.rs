@@ -35,6 +35,7 @@ pub const READ_ONLY_ENDPOINTS: &[&str] = &[
     "/rpc/services/logs",
     "/rpc/services/processes",
     "/rpc/services/port_range",
+    "/rpc/services/capabilities",
 ];
 
 /// Whether the server function at `path` only reads (see [`READ_ONLY_ENDPOINTS`]).

@@ -7,27 +7,8 @@
 use std::collections::BTreeSet;
 
 use app::model::service::{Containment, ServiceLimits};
+pub use app::model::service_limits::{LimitCapabilities, LimitCapability};
 use app::model::FieldError;
-use serde::{Deserialize, Serialize};
-
-/// Whether one limit is enforceable here, and how (or why not).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct LimitCapability {
-    pub enforceable: bool,
-    pub how: String,
-}
-
-/// What this Warden can do with services here.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct LimitCapabilities {
-    pub containment: Containment,
-    /// The cgroup controllers enabled for the services' cgroups.
-    pub controllers: Vec<String>,
-    pub memory_max_bytes: LimitCapability,
-    pub tasks_max: LimitCapability,
-    pub cpu_max_percent: LimitCapability,
-    pub nofile: LimitCapability,
-}
 
 fn missing(controller: &str, cgroups: bool) -> String {
     if cgroups {
