@@ -64,6 +64,8 @@ pub trait Backend: Send + Sync + 'static {
     async fn service_processes(&self, id: &str) -> Result<Vec<ProcessInfo>, AppError>;
     /// The configured service port range, for the form's port suggestion and validation and for UI text.
     async fn service_port_range(&self) -> ServicePortRange;
+    /// How services are contained here and which limits can be enforced.
+    async fn service_capabilities(&self) -> crate::model::service_limits::LimitCapabilities;
 
     // ---- firewall ----
     // Every method gets the caller's address: the server notes it as administering (never banned), and

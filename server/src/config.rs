@@ -139,6 +139,26 @@ pub struct ServeArgs {
     /// Hidden: for tests that must not wait the default 60 s.
     #[arg(long, env = "WARDEN_HTTP2_IDLE_TIMEOUT_MS", default_value_t = 60_000, hide = true, value_parser = clap::value_parser!(u64).range(1..))]
     pub http2_idle_timeout_ms: u64,
+
+    /// `auto` (default): every service runs in its own cgroup (v2) under a subtree Warden owns, where a
+    /// writable cgroup2 exists (else process groups, and the status says so); `process-group`: process
+    /// groups only.
+    #[arg(long, env = "WARDEN_CONTAINMENT", value_enum, default_value = "auto")]
+    pub containment: ContainmentMode,
+
+    /// The name of Warden's cgroup subtree, below Warden's own cgroup (default: `warden-` and a digest
+    /// of the data dir, so two Wardens never share one).
+    #[arg(long, env = "WARDEN_CGROUP_NAME")]
+    pub cgroup_name: Option<String>,
+}
+
+/// `--containment` modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ContainmentMode {
+    /// A cgroup per service where a writable cgroup2 exists, else process groups.
+    Auto,
+    /// Process groups only.
+    ProcessGroup,
 }
 
 /// `--firewall` modes.

@@ -144,10 +144,25 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
 
     // Ends stale process groups of a previous run, then starts the enabled services.
-    let supervisor =
-        supervisor::SupervisorHandle::start(&args.data_dir, store.clone(), settings.subscribe())
-            .await
-            .context("starting the supervisor")?;
+    let supervisor_config = supervisor::SupervisorConfig {
+        cgroup_subtree: match args.containment {
+            config::ContainmentMode::Auto => Some(
+                args.cgroup_name
+                    .clone()
+                    .unwrap_or_else(|| supervisor::default_cgroup_name(&args.data_dir)),
+            ),
+            config::ContainmentMode::ProcessGroup => None,
+        },
+        ..supervisor::SupervisorConfig::default()
+    };
+    let supervisor = supervisor::SupervisorHandle::start_with_config(
+        &args.data_dir,
+        store.clone(),
+        settings.subscribe(),
+        supervisor_config,
+    )
+    .await
+    .context("starting the supervisor")?;
     // Set once, right here: the firewall reads the services' ports only for exposure.
     let _ = services_source.set(supervisor.clone());
 

@@ -140,6 +140,7 @@ impl Backend for AppState {
             ServiceAction::Start => self.supervisor.start_service(id).await?,
             ServiceAction::Stop => self.supervisor.stop_service(id).await?,
             ServiceAction::Restart => self.supervisor.restart_service(id).await?,
+            ServiceAction::HardRestart => self.supervisor.hard_restart_service(id).await?,
         };
         tracing::info!(user = %user.username, service = %service.spec.name, ?action, "service action");
         Ok(service)
@@ -151,6 +152,10 @@ impl Backend for AppState {
 
     async fn service_processes(&self, id: &str) -> Result<Vec<ProcessInfo>, AppError> {
         Ok(self.supervisor.processes(id).await?)
+    }
+
+    async fn service_capabilities(&self) -> app::model::service_limits::LimitCapabilities {
+        self.supervisor.capabilities()
     }
 
     async fn service_port_range(&self) -> app::model::service_ports::ServicePortRange {

@@ -457,6 +457,15 @@ async fn daemonizing_and_port_problems_are_warned_about() {
         })
         .await;
     assert!(warned.status.warnings[0].message.contains("foreground"));
+    // Disabled at once (not after the crash loop), with a reason that says how to fix it.
+    let disabled = h
+        .wait_service(&forker.id, "disabled", SECS(10), |s| {
+            s.status.state == ServiceState::Disabled
+        })
+        .await;
+    let reason = disabled.status.disabled_reason.unwrap_or_default();
+    assert!(reason.contains("run it in the foreground"), "{reason}");
+    assert_eq!(disabled.status.restarts, 0);
 
     let mut quiet = ServiceInput::new("quiet", "exec sleep 1000");
     quiet.ports = vec![8321];

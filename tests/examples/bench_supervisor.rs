@@ -9,7 +9,8 @@
 //!    rules stay at their defaults); supervisord restarts a RUNNING program that dies at once by design.
 //! 2. Footprint with 200 trivial services (`sleep`): the supervisor's own RSS (and, for information, the
 //!    anonymous part of it: RSS also counts the mapped pages of the program and its libraries), and its
-//!    idle CPU over 10 s.
+//!    idle CPU over 10 s. With cgroups on where the host has them (the figures), and again with process
+//!    groups only, to print what a service's cgroup costs (Warden's RSS and start time per service).
 //!
 //! Targets (issue 3): restart p99 ≤ 1/20 of supervisord's; RSS with 200 services ≤ 0.5× supervisord's.
 //! supervisord comes from PyPI (`supervisor`), installed into `target/bench-venv` if missing. It listens
@@ -21,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use serde_json::json;
-use warden_tests::{live_processes, Api, Warden};
+use warden_tests::{live_processes, Api, Launch, Warden};
 
 /// Kill trials per supervisor (`BENCH_TRIALS` overrides, for a quick look).
 fn trials() -> usize {
@@ -327,6 +328,45 @@ struct Figures {
     idle_cpu: f64,
 }
 
+/// Warden's footprint with `SERVICES` services, launched as `launch` says, and the time until all of them
+/// ran.
+async fn warden_footprint(launch: Launch) -> anyhow::Result<(Footprint, Duration)> {
+    let mut w = launch.start();
+    let api = Api::login(&w).await;
+    let pid = w.pid().context("warden pid")?;
+    let started = Instant::now();
+    for i in 0..SERVICES {
+        api.create_service(
+            &json!({"name": format!("s{i}"), "command": format!("exec {FOOTPRINT_CMD}")}),
+        )
+        .await;
+    }
+    let all_up = tokio::task::block_in_place(|| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if children_running(pid, FOOTPRINT_CMD).len() == SERVICES {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    });
+    anyhow::ensure!(all_up, "warden: not all {SERVICES} services came up");
+    let start_time = started.elapsed();
+    drop(api);
+    let measured = tokio::task::block_in_place(|| {
+        std::thread::sleep(Duration::from_secs(2));
+        footprint(pid, IDLE_SAMPLE)
+    })?;
+    let stopped_at = Instant::now();
+    w.terminate(Duration::from_secs(60));
+    eprintln!(
+        "warden: SIGTERM with {SERVICES} services → exit in {:?}",
+        stopped_at.elapsed()
+    );
+    Ok((measured, start_time))
+}
+
 async fn bench_warden() -> anyhow::Result<Figures> {
     // Latency.
     let mut w = Warden::start();
@@ -351,37 +391,20 @@ async fn bench_warden() -> anyhow::Result<Figures> {
     })?;
     w.terminate(Duration::from_secs(30));
 
-    // Footprint with 200 services, on a fresh instance.
-    let mut w = Warden::start();
-    let api = Api::login(&w).await;
-    let pid = w.pid().context("warden pid")?;
-    for i in 0..SERVICES {
-        api.create_service(
-            &json!({"name": format!("s{i}"), "command": format!("exec {FOOTPRINT_CMD}")}),
-        )
-        .await;
-    }
-    let all_up = tokio::task::block_in_place(|| {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if children_running(pid, FOOTPRINT_CMD).len() == SERVICES {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        false
-    });
-    anyhow::ensure!(all_up, "warden: not all {SERVICES} services came up");
-    drop(api);
-    let measured = tokio::task::block_in_place(|| {
-        std::thread::sleep(Duration::from_secs(2));
-        footprint(pid, IDLE_SAMPLE)
-    })?;
-    let stopped_at = Instant::now();
-    w.terminate(Duration::from_secs(60));
+    // Footprint with 200 services, on a fresh instance (cgroups on where this host has them), and
+    // the same with process groups only, for the cost of the cgroups.
+    let (measured, start_cgroup) = warden_footprint(Launch::new()).await?;
+    let (plain, start_plain) =
+        warden_footprint(Launch::new().env("WARDEN_CONTAINMENT", "process-group")).await?;
+    let per_service_kib = (measured.rss_mib - plain.rss_mib) * 1024.0 / SERVICES as f64;
     eprintln!(
-        "warden: SIGTERM with {SERVICES} services → exit in {:?}",
-        stopped_at.elapsed()
+        "warden: cgroup cost per service: {per_service_kib:+.1} KiB of Warden's RSS, {:+.2} ms to start \
+         ({SERVICES} services: {:.1} MiB / {start_cgroup:?} with cgroups, {:.1} MiB / {start_plain:?} with \
+         process groups only; cgroups available: {})",
+        (start_cgroup.as_secs_f64() - start_plain.as_secs_f64()) * 1000.0 / SERVICES as f64,
+        measured.rss_mib,
+        plain.rss_mib,
+        warden_tests::cgroups::available().is_ok()
     );
     Ok(Figures {
         p50: percentile(&samples, 50.0),

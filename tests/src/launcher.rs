@@ -236,6 +236,7 @@ impl Launch {
             .args(&self.args)
             .env_remove("WARDEN_ADMIN_PASSWORD")
             .env_remove("WARDEN_FIREWALL")
+            .env("WARDEN_CGROUP_NAME", cgroup_name(data_dir))
             .env("RUST_LOG", "info");
         if let Some(pw) = &self.admin_password {
             cmd.env("WARDEN_ADMIN_PASSWORD", pw);
@@ -260,6 +261,15 @@ impl Launch {
         w.spawn();
         w
     }
+}
+
+/// The cgroup subtree of the Warden on `data_dir`: the data dir's name (`warden-test-…`), unique per
+/// test instance; removed when the [`Warden`] is dropped (see [`crate::cgroups`]).
+pub fn cgroup_name(data_dir: &Path) -> String {
+    data_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "warden-test".to_string())
 }
 
 /// Spawns a `warden serve` command, copies its stderr into `sink` (on a thread, for the whole run) and waits
@@ -404,6 +414,8 @@ impl Warden {
 impl Drop for Warden {
     fn drop(&mut self) {
         self.kill9();
+        // Whatever its services left (after a kill -9) and the subtree itself: no test leaves a cgroup.
+        crate::cgroups::remove_subtree(&cgroup_name(self.data_dir.path()));
     }
 }
 

@@ -7,7 +7,8 @@
 //! - [`api`]: HTTP clients of a [`Warden`], the bearer-token [`Api`] client, [`api_error`], [`sse_wait`].
 //! - [`wait`]: [`gate`] (run, skip with a reason, or fail in CI), [`wait_for`] and async [`poll`].
 //! - [`mutations`]: every REST mutation and mutating server function refused to a read-only credential.
-//! - [`procs`]: the live processes from `/proc`; [`disk`]: small and full file systems (root).
+//! - [`procs`]: the live processes from `/proc`; [`disk`]: small and full file systems (root); [`cgroups`]:
+//!   each Warden's own cgroup subtree.
 //! - [`browser`]: headless Chromium over WebDriver; [`assets`]: the built UI assets.
 //!
 //! The network-namespace lab (namespaces, veth pairs, probes) is the `warden_testkit` crate.
@@ -15,6 +16,7 @@
 pub mod api;
 pub mod assets;
 pub mod browser;
+pub mod cgroups;
 pub mod disk;
 pub mod launcher;
 pub mod managed;

@@ -34,6 +34,7 @@ async fn every_service_server_fn_requires_a_session() {
         "services/logs",
         "services/processes",
         "services/port_range",
+        "services/capabilities",
         "shell_info",
         "firewall_capability",
     ] {

@@ -364,6 +364,13 @@ mod tests {
                 user: None,
                 enabled: true,
                 allow_ports_outside_range: false,
+                stop_signal: Default::default(),
+                stop_grace_secs: None,
+                reload_grace_secs: None,
+                restart: Default::default(),
+                monitoring: Default::default(),
+                after: Vec::new(),
+                limits: Default::default(),
             },
             status,
         }

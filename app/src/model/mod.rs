@@ -6,6 +6,9 @@ pub mod error;
 pub mod firewall;
 pub mod service;
 pub mod service_form;
+pub mod service_lifecycle;
+pub mod service_limits;
+pub mod service_patch;
 pub mod service_ports;
 pub mod settings;
 pub mod users;
@@ -39,8 +42,11 @@ pub enum ServiceAction {
     Start,
     /// Stop: SIGTERM to the group, SIGKILL after the grace; the service stays stopped.
     Stop,
-    /// Restart: SIGHUP to the group, SIGKILL after the grace, then start.
+    /// Restart: SIGHUP; started again at once if it exits on it, reloaded in place if it is still
+    /// running after the reload grace.
     Restart,
+    /// Hard restart: stop (stop signal, grace, kill of everything left) and start.
+    HardRestart,
 }
 
 #[cfg(test)]

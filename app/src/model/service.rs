@@ -4,8 +4,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
+use super::service_lifecycle::{validate_lifecycle, LifecycleInput};
+pub use super::service_lifecycle::{MonitoringTimings, RestartPolicy, StopSignalName};
+use super::service_limits::validate_limits;
+pub use super::service_limits::ServiceLimits;
+pub use super::service_patch::ServicePatch;
 use super::service_ports::ServicePortRange;
 use super::settings::validate_environment;
 use super::FieldError;
@@ -32,6 +37,27 @@ pub struct ServiceSpec {
     /// Allows ports outside the reserved service range (e.g. an app's default port).
     #[serde(default)]
     pub allow_ports_outside_range: bool,
+    /// The signal a stop starts with (`TERM`, `INT`, `QUIT`, `HUP`, `USR1`, `USR2`, `KILL`).
+    #[serde(default)]
+    pub stop_signal: StopSignalName,
+    /// Between the stop signal and the kill of everything left; `null` = 10.
+    #[serde(default)]
+    pub stop_grace_secs: Option<u64>,
+    /// A restart's SIGHUP: still running after this long = reloaded in place; `null` = 2.
+    #[serde(default)]
+    pub reload_grace_secs: Option<u64>,
+    /// What an exit leads to: `always` (default), `on_failure`, `never`.
+    #[serde(default)]
+    pub restart: RestartPolicy,
+    /// The monitoring schedule; `null` values = the defaults (10 / 30 / 10).
+    #[serde(default)]
+    pub monitoring: MonitoringTimings,
+    /// Services that must be running (and passing, when monitored) before this one starts.
+    #[serde(default)]
+    pub after: Vec<String>,
+    /// Resource limits; `null` values = no limit.
+    #[serde(default)]
+    pub limits: ServiceLimits,
 }
 
 fn default_true() -> bool {
@@ -59,6 +85,27 @@ pub struct ServiceInput {
     pub enabled: bool,
     #[serde(default)]
     pub allow_ports_outside_range: bool,
+    /// The signal a stop starts with (`TERM`, `INT`, `QUIT`, `HUP`, `USR1`, `USR2`, `KILL`).
+    #[serde(default)]
+    pub stop_signal: StopSignalName,
+    /// Between the stop signal and the kill of everything left; `null` = 10.
+    #[serde(default)]
+    pub stop_grace_secs: Option<u64>,
+    /// A restart's SIGHUP: still running after this long = reloaded in place; `null` = 2.
+    #[serde(default)]
+    pub reload_grace_secs: Option<u64>,
+    /// What an exit leads to: `always` (default), `on_failure`, `never`.
+    #[serde(default)]
+    pub restart: RestartPolicy,
+    /// The monitoring schedule; `null` values = the defaults (10 / 30 / 10).
+    #[serde(default)]
+    pub monitoring: MonitoringTimings,
+    /// Services that must be running (and passing, when monitored) before this one starts.
+    #[serde(default)]
+    pub after: Vec<String>,
+    /// Resource limits; `null` values = no limit.
+    #[serde(default)]
+    pub limits: ServiceLimits,
 }
 
 impl ServiceInput {
@@ -74,6 +121,13 @@ impl ServiceInput {
             user: None,
             enabled: true,
             allow_ports_outside_range: false,
+            stop_signal: StopSignalName::default(),
+            stop_grace_secs: None,
+            reload_grace_secs: None,
+            restart: RestartPolicy::default(),
+            monitoring: MonitoringTimings::default(),
+            after: Vec::new(),
+            limits: ServiceLimits::default(),
         }
     }
 }
@@ -90,91 +144,14 @@ impl From<ServiceSpec> for ServiceInput {
             user: s.user,
             enabled: s.enabled,
             allow_ports_outside_range: s.allow_ports_outside_range,
+            stop_signal: s.stop_signal,
+            stop_grace_secs: s.stop_grace_secs,
+            reload_grace_secs: s.reload_grace_secs,
+            restart: s.restart,
+            monitoring: s.monitoring,
+            after: s.after,
+            limits: s.limits,
         }
-    }
-}
-
-/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn explicit_null<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
-}
-
-/// The body of `PATCH /api/v1/services/{id}`: absent fields are kept; for nullable fields `null` clears.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
-pub struct ServicePatch {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub command: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "explicit_null",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
-    pub working_directory: Option<Option<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub environment: Option<BTreeMap<String, String>>,
-    #[serde(
-        default,
-        deserialize_with = "explicit_null",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
-    pub monitoring_command: Option<Option<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ports: Option<Vec<u16>>,
-    #[serde(
-        default,
-        deserialize_with = "explicit_null",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
-    pub user: Option<Option<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enabled: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_ports_outside_range: Option<bool>,
-}
-
-impl ServicePatch {
-    /// The input that results from applying this patch to `spec` (validate it before use).
-    pub fn apply_to(&self, spec: &ServiceSpec) -> ServiceInput {
-        let mut input = ServiceInput::from(spec.clone());
-        if let Some(v) = &self.name {
-            input.name = v.clone();
-        }
-        if let Some(v) = &self.command {
-            input.command = v.clone();
-        }
-        if let Some(v) = &self.working_directory {
-            input.working_directory = v.clone();
-        }
-        if let Some(v) = &self.environment {
-            input.environment = v.clone();
-        }
-        if let Some(v) = &self.monitoring_command {
-            input.monitoring_command = v.clone();
-        }
-        if let Some(v) = &self.ports {
-            input.ports = v.clone();
-        }
-        if let Some(v) = &self.user {
-            input.user = v.clone();
-        }
-        if let Some(v) = self.enabled {
-            input.enabled = v;
-        }
-        if let Some(v) = self.allow_ports_outside_range {
-            input.allow_ports_outside_range = v;
-        }
-        input
     }
 }
 
@@ -198,6 +175,8 @@ pub enum ServiceState {
     Stopping,
     Stopped,
     Disabled,
+    /// Ended by its restart policy (`on_failure` after an exit 0, `never` after any exit).
+    Exited,
 }
 
 impl ServiceState {
@@ -209,6 +188,7 @@ impl ServiceState {
             ServiceState::Stopping => "stopping",
             ServiceState::Stopped => "stopped",
             ServiceState::Disabled => "disabled",
+            ServiceState::Exited => "exited",
         }
     }
 }
@@ -245,6 +225,8 @@ pub enum WarningKind {
     /// The service's log file cannot be written (disk full, read-only, permissions): its output is
     /// dropped until it can; the service itself keeps running.
     LogNotWritable,
+    /// Its memory exceeded `limits.memory_max_bytes`: it was restarted.
+    MemoryLimit,
 }
 
 /// Something about a running service an operator should fix.
@@ -275,6 +257,22 @@ pub struct ServiceStatus {
     /// stream ignores an older one that arrives later (e.g. the answer to the action that caused it).
     #[serde(default)]
     pub revision: u64,
+    /// How the service's processes are held together: its own cgroup (v2), or only its process group
+    /// where no writable cgroup2 exists (then a child that calls `setsid` escapes).
+    #[serde(default)]
+    pub containment: Containment,
+}
+
+/// `status.containment`: `cgroup` or `process_group`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Containment {
+    /// Every process of the service is in its own cgroup; stop ends the whole cgroup.
+    Cgroup,
+    /// Only the process group: a child that leaves it (`setsid`) is not tracked.
+    #[default]
+    ProcessGroup,
 }
 
 impl ServiceStatus {
@@ -290,6 +288,7 @@ impl ServiceStatus {
             health: Health::Unknown,
             warnings: Vec::new(),
             revision: 0,
+            containment: Containment::ProcessGroup,
         }
     }
 }
@@ -305,6 +304,24 @@ pub struct ProcessInfo {
     pub cpu_percent: f64,
     pub rss_bytes: u64,
     pub started_at: String,
+}
+
+/// The resources a service uses now (`GET /api/v1/services/{id}/usage`): every process of its cgroup
+/// (or, without cgroups, of its process group).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ServiceUsage {
+    pub containment: Containment,
+    /// CPU time used, in microseconds: the cgroup's `cpu.stat` `usage_usec` (every process it ever
+    /// held), else the sum over the live processes of the group.
+    pub cpu_usage_usec: u64,
+    /// Memory in bytes: the cgroup's `memory.current` where the memory controller is enabled, else
+    /// the sum of the processes' RSS.
+    pub memory_bytes: u64,
+    /// `memory.current` or `rss`.
+    pub memory_source: String,
+    /// How many live processes the service has.
+    pub processes: u32,
 }
 
 /// A change the UI and `/api/v1/events` care about.
@@ -326,6 +343,8 @@ pub struct ValidationContext {
     pub taken_names: BTreeSet<String>,
     /// Ports of the other services, with the name of the service holding each.
     pub taken_ports: BTreeMap<u16, String>,
+    /// The `after` lists of the other services (by name; a name missing here starts after nothing).
+    pub after: BTreeMap<String, Vec<String>>,
 }
 
 /// Why an input was rejected: `invalid` fields (422) and `conflicts` with other services (409).
@@ -465,6 +484,24 @@ pub fn validate_service(
         }
     }
 
+    let others_after: BTreeMap<String, Vec<String>> = ctx
+        .taken_names
+        .iter()
+        .map(|n| (n.clone(), ctx.after.get(n).cloned().unwrap_or_default()))
+        .collect();
+    validate_lifecycle(
+        LifecycleInput {
+            name: &input.name,
+            stop_grace_secs: input.stop_grace_secs,
+            reload_grace_secs: input.reload_grace_secs,
+            monitoring: &input.monitoring,
+            after: &input.after,
+        },
+        &others_after,
+        &mut errors.invalid,
+    );
+    validate_limits(&input.limits, &mut errors.invalid);
+
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -478,168 +515,16 @@ pub fn validate_service(
         user: input.user.clone(),
         enabled: input.enabled,
         allow_ports_outside_range: input.allow_ports_outside_range,
+        stop_signal: input.stop_signal,
+        stop_grace_secs: input.stop_grace_secs,
+        reload_grace_secs: input.reload_grace_secs,
+        restart: input.restart,
+        monitoring: input.monitoring,
+        after: input.after.clone(),
+        limits: input.limits,
     })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ctx() -> ValidationContext {
-        ValidationContext {
-            port_range: ServicePortRange::DEFAULT,
-            taken_names: BTreeSet::from(["web".to_string()]),
-            taken_ports: BTreeMap::from([(8300, "web".to_string())]),
-        }
-    }
-
-    fn fields(errors: &[FieldError]) -> Vec<&str> {
-        errors.iter().map(|e| e.field.as_str()).collect()
-    }
-
-    #[test]
-    fn valid_input_becomes_a_spec() {
-        let mut input = ServiceInput::new("redis-1_a", "redis-server");
-        input.ports = vec![8301, 8302];
-        input.working_directory = Some("/srv".into());
-        input.environment.insert("PATH".into(), "/bin".into());
-        input.user = Some("nobody".into());
-        let spec = validate_service(&input, &ctx()).unwrap();
-        assert_eq!(spec.name, "redis-1_a");
-        assert_eq!(spec.ports, vec![8301, 8302]);
-        assert!(spec.enabled);
-    }
-
-    #[test]
-    fn invalid_inputs_name_their_fields() {
-        type Edit = fn(&mut ServiceInput);
-        let table: Vec<(&str, Edit, Vec<&str>)> = vec![
-            ("empty name", |i| i.name = String::new(), vec!["name"]),
-            ("uppercase", |i| i.name = "Web".into(), vec!["name"]),
-            ("space", |i| i.name = "a b".into(), vec!["name"]),
-            ("too long", |i| i.name = "a".repeat(65), vec!["name"]),
-            (
-                "empty command",
-                |i| i.command = "  ".into(),
-                vec!["command"],
-            ),
-            (
-                "nul command",
-                |i| i.command = "a\0b".into(),
-                vec!["command"],
-            ),
-            (
-                "relative dir",
-                |i| i.working_directory = Some("srv".into()),
-                vec!["working_directory"],
-            ),
-            (
-                "bad env key",
-                |i| {
-                    i.environment.insert("1X".into(), "v".into());
-                },
-                vec!["environment.1X"],
-            ),
-            (
-                "empty monitor",
-                |i| i.monitoring_command = Some(String::new()),
-                vec!["monitoring_command"],
-            ),
-            (
-                "port out of range",
-                |i| i.ports = vec![80],
-                vec!["ports[0]"],
-            ),
-            ("port zero", |i| i.ports = vec![0], vec!["ports[0]"]),
-            (
-                "duplicate port",
-                |i| i.ports = vec![8400, 8400],
-                vec!["ports[1]"],
-            ),
-            ("bad user", |i| i.user = Some("-x".into()), vec!["user"]),
-            (
-                "user with slash",
-                |i| i.user = Some("a/b".into()),
-                vec!["user"],
-            ),
-        ];
-        for (what, edit, expected) in table {
-            let mut input = ServiceInput::new("svc", "sleep 1");
-            edit(&mut input);
-            let err = validate_service(&input, &ctx()).unwrap_err();
-            assert_eq!(fields(&err.invalid), expected, "{what}");
-            assert!(err.conflicts.is_empty(), "{what}");
-        }
-    }
-
-    #[test]
-    fn boundaries_are_accepted() {
-        let mut input = ServiceInput::new("a".repeat(64), "x");
-        input.ports = vec![8301, 8499];
-        assert!(validate_service(&input, &ctx()).is_ok());
-        input.ports = vec![80];
-        input.allow_ports_outside_range = true;
-        assert!(validate_service(&input, &ctx()).is_ok());
-    }
-
-    #[test]
-    fn taken_name_and_port_are_conflicts() {
-        let mut input = ServiceInput::new("web", "x");
-        input.ports = vec![8301, 8300];
-        let err = validate_service(&input, &ctx()).unwrap_err();
-        assert!(err.invalid.is_empty());
-        assert_eq!(fields(&err.conflicts), vec!["name", "ports[1]"]);
-        assert!(err.conflicts[1].message.contains("web"));
-    }
-
-    #[test]
-    fn patch_distinguishes_absent_from_null() {
-        let spec = validate_service(
-            &ServiceInput {
-                working_directory: Some("/srv".into()),
-                monitoring_command: Some("true".into()),
-                ..ServiceInput::new("a", "x")
-            },
-            &ctx(),
-        )
-        .unwrap();
-        let patch: ServicePatch =
-            serde_json::from_str(r#"{"working_directory": null, "command": "y"}"#).unwrap();
-        let input = patch.apply_to(&spec);
-        assert_eq!(input.working_directory, None);
-        assert_eq!(input.monitoring_command.as_deref(), Some("true"));
-        assert_eq!(input.command, "y");
-        assert!(serde_json::from_str::<ServicePatch>(r#"{"bogus": 1}"#).is_err());
-        assert!(
-            serde_json::from_str::<ServiceInput>(r#"{"name":"a","command":"x","x":1}"#).is_err()
-        );
-    }
-
-    #[test]
-    fn service_serializes_to_the_api_shape() {
-        let service = Service {
-            id: "abc".into(),
-            spec: validate_service(&ServiceInput::new("a", "x"), &ctx()).unwrap(),
-            status: ServiceStatus::stopped(),
-        };
-        let json = serde_json::to_value(&service).unwrap();
-        for key in [
-            "id",
-            "name",
-            "command",
-            "working_directory",
-            "environment",
-            "monitoring_command",
-            "ports",
-            "user",
-            "enabled",
-            "status",
-        ] {
-            assert!(json.get(key).is_some(), "{key} missing in {json}");
-        }
-        assert_eq!(json["status"]["state"], "stopped");
-        assert_eq!(json["status"]["health"], "unknown");
-        let back: Service = serde_json::from_value(json).unwrap();
-        assert_eq!(back, service);
-    }
-}
+#[path = "service_tests.rs"]
+mod tests;

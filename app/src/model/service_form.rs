@@ -24,6 +24,26 @@ pub fn parse_ports(text: &str) -> Result<Vec<u16>, String> {
     Ok(ports)
 }
 
+/// Parses an optional whole number of seconds: empty = `None` (Warden's default). The range is
+/// checked later by `validate_service`.
+pub fn parse_optional_secs(text: &str) -> Result<Option<u64>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse::<u64>()
+        .map(Some)
+        .map_err(|_| format!("\"{text}\" is not a whole number of seconds"))
+}
+
+/// Parses a list of service names separated by commas or spaces (the `after` field).
+pub fn parse_names(text: &str) -> Vec<String> {
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 /// The lowest port of `range` (inclusive) that is neither reserved by a service nor already listed.
 pub fn next_free_port(range: ServicePortRange, taken: &BTreeSet<u16>) -> Option<u16> {
     range.first_free_port(|port| taken.contains(&port))
@@ -194,6 +214,19 @@ pub fn rfc3339_utc_millis(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seconds_and_names_fields() {
+        assert_eq!(parse_optional_secs(" "), Ok(None));
+        assert_eq!(parse_optional_secs(" 30 "), Ok(Some(30)));
+        assert!(parse_optional_secs("3.5").is_err());
+        assert!(parse_optional_secs("-1").is_err());
+        assert_eq!(
+            parse_names("db, cache  queue"),
+            vec!["db", "cache", "queue"]
+        );
+        assert!(parse_names(" , ").is_empty());
+    }
 
     #[test]
     fn ports_field() {

@@ -29,7 +29,7 @@ pub fn attention_rank(s: &Service) -> u8 {
         (ServiceState::Backoff, _) => 1,
         (_, Health::Failing) => 2,
         (ServiceState::Starting | ServiceState::Stopping, _) => 3,
-        (ServiceState::Stopped, _) => 4,
+        (ServiceState::Stopped | ServiceState::Exited, _) => 4,
         (ServiceState::Running, _) => 5,
     }
 }
@@ -457,6 +457,13 @@ mod tests {
             user: None,
             enabled: true,
             allow_ports_outside_range: false,
+            stop_signal: Default::default(),
+            stop_grace_secs: None,
+            reload_grace_secs: None,
+            restart: Default::default(),
+            monitoring: Default::default(),
+            after: Vec::new(),
+            limits: Default::default(),
         };
         let mut status = ServiceStatus::stopped();
         status.state = state;

@@ -7,6 +7,7 @@ pub mod login;
 pub mod logs;
 pub mod service_detail;
 pub mod service_form;
+pub mod service_form_lifecycle;
 pub mod services;
 pub mod settings;
 pub mod shell;

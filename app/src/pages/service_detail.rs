@@ -8,7 +8,7 @@ use leptos_router::hooks::use_params_map;
 use crate::components::exposure::{ExposureMap, PortWithExposure};
 use crate::components::live::{use_live_services, LiveServices, ServiceRow};
 use crate::components::log_view::LogView;
-use crate::model::service::{ProcessInfo, Service};
+use crate::model::service::{Containment, ProcessInfo, Service};
 use crate::pages::service_form::LazyServiceForm;
 use crate::pages::services::{HealthCell, LiveBadge, ServiceActions, StateBadge};
 use crate::rpc::{list_services, service_processes};
@@ -93,6 +93,14 @@ fn ServiceDetail(row: ServiceRow, live: LiveServices) -> impl IntoView {
                         _ => format!("at {}", e.at),
                     }).unwrap_or_else(|| "—".into()))}</dd>
                     <dt>"Health"</dt><dd><HealthCell service=s/></dd>
+                    <dt>"Containment"</dt><dd data-testid="containment">{move || s.with(|s| match s.status.containment {
+                        Containment::Cgroup => view! { <span>"own cgroup"</span> }.into_any(),
+                        Containment::ProcessGroup => view! {
+                            <span class="notice warn" role="note">
+                                "process group only: no writable cgroup v2 on this host, so a child that calls setsid escapes stop and the process list"
+                            </span>
+                        }.into_any(),
+                    })}</dd>
                 </dl>
             </section> }.into_any()}
             {view! { <section class="card" aria-label="Definition">

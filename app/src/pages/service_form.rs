@@ -20,6 +20,7 @@ use crate::model::service::{
 use crate::model::service_form::{errors_by_field, next_free_port, parse_ports};
 use crate::model::service_ports::ServicePortRange;
 use crate::model::FieldError;
+use crate::pages::service_form_lifecycle::{LifecycleFields, LifecycleSection};
 use crate::rpc::{create_service, service_port_range, update_service};
 
 /// [`ServiceForm`] behind a lazily loaded function (see the module header).
@@ -70,6 +71,7 @@ pub fn ServiceForm(existing: Option<Service>, on_done: Callback<Option<Service>>
     );
     let enabled = RwSignal::new(spec.as_ref().is_none_or(|s| s.enabled));
     let outside = RwSignal::new(spec.as_ref().is_some_and(|s| s.allow_ports_outside_range));
+    let lifecycle = LifecycleFields::new(spec.as_ref());
     let env_rows = EnvRows::new(
         &spec
             .as_ref()
@@ -135,7 +137,7 @@ pub fn ServiceForm(existing: Option<Service>, on_done: Callback<Option<Service>>
                 let v = s.get_untracked();
                 (!v.trim().is_empty()).then(|| v.trim().to_string())
             };
-            let input = ServiceInput {
+            let mut input = ServiceInput {
                 name: name.get_untracked().trim().to_string(),
                 command: command.get_untracked(),
                 working_directory: optional(workdir),
@@ -145,7 +147,9 @@ pub fn ServiceForm(existing: Option<Service>, on_done: Callback<Option<Service>>
                 user: optional(user),
                 enabled: enabled.get_untracked(),
                 allow_ports_outside_range: outside.get_untracked(),
+                ..ServiceInput::new("", "")
             };
+            lifecycle.collect(&mut input, &mut problems);
             let others = others();
             let ctx = ValidationContext {
                 port_range: port_range(),
@@ -153,6 +157,10 @@ pub fn ServiceForm(existing: Option<Service>, on_done: Callback<Option<Service>>
                 taken_ports: others
                     .iter()
                     .flat_map(|s| s.spec.ports.iter().map(|p| (*p, s.spec.name.clone())))
+                    .collect(),
+                after: others
+                    .iter()
+                    .map(|s| (s.spec.name.clone(), s.spec.after.clone()))
                     .collect(),
             };
             if let Err(e) = validate_service(&input, &ctx) {
@@ -265,6 +273,8 @@ pub fn ServiceForm(existing: Option<Service>, on_done: Callback<Option<Service>>
                 })}
             </fieldset>
 
+            <LifecycleSection fields=lifecycle errors prefix/>
+
             <label class="inline check">
                 <input type="checkbox" name="enabled" data-testid="enabled" prop:checked=enabled
                     on:change=move |ev| enabled.set(event_target_checked(&ev))/>
@@ -317,5 +327,12 @@ fn patch_of(input: ServiceInput) -> ServicePatch {
         user: Some(input.user),
         enabled: Some(input.enabled),
         allow_ports_outside_range: Some(input.allow_ports_outside_range),
+        stop_signal: Some(input.stop_signal),
+        stop_grace_secs: Some(input.stop_grace_secs),
+        reload_grace_secs: Some(input.reload_grace_secs),
+        restart: Some(input.restart),
+        monitoring: Some(input.monitoring),
+        after: Some(input.after),
+        limits: Some(input.limits),
     }
 }

@@ -198,6 +198,23 @@ fn action_words(action: ServiceAction) -> (&'static str, &'static str) {
         ServiceAction::Start => ("Start", "started"),
         ServiceAction::Stop => ("Stop", "stopped"),
         ServiceAction::Restart => ("Restart", "restarted"),
+        ServiceAction::HardRestart => ("Hard restart", "hard-restarted"),
+    }
+}
+
+/// What a button does, as its tooltip.
+fn action_hint(action: ServiceAction) -> &'static str {
+    match action {
+        ServiceAction::Start => "Start (re-enables a disabled service)",
+        ServiceAction::Stop => {
+            "Stop: the stop signal, then everything left is killed after the grace"
+        }
+        ServiceAction::Restart => {
+            "SIGHUP: started again if it exits on it, else reloaded in place (nginx, gunicorn...)"
+        }
+        ServiceAction::HardRestart => {
+            "Stop (stop signal, grace, kill of everything left) and start"
+        }
     }
 }
 
@@ -253,7 +270,8 @@ pub fn ServiceActions(
         let (label, _) = action_words(action);
         view! {
             <button type="button" class="btn small" disabled=move || busy.get()
-                data-action=label.to_lowercase()
+                data-action=label.to_lowercase().replace(' ', "-")
+                title=action_hint(action)
                 aria-label=move || format!("{label} {}", service.with(|s| s.spec.name.clone()))
                 on:click=move |_| act(action)>
                 {label}
@@ -263,9 +281,16 @@ pub fn ServiceActions(
     view! {
         <div class="action-buttons">
             {move || {
-                let running = !matches!(state.get(), ServiceState::Stopped | ServiceState::Disabled);
+                let running = !matches!(
+                    state.get(),
+                    ServiceState::Stopped | ServiceState::Disabled | ServiceState::Exited
+                );
                 if running {
-                    view! { {button(ServiceAction::Stop)} {button(ServiceAction::Restart)} }.into_any()
+                    view! {
+                        {button(ServiceAction::Stop)}
+                        {button(ServiceAction::Restart)}
+                        {button(ServiceAction::HardRestart)}
+                    }.into_any()
                 } else {
                     button(ServiceAction::Start).into_any()
                 }

@@ -37,6 +37,7 @@ pub const READ_ONLY_ENDPOINTS: &[&str] = &[
     "/rpc/services/logs",
     "/rpc/services/processes",
     "/rpc/services/port_range",
+    "/rpc/services/capabilities",
     "/rpc/users/list",
     "/rpc/users/me",
 ];

@@ -5,6 +5,7 @@ use leptos::server_fn::codec::Json;
 
 use crate::model::error::AppError;
 use crate::model::service::{ProcessInfo, Service, ServiceInput, ServicePatch};
+use crate::model::service_limits::LimitCapabilities;
 use crate::model::service_ports::ServicePortRange;
 use crate::model::ServiceAction;
 
@@ -61,6 +62,13 @@ pub async fn service_logs(id: String, lines: usize) -> Result<Vec<String>, AppEr
 pub async fn service_processes(id: String) -> Result<Vec<ProcessInfo>, AppError> {
     let (backend, _user) = crate::backend::require_user().await?;
     backend.service_processes(&id).await
+}
+
+/// How services are contained here and which limits this host can enforce.
+#[server(prefix = "/rpc", endpoint = "services/capabilities", input = Json)]
+pub async fn service_capabilities() -> Result<LimitCapabilities, AppError> {
+    let (backend, _user) = crate::backend::require_user().await?;
+    Ok(backend.service_capabilities().await)
 }
 
 /// The configured service port range (the default if the settings hold an unreadable one); travels as

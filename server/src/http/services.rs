@@ -2,8 +2,9 @@
 //! `SupervisorHandle`; no business rule lives here.
 //!
 //! - `GET|POST /services`, `GET|PATCH|DELETE /services/{id}`, `POST /services/{id}/start|stop|restart`
+//!   (`restart?mode=hard`: stop and start; `mode=signal`, the default: SIGHUP)
 //! - `GET /services/{id}/logs?lines=N` (text/plain), `GET /services/{id}/logs/stream` (SSE, one `data:`
-//!   event per new line), `GET /services/{id}/processes`.
+//!   event per new line), `GET /services/{id}/processes`, `GET /services/{id}/usage` (CPU time, memory).
 //! - `GET /services/{id}/logs/file`: the current log file as a download (`text/plain`, attachment).
 //!
 //! Path ids are only ever looked up in the supervisor's table (never turned into a file path), so a
@@ -22,7 +23,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use tokio::sync::broadcast;
 
-use app::model::service::{ProcessInfo, Service, ServiceInput, ServicePatch};
+use app::model::service::{ProcessInfo, Service, ServiceInput, ServicePatch, ServiceUsage};
 
 use super::error::ApiError;
 use super::json::ApiJson;
@@ -50,6 +51,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(log_stream))
         .routes(routes!(log_file))
         .routes(routes!(processes))
+        .routes(routes!(usage))
+        .routes(routes!(capabilities))
 }
 
 fn no_such_service() -> ApiError {
@@ -151,13 +154,30 @@ async fn stop(
     Ok(Json(state.supervisor.stop_service(&id).await?))
 }
 
+#[derive(Deserialize)]
+struct RestartQuery {
+    mode: Option<String>,
+}
+
 #[utoipa::path(post, path = "/services/{id}/restart", tag = TAG_SERVICES, operation_id = "restart_service",
-    params(IdPath), responses((status = 200, description = "Restarted", body = Service)))]
+    params(IdPath, ("mode" = Option<String>, Query, pattern = "^(signal|hard)$",
+        description = "`signal` (default): SIGHUP; a service that exits on it is started again at once, one still running after its reload grace has reloaded in place. `hard`: stop (stop signal, grace, kill of everything left in its cgroup) and start.")),
+    responses((status = 200, description = "Restarted", body = Service)))]
 async fn restart(
     State(state): State<AppState>,
     ServiceId(id): ServiceId,
+    query: Result<Query<RestartQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Service>, ApiError> {
-    Ok(Json(state.supervisor.restart_service(&id).await?))
+    let Query(query) =
+        query.map_err(|_| ApiError::bad_request("The query string is not valid."))?;
+    match query.mode.as_deref() {
+        None | Some("signal") => Ok(Json(state.supervisor.restart_service(&id).await?)),
+        Some("hard") => Ok(Json(state.supervisor.hard_restart_service(&id).await?)),
+        Some(_) => Err(ApiError {
+            field: Some("mode".into()),
+            ..ApiError::bad_request("mode must be `signal` or `hard`")
+        }),
+    }
 }
 
 #[derive(Deserialize)]
@@ -283,6 +303,23 @@ async fn processes(
     ServiceId(id): ServiceId,
 ) -> Result<Json<Vec<ProcessInfo>>, ApiError> {
     Ok(Json(state.supervisor.processes(&id).await?))
+}
+
+#[utoipa::path(get, path = "/capabilities", tag = TAG_SERVICES, operation_id = "service_capabilities",
+    responses((status = 200, description = "How services are contained here and which resource limits this host can enforce (a limit that cannot be is refused with a field error naming the missing controller)", body = crate::supervisor::limits::LimitCapabilities)))]
+async fn capabilities(
+    State(state): State<AppState>,
+) -> Json<crate::supervisor::limits::LimitCapabilities> {
+    Json(state.supervisor.capabilities())
+}
+
+#[utoipa::path(get, path = "/services/{id}/usage", tag = TAG_SERVICES, operation_id = "service_usage",
+    params(IdPath), responses((status = 200, description = "CPU time and memory of every process of the service (its cgroup, else its process group)", body = ServiceUsage)))]
+async fn usage(
+    State(state): State<AppState>,
+    ServiceId(id): ServiceId,
+) -> Result<Json<ServiceUsage>, ApiError> {
+    Ok(Json(state.supervisor.usage(&id).await?))
 }
 
 #[cfg(test)]

@@ -5,6 +5,10 @@
 //! Contract with the shell: after a [`Action::Spawn`] the shell reports [`Event::Spawned`] or
 //! [`Event::SpawnFailed`] before it feeds any other event. After [`Action::Terminate`] it reports
 //! [`Event::Exited`] (main process) and [`Event::GroupGone`] (no live process left in the group), in any order.
+//! After [`Action::Reload`] it reports [`Event::ReloadElapsed`] once the reload grace has passed (an
+//! [`Event::Exited`] before that means the program exited on the SIGHUP and is started again at once).
+//! When the main process exits 0 and leaves processes in its cgroup, the shell ends them and feeds
+//! [`Event::Daemonized`] instead of [`Event::Exited`].
 
 use std::time::{Duration, Instant};
 
@@ -35,12 +39,20 @@ pub enum Event {
     Start,
     /// Stop (user stop, disable, delete, Warden shutdown).
     Stop,
-    /// Restart (user restart, changed spec). Starts a stopped service.
+    /// Restart as the seed means it: SIGHUP; an exit within the reload grace starts it again at once,
+    /// a service still running after it has reloaded in place. Starts a stopped service.
     Restart,
+    /// Hard restart (changed spec, `restart?mode=hard`): stop (stop signal, grace, kill) and start.
+    HardRestart,
+    /// The reload grace after a restart's SIGHUP has passed.
+    ReloadElapsed,
+    /// The main process exited 0 leaving processes behind (already ended by the shell): it forks into
+    /// the background. Disables the service at once with this reason.
+    Daemonized(String),
     Spawned,
     SpawnFailed,
-    /// The main process exited.
-    Exited,
+    /// The main process exited (`true`: with code 0).
+    Exited(bool),
     /// After a termination: no live process is left in the group.
     GroupGone,
     BackoffElapsed,
@@ -54,6 +66,10 @@ pub enum Action {
     Spawn,
     /// Signal the group, SIGKILL it after the grace, report `GroupGone` once it is empty.
     Terminate(StopSignal),
+    /// SIGHUP to the service; report `ReloadElapsed` after the reload grace. Nothing is killed.
+    Reload,
+    /// The service survived its SIGHUP for the reload grace: log "reloaded in place".
+    ReloadedInPlace,
     /// The main process is gone on its own: end whatever is left in its group (SIGKILL).
     KillRemnants,
     /// Feed `BackoffElapsed` after this delay.
@@ -80,6 +96,8 @@ pub struct Machine {
     pub disabled_reason: Option<String>,
     /// Restarts performed since Warden started this service.
     pub restarts: u32,
+    /// A restart's SIGHUP was sent and the reload grace has not passed yet.
+    pub reloading: bool,
 }
 
 impl Machine {
@@ -99,6 +117,7 @@ impl Machine {
             running_since: None,
             disabled_reason,
             restarts: 0,
+            reloading: false,
         }
     }
 
@@ -108,6 +127,7 @@ impl Machine {
     }
 
     fn terminate(&mut self, signal: StopSignal, after: AfterStop) -> Vec<Action> {
+        self.reloading = false;
         self.state = ServiceState::Stopping;
         self.group_alive = true;
         self.after_stop = after;
@@ -165,13 +185,16 @@ impl Machine {
     pub fn next(&mut self, event: Event, now: Instant, config: &SupervisorConfig) -> Vec<Action> {
         use ServiceState as S;
         match (self.state, event) {
-            (S::Stopped | S::Disabled, Event::Start | Event::Restart) => {
+            (
+                S::Stopped | S::Disabled | S::Exited,
+                Event::Start | Event::Restart | Event::HardRestart,
+            ) => {
                 self.disabled_reason = None;
                 self.failures.clear();
                 self.consecutive_failures = 0;
                 self.spawn()
             }
-            (S::Backoff, Event::Start | Event::Restart) => {
+            (S::Backoff, Event::Start | Event::Restart | Event::HardRestart) => {
                 let mut actions = vec![Action::CancelScheduledStart];
                 actions.extend(self.spawn());
                 actions
@@ -186,6 +209,7 @@ impl Machine {
             }
             (S::Starting, Event::Spawned) => {
                 self.state = S::Running;
+                self.reloading = false;
                 self.main_alive = true;
                 self.running_since = Some(now);
                 Vec::new()
@@ -194,7 +218,30 @@ impl Machine {
                 self.running_since = None;
                 self.fail(now, config, Duration::ZERO, Vec::new())
             }
-            (S::Running, Event::Exited) => {
+            (S::Running, Event::Exited(_)) if self.reloading => {
+                // It exited on the restart's SIGHUP: started again at once, not a failure.
+                self.reloading = false;
+                self.main_alive = false;
+                self.running_since = None;
+                self.restarts = self.restarts.saturating_add(1);
+                let mut actions = vec![Action::KillRemnants];
+                actions.extend(self.spawn());
+                actions
+            }
+            (S::Running, Event::ReloadElapsed) if self.reloading => {
+                self.reloading = false;
+                self.restarts = self.restarts.saturating_add(1);
+                vec![Action::ReloadedInPlace]
+            }
+            (S::Running, Event::Daemonized(reason)) => {
+                self.reloading = false;
+                self.main_alive = false;
+                self.running_since = None;
+                self.state = S::Disabled;
+                self.disabled_reason = Some(reason.clone());
+                vec![Action::Disable(reason)]
+            }
+            (S::Running, Event::Exited(success)) => {
                 self.main_alive = false;
                 let run_time = self
                     .running_since
@@ -204,10 +251,29 @@ impl Machine {
                 if config.is_stable_run(run_time) {
                     self.consecutive_failures = 0;
                 }
+                if !config.restart.restarts_after(success) {
+                    // Its restart policy ends it here; an exit 0 is no failure.
+                    self.state = S::Exited;
+                    return vec![Action::KillRemnants];
+                }
                 self.fail(now, config, run_time, vec![Action::KillRemnants])
             }
+            (S::Exited, Event::Stop) => {
+                self.state = S::Stopped;
+                Vec::new()
+            }
             (S::Running, Event::Stop) => self.terminate(StopSignal::Terminate, AfterStop::Stay),
-            (S::Running, Event::Restart) => self.terminate(StopSignal::Hangup, AfterStop::Start),
+            (S::Running, Event::Restart) => {
+                if self.reloading {
+                    Vec::new()
+                } else {
+                    self.reloading = true;
+                    vec![Action::Reload]
+                }
+            }
+            (S::Running, Event::HardRestart) => {
+                self.terminate(StopSignal::Terminate, AfterStop::Start)
+            }
             (S::Running, Event::MonitorFailed) => {
                 self.consecutive_failures = self.consecutive_failures.saturating_add(1);
                 if self.failures.record(now, config) {
@@ -222,7 +288,7 @@ impl Machine {
                 self.consecutive_failures = 0;
                 Vec::new()
             }
-            (S::Stopping, Event::Start | Event::Restart) => {
+            (S::Stopping, Event::Start | Event::Restart | Event::HardRestart) => {
                 if !matches!(self.after_stop, AfterStop::Disable(_)) {
                     self.after_stop = AfterStop::Start;
                 }
@@ -232,7 +298,7 @@ impl Machine {
                 self.after_stop = AfterStop::Stay;
                 Vec::new()
             }
-            (S::Stopping, Event::Exited) => {
+            (S::Stopping, Event::Exited(_)) => {
                 self.main_alive = false;
                 if self.group_alive {
                     Vec::new()
@@ -255,286 +321,5 @@ impl Machine {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use ServiceState as S;
-
-    fn ms(n: u64) -> Duration {
-        Duration::from_millis(n)
-    }
-
-    /// Runs `(offset ms, event, expected state, expected actions)` rows against one machine.
-    fn run(
-        machine: &mut Machine,
-        config: &SupervisorConfig,
-        rows: &[(u64, Event, S, Vec<Action>)],
-    ) {
-        let t0 = Instant::now();
-        for (i, (offset, event, state, actions)) in rows.iter().enumerate() {
-            let got = machine.next(event.clone(), t0 + ms(*offset), config);
-            assert_eq!(&got, actions, "row {i}: {event:?}");
-            assert_eq!(machine.state, *state, "row {i}: {event:?}");
-        }
-    }
-
-    #[test]
-    fn crash_restarts_with_growing_backoff_then_disables() {
-        let config = SupervisorConfig::default();
-        let mut m = Machine::new(None);
-        use Action::*;
-        run(
-            &mut m,
-            &config,
-            &[
-                (0, Event::Start, S::Starting, vec![Spawn]),
-                (0, Event::Spawned, S::Running, vec![]),
-                (
-                    10,
-                    Event::Exited,
-                    S::Backoff,
-                    vec![KillRemnants, ScheduleStart(ms(0))],
-                ),
-                (110, Event::BackoffElapsed, S::Starting, vec![Spawn]),
-                (110, Event::Spawned, S::Running, vec![]),
-                (
-                    120,
-                    Event::Exited,
-                    S::Backoff,
-                    vec![KillRemnants, ScheduleStart(ms(90))],
-                ),
-                (320, Event::BackoffElapsed, S::Starting, vec![Spawn]),
-                (
-                    320,
-                    Event::SpawnFailed,
-                    S::Backoff,
-                    vec![ScheduleStart(ms(200))],
-                ),
-                (720, Event::BackoffElapsed, S::Starting, vec![Spawn]),
-                (720, Event::Spawned, S::Running, vec![]),
-                (
-                    730,
-                    Event::Exited,
-                    S::Backoff,
-                    vec![KillRemnants, ScheduleStart(ms(390))],
-                ),
-                (1530, Event::BackoffElapsed, S::Starting, vec![Spawn]),
-                (1530, Event::Spawned, S::Running, vec![]),
-                (
-                    1540,
-                    Event::Exited,
-                    S::Disabled,
-                    vec![KillRemnants, Disable("failed 5 times within 60 s".into())],
-                ),
-                // A late timer does nothing; start re-enables and forgets the failures.
-                (1600, Event::BackoffElapsed, S::Disabled, vec![]),
-                (1700, Event::Start, S::Starting, vec![Spawn]),
-                (1700, Event::Spawned, S::Running, vec![]),
-                (
-                    1710,
-                    Event::Exited,
-                    S::Backoff,
-                    vec![KillRemnants, ScheduleStart(ms(0))],
-                ),
-            ],
-        );
-        assert_eq!(m.restarts, 4);
-        assert_eq!(m.disabled_reason, None);
-    }
-
-    #[test]
-    fn stable_run_resets_the_backoff() {
-        let config = SupervisorConfig {
-            crash_loop_max_failures: 100,
-            ..SupervisorConfig::default()
-        };
-        let mut m = Machine::new(None);
-        use Action::*;
-        run(
-            &mut m,
-            &config,
-            &[
-                (0, Event::Start, S::Starting, vec![Spawn]),
-                (0, Event::Spawned, S::Running, vec![]),
-                (
-                    1,
-                    Event::Exited,
-                    S::Backoff,
-                    vec![KillRemnants, ScheduleStart(ms(0))],
-                ),
-                (101, Event::BackoffElapsed, S::Starting, vec![Spawn]),
-                (101, Event::Spawned, S::Running, vec![]),
-                (
-                    102,
-                    Event::Exited,
-                    S::Backoff,
-                    vec![KillRemnants, ScheduleStart(ms(99))],
-                ),
-                (302, Event::BackoffElapsed, S::Starting, vec![Spawn]),
-                (302, Event::Spawned, S::Running, vec![]),
-                // Ran 60 s: the backoff starts over, and as the run outlasted it, the restart is at once.
-                (
-                    60_302,
-                    Event::Exited,
-                    S::Backoff,
-                    vec![KillRemnants, ScheduleStart(ms(0))],
-                ),
-            ],
-        );
-    }
-
-    #[test]
-    fn stop_and_restart_wait_for_the_whole_group() {
-        let config = SupervisorConfig::default();
-        let mut m = Machine::new(None);
-        use Action::*;
-        run(
-            &mut m,
-            &config,
-            &[
-                (0, Event::Start, S::Starting, vec![Spawn]),
-                (0, Event::Spawned, S::Running, vec![]),
-                (0, Event::Start, S::Running, vec![]),
-                (
-                    5,
-                    Event::Restart,
-                    S::Stopping,
-                    vec![Terminate(StopSignal::Hangup)],
-                ),
-                (6, Event::Exited, S::Stopping, vec![]),
-                (7, Event::GroupGone, S::Starting, vec![Spawn]),
-                (7, Event::Spawned, S::Running, vec![]),
-                (
-                    8,
-                    Event::Stop,
-                    S::Stopping,
-                    vec![Terminate(StopSignal::Terminate)],
-                ),
-                // The group may empty before the main exit is reaped.
-                (9, Event::GroupGone, S::Stopping, vec![]),
-                (9, Event::Exited, S::Stopped, vec![]),
-                (10, Event::Stop, S::Stopped, vec![]),
-                (11, Event::Restart, S::Starting, vec![Spawn]),
-                (11, Event::Spawned, S::Running, vec![]),
-                // Stop during a restart wins; start during a stop restarts afterwards.
-                (
-                    12,
-                    Event::Restart,
-                    S::Stopping,
-                    vec![Terminate(StopSignal::Hangup)],
-                ),
-                (12, Event::Stop, S::Stopping, vec![]),
-                (13, Event::Exited, S::Stopping, vec![]),
-                (13, Event::Start, S::Stopping, vec![]),
-                (14, Event::GroupGone, S::Starting, vec![Spawn]),
-            ],
-        );
-        assert_eq!(m.restarts, 2);
-    }
-
-    #[test]
-    fn stop_during_backoff_cancels_the_restart() {
-        let config = SupervisorConfig::default();
-        let mut m = Machine::new(None);
-        use Action::*;
-        run(
-            &mut m,
-            &config,
-            &[
-                (0, Event::Start, S::Starting, vec![Spawn]),
-                (0, Event::Spawned, S::Running, vec![]),
-                (
-                    1,
-                    Event::Exited,
-                    S::Backoff,
-                    vec![KillRemnants, ScheduleStart(ms(0))],
-                ),
-                (2, Event::Stop, S::Stopped, vec![CancelScheduledStart]),
-                (3, Event::BackoffElapsed, S::Stopped, vec![]),
-                (4, Event::Exited, S::Stopped, vec![]),
-            ],
-        );
-    }
-
-    #[test]
-    fn monitoring_failures_restart_with_sighup_and_count_for_the_crash_loop() {
-        let config = SupervisorConfig {
-            crash_loop_max_failures: 3,
-            ..SupervisorConfig::default()
-        };
-        let mut m = Machine::new(None);
-        use Action::*;
-        run(
-            &mut m,
-            &config,
-            &[
-                (0, Event::Start, S::Starting, vec![Spawn]),
-                (0, Event::Spawned, S::Running, vec![]),
-                (
-                    10,
-                    Event::MonitorFailed,
-                    S::Stopping,
-                    vec![Terminate(StopSignal::Hangup)],
-                ),
-                (11, Event::Exited, S::Stopping, vec![]),
-                (11, Event::GroupGone, S::Starting, vec![Spawn]),
-                (11, Event::Spawned, S::Running, vec![]),
-                (
-                    20,
-                    Event::MonitorFailed,
-                    S::Stopping,
-                    vec![Terminate(StopSignal::Hangup)],
-                ),
-                (21, Event::GroupGone, S::Stopping, vec![]),
-                (21, Event::Exited, S::Starting, vec![Spawn]),
-                (21, Event::Spawned, S::Running, vec![]),
-                // A passing check forgets both failures ...
-                (30, Event::MonitorPassed, S::Running, vec![]),
-                (
-                    40,
-                    Event::MonitorFailed,
-                    S::Stopping,
-                    vec![Terminate(StopSignal::Hangup)],
-                ),
-                (41, Event::Exited, S::Stopping, vec![]),
-                (41, Event::GroupGone, S::Starting, vec![Spawn]),
-                (41, Event::Spawned, S::Running, vec![]),
-                (
-                    50,
-                    Event::MonitorFailed,
-                    S::Stopping,
-                    vec![Terminate(StopSignal::Hangup)],
-                ),
-                (51, Event::Exited, S::Stopping, vec![]),
-                (51, Event::GroupGone, S::Starting, vec![Spawn]),
-                (51, Event::Spawned, S::Running, vec![]),
-                // ... so only the third failure in a row disables, after a clean stop.
-                (
-                    60,
-                    Event::MonitorFailed,
-                    S::Stopping,
-                    vec![Terminate(StopSignal::Terminate)],
-                ),
-                (61, Event::Exited, S::Stopping, vec![]),
-                // A start cannot override the disable.
-                (61, Event::Start, S::Stopping, vec![]),
-                (
-                    61,
-                    Event::GroupGone,
-                    S::Disabled,
-                    vec![Disable("failed 3 times within 60 s".into())],
-                ),
-            ],
-        );
-        assert_eq!(
-            m.disabled_reason.as_deref(),
-            Some("failed 3 times within 60 s")
-        );
-    }
-
-    #[test]
-    fn persisted_disabled_state_is_restored() {
-        let m = Machine::new(Some("failed 5 times within 60 s".into()));
-        assert_eq!(m.state, S::Disabled);
-        assert_eq!(Machine::new(None).state, S::Stopped);
-    }
-}
+#[path = "fsm_tests.rs"]
+mod tests;

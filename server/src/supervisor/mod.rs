@@ -7,19 +7,24 @@
 //! [`spec_change`] (what an updated definition does to the process), [`warnings`] (the status warnings
 //! from what was observed), [`record`] (the stored form and its conversions) and [`accounts`] (Unix
 //! accounts read from the local files).
-//! Thin effects: [`spawn`] (processes, users, signals), [`logs`] (log files, rotation, tail, live fan-out),
+//! Thin effects: [`spawn`] (processes, users, signals), [`cgroup`] (one cgroup v2 per service under a
+//! subtree Warden owns, where a writable cgroup2 exists; process groups otherwise), [`logs`] (log files, rotation, tail, live fan-out),
 //! [`procfs`] (process groups, start times, listening sockets), [`runner`] (one task per service),
 //! [`recovery`] (ending what a previous run left behind).
 //!
 //! Restart safety: for every running service the store holds the process group id and the start time
 //! of its leader; [`SupervisorHandle::start`] ends such stale groups of a previous run (after checking
-//! the start time, so a recycled pid is never killed) before it starts the enabled services.
+//! the start time, so a recycled pid is never killed) before it starts the enabled services; with
+//! cgroups, every service cgroup of the subtree that still holds processes is then killed and removed.
 
 pub mod accounts;
+pub mod cgroup;
 mod error;
 pub mod fsm;
+pub mod limits;
 pub mod logs;
 mod mutations;
+pub mod order;
 pub mod policy;
 pub mod procfs;
 pub mod record;
@@ -27,6 +32,7 @@ mod recovery;
 mod runner;
 pub mod spawn;
 pub mod spec_change;
+pub mod usage;
 pub mod warnings;
 
 use std::collections::BTreeMap;
@@ -44,6 +50,7 @@ pub use record::{RunRecord, ServiceRecord};
 pub use recovery::INSTANCE_VAR;
 
 use crate::store::{trees, Collection, Store};
+use cgroup::CgroupTree;
 use logs::{Rotation, ServiceLog};
 use record::StoredService;
 use recovery::{end_marked_groups, end_stale_group, instance_mark};
@@ -66,6 +73,8 @@ pub(crate) struct Env {
     settings: watch::Receiver<Settings>,
     events: broadcast::Sender<ServiceEvent>,
     audit: crate::audit::AuditLog,
+    /// The cgroup subtree services run in; `None`: process groups only.
+    cgroups: Option<CgroupTree>,
 }
 
 impl Env {
@@ -76,6 +85,23 @@ impl Env {
     /// The policy in force now: the configured timings with the current crash-loop settings.
     fn policy(&self) -> SupervisorConfig {
         self.config.clone().with_settings(&self.settings())
+    }
+
+    /// The cgroup of service `id`, where services are contained in cgroups.
+    fn cgroup_of(&self, id: &str) -> Option<cgroup::ServiceCgroup> {
+        let tree = self.cgroups.as_ref()?;
+        match tree.service(id) {
+            Ok(cgroup) => Some(cgroup),
+            Err(e) => {
+                tracing::error!(service = id, "no cgroup for this service: {e}");
+                None
+            }
+        }
+    }
+
+    /// Which limits this host can enforce.
+    fn capabilities(&self) -> limits::LimitCapabilities {
+        limits::capabilities(self.cgroups.as_ref().map(CgroupTree::controllers))
     }
 
     fn rotation(&self) -> Rotation {
@@ -116,6 +142,8 @@ struct Inner {
     mutations: tokio::sync::Mutex<()>,
     /// Set once Warden is shutting down; long-lived streams (log tails, events) end then.
     closing: tokio::sync::watch::Sender<bool>,
+    /// Set once every stored service has its task: the start order (`after`) can only be judged then.
+    loaded: tokio::sync::watch::Sender<bool>,
 }
 
 /// The handle to the running supervisor. Cheap to clone.
@@ -150,6 +178,30 @@ impl From<Settings> for SettingsFeed {
     }
 }
 
+/// The default name of Warden's cgroup subtree: `warden-` and the digest of the data dir (the
+/// [`INSTANCE_VAR`] value), so two Wardens on one host never share a subtree.
+pub fn default_cgroup_name(data_dir: &Path) -> String {
+    format!("warden-{}", instance_mark(data_dir))
+}
+
+/// The cgroup subtree `name`, if given and a writable cgroup2 exists; otherwise says (once, in the log)
+/// that services are contained by process groups only.
+fn open_cgroups(name: Option<&str>) -> Option<CgroupTree> {
+    let name = name?;
+    match CgroupTree::open(name) {
+        Ok(tree) => {
+            tracing::info!(cgroup = %tree.root().display(), "every service runs in its own cgroup");
+            Some(tree)
+        }
+        Err(e) => {
+            tracing::warn!(
+                "no writable cgroup v2 ({e}): services are contained by their process groups only, and a child that calls setsid escapes"
+            );
+            None
+        }
+    }
+}
+
 /// The most lines one read of a service's log tail returns (`logs_tail` answers at most this many).
 pub const MAX_LOG_TAIL_LINES: usize = 10_000;
 
@@ -178,7 +230,9 @@ impl SupervisorHandle {
         let records = store.collection::<StoredService>(trees::SERVICES)?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let instance_mark = instance_mark(data_dir);
+        let cgroups = open_cgroups(config.cgroup_subtree.as_deref());
         let env = Arc::new(Env {
+            cgroups,
             log_dir,
             audit: crate::audit::AuditLog::open(&store)?,
             instance_mark,
@@ -194,6 +248,7 @@ impl SupervisorHandle {
                 slots: RwLock::new(BTreeMap::new()),
                 mutations: tokio::sync::Mutex::new(()),
                 closing: tokio::sync::watch::Sender::new(false),
+                loaded: tokio::sync::watch::Sender::new(false),
             }),
         };
 
@@ -213,19 +268,30 @@ impl SupervisorHandle {
         }
         // Groups a crash left unrecorded (killed between spawning a service and saving its pid).
         end_marked_groups(&env.instance_mark, env.config.stop_grace).await;
+        // Whatever a previous run left in its cgroups (children that left their group, too).
+        if let Some(tree) = &env.cgroups {
+            recovery::end_stale_cgroups(tree, env.config.stop_grace).await;
+        }
         env.store.flush().await?;
         let mut booted = Vec::new();
         for (record, log) in loaded {
-            booted.push(handle.launch_runner(record, log));
+            // Services that start after others boot in the background (see `order`).
+            booted.extend(handle.launch_runner(record, log));
         }
+        handle.inner.loaded.send_replace(true);
         for done in booted {
             let _ = done.await;
         }
         Ok(handle)
     }
 
-    /// Creates the task of one service and asks it to boot; the receiver answers once it has.
-    fn launch_runner(&self, record: ServiceRecord, log: ServiceLog) -> oneshot::Receiver<()> {
+    /// Creates the task of one service and asks it to boot; the receiver answers once it has. `None`:
+    /// it boots once the services it starts after are ready (see [`order`]).
+    fn launch_runner(
+        &self,
+        record: ServiceRecord,
+        log: ServiceLog,
+    ) -> Option<oneshot::Receiver<()>> {
         let env = self.inner.env.clone();
         let view = Arc::new(Mutex::new(Service {
             id: record.id.clone(),
@@ -234,10 +300,19 @@ impl SupervisorHandle {
         }));
         let (commands, receiver) = mpsc::unbounded_channel();
         let id = record.id.clone();
+        let after = record.spec.after.clone();
+        let deferred = record.spec.enabled && !after.is_empty();
         let runner = Runner::new(env, record, view.clone(), log.clone(), commands.downgrade());
         tokio::spawn(runner.run(receiver));
         let (done, wait) = oneshot::channel();
-        let _ = commands.send(Command::Boot(done));
+        if deferred {
+            tokio::spawn(
+                self.clone()
+                    .boot_after(after, commands.downgrade(), done, log.clone()),
+            );
+        } else {
+            let _ = commands.send(Command::Boot(done));
+        }
         self.write_slots().insert(
             id,
             Slot {
@@ -246,7 +321,7 @@ impl SupervisorHandle {
                 log,
             },
         );
-        wait
+        (!deferred).then_some(wait)
     }
 
     fn read_slots(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Slot>> {
@@ -310,9 +385,22 @@ impl SupervisorHandle {
         let Some(pid) = service.status.pid else {
             return Ok(Vec::new());
         };
-        tokio::task::spawn_blocking(move || procfs::list_group(pid, Some(pid), CPU_SAMPLE))
-            .await
-            .map_err(|e| SupervisorError::Internal(e.to_string()))
+        let cgroup = self.inner.env.cgroup_of(id);
+        tokio::task::spawn_blocking(move || match cgroup {
+            Some(cgroup) => procfs::list_members(
+                || procfs::live_members(&cgroup.pids()),
+                Some(pid),
+                CPU_SAMPLE,
+            ),
+            None => procfs::list_group(pid, Some(pid), CPU_SAMPLE),
+        })
+        .await
+        .map_err(|e| SupervisorError::Internal(e.to_string()))
+    }
+
+    /// How services are contained here and which resource limits can be enforced.
+    pub fn capabilities(&self) -> limits::LimitCapabilities {
+        self.inner.env.capabilities()
     }
 
     /// Status changes of every service (for `/api/v1/events`).
@@ -358,6 +446,11 @@ impl SupervisorHandle {
             .collect();
         for log in logs {
             log.flush().await;
+        }
+        if let Some(tree) = &self.inner.env.cgroups {
+            if let Err(e) = tree.remove(self.inner.env.config.stop_grace).await {
+                tracing::warn!("cannot remove the services' cgroups: {e}");
+            }
         }
         if let Err(e) = self.inner.env.store.flush().await {
             tracing::error!("cannot flush the store at shutdown: {e}");

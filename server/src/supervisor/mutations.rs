@@ -26,6 +26,7 @@ impl SupervisorHandle {
         let settings = self.settings();
         let mut taken_names = BTreeSet::new();
         let mut taken_ports = BTreeMap::new();
+        let mut after = BTreeMap::new();
         for (id, slot) in self.read_slots().iter() {
             if Some(id.as_str()) == except {
                 continue;
@@ -34,6 +35,7 @@ impl SupervisorHandle {
             for port in &service.spec.ports {
                 taken_ports.insert(*port, service.spec.name.clone());
             }
+            after.insert(service.spec.name.clone(), service.spec.after);
             taken_names.insert(service.spec.name);
         }
         ValidationContext {
@@ -41,6 +43,7 @@ impl SupervisorHandle {
             port_range: settings.service_port_range().unwrap_or_default(),
             taken_names,
             taken_ports,
+            after,
         }
     }
 
@@ -62,6 +65,10 @@ impl SupervisorHandle {
                 ));
             }
         }
+        host_errors.extend(super::limits::refusals(
+            &input.limits,
+            &self.inner.env.capabilities(),
+        ));
         let settings = self.settings();
         let user = input.user.as_deref().unwrap_or(&settings.service_user);
         if app::model::service::is_valid_user_name(user) {
@@ -96,7 +103,9 @@ impl SupervisorHandle {
             .insert(&record.id, &StoredService::from(&record))?;
         env.store.flush().await?;
         let id = record.id.clone();
-        let _ = self.launch_runner(record, log).await;
+        if let Some(booted) = self.launch_runner(record, log) {
+            let _ = booted.await;
+        }
         self.get(&id)
     }
 
@@ -149,6 +158,11 @@ impl SupervisorHandle {
         self.ask(id, Command::Shutdown).await?;
         let slot = self.write_slots().remove(id);
         drop(slot);
+        if let Some(cgroup) = self.inner.env.cgroup_of(id) {
+            if let Err(e) = cgroup.remove() {
+                tracing::warn!(service = id, "cannot remove the service's cgroup: {e}");
+            }
+        }
         self.inner.env.records.remove(id)?;
         self.inner.env.store.flush().await?;
         let _ = self
@@ -169,10 +183,15 @@ impl SupervisorHandle {
         self.ask(id, Command::Stop).await
     }
 
-    /// Restarts the service: SIGHUP to its group, SIGKILL after the grace, then a new start. Starts a
-    /// stopped or disabled service.
-    async fn restart_service_unaudited(&self, id: &str) -> Result<Service, SupervisorError> {
-        self.ask(id, Command::Restart).await
+    /// Restarts the service: SIGHUP to its group; started again at once if it exits on it, reloaded in
+    /// place if still running after the reload grace. `hard`: stop (stop signal, grace, kill of
+    /// everything left) and start. Starts a stopped or disabled service.
+    async fn restart_service_unaudited(
+        &self,
+        id: &str,
+        hard: bool,
+    ) -> Result<Service, SupervisorError> {
+        self.ask(id, |ack| Command::Restart(ack, hard)).await
     }
 
     // ---- audited mutations: each records its outcome in the audit log, for REST and UI alike ----
@@ -217,11 +236,19 @@ impl SupervisorHandle {
         result
     }
 
-    /// Restarts the service (SIGHUP to its group, then a new start).
+    /// Restarts the service (SIGHUP: started again if it exits on it, else reloaded in place).
     pub async fn restart_service(&self, id: &str) -> Result<Service, SupervisorError> {
         let target = self.audit_target(id);
-        let result = self.restart_service_unaudited(id).await;
+        let result = self.restart_service_unaudited(id, false).await;
         self.audit("service.restart", &target, &result).await;
+        result
+    }
+
+    /// Hard restart: stop (stop signal, grace, kill of everything left) and start.
+    pub async fn hard_restart_service(&self, id: &str) -> Result<Service, SupervisorError> {
+        let target = self.audit_target(id);
+        let result = self.restart_service_unaudited(id, true).await;
+        self.audit("service.restart_hard", &target, &result).await;
         result
     }
 

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use app::model::service::{RestartPolicy, ServiceSpec};
 use app::model::settings::Settings;
 
 /// Every tunable of the supervisor. [`Default`] is design.md's "Supervisor semantics"; the crash-loop
@@ -24,6 +25,8 @@ pub struct SupervisorConfig {
     pub crash_loop_window: Duration,
     /// Stop/restart: time between SIGTERM/SIGHUP and SIGKILL to the process group.
     pub stop_grace: Duration,
+    /// Restart: a service still running this long after its SIGHUP has reloaded in place.
+    pub reload_grace: Duration,
     /// First monitoring check (and the port checks) this long after a start.
     pub monitor_grace: Duration,
     /// Then a check every this often.
@@ -34,6 +37,13 @@ pub struct SupervisorConfig {
     pub log_max_bytes: u64,
     /// Log files kept per service, the current one included (`name.log`, `name.log.1`, ...).
     pub log_max_files: u32,
+    /// `Some(name)`: contain every service in its own cgroup under the cgroup v2 subtree `name` (below
+    /// Warden's own cgroup), where a writable cgroup2 exists; `None` (or none writable): process groups.
+    pub cgroup_subtree: Option<String>,
+    /// What an exit of the main process leads to (per service; see [`SupervisorConfig::for_service`]).
+    pub restart: RestartPolicy,
+    /// A service with `after` starts anyway once it has waited this long for those services.
+    pub after_wait: Duration,
 }
 
 impl Default for SupervisorConfig {
@@ -46,11 +56,15 @@ impl Default for SupervisorConfig {
             crash_loop_max_failures: 5,
             crash_loop_window: Duration::from_secs(60),
             stop_grace: Duration::from_secs(10),
+            reload_grace: Duration::from_secs(2),
             monitor_grace: Duration::from_secs(10),
             monitor_interval: Duration::from_secs(30),
             monitor_timeout: Duration::from_secs(10),
             log_max_bytes: 10 * 1024 * 1024,
             log_max_files: 5,
+            cgroup_subtree: None,
+            restart: RestartPolicy::Always,
+            after_wait: Duration::from_secs(120),
         }
     }
 }
@@ -60,6 +74,20 @@ impl SupervisorConfig {
     pub fn with_settings(mut self, settings: &Settings) -> Self {
         self.crash_loop_max_failures = settings.crash_loop.max_failures.max(1);
         self.crash_loop_window = Duration::from_secs(settings.crash_loop.window_secs.max(1));
+        self
+    }
+
+    /// This config with the service's own lifecycle settings over it (its stop and reload grace,
+    /// monitoring schedule and restart policy; unset values keep this config's).
+    pub fn for_service(mut self, spec: &ServiceSpec) -> Self {
+        let secs = Duration::from_secs;
+        self.stop_grace = spec.stop_grace_secs.map_or(self.stop_grace, secs);
+        self.reload_grace = spec.reload_grace_secs.map_or(self.reload_grace, secs);
+        let m = &spec.monitoring;
+        self.monitor_grace = m.grace_secs.map_or(self.monitor_grace, secs);
+        self.monitor_interval = m.interval_secs.map_or(self.monitor_interval, secs);
+        self.monitor_timeout = m.timeout_secs.map_or(self.monitor_timeout, secs);
+        self.restart = spec.restart;
         self
     }
 

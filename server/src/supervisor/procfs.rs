@@ -171,7 +171,24 @@ pub fn start_time(boot_time: i64, start_ticks: u64) -> Option<OffsetDateTime> {
 /// use over `sample` (measured by reading the counters twice; a process younger than that is measured
 /// since its start). Blocking: sleeps for `sample`.
 pub fn list_group(pgid: u32, main_pid: Option<u32>, sample: Duration) -> Vec<ProcessInfo> {
-    let first: BTreeMap<u32, u64> = group_members(pgid)
+    list_members(|| group_members(pgid), main_pid, sample)
+}
+
+/// The live processes among `pids` (e.g. a cgroup's `cgroup.procs`).
+pub fn live_members(pids: &[u32]) -> Vec<ProcStat> {
+    pids.iter()
+        .filter_map(|&pid| read_stat(pid))
+        .filter(ProcStat::is_live)
+        .collect()
+}
+
+/// The processes `members` returns (read twice, `sample` apart, for the CPU use), main process first.
+pub fn list_members(
+    members: impl Fn() -> Vec<ProcStat>,
+    main_pid: Option<u32>,
+    sample: Duration,
+) -> Vec<ProcessInfo> {
+    let first: BTreeMap<u32, u64> = members()
         .into_iter()
         .map(|p| (p.pid, p.cpu_ticks))
         .collect();
@@ -181,7 +198,7 @@ pub fn list_group(pgid: u32, main_pid: Option<u32>, sample: Duration) -> Vec<Pro
     std::thread::sleep(sample);
     let boot = boot_time().unwrap_or(0);
     let uptime_ticks = read_uptime_ticks();
-    let mut out: Vec<ProcessInfo> = group_members(pgid)
+    let mut out: Vec<ProcessInfo> = members()
         .into_iter()
         .map(|p| {
             let (ticks, over) = match first.get(&p.pid) {

@@ -15,7 +15,9 @@
 
 use std::collections::BTreeMap;
 
-use app::model::service::ServiceSpec;
+use app::model::service::{
+    MonitoringTimings, RestartPolicy, ServiceLimits, ServiceSpec, StopSignalName,
+};
 use serde::{Deserialize, Serialize};
 
 /// The version of [`StoredService`] this build writes.
@@ -76,6 +78,66 @@ pub struct StoredSpec {
     pub enabled: bool,
     #[serde(default)]
     pub allow_ports_outside_range: bool,
+    /// The per-service lifecycle settings; absent (and not written) while all are the defaults, so
+    /// records of services that do not use them are byte for byte what earlier builds wrote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<StoredLifecycle>,
+}
+
+/// The stored lifecycle settings (names as the API spells them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredLifecycle {
+    pub stop_signal: String,
+    pub stop_grace_secs: Option<u64>,
+    pub reload_grace_secs: Option<u64>,
+    pub restart: String,
+    pub monitoring_grace_secs: Option<u64>,
+    pub monitoring_interval_secs: Option<u64>,
+    pub monitoring_timeout_secs: Option<u64>,
+    #[serde(default)]
+    pub after: Vec<String>,
+    #[serde(default)]
+    pub memory_max_bytes: Option<u64>,
+    #[serde(default)]
+    pub tasks_max: Option<u64>,
+    #[serde(default)]
+    pub cpu_max_percent: Option<u32>,
+    #[serde(default)]
+    pub nofile: Option<u64>,
+}
+
+impl StoredLifecycle {
+    fn of(spec: &ServiceSpec) -> Option<StoredLifecycle> {
+        let stored = StoredLifecycle {
+            stop_signal: spec.stop_signal.as_str().to_string(),
+            stop_grace_secs: spec.stop_grace_secs,
+            reload_grace_secs: spec.reload_grace_secs,
+            restart: spec.restart.as_str().to_string(),
+            monitoring_grace_secs: spec.monitoring.grace_secs,
+            monitoring_interval_secs: spec.monitoring.interval_secs,
+            monitoring_timeout_secs: spec.monitoring.timeout_secs,
+            after: spec.after.clone(),
+            memory_max_bytes: spec.limits.memory_max_bytes,
+            tasks_max: spec.limits.tasks_max,
+            cpu_max_percent: spec.limits.cpu_max_percent,
+            nofile: spec.limits.nofile,
+        };
+        let default = StoredLifecycle {
+            stop_signal: StopSignalName::default().as_str().to_string(),
+            stop_grace_secs: None,
+            reload_grace_secs: None,
+            restart: RestartPolicy::default().as_str().to_string(),
+            monitoring_grace_secs: None,
+            monitoring_interval_secs: None,
+            monitoring_timeout_secs: None,
+            after: Vec::new(),
+            memory_max_bytes: None,
+            tasks_max: None,
+            cpu_max_percent: None,
+            nofile: None,
+        };
+        (stored != default).then_some(stored)
+    }
 }
 
 /// The stored running process group.
@@ -127,8 +189,16 @@ impl From<&ServiceSpec> for StoredSpec {
             user,
             enabled,
             allow_ports_outside_range,
+            stop_signal: _,
+            stop_grace_secs: _,
+            reload_grace_secs: _,
+            restart: _,
+            monitoring: _,
+            after: _,
+            limits: _,
         } = spec;
         StoredSpec {
+            lifecycle: StoredLifecycle::of(spec),
             name: name.clone(),
             command: command.clone(),
             working_directory: working_directory.clone(),
@@ -154,7 +224,22 @@ impl From<StoredSpec> for ServiceSpec {
             user,
             enabled,
             allow_ports_outside_range,
+            lifecycle,
         } = stored;
+        let lifecycle = lifecycle.unwrap_or(StoredLifecycle {
+            stop_signal: String::new(),
+            stop_grace_secs: None,
+            reload_grace_secs: None,
+            restart: String::new(),
+            monitoring_grace_secs: None,
+            monitoring_interval_secs: None,
+            monitoring_timeout_secs: None,
+            after: Vec::new(),
+            memory_max_bytes: None,
+            tasks_max: None,
+            cpu_max_percent: None,
+            nofile: None,
+        });
         ServiceSpec {
             name,
             command,
@@ -165,6 +250,23 @@ impl From<StoredSpec> for ServiceSpec {
             user,
             enabled,
             allow_ports_outside_range,
+            // An unknown name (only a damaged record has one) falls back to the default.
+            stop_signal: StopSignalName::parse(&lifecycle.stop_signal).unwrap_or_default(),
+            stop_grace_secs: lifecycle.stop_grace_secs,
+            reload_grace_secs: lifecycle.reload_grace_secs,
+            restart: RestartPolicy::parse(&lifecycle.restart).unwrap_or_default(),
+            monitoring: MonitoringTimings {
+                grace_secs: lifecycle.monitoring_grace_secs,
+                interval_secs: lifecycle.monitoring_interval_secs,
+                timeout_secs: lifecycle.monitoring_timeout_secs,
+            },
+            after: lifecycle.after,
+            limits: ServiceLimits {
+                memory_max_bytes: lifecycle.memory_max_bytes,
+                tasks_max: lifecycle.tasks_max,
+                cpu_max_percent: lifecycle.cpu_max_percent,
+                nofile: lifecycle.nofile,
+            },
         }
     }
 }
@@ -207,6 +309,29 @@ mod tests {
         assert!(!record.spec.allow_ports_outside_range);
         assert_eq!(record.disabled_reason, None);
         assert_eq!(record.run, None);
+        Ok(())
+    }
+
+    #[test]
+    fn lifecycle_settings_round_trip_and_defaults_are_not_written() -> Result<(), serde_json::Error>
+    {
+        let stored: StoredService = serde_json::from_str(WRITTEN_BEFORE)?;
+        let mut record = ServiceRecord::from(stored);
+        assert_eq!(record.spec.stop_signal, StopSignalName::Term);
+        assert_eq!(record.spec.restart, RestartPolicy::Always);
+        record.spec.stop_signal = StopSignalName::Int;
+        record.spec.stop_grace_secs = Some(60);
+        record.spec.restart = RestartPolicy::OnFailure;
+        record.spec.monitoring.interval_secs = Some(5);
+        record.spec.after = vec!["db".into()];
+        record.spec.limits.nofile = Some(4096);
+        let written = serde_json::to_string(&StoredService::from(&record))?;
+        assert!(
+            written.contains(r#""lifecycle":{"stop_signal":"INT""#),
+            "{written}"
+        );
+        let back = ServiceRecord::from(serde_json::from_str::<StoredService>(&written)?);
+        assert_eq!(back, record);
         Ok(())
     }
 

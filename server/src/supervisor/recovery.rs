@@ -1,13 +1,15 @@
 //! Restart safety: finding and ending the processes a previous Warden run left behind. Every service
 //! process carries [`INSTANCE_VAR`] (a digest of the data dir) in its environment, and the store holds the
 //! process group and leader start time of every running service; [`end_stale_group`] checks that start
-//! time so a recycled pid is never killed, [`end_marked_groups`] finds the groups a crash left unrecorded.
+//! time so a recycled pid is never killed, [`end_marked_groups`] finds the groups a crash left unrecorded,
+//! [`end_stale_cgroups`] empties and removes the service cgroups of a previous run.
 
 use std::path::Path;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
+use super::cgroup::CgroupTree;
 use super::logs::ServiceLog;
 use super::record::RunRecord;
 use super::{procfs, spawn};
@@ -69,4 +71,28 @@ pub(crate) async fn end_stale_group(run: RunRecord, log: &ServiceLog, grace: Dur
         "ending a process group left from a previous run"
     );
     spawn::terminate_group(run.pgid, Signal::SIGTERM, grace).await;
+}
+
+/// Ends what a previous Warden run left in the service cgroups of `tree` (SIGTERM, then `cgroup.kill`
+/// after `grace`) and removes those cgroups: nothing of that run keeps running, setsid or not.
+pub(crate) async fn end_stale_cgroups(tree: &CgroupTree, grace: Duration) {
+    let stale = tree.existing();
+    let populated: Vec<_> = stale.iter().filter(|c| c.populated()).collect();
+    if !populated.is_empty() {
+        tracing::warn!(
+            count = populated.len(),
+            "ending the processes left in service cgroups by a previous run"
+        );
+    }
+    futures::future::join_all(
+        populated
+            .iter()
+            .map(|cgroup| cgroup.terminate(Signal::SIGTERM, grace, grace)),
+    )
+    .await;
+    for cgroup in stale {
+        if let Err(e) = cgroup.remove() {
+            tracing::warn!("cannot remove a stale service cgroup: {e}");
+        }
+    }
 }

@@ -112,6 +112,8 @@ pub struct Launch {
     pub cwd: PathBuf,
     pub env: BTreeMap<String, String>,
     pub run_as: RunAs,
+    /// RLIMIT_NOFILE (soft and hard) to set, if any.
+    pub nofile: Option<u64>,
 }
 
 /// The environment of a service: HOME/USER/LOGNAME of its user, then the global environment, then the
@@ -158,7 +160,12 @@ pub fn working_directory(configured: Option<&str>, run_as: &RunAs) -> PathBuf {
 /// (`crate::file_modes`), so a service creates files as it would when started from a shell.
 pub const SERVICE_UMASK: u32 = 0o022;
 
-pub fn spawn_in_new_group(launch: &Launch) -> io::Result<Child> {
+/// `cgroup_procs`: the `cgroup.procs` file of the service's cgroup, which the child enters (writing `0`)
+/// before anything else, so that everything it starts is contained from the first instruction.
+pub fn spawn_in_new_group(
+    launch: &Launch,
+    cgroup_procs: Option<&std::fs::File>,
+) -> io::Result<Child> {
     let mut command = Command::new("/bin/sh");
     command
         .arg("-c")
@@ -171,12 +178,18 @@ pub fn spawn_in_new_group(launch: &Launch) -> io::Result<Child> {
         .stderr(Stdio::piped())
         .kill_on_drop(false);
     let run_as = launch.run_as.clone();
+    let cgroup_fd = cgroup_procs.map(std::os::fd::AsRawFd::as_raw_fd);
+    let nofile = launch.nofile;
     #[allow(unsafe_code)]
     // SAFETY: the closure runs in the forked child before exec and only makes async-signal-safe system
-    // calls (sigaction, umask, setsid, setgroups, setgid, setuid) on data prepared before the fork; it
-    // allocates nothing.
+    // calls (write, sigaction, umask, setsid, setgroups, setgid, setuid) on data prepared before the
+    // fork; it allocates nothing. The cgroup fd stays open in the parent until `spawn` returns.
     unsafe {
         command.pre_exec(move || {
+            if let Some(fd) = cgroup_fd {
+                let fd = std::os::fd::BorrowedFd::borrow_raw(fd);
+                nix::unistd::write(fd, b"0").map_err(io::Error::from)?;
+            }
             nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(SERVICE_UMASK));
             for signal in Signal::iterator() {
                 if !matches!(signal, Signal::SIGKILL | Signal::SIGSTOP) {
@@ -185,6 +198,10 @@ pub fn spawn_in_new_group(launch: &Launch) -> io::Result<Child> {
                 }
             }
             nix::unistd::setsid().map_err(io::Error::from)?;
+            if let Some(n) = nofile {
+                nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, n, n)
+                    .map_err(io::Error::from)?;
+            }
             if run_as.switch {
                 nix::unistd::setgroups(&run_as.groups).map_err(io::Error::from)?;
                 nix::unistd::setgid(run_as.gid).map_err(io::Error::from)?;
@@ -318,7 +335,7 @@ async fn collect_lines<R: AsyncRead + Unpin>(pipe: R, sink: Arc<Mutex<VecDeque<S
 /// Runs a monitoring command like the service (user, env, cwd, own process group); a check running
 /// longer than `timeout` is killed with its whole group and fails.
 pub async fn run_check(launch: &Launch, timeout: Duration) -> io::Result<CheckOutcome> {
-    let mut child = spawn_in_new_group(launch)?;
+    let mut child = spawn_in_new_group(launch, None)?;
     let pgid = child.id().unwrap_or(0);
     let output = Arc::new(Mutex::new(VecDeque::new()));
     let mut readers = Vec::new();
@@ -445,6 +462,7 @@ mod tests {
             cwd: "/".into(),
             env: BTreeMap::new(),
             run_as: me(),
+            nofile: None,
         };
         let long = Duration::from_secs(10);
         let ok = run_check(&launch("echo fine"), long).await.unwrap();

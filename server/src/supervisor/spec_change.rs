@@ -47,13 +47,23 @@ pub fn classify(old: &ServiceSpec, new: &ServiceSpec) -> SpecChange {
         user,
         enabled,
         allow_ports_outside_range: _,
+        // Read at the next stop, restart, exit or check: nothing to do to the running process.
+        stop_signal: _,
+        stop_grace_secs: _,
+        reload_grace_secs: _,
+        restart: _,
+        monitoring: _,
+        after: _,
+        limits,
     } = new;
     let launch_changed = old.command != *command
         || old.working_directory != *working_directory
         || old.environment != *environment
         || old.user != *user
         || old.ports != *ports
-        || old.monitoring_command != *monitoring_command;
+        || old.monitoring_command != *monitoring_command
+        // Set when the process starts (rlimit, cgroup files).
+        || old.limits != *limits;
     let effect = if !enabled {
         SpecEffect::Stop
     } else if !old.enabled {
@@ -87,6 +97,13 @@ mod tests {
             user: Some("www".into()),
             enabled: true,
             allow_ports_outside_range: false,
+            stop_signal: Default::default(),
+            stop_grace_secs: None,
+            reload_grace_secs: None,
+            restart: Default::default(),
+            monitoring: Default::default(),
+            after: Vec::new(),
+            limits: Default::default(),
         }
     }
 

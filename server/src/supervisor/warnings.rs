@@ -25,22 +25,27 @@ pub fn port_warning(port: u16, binding: PortBinding) -> Option<ServiceWarning> {
     }
 }
 
-/// The warning for a command that exited but left processes in its group: it forked into the
-/// background. Only a clean exit (code 0) counts; after a failure the leftovers are just ended.
-pub fn daemonized_warning(exit_code: Option<i32>, leftover_pids: &[u32]) -> Option<ServiceWarning> {
-    if exit_code != Some(0) || leftover_pids.is_empty() {
-        return None;
-    }
-    let pids: Vec<String> = leftover_pids.iter().map(u32::to_string).collect();
-    Some(ServiceWarning {
+/// The `daemonized` warning and the disabled reason for a command that exited 0 while `escaped`
+/// (pid, command line) kept running: it forked into the background.
+pub fn daemonized(escaped: &[(u32, String)]) -> (ServiceWarning, String) {
+    let listed: Vec<String> = escaped
+        .iter()
+        .map(|(pid, command)| format!("pid {pid}: `{command}`"))
+        .collect();
+    let first = escaped.first().map(|(_, c)| c.as_str()).unwrap_or("?");
+    let warning = ServiceWarning {
         kind: WarningKind::Daemonized,
         port: None,
         message: format!(
-            "exited 0 but left {} process(es) behind in its group (pids {}): it forked into the background; services must stay in the foreground",
-            leftover_pids.len(),
-            pids.join(", ")
+            "exited 0 but left {} process(es) running ({}): it forked into the background; services must stay in the foreground",
+            escaped.len(),
+            listed.join(", ")
         ),
-    })
+    };
+    let reason = format!(
+        "it forks into the background (`{first}` kept running after the main process exited 0); run it in the foreground, e.g. memcached without -d, redis-server --daemonize no, php-fpm -F"
+    );
+    (warning, reason)
 }
 
 /// The warnings the status shows: a daemonized run always, the port warnings only while running.
@@ -102,34 +107,23 @@ mod tests {
     }
 
     #[test]
-    fn daemonized_only_after_a_clean_exit_with_leftovers() {
-        let table: [(Option<i32>, &[u32], bool); 5] = [
-            (Some(0), &[41, 42], true),
-            (Some(0), &[], false),
-            (Some(1), &[41], false),
-            (None, &[41], false),
-            (None, &[], false),
-        ];
-        for (code, pids, warned) in table {
-            assert_eq!(
-                daemonized_warning(code, pids).is_some(),
-                warned,
-                "{code:?} {pids:?}"
-            );
-        }
-        let warning = daemonized_warning(Some(0), &[41, 42]);
+    fn daemonized_names_the_escaped_command_and_the_fix() {
+        let (warning, reason) = daemonized(&[(41, "memcached -d".into()), (42, "sleep 9".into())]);
+        assert_eq!(warning.kind, WarningKind::Daemonized);
         assert_eq!(
-            warning.map(|w| (w.kind, w.message)),
-            Some((
-                WarningKind::Daemonized,
-                "exited 0 but left 2 process(es) behind in its group (pids 41, 42): it forked into the background; services must stay in the foreground".to_string()
-            ))
+            warning.message,
+            "exited 0 but left 2 process(es) running (pid 41: `memcached -d`, pid 42: `sleep 9`): it forked into the background; services must stay in the foreground"
         );
+        assert!(
+            reason.starts_with("it forks into the background (`memcached -d` kept running"),
+            "{reason}"
+        );
+        assert!(reason.contains("run it in the foreground"), "{reason}");
     }
 
     #[test]
     fn port_warnings_show_only_while_running() {
-        let daemonized = daemonized_warning(Some(0), &[7]);
+        let daemonized = Some(daemonized(&[(7, "x".into())]).0);
         let ports = port_warning(8300, PortBinding::NotListening)
             .into_iter()
             .collect::<Vec<_>>();

@@ -5,6 +5,7 @@
 //! the health and port checks. The rules they apply live in the pure core (`fsm`, `policy`,
 //! `spec_change`, `warnings`).
 
+mod memory;
 mod monitor;
 mod process;
 
@@ -14,12 +15,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use app::model::service::{
-    Health, LastExit, Service, ServiceEvent, ServiceSpec, ServiceState, ServiceStatus,
+    Containment, Health, LastExit, Service, ServiceEvent, ServiceSpec, ServiceState, ServiceStatus,
     ServiceWarning,
 };
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
+use super::cgroup::ServiceCgroup;
 use super::fsm::{Action, Event, Machine};
 use super::logs::{rfc3339_millis, ServiceLog};
 use super::record::{ServiceRecord, StoredService};
@@ -41,8 +43,9 @@ pub(crate) enum Command {
     /// Disable and stop; answered once no process of the group is left (or at once with the error,
     /// the service untouched, if the disabled flag cannot be made durable).
     Stop(Ack),
-    /// Enable if needed (durably, as `Start`), then SIGHUP and start again.
-    Restart(Ack),
+    /// Enable if needed (durably, as `Start`), then restart: `hard` = stop and start, else SIGHUP
+    /// (started again if it exits on it, reloaded in place if it is still running after the reload grace).
+    Restart(Ack, bool),
     /// Replace the definition (persisted before the answer); restarts a running service if it changed.
     Update(Box<ServiceSpec>, oneshot::Sender<Result<(), StoreError>>),
     /// Stop (keeping `enabled`) and end the task; answered once stopped.
@@ -64,6 +67,10 @@ pub(crate) enum Report {
     GroupGone {
         generation: u64,
         killed: bool,
+    },
+    /// The reload grace after a restart's SIGHUP has passed.
+    ReloadElapsed {
+        generation: u64,
     },
     Checked {
         generation: u64,
@@ -96,6 +103,11 @@ pub(crate) struct Runner {
     health: Health,
     last_exit: Option<LastExit>,
     daemonized: Option<ServiceWarning>,
+    /// The last restart for exceeding the memory limit (shown until the next start or stop by hand).
+    memory_warning: Option<ServiceWarning>,
+    next_memory_check: Option<Instant>,
+    /// The service's own cgroup, where Warden contains services in cgroups.
+    cgroup: Option<ServiceCgroup>,
     port_warnings: Vec<ServiceWarning>,
     stop_waiters: Vec<Ack>,
     exit_when_stopped: bool,
@@ -114,7 +126,10 @@ fn first_revision() -> u64 {
 }
 
 fn is_at_rest(state: ServiceState) -> bool {
-    matches!(state, ServiceState::Stopped | ServiceState::Disabled)
+    matches!(
+        state,
+        ServiceState::Stopped | ServiceState::Disabled | ServiceState::Exited
+    )
 }
 
 impl Runner {
@@ -126,6 +141,7 @@ impl Runner {
         reports: mpsc::WeakUnboundedSender<Command>,
     ) -> Runner {
         let machine = Machine::new(record.disabled_reason.clone());
+        let cgroup = env.cgroup_of(&record.id);
         Runner {
             env,
             record,
@@ -142,11 +158,20 @@ impl Runner {
             health: Health::Unknown,
             last_exit: None,
             daemonized: None,
+            memory_warning: None,
+            next_memory_check: None,
+            cgroup,
             port_warnings: Vec::new(),
             stop_waiters: Vec::new(),
             exit_when_stopped: false,
             revision: first_revision(),
         }
+    }
+
+    /// The timings and restart policy in force for this service: Warden's, with the service's own
+    /// settings over them.
+    pub(super) fn policy(&self) -> super::SupervisorConfig {
+        self.env.policy().for_service(&self.record.spec)
     }
 
     /// The status as the API shows it.
@@ -156,11 +181,12 @@ impl Runner {
             ServiceState::Running | ServiceState::Stopping
         );
         let run = self.run.as_ref().filter(|_| running);
-        let warnings = warnings::shown_warnings(
+        let mut warnings = warnings::shown_warnings(
             self.machine.state,
             self.daemonized.as_ref(),
             &self.port_warnings,
         );
+        warnings.extend(self.memory_warning.clone());
         Service {
             id: self.record.id.clone(),
             spec: self.record.spec.clone(),
@@ -177,6 +203,11 @@ impl Runner {
                 ),
                 warnings,
                 revision: self.revision,
+                containment: if self.cgroup.is_some() {
+                    Containment::Cgroup
+                } else {
+                    Containment::ProcessGroup
+                },
             },
         }
     }
@@ -235,10 +266,10 @@ impl Runner {
     /// nearly all its life in. Unboxed, every service's task was 3 KiB (measured, 200 services).
     pub(crate) async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
         loop {
-            let deadline = match (self.backoff_until, self.next_check) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let deadline = [self.backoff_until, self.next_check, self.next_memory_check]
+                .into_iter()
+                .flatten()
+                .min();
             tokio::select! {
                 command = commands.recv() => match command {
                     None | Some(Command::Abandon) => return,
@@ -268,6 +299,7 @@ impl Runner {
                 let _ = done.send(());
             }
             Command::Start(done) => {
+                self.memory_warning = None;
                 if let Err(e) = self.enable().await {
                     let _ = done.send(Err(e));
                     return;
@@ -275,16 +307,22 @@ impl Runner {
                 self.feed(Event::Start).await;
                 let _ = done.send(Ok(()));
             }
-            Command::Restart(done) => {
+            Command::Restart(done, hard) => {
                 if let Err(e) = self.enable().await {
                     let _ = done.send(Err(e));
                     return;
                 }
-                self.log.warden("restart requested").await;
-                self.feed(Event::Restart).await;
+                if hard {
+                    self.log.warden("hard restart requested").await;
+                    self.feed(Event::HardRestart).await;
+                } else {
+                    self.log.warden("restart requested").await;
+                    self.feed(Event::Restart).await;
+                }
                 let _ = done.send(Ok(()));
             }
             Command::Stop(done) => {
+                self.memory_warning = None;
                 if self.record.spec.enabled {
                     let before = self.record.clone();
                     self.record.spec.enabled = false;
@@ -330,7 +368,7 @@ impl Runner {
                         self.log
                             .warden("definition changed; restarting with the new one")
                             .await;
-                        self.feed(Event::Restart).await;
+                        self.feed(Event::HardRestart).await;
                     }
                 }
                 self.publish();
@@ -355,7 +393,7 @@ impl Runner {
 
     /// Feeds one event to the machine and performs the resulting actions (and those they lead to).
     async fn feed(&mut self, event: Event) {
-        let config = self.env.policy();
+        let config = self.policy();
         let mut queue = VecDeque::from([event]);
         while let Some(event) = queue.pop_front() {
             let actions = self.machine.next(event, Instant::now(), &config);
@@ -368,6 +406,15 @@ impl Runner {
                         }
                     }
                     Action::KillRemnants => self.kill_remnants().await,
+                    Action::Reload => self.reload().await,
+                    Action::ReloadedInPlace => {
+                        self.log
+                            .warden(format!(
+                                "reloaded in place: still running {} s after SIGHUP",
+                                self.policy().reload_grace.as_secs_f64()
+                            ))
+                            .await;
+                    }
                     Action::ScheduleStart(delay) => {
                         self.backoff_until = Some(Instant::now() + delay);
                         self.log
@@ -393,10 +440,8 @@ impl Runner {
             self.record.run = None;
             self.persist_or_log().await;
         }
-        if matches!(
-            self.machine.state,
-            ServiceState::Stopped | ServiceState::Disabled
-        ) {
+        if is_at_rest(self.machine.state) {
+            self.next_memory_check = None;
             self.next_check = None;
             self.backoff_until = None;
         }

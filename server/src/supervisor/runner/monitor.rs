@@ -36,14 +36,28 @@ impl Runner {
                         run_time.as_secs_f64()
                     ))
                     .await;
-                self.feed(Event::Exited).await;
+                if code == Some(0)
+                    && self.machine.state == ServiceState::Running
+                    && !self.machine.reloading
+                {
+                    let leftovers = self.leftovers().await;
+                    if !leftovers.is_empty() {
+                        let reason = self.diagnose_daemonized(&leftovers).await;
+                        self.feed(Event::Daemonized(reason)).await;
+                        return;
+                    }
+                }
+                self.feed(Event::Exited(code == Some(0))).await;
+            }
+            Report::ReloadElapsed { generation } if generation == self.generation => {
+                self.feed(Event::ReloadElapsed).await;
             }
             Report::GroupGone { generation, killed } if generation == self.generation => {
                 if killed {
                     self.log
                         .warden(format!(
                             "sent SIGKILL to the process group after the {} s grace",
-                            self.env.config.stop_grace.as_secs_f64()
+                            self.policy().stop_grace.as_secs_f64()
                         ))
                         .await;
                 }
@@ -57,7 +71,7 @@ impl Runner {
                 if self.machine.state != ServiceState::Running {
                     return;
                 }
-                let timeout = self.env.config.monitor_timeout;
+                let timeout = self.policy().monitor_timeout;
                 match *outcome {
                     Ok(outcome) if outcome.passed => {
                         self.health = Health::Passing;
@@ -89,6 +103,9 @@ impl Runner {
 
     pub(super) async fn on_timer(&mut self) {
         let now = Instant::now();
+        if self.next_memory_check.is_some_and(|at| at <= now) {
+            self.check_memory(now).await;
+        }
         if self.backoff_until.is_some_and(|at| at <= now) {
             self.backoff_until = None;
             self.feed(Event::BackoffElapsed).await;
@@ -96,7 +113,7 @@ impl Runner {
         if self.next_check.is_some_and(|at| at <= now) {
             let started = self.run.as_ref().map(|r| r.started).unwrap_or(now);
             self.last_check = Some(now);
-            self.next_check = Some(self.env.config.next_check_at(started, Some(now)));
+            self.next_check = Some(self.policy().next_check_at(started, Some(now)));
             if self.machine.state == ServiceState::Running {
                 self.check_ports();
                 self.start_check();
@@ -129,7 +146,7 @@ impl Runner {
         let generation = self.generation;
         let tx = self.reports.clone();
         let launch = self.launch(&command);
-        let timeout = self.env.config.monitor_timeout;
+        let timeout = self.policy().monitor_timeout;
         tokio::spawn(async move {
             let outcome = match launch {
                 Ok(launch) => spawn::run_check(&launch, timeout)

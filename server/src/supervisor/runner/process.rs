@@ -1,10 +1,29 @@
 //! The process side of a service's run: how to launch a command like the service (user, environment,
-//! working directory), spawning it in a new process group with its output pumped into the log, signalling
-//! the group to stop or restart, and ending what a run left in its group.
+//! working directory), spawning it in a new process group (and its own cgroup, where Warden has cgroups)
+//! with its output pumped into the log, signalling it to stop or reload, and ending what a run left
+//! behind (in its cgroup, else in its group) — a clean exit that leaves processes is a daemonizing service.
 
 use std::time::{Duration, Instant};
 
-use app::model::service::Health;
+/// The signal a service's `stop_signal` names.
+fn stop_signal(name: StopSignalName) -> Signal {
+    match name {
+        StopSignalName::Term => Signal::SIGTERM,
+        StopSignalName::Int => Signal::SIGINT,
+        StopSignalName::Quit => Signal::SIGQUIT,
+        StopSignalName::Hup => Signal::SIGHUP,
+        StopSignalName::Usr1 => Signal::SIGUSR1,
+        StopSignalName::Usr2 => Signal::SIGUSR2,
+        StopSignalName::Kill => Signal::SIGKILL,
+    }
+}
+
+/// How long to wait for SIGKILLed leftovers to be gone.
+const REMNANT_WAIT: Duration = Duration::from_secs(2);
+/// How long to wait for a SIGKILLed cgroup to empty after the stop grace.
+const KILL_WAIT: Duration = Duration::from_secs(5);
+
+use app::model::service::{Health, StopSignalName};
 use nix::sys::signal::Signal;
 use time::OffsetDateTime;
 
@@ -36,6 +55,7 @@ impl Runner {
             cwd,
             env,
             run_as,
+            nofile: spec.limits.nofile,
         })
     }
 
@@ -48,7 +68,26 @@ impl Runner {
                 return Event::SpawnFailed;
             }
         };
-        let mut child = match spawn::spawn_in_new_group(&launch) {
+        let cgroup_procs = match &self.cgroup {
+            Some(cgroup) => match cgroup
+                .create()
+                .and_then(|()| {
+                    let controllers = self.env.cgroups.as_ref().map(|t| t.controllers().clone());
+                    cgroup.apply_limits(&self.record.spec.limits, &controllers.unwrap_or_default())
+                })
+                .and_then(|()| cgroup.procs_file())
+            {
+                Ok(file) => Some(file),
+                Err(e) => {
+                    self.log
+                        .warden(format!("cannot start: its cgroup: {e}"))
+                        .await;
+                    return Event::SpawnFailed;
+                }
+            },
+            None => None,
+        };
+        let mut child = match spawn::spawn_in_new_group(&launch, cgroup_procs.as_ref()) {
             Ok(child) => child,
             Err(e) => {
                 self.log
@@ -83,9 +122,11 @@ impl Runner {
             started_wall: OffsetDateTime::now_utc(),
         });
         self.health = Health::Unknown;
+        self.daemonized = None;
         self.port_warnings.clear();
         self.last_check = None;
-        self.next_check = Some(self.env.config.next_check_at(now, None));
+        self.next_check = Some(self.policy().next_check_at(now, None));
+        self.schedule_memory_check(now);
         self.record.run = procfs::start_ticks(pid).map(|start_ticks| RunRecord {
             pgid: pid,
             start_ticks,
@@ -104,7 +145,7 @@ impl Runner {
         let Some(pgid) = self.run.as_ref().map(|r| r.pid) else {
             return Some(Event::GroupGone);
         };
-        let grace = self.env.config.stop_grace;
+        let grace = self.policy().stop_grace;
         let first = match signal {
             StopSignal::Hangup => {
                 self.log
@@ -113,47 +154,122 @@ impl Runner {
                 Signal::SIGHUP
             }
             StopSignal::Terminate => {
+                let signal = stop_signal(self.record.spec.stop_signal);
                 self.log
-                    .warden("stopping: SIGTERM to the process group")
+                    .warden(format!(
+                        "stopping: {} to the process group",
+                        signal.as_str()
+                    ))
                     .await;
-                Signal::SIGTERM
+                signal
             }
         };
+        let to_everyone = signal == StopSignal::Terminate;
         let generation = self.generation;
         let tx = self.reports.clone();
+        let cgroup = self.cgroup.clone();
         tokio::spawn(async move {
-            let killed = spawn::terminate_group(pgid, first, grace).await;
+            let killed = match cgroup {
+                Some(cgroup) => {
+                    spawn::signal_group(pgid, first);
+                    if to_everyone {
+                        // Processes that left the group (setsid) are asked to stop too.
+                        cgroup.signal(first);
+                    }
+                    if cgroup.wait_empty(grace).await {
+                        false
+                    } else {
+                        cgroup.end(KILL_WAIT).await;
+                        true
+                    }
+                }
+                None => spawn::terminate_group(pgid, first, grace).await,
+            };
             report(&tx, Report::GroupGone { generation, killed });
         });
         None
     }
 
-    pub(super) async fn kill_remnants(&mut self) {
+    /// A restart's SIGHUP to the process group; the reload grace starts.
+    pub(super) async fn reload(&mut self) {
         let Some(pgid) = self.run.as_ref().map(|r| r.pid) else {
             return;
         };
-        let members = tokio::task::spawn_blocking(move || procfs::group_members(pgid))
-            .await
-            .unwrap_or_default();
-        if members.is_empty() {
-            self.daemonized = None;
-            return;
-        }
-        let pids: Vec<u32> = members.iter().map(|p| p.pid).collect();
-        let exit_code = self.last_exit.as_ref().and_then(|e| e.code);
-        if let Some(warning) = warnings::daemonized_warning(exit_code, &pids) {
-            self.log.warden(warning.message.clone()).await;
-            self.daemonized = Some(warning);
-        }
-        let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
+        let grace = self.policy().reload_grace;
         self.log
             .warden(format!(
-                "ending {} process(es) left in the group (pids {}) with SIGKILL",
+                "restarting: SIGHUP to the process group (reload grace {} s)",
+                grace.as_secs_f64()
+            ))
+            .await;
+        spawn::signal_group(pgid, Signal::SIGHUP);
+        let generation = self.generation;
+        let tx = self.reports.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            report(&tx, Report::ReloadElapsed { generation });
+        });
+    }
+
+    /// The live processes the current run left: in its cgroup, else in its process group.
+    pub(super) async fn leftovers(&self) -> Vec<procfs::ProcStat> {
+        let cgroup = self.cgroup.clone();
+        let pgid = self.run.as_ref().map(|r| r.pid);
+        tokio::task::spawn_blocking(move || match (cgroup, pgid) {
+            (Some(cgroup), _) => procfs::live_members(&cgroup.pids()),
+            (None, Some(pgid)) => procfs::group_members(pgid),
+            (None, None) => Vec::new(),
+        })
+        .await
+        .unwrap_or_default()
+    }
+
+    /// Ends every process in the cgroup (else the group) with SIGKILL and waits for them to be gone.
+    async fn end_leftovers(&self) {
+        match (&self.cgroup, self.run.as_ref().map(|r| r.pid)) {
+            (Some(cgroup), _) => {
+                cgroup.end(REMNANT_WAIT).await;
+            }
+            (None, Some(pgid)) => {
+                spawn::signal_group(pgid, Signal::SIGKILL);
+                spawn::wait_group_empty(pgid, REMNANT_WAIT).await;
+            }
+            (None, None) => {}
+        }
+    }
+
+    /// The main process exited 0 while `leftovers` kept running: it forked into the background. Ends
+    /// them, records the `daemonized` warning and returns the reason to disable the service with.
+    pub(super) async fn diagnose_daemonized(&mut self, leftovers: &[procfs::ProcStat]) -> String {
+        let escaped: Vec<(u32, String)> = leftovers
+            .iter()
+            .map(|p| (p.pid, procfs::command_line(p.pid, &p.comm)))
+            .collect();
+        let (warning, reason) = warnings::daemonized(&escaped);
+        self.log.warden(warning.message.clone()).await;
+        self.daemonized = Some(warning);
+        self.end_leftovers().await;
+        reason
+    }
+
+    pub(super) async fn kill_remnants(&mut self) {
+        let members = self.leftovers().await;
+        if members.is_empty() {
+            return;
+        }
+        let pids: Vec<String> = members.iter().map(|p| p.pid.to_string()).collect();
+        let place = if self.cgroup.is_some() {
+            "cgroup"
+        } else {
+            "group"
+        };
+        self.log
+            .warden(format!(
+                "ending {} process(es) left in the {place} (pids {}) with SIGKILL",
                 members.len(),
                 pids.join(", ")
             ))
             .await;
-        spawn::signal_group(pgid, Signal::SIGKILL);
-        spawn::wait_group_empty(pgid, Duration::from_secs(2)).await;
+        self.end_leftovers().await;
     }
 }
