@@ -62,7 +62,10 @@ fn metrics_pass_promtool_and_follow_real_changes() {
         json!({"name": "ticker", "command": "exec sleep 1000"}),
     );
     assert_eq!(service.status, 201, "{}", service.body);
-    let id = service.json()["id"].as_str().unwrap_or_default().to_string();
+    let id = service.json()["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let rule = add_rule(
         &admin,
         json!({"protocol": "tcp", "ports": ["9000"], "action": "drop", "annotation": "probe"}),
@@ -73,15 +76,22 @@ fn metrics_pass_promtool_and_follow_real_changes() {
     for _ in 0..3 {
         let _ = tcp_probe(&lab.other, other_port(9000));
     }
-    let wrong = NsClient::new(&lab.other, lab.other_side())
-        .request("POST", "/auth/login", Some(json!({"username": "admin", "password": "wrong"})));
+    let wrong = NsClient::new(&lab.other, lab.other_side()).request(
+        "POST",
+        "/auth/login",
+        Some(json!({"username": "admin", "password": "wrong"})),
+    );
     assert_eq!(wrong.status, 401);
 
     let up = r#"warden_service_up{service="ticker"}"#;
-    let text = wait_for("the service up in the metrics", Duration::from_secs(15), || {
-        let text = scrape(&reader);
-        (sample(&text, up) == Some(1.0)).then_some(text)
-    });
+    let text = wait_for(
+        "the service up in the metrics",
+        Duration::from_secs(15),
+        || {
+            let text = scrape(&reader);
+            (sample(&text, up) == Some(1.0)).then_some(text)
+        },
+    );
 
     // The exposition is valid for Prometheus' own checker.
     let mut check = Command::new("promtool")
@@ -118,9 +128,13 @@ fn metrics_pass_promtool_and_follow_real_changes() {
     }
     assert_eq!(sample(&text, "warden_firewall_active"), Some(1.0));
     assert!(sample(&text, "warden_login_failures_total") >= Some(1.0));
-    let packets = format!(r#"warden_firewall_rule_packets_total{{id="{rule_id}",annotation="probe"}}"#);
+    let packets =
+        format!(r#"warden_firewall_rule_packets_total{{id="{rule_id}",annotation="probe"}}"#);
     assert!(sample(&text, &packets) >= Some(3.0), "{packets}:\n{text}");
-    assert!(text.contains("warden_http_request_duration_seconds_bucket"), "{text}");
+    assert!(
+        text.contains("warden_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
     assert!(
         sample(&text, r#"warden_service_memory_bytes{service="ticker"}"#) > Some(0.0),
         "{text}"
@@ -141,7 +155,12 @@ fn metrics_pass_promtool_and_follow_real_changes() {
     });
 
     // A stop flips up.
-    assert_eq!(admin.post(&format!("/services/{id}/stop"), json!({})).status, 200);
+    assert_eq!(
+        admin
+            .post(&format!("/services/{id}/stop"), json!({}))
+            .status,
+        200
+    );
     wait_for("up 0 after the stop", Duration::from_secs(15), || {
         (sample(&scrape(&reader), up) == Some(0.0)).then_some(())
     });

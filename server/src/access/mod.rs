@@ -162,6 +162,8 @@ struct AccessInner {
     auth: Auth,
     settings: SettingsHandle,
     firewall: FirewallHandle,
+    /// Logins refused for a wrong password or second factor since start (for metrics).
+    failed_logins: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Access {
@@ -171,12 +173,20 @@ impl std::fmt::Debug for Access {
 }
 
 impl Access {
+    /// Logins refused for a wrong password or second factor since Warden started.
+    pub fn failed_logins(&self) -> u64 {
+        self.inner
+            .failed_logins
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub fn new(auth: Auth, settings: SettingsHandle, firewall: FirewallHandle) -> Access {
         Access {
             inner: Arc::new(AccessInner {
                 auth,
                 settings,
                 firewall,
+                failed_logins: std::sync::atomic::AtomicU64::new(0),
             }),
         }
     }
@@ -220,6 +230,9 @@ impl Access {
             }
             LoginOutcome::Invalid => {
                 tracing::warn!(client = %addr, "failed login");
+                self.inner
+                    .failed_logins
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 Ok(outcome)
             }
             LoginOutcome::TotpRequired => Ok(outcome),

@@ -113,6 +113,7 @@ const HEALTHS: [&str; 3] = ["unknown", "passing", "failing"];
 pub async fn metrics(
     State(state): State<AppState>,
     Extension(http): Extension<Arc<HttpMetrics>>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
     let mut registry = Registry::default();
     services(&state, &mut registry).await;
@@ -132,11 +133,72 @@ pub async fn metrics(
     process(&mut registry);
     let mut text = String::new();
     encode(&mut text, &registry).map_err(|e| ApiError::internal(e.to_string()))?;
+    let wants_openmetrics = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/openmetrics-text"));
+    if wants_openmetrics {
+        return Ok((
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response());
+    }
     Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        text,
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        prometheus_text(&text),
     )
         .into_response())
+}
+
+/// The crate's OpenMetrics text as Prometheus' classic text format (0.0.4), for scrapers that do not ask
+/// for OpenMetrics: a counter family `x` has samples `x_total`, which the classic format wants named on
+/// its `# HELP`/`# TYPE` lines too; and there is no `# EOF` line.
+fn prometheus_text(openmetrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        out.push_str(renamed.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prometheus_text;
+
+    #[test]
+    fn counters_are_named_with_total_in_the_classic_format() {
+        let openmetrics =
+            "# HELP a_restarts Restarts.\n# TYPE a_restarts counter\na_restarts_total{s=\"x\"} 2\n\
+                           # HELP b_up Up.\n# TYPE b_up gauge\nb_up 1\n# EOF\n";
+        assert_eq!(
+            prometheus_text(openmetrics),
+            "# HELP a_restarts_total Restarts.\n# TYPE a_restarts_total counter\na_restarts_total{s=\"x\"} 2\n\
+             # HELP b_up Up.\n# TYPE b_up gauge\nb_up 1\n"
+        );
+    }
 }
 
 async fn services(state: &AppState, registry: &mut Registry) {
@@ -148,14 +210,14 @@ async fn services(state: &AppState, registry: &mut Registry) {
     let health = Family::<ServiceValueLabels, Gauge>::default();
     for service in state.supervisor.list() {
         let name = ServiceLabels {
-            service: service.name.clone(),
+            service: service.spec.name.clone(),
         };
         let current = serde_plain(&service.status.state);
         up.get_or_create(&name).set(i64::from(current == "running"));
         for s in STATES {
             states
                 .get_or_create(&ServiceValueLabels {
-                    service: service.name.clone(),
+                    service: service.spec.name.clone(),
                     value: s.to_string(),
                 })
                 .set(i64::from(current == s));
@@ -167,7 +229,7 @@ async fn services(state: &AppState, registry: &mut Registry) {
         for h in HEALTHS {
             health
                 .get_or_create(&ServiceValueLabels {
-                    service: service.name.clone(),
+                    service: service.spec.name.clone(),
                     value: h.to_string(),
                 })
                 .set(i64::from(current_health == h));
@@ -270,7 +332,11 @@ fn process(registry: &mut Registry) {
         registry.register("process_cpu_seconds", "CPU time of Warden itself", cpu);
         let rss = Gauge::<i64>::default();
         rss.set(i64::try_from(stat.rss.saturating_mul(procfs::page_size())).unwrap_or(i64::MAX));
-        registry.register("process_resident_memory_bytes", "Resident memory of Warden", rss);
+        registry.register(
+            "process_resident_memory_bytes",
+            "Resident memory of Warden",
+            rss,
+        );
         let threads = Gauge::<i64>::default();
         threads.set(stat.num_threads);
         registry.register("process_threads", "Threads of Warden", threads);

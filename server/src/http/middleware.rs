@@ -111,7 +111,10 @@ pub async fn auth_gate(State(state): State<AppState>, mut req: Request, next: Ne
         };
         return acting_as(actor, next.run(req)).await;
     }
-    let is_machine_path = path == "/api" || path.starts_with("/api/") || path.starts_with("/rpc/");
+    let is_machine_path = path == "/api"
+        || path.starts_with("/api/")
+        || path.starts_with("/rpc/")
+        || path == "/metrics";
     match principal {
         Some((p, source)) => {
             // Pages are for browsers: a bearer token alone does not open them.

@@ -12,6 +12,7 @@ pub mod error;
 pub mod firewall;
 pub mod host;
 pub mod json;
+pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod services;
@@ -60,7 +61,9 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(firewall::routes())
         .merge(settings::routes())
         .merge(users::routes());
-    OpenApiRouter::with_openapi(openapi::base()).nest("/api/v1", v1)
+    OpenApiRouter::with_openapi(openapi::base())
+        .nest("/api/v1", v1)
+        .routes(routes!(metrics::metrics))
 }
 
 /// Every registered server function endpoint as `(method, path)`, sorted. Read from the server-fn
@@ -150,5 +153,7 @@ pub fn router(state: AppState, site_root: &Path) -> Router {
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(metrics::record_duration))
+        .layer(axum::Extension(Arc::new(metrics::HttpMetrics::default())))
         .with_state(state)
 }

@@ -24,6 +24,7 @@ pub const TAG_SETTINGS: &str = "settings";
 pub const TAG_EVENTS: &str = "events";
 pub const TAG_AUDIT: &str = "audit";
 pub const TAG_USERS: &str = "users";
+pub const TAG_OPERATIONS: &str = "operations";
 
 /// The names of the security schemes in the document.
 pub const BEARER_SCHEME: &str = "bearer";
@@ -61,6 +62,7 @@ pub struct IdPath {
         (name = "events", description = "Live status changes"),
         (name = "audit", description = "Who did what, when"),
         (name = "users", description = "Accounts: users with a role (admin or read) and their second factor"),
+        (name = "operations", description = "Monitoring: Prometheus metrics"),
     )
 )]
 struct BaseDoc;

@@ -259,6 +259,12 @@ impl NsClient {
         self.request("GET", path, None)
     }
 
+    /// `GET path` outside the API (e.g. `/metrics`), with this client's token.
+    pub fn get_outside_api(&self, path: &str) -> HttpResponse {
+        self.send("GET", path.to_string(), None, Duration::from_secs(5))
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
     pub fn post(&self, path: &str, body: Value) -> HttpResponse {
         self.request("POST", path, Some(body))
     }
