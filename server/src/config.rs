@@ -31,6 +31,9 @@ pub enum Command {
         /// Only those a read-only API token may call.
         #[arg(long)]
         read_only: bool,
+        /// Only those acting on the caller's own account (a `read` user's session may call them).
+        #[arg(long, conflicts_with = "read_only")]
+        own_account: bool,
     },
     /// Print the OpenAPI document of the REST API and exit.
     #[command(hide = true)]

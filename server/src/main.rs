@@ -36,9 +36,14 @@ fn main() -> std::process::ExitCode {
                     })
             }
             Command::Serve(args) => warden::serve(args).await,
-            Command::ServerFns { read_only } => {
+            Command::ServerFns {
+                read_only,
+                own_account,
+            } => {
                 for (method, path) in warden::http::server_fn_endpoints() {
-                    if !read_only || app::rpc::is_read_only_endpoint(&path) {
+                    let listed = (!read_only || app::rpc::is_read_only_endpoint(&path))
+                        && (!own_account || app::rpc::is_own_account_endpoint(&path));
+                    if listed {
                         println!("{method} {path}");
                     }
                 }

@@ -421,6 +421,12 @@ impl Backend for AppState {
         username: Option<String>,
     ) -> Result<(), AppError> {
         let target = username.unwrap_or_else(|| user.username.clone());
+        // Anyone may remove their own second factor; another user's is an administrator's to remove.
+        if target != user.username && !user.role.may_mutate() {
+            return Err(AppError::Refused(
+                "Only an administrator may remove another user's second factor.".into(),
+            ));
+        }
         Ok(self.access.remove_totp(&target).await?)
     }
 

@@ -59,9 +59,10 @@ async fn a_read_user_and_its_token_read_everything_but_every_mutation_is_forbidd
             assert_eq!(reader.get(path).await.status(), 200, "GET {path}");
         }
     }
-    for reader in [&alice, &alice_token] {
+    use warden_tests::mutations::Reader;
+    for (reader, kind) in [(&alice, Reader::Session), (&alice_token, Reader::Token)] {
         let (rest, fns) =
-            warden_tests::mutations::assert_every_mutation_forbidden(&w, reader).await;
+            warden_tests::mutations::assert_every_mutation_forbidden(&w, reader, kind).await;
         assert!(
             rest >= 25 && fns >= 10,
             "{rest} REST mutations, {fns} server fns"
@@ -73,6 +74,34 @@ async fn a_read_user_and_its_token_read_everything_but_every_mutation_is_forbidd
     assert_eq!(users[0]["role"], "admin");
     assert_eq!(users[0]["enabled"], true);
     assert_eq!(admin.get_json("/services").await, json!([]));
+
+    // Her own account is hers to look after, from her login session (not with a token): a second
+    // factor, a new password. Another user's second factor is not.
+    let resp = alice.post_empty("/auth/totp/enroll").await;
+    assert_eq!(
+        resp.status(),
+        200,
+        "a read user enrolls her own second factor"
+    );
+    let resp = alice_token.post_empty("/auth/totp/enroll").await;
+    assert_eq!(resp.status(), 403, "not with an API token");
+    let resp = alice
+        .client
+        .post(format!("{}/rpc/users/totp/remove", w.url))
+        .bearer_auth(&alice.token)
+        .json(&json!({"username": "admin"}))
+        .send()
+        .await
+        .expect("remove admin's second factor");
+    assert!(!resp.status().is_success(), "{}", resp.status());
+    let resp = alice
+        .post(
+            "/auth/password",
+            &json!({"current_password": ALICE_PASSWORD, "new_password": "alice-has-a-new-secret-42"}),
+        )
+        .await;
+    assert_eq!(resp.status(), 204, "a read user changes her own password");
+    login_as(&w, "alice", "alice-has-a-new-secret-42").await;
 }
 
 #[tokio::test]

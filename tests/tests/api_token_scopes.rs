@@ -62,7 +62,12 @@ async fn a_read_token_reads_but_every_mutation_is_forbidden() {
     }
 
     // Every documented mutation and every mutating server function is refused before anything happens.
-    let (rest, fns) = warden_tests::mutations::assert_every_mutation_forbidden(&w, &reader).await;
+    let (rest, fns) = warden_tests::mutations::assert_every_mutation_forbidden(
+        &w,
+        &reader,
+        warden_tests::mutations::Reader::Token,
+    )
+    .await;
     assert!(rest >= 20, "only {rest} mutations documented");
     assert!(fns >= 10, "only {fns} mutating server functions");
     let reads = warden_tests::server_fn_endpoints(&["--read-only"]);

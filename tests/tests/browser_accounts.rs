@@ -149,8 +149,10 @@ async fn a_read_user_sees_no_enabled_mutation_control() {
     b.wait_for_path("/").await;
     b.wait_hydrated().await;
     const CONTROLS: &str = "main button, main input, main select, main textarea";
-    const ENABLED: &str = "main button:not(:disabled), main input:not(:disabled), \
-                           main select:not(:disabled), main textarea:not(:disabled)";
+    // Controls outside the caller's own account (password, second factor: the Settings page keeps those).
+    const ENABLED: &str =
+        "main :is(button, input, select, textarea):not(:disabled):not([data-own-account] *)";
+    const OWN_ACCOUNT_ENABLED: &str = "main [data-own-account] :is(button, input):not(:disabled)";
     let mut seen = 0;
     for (path, ready) in [
         ("/", "[data-testid=page-title]"),
@@ -165,7 +167,30 @@ async fn a_read_user_sees_no_enabled_mutation_control() {
         b.open(&w.url, path).await;
         b.wait_for_path(path).await;
         b.find(ready).await;
-        b.find("fieldset[data-testid=page-scope][disabled]").await;
+        if path == "/settings" {
+            // The page disables its other sections itself; the own-account cards stay usable.
+            b.find("fieldset[data-testid=settings-scope][disabled]")
+                .await;
+            b.find("fieldset[data-testid=tokens-scope][disabled]").await;
+            let c = b.client.clone();
+            poll("own account controls", Duration::from_secs(10), || {
+                let c = c.clone();
+                async move {
+                    let n = c
+                        .execute(
+                            "return document.querySelectorAll(arguments[0]).length;",
+                            vec![json!(OWN_ACCOUNT_ENABLED)],
+                        )
+                        .await
+                        .ok()?
+                        .as_u64()?;
+                    (n >= 2).then_some(())
+                }
+            })
+            .await;
+        } else {
+            b.find("fieldset[data-testid=page-scope][disabled]").await;
+        }
         let c = b.client.clone();
         poll(
             &format!("no enabled control on {path}"),

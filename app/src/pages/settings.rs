@@ -55,6 +55,9 @@ fn FieldMessage(errors: RwSignal<Vec<FieldError>>, name: &'static str) -> impl I
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
+    let read_only = use_context::<crate::pages::shell::ReadOnly>()
+        .map(|r| r.0)
+        .unwrap_or_else(|| Signal::derive(|| false));
     view! {
         <Title text="Settings"/>
         <h1 data-testid="page-title">"Settings"</h1>
@@ -62,11 +65,18 @@ pub fn SettingsPage() -> impl IntoView {
             "Every change here is recorded in the " <a href="/audit" data-testid="audit-link">"audit log"</a> "."
         </p>
         <div class="settings-grid">
-            <SettingsForm/>
+            <fieldset class="page-scope" disabled=read_only data-testid="settings-scope">
+                <SettingsForm/>
+            </fieldset>
             <div class="settings-side">
-                <PasswordForm/>
-                <SecurityCard/>
-                <TokensCard/>
+                // One's own account: a read user may change these too.
+                <div data-own-account="true">
+                    <PasswordForm/>
+                    <SecurityCard/>
+                </div>
+                <fieldset class="page-scope" disabled=read_only data-testid="tokens-scope">
+                    <TokensCard/>
+                </fieldset>
                 <ServerCard/>
             </div>
         </div>

@@ -1,7 +1,9 @@
 //! The authenticated app shell: header with the hostname, navigation, logout, and the page outlet. For a
 //! read-only caller (a `read` user, or a read token) the outlet sits in a disabled `<fieldset>`: every
 //! button, input and select of every page is disabled (links still navigate), and the server refuses
-//! mutations whatever the client does.
+//! mutations whatever the client does. The one exception is the Settings page, where a `read` user looks
+//! after their own account (password, second factor): that page disables its other sections itself,
+//! from the [`ReadOnly`] context.
 
 use leptos::prelude::*;
 use leptos_router::components::Outlet;
@@ -10,6 +12,14 @@ use leptos_router::hooks::use_location;
 use crate::components::live::provide_live_services;
 use crate::components::toast::{provide_toasts, ToastHost};
 use crate::rpc::get_shell_info;
+
+/// Whether the caller may change nothing (a `read` user or a read token), for pages that disable their
+/// own controls.
+#[derive(Clone, Copy)]
+pub struct ReadOnly(pub Signal<bool>);
+
+/// The page where a read-only caller keeps controls: its own account's.
+const OWN_ACCOUNT_PAGE: &str = "/settings";
 
 #[component]
 pub fn Shell() -> impl IntoView {
@@ -30,11 +40,14 @@ pub fn Shell() -> impl IntoView {
             .map(|i| i.username)
             .unwrap_or_default()
     };
-    let read_only = move || {
+    let read_only = Signal::derive(move || {
         info.get()
             .and_then(|r| r.ok())
             .is_some_and(|i| !i.role.may_mutate())
-    };
+    });
+    provide_context(ReadOnly(read_only));
+    let location = use_location();
+    let page_disabled = move || read_only.get() && location.pathname.get() != OWN_ACCOUNT_PAGE;
     view! {
         <div class="app">
             <header class="topbar">
@@ -61,7 +74,7 @@ pub fn Shell() -> impl IntoView {
                 </form>
             </header>
             <main class="page">
-                <fieldset class="page-scope" disabled=read_only data-testid="page-scope">
+                <fieldset class="page-scope" disabled=page_disabled data-testid="page-scope">
                     <Outlet/>
                 </fieldset>
             </main>

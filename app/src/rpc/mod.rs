@@ -47,6 +47,21 @@ pub fn is_read_only_endpoint(path: &str) -> bool {
     READ_ONLY_ENDPOINTS.contains(&path)
 }
 
+/// The server functions that act on the caller's own account only: the password and the second factor.
+/// A `read` user's session may call them (a read-only API token may not); removing *another* user's
+/// second factor through `users/totp/remove` stays an administrator's (checked by the server).
+pub const OWN_ACCOUNT_ENDPOINTS: &[&str] = &[
+    "/rpc/admin/password",
+    "/rpc/users/totp/enroll",
+    "/rpc/users/totp/confirm",
+    "/rpc/users/totp/remove",
+];
+
+/// Whether `path` is one of [`OWN_ACCOUNT_ENDPOINTS`].
+pub fn is_own_account_endpoint(path: &str) -> bool {
+    OWN_ACCOUNT_ENDPOINTS.contains(&path)
+}
+
 use crate::model::error::AppError;
 use crate::model::{FirewallCapability, ShellInfo};
 

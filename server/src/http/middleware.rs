@@ -40,6 +40,28 @@ pub fn read_only_may(method: &Method, path: &str) -> bool {
     matches!(*method, Method::GET | Method::HEAD)
 }
 
+/// The REST routes that act on the caller's own account only (method, path): its password, its second
+/// factor, its logout. A `read` user's login session may use them (see `app::rpc::OWN_ACCOUNT_ENDPOINTS`
+/// for the server functions); a read-only API token may not.
+pub const OWN_ACCOUNT_ROUTES: &[(&str, &str)] = &[
+    ("POST", "/api/v1/auth/password"),
+    ("POST", "/api/v1/auth/totp/enroll"),
+    ("POST", "/api/v1/auth/totp/confirm"),
+    ("DELETE", "/api/v1/auth/totp"),
+    ("POST", "/api/v1/auth/logout"),
+];
+
+/// Whether a login session of a `read` user may make this request: its own account's password, second
+/// factor and logout.
+pub fn own_account_may(method: &Method, path: &str) -> bool {
+    if path.starts_with("/rpc/") {
+        return app::rpc::is_own_account_endpoint(path);
+    }
+    OWN_ACCOUNT_ROUTES
+        .iter()
+        .any(|(m, p)| *m == method.as_str() && *p == path)
+}
+
 /// True when the request's `Origin` (or, lacking it, `Sec-Fetch-Site`) says it comes from another site.
 /// The request's own authority is its `Host` header, or over HTTP/2 (which has no `Host`) the
 /// `:authority` that hyper puts into the request URI, passed as `uri_authority`.
@@ -121,7 +143,9 @@ pub async fn auth_gate(State(state): State<AppState>, mut req: Request, next: Ne
             if !is_machine_path && source == CredentialSource::Bearer {
                 return Redirect::to("/login").into_response();
             }
-            if !p.scope.may_mutate() && !read_only_may(req.method(), &path) {
+            let own_account =
+                p.kind == crate::access::TokenKind::Session && own_account_may(req.method(), &path);
+            if !p.scope.may_mutate() && !read_only_may(req.method(), &path) && !own_account {
                 return ApiError::forbidden(
                     "This credential is read-only (a read token, or a user with role read): it may not change anything.",
                 )
