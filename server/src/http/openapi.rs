@@ -193,3 +193,24 @@ pub async fn openapi_json() -> axum::response::Response {
         Err(e) => super::error::ApiError::internal(e).into_response(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// utoipa infers path parameters from the handlers' extractors; declaring an `IntoParams` struct
+    /// for the same name as well writes it twice, which OpenAPI validators refuse.
+    #[test]
+    fn no_operation_declares_a_parameter_twice() {
+        let doc = serde_json::to_value(super::document()).unwrap_or_default();
+        let paths = doc["paths"].as_object().cloned().unwrap_or_default();
+        assert!(paths.len() > 30, "the document has its paths");
+        for (path, item) in paths {
+            for (method, op) in item.as_object().cloned().unwrap_or_default() {
+                let mut seen = std::collections::BTreeSet::new();
+                for p in op["parameters"].as_array().into_iter().flatten() {
+                    let key = (p["name"].to_string(), p["in"].to_string());
+                    assert!(seen.insert(key.clone()), "{method} {path}: {key:?} twice");
+                }
+            }
+        }
+    }
+}

@@ -19,15 +19,6 @@ use super::openapi::{TAG_AUTH, TAG_USERS};
 use crate::access::Principal;
 use crate::state::AppState;
 
-/// The `{username}` path parameter.
-#[derive(Debug, utoipa::IntoParams)]
-#[into_params(parameter_in = Path)]
-pub struct UsernamePath {
-    /// The user's name.
-    #[allow(dead_code)]
-    username: String,
-}
-
 /// The account routes with their OpenAPI operations (paths relative to `/api/v1`).
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -61,7 +52,7 @@ async fn create_user(
 }
 
 #[utoipa::path(patch, path = "/users/{username}", tag = TAG_USERS, operation_id = "update_user",
-    params(UsernamePath), request_body = UserPatch,
+    params(("username" = String, Path, description = "The user's name")), request_body = UserPatch,
     responses(
         (status = 200, description = "Changed. Disabling ends the user's sessions and API tokens at once; a new password ends its sessions", body = UserView),
         (status = 404, description = "No such user", body = super::error::ErrorResponse),
@@ -77,7 +68,7 @@ async fn update_user(
 }
 
 #[utoipa::path(delete, path = "/users/{username}", tag = TAG_USERS, operation_id = "delete_user",
-    params(UsernamePath),
+    params(("username" = String, Path, description = "The user's name")),
     responses(
         (status = 204, description = "Deleted, with its sessions and API tokens"),
         (status = 404, description = "No such user", body = super::error::ErrorResponse),
@@ -92,7 +83,7 @@ async fn delete_user(
 }
 
 #[utoipa::path(delete, path = "/users/{username}/totp", tag = TAG_USERS, operation_id = "reset_user_totp",
-    params(UsernamePath),
+    params(("username" = String, Path, description = "The user's name")),
     responses(
         (status = 204, description = "The user's second factor is removed: its logins need the password only"),
         (status = 404, description = "No such user", body = super::error::ErrorResponse),
