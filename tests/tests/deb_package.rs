@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use warden_tests::{assets, gate, repo_root, wait_for};
 
-const UNIT: &str = "/lib/systemd/system/warden.service";
+const UNIT: &str = "/usr/lib/systemd/system/warden.service";
 const PASSWORD_FILE: &str = "/var/lib/warden/initial-admin-password";
 /// What the package owns or creates; none of it may be left after a purge.
 const PACKAGE_PATHS: &[&str] = &[
