@@ -34,6 +34,8 @@ const PACKAGE_PATHS: &[&str] = &[
     "/run/warden",
     UNIT,
     "/etc/systemd/system/multi-user.target.wants/warden.service",
+    "/var/lib/systemd/deb-systemd-helper-enabled/warden.service.dsh-also",
+    "/var/lib/systemd/deb-systemd-helper-enabled/multi-user.target.wants/warden.service",
 ];
 
 fn run(cmd: &mut Command) -> std::process::Output {
@@ -196,7 +198,12 @@ fn the_package_installs_runs_as_the_unit_and_purges_cleanly() {
     );
 
     let _purge = Purge;
-    run(Command::new("dpkg").arg("-i").arg(&deb));
+    let install = run(Command::new("dpkg").arg("-i").arg(&deb));
+    let said = String::from_utf8_lossy(&install.stdout);
+    assert!(
+        said.contains(PASSWORD_FILE) && said.contains("warden admin reset-password"),
+        "the postinst names the password file and reset-password:\n{said}"
+    );
     for path in [
         "/usr/bin/warden",
         UNIT,
