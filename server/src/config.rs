@@ -24,7 +24,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the Warden server (UI, REST API, supervisor, firewall control).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print every server function endpoint (`METHOD PATH` per line) and exit. For the auth-coverage test.
     #[command(hide = true)]
     ServerFns {
@@ -240,7 +240,7 @@ mod tests {
     fn parse(args: &[&str]) -> Result<ServeArgs, clap::Error> {
         let cli = Cli::try_parse_from(args)?;
         match cli.command {
-            Command::Serve(a) => Ok(a),
+            Command::Serve(a) => Ok(*a),
             Command::ServerFns { .. } | Command::Openapi => {
                 Err(clap::Error::new(clap::error::ErrorKind::InvalidSubcommand))
             }

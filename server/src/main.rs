@@ -36,7 +36,7 @@ fn main() -> std::process::ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => warden::serve(args).await,
+            Command::Serve(args) => warden::serve(*args).await,
             Command::ServerFns { read_only } => {
                 for (method, path) in warden::http::server_fn_endpoints() {
                     if !read_only || app::rpc::is_read_only_endpoint(&path) {
