@@ -8,7 +8,7 @@ DATA_DIR ?= ./data
 # `off`: Warden leaves the host firewall alone (as root it otherwise installs its guard table).
 FIREWALL ?= on
 
-.PHONY: run setup setup-test build build-debug test test-unit test-integration lint fmt bench clean
+.PHONY: run setup setup-test setup-deb build build-debug deb test test-unit test-integration lint fmt bench clean
 
 ## Install what is missing, build in release, start Warden (prints the URL and, on first start, the admin password).
 run: setup build
@@ -19,6 +19,9 @@ setup:
 
 setup-test:
 	@.ci/setup test
+
+setup-deb:
+	@.ci/setup deb
 
 # `--split`: every page is a lazy route (app/src/routes.rs) whose WASM chunk is only fetched when the page
 # is shown; without it the whole UI would ship as one module (and the lazy routes still work, unsplit).
@@ -40,12 +43,20 @@ build-debug:
 	LEPTOS_SITE_ROOT=$(DEBUG_SITE) cargo leptos build --split
 	.ci/compress-assets $(DEBUG_SITE)/pkg
 
+## The Debian package: target/debian/warden_<version>_<arch>.deb (cargo-deb; contents in server/Cargo.toml,
+# the unit, configuration and maintainer scripts in deploy/). It packages the release build that `make
+# build` just made (--no-build: cargo-deb would otherwise build the binary again, without cargo-leptos'
+# settings), with that build's UI from the staging site.
+deb: setup-deb build
+	cargo deb -p warden --no-build
+
 ## The whole suite: unit, integration, firewall-in-namespaces and real-browser tests.
 # Tests touch nftables only inside namespaces they create; if the host had no `table inet warden`
 # before the run, it must have none after it. Both builds: most tests drive the debug build; the
 # navigation smoke tests (every page, every link between them: tests/tests/browser_navigation.rs) and
 # the live-status test (browser_live_status.rs) also drive the release build that `make run` serves.
-test: setup-test build build-debug
+# The package is built too (tests/tests/deb_package.rs installs, runs and purges it).
+test: setup-test build build-debug deb
 	@mkdir -p target; if nft list table inet warden >/dev/null 2>&1; then echo had > target/host-table-before; else echo none > target/host-table-before; fi
 	cargo test --no-fail-fast -p warden -p warden-firewall --features warden-firewall/nft -p app --features app/ssr -p warden-tests -p warden-testkit 2>&1 | tee target/test-output.txt
 	@if grep -qx none target/host-table-before && nft list table inet warden >/dev/null 2>&1; then \

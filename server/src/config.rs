@@ -24,7 +24,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the Warden server (UI, REST API, supervisor, firewall control).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print every server function endpoint (`METHOD PATH` per line) and exit. For the auth-coverage test.
     #[command(hide = true)]
     ServerFns {
@@ -70,6 +70,17 @@ pub enum AdminCommand {
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
+    /// A TOML file whose keys are the long names of these flags (`listen = "[::]:8080"`,
+    /// `data-dir = "/var/lib/warden"`, `allowed-hosts = ["panel.example.com"]`). A flag given on the
+    /// command line wins over its environment variable, which wins over the file, which wins over the
+    /// default. The Debian package's unit uses `/etc/warden/warden.toml`.
+    #[arg(long, env = "WARDEN_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Print the configuration in force (each value with where it came from) and exit.
+    #[arg(long)]
+    pub print_config: bool,
+
     /// Address and port of the admin UI and API. Port 0 picks a free port (the chosen URL is printed).
     #[arg(long, env = "WARDEN_LISTEN", default_value = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
@@ -89,6 +100,16 @@ pub struct ServeArgs {
     /// `<dir of the warden binary>/../site`.
     #[arg(long, env = "WARDEN_SITE_ROOT")]
     pub site_root: Option<PathBuf>,
+
+    /// On the first start, write the generated `admin` password to this file (mode 0600) instead of
+    /// printing it on stderr (which systemd sends to the journal). Ignored with `WARDEN_ADMIN_PASSWORD`.
+    #[arg(long, env = "WARDEN_INITIAL_PASSWORD_FILE")]
+    pub initial_password_file: Option<PathBuf>,
+
+    /// Host names Warden answers to besides its own (e.g. the DNS name it is reached by), on top of the
+    /// `allowed_hosts` setting. Comma-separated in the environment variable.
+    #[arg(long, env = "WARDEN_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
 
     /// The `nft` program Warden drives.
     #[arg(long, env = "WARDEN_NFT", default_value = "nft")]
@@ -187,6 +208,9 @@ pub enum TlsSource {
     Files { cert: PathBuf, key: PathBuf },
 }
 
+/// Where the Debian package installs the UI, relative to the binary's directory (`/usr/bin`).
+const PACKAGED_SITE_ROOT: &str = "../share/warden/site";
+
 /// Where `make build` (release) or `make build-debug` writes the UI this binary was built with.
 const LOCAL_SITE_ROOT: &str = if cfg!(debug_assertions) {
     "target/site-debug"
@@ -204,14 +228,22 @@ impl ServeArgs {
         if local.join("pkg").is_dir() {
             return local;
         }
-        std::env::current_exe()
+        let Some(exe_dir) = std::env::current_exe()
             .ok()
-            .and_then(|exe| {
-                exe.parent()
-                    .and_then(|d| d.parent())
-                    .map(|d| d.join("site"))
-            })
-            .unwrap_or(local)
+            .and_then(|exe| exe.parent().map(std::path::Path::to_path_buf))
+        else {
+            return local;
+        };
+        site_root_near(&exe_dir).unwrap_or(local)
+    }
+
+    /// The names given with `--allowed-hosts`, without empty entries.
+    pub fn extra_host_names(&self) -> Vec<String> {
+        self.allowed_hosts
+            .iter()
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .collect()
     }
 
     /// Whether and how to serve HTTPS (clap guarantees cert and key come together and exclude `--tls`).
@@ -254,6 +286,16 @@ impl ServeArgs {
     }
 }
 
+/// The UI next to a binary in `exe_dir`: the packaged layout (`/usr/bin/warden` →
+/// `/usr/share/warden/site`) if it holds a `pkg/`, else `<exe_dir>/../site` (a copied build).
+pub fn site_root_near(exe_dir: &std::path::Path) -> Option<PathBuf> {
+    let packaged = exe_dir.join(PACKAGED_SITE_ROOT);
+    if packaged.join("pkg").is_dir() {
+        return Some(packaged);
+    }
+    exe_dir.parent().map(|d| d.join("site"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,7 +303,7 @@ mod tests {
     fn parse(args: &[&str]) -> Result<ServeArgs, clap::Error> {
         let cli = Cli::try_parse_from(args)?;
         match cli.command {
-            Command::Serve(a) => Ok(a),
+            Command::Serve(a) => Ok(*a),
             Command::ServerFns { .. }
             | Command::Openapi
             | Command::Client(_)
@@ -352,6 +394,35 @@ mod tests {
     fn bad_listen_address_is_an_error() {
         let err = parse(&["warden", "serve", "--listen", "localhost"]).unwrap_err();
         assert!(err.to_string().contains("--listen"), "{err}");
+    }
+
+    #[test]
+    fn the_packaged_site_is_found_next_to_usr_bin() {
+        let root = tempfile::tempdir().unwrap();
+        let bin = root.path().join("usr/bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        assert_eq!(site_root_near(&bin), Some(root.path().join("usr/site")));
+        std::fs::create_dir_all(root.path().join("usr/share/warden/site/pkg")).unwrap();
+        let found = site_root_near(&bin).unwrap();
+        assert!(found.join("pkg").is_dir(), "{}", found.display());
+        assert!(found.ends_with("share/warden/site"), "{}", found.display());
+    }
+
+    #[test]
+    fn allowed_hosts_from_flags() {
+        let a = parse(&[
+            "warden",
+            "serve",
+            "--allowed-hosts",
+            "a.example.com, ,b.example.com",
+            "--allowed-hosts",
+            "c.example.com",
+        ])
+        .unwrap();
+        assert_eq!(
+            a.extra_host_names(),
+            ["a.example.com", "b.example.com", "c.example.com"]
+        );
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! `supervisor` (services), `firewall_ctl` (firewall), `audit`; each domain error is sorted into a
 //! [`domain_error::DomainError`] once. The adapters: `http` (REST, SSE, OpenAPI) and `ui_backend` (the UI's
 //! server functions); no adapter imports another. Plumbing: `store`, `config`, `runtime`, `telemetry`,
-//! `tls`, `serving` (the connection loop and its limits), `file_modes`, `clock`, `events`, `assets`.
+//! `tls`, `serving` (the connection loop and its limits), `file_modes`, `clock`, `events`, `assets`,
+//! `config_file` (`--config`), `first_run` (the first `admin` password), `systemd` (sd_notify).
 
 // Production code never panics on a failed `expect` (tests may: `clippy.toml` allows it there).
 #![cfg_attr(not(test), deny(clippy::expect_used))]
@@ -18,10 +19,12 @@ pub mod audit;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod config_file;
 pub mod domain_error;
 pub mod events;
 pub mod file_modes;
 pub mod firewall_ctl;
+pub mod first_run;
 pub mod http;
 pub mod runtime;
 pub mod serving;
@@ -30,6 +33,7 @@ pub mod socket;
 pub mod state;
 pub mod store;
 pub mod supervisor;
+pub mod systemd;
 pub mod telemetry;
 pub mod tls;
 pub mod ui_backend;
@@ -50,6 +54,9 @@ const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Runs the server until SIGTERM or SIGINT.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // Under systemd with `WatchdogSec=`: pings from this event loop from now on (the restore of the
+    // firewall and of the services below may take a while).
+    systemd::spawn_watchdog();
     // Before Warden writes anything: its files are its own (services get their own umask).
     file_modes::restrict_new_files();
     file_modes::prepare_data_dir(&args.data_dir).with_context(|| {
@@ -71,14 +78,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store_dir = args.store_dir();
     let store = Store::open(&store_dir)?;
     let auth = Auth::new(&store).context("opening the user store")?;
-    let given = std::env::var("WARDEN_ADMIN_PASSWORD").ok();
-    if let Some(generated) = auth.bootstrap(given).await? {
-        // Printed once, on stderr only, never through tracing.
-        eprintln!();
-        eprintln!("  First start: log in as `admin` with password: {generated}");
-        eprintln!("  (shown only this once; set WARDEN_ADMIN_PASSWORD before the first start to choose it)");
-        eprintln!();
-    }
+    first_run::bootstrap_admin(&auth, args.initial_password_file.as_deref()).await?;
     let events = events::EventBus::default();
     let settings = SettingsHandle::open(&store, events.clone())
         .await
@@ -182,6 +182,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let host_name = nix::unistd::gethostname()
         .ok()
         .and_then(|h| h.into_string().ok());
+    cert_names.extend(args.extra_host_names());
     let own_names = http::host::OwnNames::new(local.ip(), host_name.as_deref(), &cert_names);
 
     let leptos_options = LeptosOptions::builder()
@@ -233,6 +234,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let (began, shutdown_began) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
         signal.await;
+        systemd::stopping();
         closing.begin_shutdown();
         let _ = began.send(());
     };
@@ -251,6 +253,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let url = display_url(local, tls_config.is_some());
     tracing::info!(%url, data_dir = %args.data_dir.display(), "Warden is running");
     eprintln!("Warden is running at {url}");
+    // The store, the firewall restore and the supervisor are up and the listener is bound (connections
+    // wait in its backlog until the loop below accepts them).
+    systemd::ready();
 
     let serve = serving::run(listener, tls_config, router, limits, shutdown);
     tokio::select! {
@@ -297,9 +302,12 @@ fn service_ports_of(
 /// files without their brotli twin (they are then sent uncompressed).
 fn prepare_assets(site_root: &std::path::Path) {
     let pkg = site_root.join("pkg");
+    // cargo-leptos writes its hash file next to the binary; the Debian package keeps it in the site.
     let hash_file = std::env::current_exe()
         .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join("hash.txt")));
+        .and_then(|exe| exe.parent().map(|dir| dir.join("hash.txt")))
+        .filter(|p| p.is_file())
+        .or_else(|| Some(site_root.join("hash.txt")));
     let names = assets::discover(&pkg, hash_file.as_deref(), "warden");
     tracing::info!(
         js = %names.js,

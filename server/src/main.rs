@@ -4,14 +4,29 @@
 // Production code never panics on a failed `expect` (tests may: `clippy.toml` allows it there).
 #![cfg_attr(not(test), deny(clippy::expect_used))]
 
-use clap::Parser;
-use warden::config::{Cli, Command};
+use warden::config::Command;
+use warden::config_file::ConfigError;
 
 fn main() -> std::process::ExitCode {
     // Before any thread exists (the runtime's included), so every thread shares the capped arenas.
     warden::runtime::tune_allocator();
     warden::telemetry::init();
-    let cli = Cli::parse();
+    // Flags > environment > `--config` file > defaults (server/src/config_file.rs).
+    let loaded = match warden::config_file::load(std::env::args_os().collect()) {
+        Ok(loaded) => loaded,
+        Err(ConfigError::Usage(e)) => e.exit(),
+        Err(e) => {
+            eprintln!("warden: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    if let Command::Serve(args) = &loaded.cli.command {
+        if args.print_config {
+            print!("{}", loaded.values_description());
+            return std::process::ExitCode::SUCCESS;
+        }
+    }
+    let cli = loaded.cli;
     let runtime = match warden::runtime::build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -35,7 +50,7 @@ fn main() -> std::process::ExitCode {
                         anyhow::anyhow!("cannot write the man pages to {}: {e}", dir.display())
                     })
             }
-            Command::Serve(args) => warden::serve(args).await,
+            Command::Serve(args) => warden::serve(*args).await,
             Command::ServerFns {
                 read_only,
                 own_account,

@@ -61,6 +61,11 @@ impl Auth {
 
     /// Creates the admin user on first start. Returns the generated password when none was given, so the
     /// caller can print it once; returns `None` when the user already existed or the password was given.
+    /// Whether the first-run `admin` account is still to be created.
+    pub fn needs_bootstrap(&self) -> Result<bool, AuthError> {
+        Ok(self.users.get(ADMIN_USER)?.is_none())
+    }
+
     pub async fn bootstrap(
         &self,
         given_password: Option<String>,
