@@ -16,6 +16,7 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
     match command {
         AdminCommand::ResetPassword {
             data_dir,
+            socket,
             user,
             clear_totp,
         } => {
@@ -23,7 +24,8 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
                 .ok()
                 .filter(|p| !p.is_empty());
             let password = given.clone().unwrap_or_else(generate_password);
-            let socket = data_dir.join(crate::socket::SOCKET_NAME);
+            let socket = crate::socket::locate(socket.as_deref(), data_dir.as_deref());
+            let data_dir = data_dir.unwrap_or_else(crate::socket::default_data_dir);
             if tokio::net::UnixStream::connect(&socket).await.is_ok() {
                 reset_through_socket(socket, &user, &password, clear_totp).await?;
             } else {

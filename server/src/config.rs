@@ -56,9 +56,14 @@ pub enum AdminCommand {
     /// Sets a user's password (from `WARDEN_NEW_PASSWORD`, else a generated one, printed once) and
     /// ends its sessions; `--clear-totp` also removes its second factor (the locked-out case). Audited.
     ResetPassword {
-        /// Where Warden keeps its state (as for `serve`).
-        #[arg(long, env = "WARDEN_DATA_DIR", default_value = "./data")]
-        data_dir: PathBuf,
+        /// Where Warden keeps its state (as for `serve`; default: ./data where it exists, else the
+        /// package's /var/lib/warden).
+        #[arg(long, env = "WARDEN_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// Warden's control socket, when it runs (default: in the data directory, or the package's
+        /// /run/warden/warden.sock).
+        #[arg(long, env = "WARDEN_SOCKET")]
+        socket: Option<PathBuf>,
         /// Whose password.
         #[arg(long, default_value = "admin")]
         user: String,

@@ -4,7 +4,7 @@
 // Production code never panics on a failed `expect` (tests may: `clippy.toml` allows it there).
 #![cfg_attr(not(test), deny(clippy::expect_used))]
 
-use warden::config::Command;
+use warden::config::{Cli, Command};
 use warden::config_file::ConfigError;
 
 fn main() -> std::process::ExitCode {

@@ -20,6 +20,37 @@ use crate::serving::LocalAddr;
 /// The socket's file name in the data directory.
 pub const SOCKET_NAME: &str = "warden.sock";
 
+/// Where the Debian package's Warden keeps its socket (`deploy/warden.toml`) and its data.
+pub const PACKAGED_SOCKET: &str = "/run/warden/warden.sock";
+const PACKAGED_DATA_DIR: &str = "/var/lib/warden";
+/// `warden serve`'s default data directory.
+const DEFAULT_DATA_DIR: &str = "./data";
+
+/// The data directory a command on this host means when none is given: `./data` where it exists (a
+/// Warden from `make run`), else the package's `/var/lib/warden` where that exists, else `./data`.
+pub fn default_data_dir() -> PathBuf {
+    let local = PathBuf::from(DEFAULT_DATA_DIR);
+    if !local.exists() && Path::new(PACKAGED_DATA_DIR).is_dir() {
+        return PathBuf::from(PACKAGED_DATA_DIR);
+    }
+    local
+}
+
+/// The socket a command on this host talks to: `socket` if given; else in the given data directory;
+/// else the package's socket where it exists; else in the default data directory.
+pub fn locate(socket: Option<&Path>, data_dir: Option<&Path>) -> PathBuf {
+    if let Some(socket) = socket {
+        return socket.to_path_buf();
+    }
+    if let Some(dir) = data_dir {
+        return dir.join(SOCKET_NAME);
+    }
+    if Path::new(PACKAGED_SOCKET).exists() {
+        return PathBuf::from(PACKAGED_SOCKET);
+    }
+    default_data_dir().join(SOCKET_NAME)
+}
+
 /// A request that came over the control socket from a process of user `uid` (only root's and Warden's
 /// own user's connections are served).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

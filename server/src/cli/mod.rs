@@ -35,9 +35,10 @@ pub struct Remote {
     /// Warden's Unix socket on this host (root only); default: `<data dir>/warden.sock`.
     #[arg(long, env = "WARDEN_SOCKET", global = true)]
     pub socket: Option<PathBuf>,
-    /// Warden's data directory, to find its socket (as for `serve`).
-    #[arg(long, env = "WARDEN_DATA_DIR", default_value = "./data", global = true)]
-    pub data_dir: PathBuf,
+    /// Warden's data directory, to find its socket (as for `serve`; default: ./data, or the package's
+    /// /run/warden/warden.sock where that exists).
+    #[arg(long, env = "WARDEN_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
     /// Print the API's JSON instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
@@ -45,10 +46,7 @@ pub struct Remote {
 
 impl Remote {
     fn endpoint(&self) -> Result<Endpoint, CliError> {
-        let socket = self
-            .socket
-            .clone()
-            .unwrap_or_else(|| self.data_dir.join(crate::socket::SOCKET_NAME));
+        let socket = crate::socket::locate(self.socket.as_deref(), self.data_dir.as_deref());
         Endpoint::from_options(
             self.url.as_deref(),
             self.token.as_deref(),
