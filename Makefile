@@ -48,6 +48,11 @@ build-debug:
 # build` just made (--no-build: cargo-deb would otherwise build the binary again, without cargo-leptos'
 # settings), with that build's UI from the staging site.
 deb: setup-deb build
+	rm -rf target/deb-extra && mkdir -p target/deb-extra/man target/deb-extra/completions
+	target/release/warden manpages target/deb-extra/man
+	target/release/warden completions bash > target/deb-extra/completions/warden
+	target/release/warden completions zsh > target/deb-extra/completions/_warden
+	target/release/warden completions fish > target/deb-extra/completions/warden.fish
 	cargo deb -p warden --no-build
 
 ## The whole suite: unit, integration, firewall-in-namespaces and real-browser tests.

@@ -32,6 +32,10 @@ const PACKAGE_PATHS: &[&str] = &[
     "/etc/warden",
     "/var/lib/warden",
     "/run/warden",
+    "/usr/share/man/man1/warden.1.gz",
+    "/usr/share/bash-completion/completions/warden",
+    "/usr/share/zsh/vendor-completions/_warden",
+    "/usr/share/fish/vendor_completions.d/warden.fish",
     UNIT,
     "/etc/systemd/system/multi-user.target.wants/warden.service",
     "/var/lib/systemd/deb-systemd-helper-enabled/warden.service.dsh-also",
@@ -209,6 +213,11 @@ fn the_package_installs_runs_as_the_unit_and_purges_cleanly() {
         UNIT,
         "/etc/warden/warden.toml",
         "/usr/share/warden/site/hash.txt",
+        "/usr/share/man/man1/warden.1.gz",
+        "/usr/share/man/man1/warden-services.1.gz",
+        "/usr/share/bash-completion/completions/warden",
+        "/usr/share/zsh/vendor-completions/_warden",
+        "/usr/share/fish/vendor_completions.d/warden.fish",
     ] {
         assert!(Path::new(path).is_file(), "{path} is not installed");
     }
