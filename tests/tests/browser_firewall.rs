@@ -255,7 +255,7 @@ async fn firewall_page_rules_apply_confirm_revert_presets_bans() {
         .await
         .unwrap();
     assert!(
-        note.contains("SSH (22)") && note.contains(&ADMIN_PORT.to_string()),
+        note.contains("SSH (port 22,") && note.contains(&ADMIN_PORT.to_string()),
         "{note}"
     );
 
