@@ -10,6 +10,7 @@ pub mod service_lifecycle;
 pub mod service_limits;
 pub mod service_patch;
 pub mod service_ports;
+pub mod service_status;
 pub mod settings;
 pub mod users;
 

@@ -184,23 +184,6 @@ fn prometheus_text(openmetrics: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::prometheus_text;
-
-    #[test]
-    fn counters_are_named_with_total_in_the_classic_format() {
-        let openmetrics =
-            "# HELP a_restarts Restarts.\n# TYPE a_restarts counter\na_restarts_total{s=\"x\"} 2\n\
-                           # HELP b_up Up.\n# TYPE b_up gauge\nb_up 1\n# EOF\n";
-        assert_eq!(
-            prometheus_text(openmetrics),
-            "# HELP a_restarts_total Restarts.\n# TYPE a_restarts_total counter\na_restarts_total{s=\"x\"} 2\n\
-             # HELP b_up Up.\n# TYPE b_up gauge\nb_up 1\n"
-        );
-    }
-}
-
 async fn services(state: &AppState, registry: &mut Registry) {
     let up = Family::<ServiceLabels, Gauge>::default();
     let states = Family::<ServiceValueLabels, Gauge>::default();
@@ -363,4 +346,21 @@ fn serde_plain<T: serde::Serialize>(value: &T) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prometheus_text;
+
+    #[test]
+    fn counters_are_named_with_total_in_the_classic_format() {
+        let openmetrics =
+            "# HELP a_restarts Restarts.\n# TYPE a_restarts counter\na_restarts_total{s=\"x\"} 2\n\
+                           # HELP b_up Up.\n# TYPE b_up gauge\nb_up 1\n# EOF\n";
+        assert_eq!(
+            prometheus_text(openmetrics),
+            "# HELP a_restarts_total Restarts.\n# TYPE a_restarts_total counter\na_restarts_total{s=\"x\"} 2\n\
+             # HELP b_up Up.\n# TYPE b_up gauge\nb_up 1\n"
+        );
+    }
 }
