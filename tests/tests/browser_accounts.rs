@@ -19,41 +19,14 @@ fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Sets an input's value the way typing does (an `input` event), replacing what was there.
-async fn set_input(b: &Browser, css: &str, value: &str) {
-    b.find(css).await;
-    b.client
-        .execute(
-            "const el = document.querySelector(arguments[0]); el.value = arguments[1]; \
-             el.dispatchEvent(new Event('input', {bubbles: true}));",
-            vec![json!(css), json!(value)],
-        )
-        .await
-        .unwrap_or_else(|e| panic!("set {css}: {e}"));
-}
-
-async fn click(b: &Browser, css: &str) {
-    let el = b.find(css).await;
-    b.client
-        .execute(
-            "document.querySelector(arguments[0]).scrollIntoView({block: 'center'}); return true;",
-            vec![json!(css)],
-        )
-        .await
-        .unwrap_or_else(|e| panic!("scroll to {css}: {e}"));
-    el.click()
-        .await
-        .unwrap_or_else(|e| panic!("click {css}: {e}"));
-}
-
 /// Fills the login form (user, password and, when given, the code) and submits it.
 async fn submit_login(b: &Browser, username: &str, password: &str, code: Option<&str>) {
-    set_input(b, "#username", username).await;
-    set_input(b, "#password", password).await;
+    b.set_input("#username", username).await;
+    b.set_input("#password", password).await;
     if let Some(code) = code {
-        set_input(b, "[data-testid=login-totp]", code).await;
+        b.set_input("[data-testid=login-totp]", code).await;
     }
-    click(b, "[data-testid=login-submit]").await;
+    b.click("[data-testid=login-submit]").await;
 }
 
 #[tokio::test]
@@ -73,7 +46,7 @@ async fn enroll_a_second_factor_in_settings_then_log_in_with_the_code() {
         |n| n == 0,
     )
     .await;
-    click(&b, "[data-testid=totp-enroll]").await;
+    b.click("[data-testid=totp-enroll]").await;
     let secret = b
         .find("[data-testid=totp-secret]")
         .await
@@ -95,8 +68,9 @@ async fn enroll_a_second_factor_in_settings_then_log_in_with_the_code() {
     )
     .expect("a TOTP");
     let t = now();
-    set_input(&b, "[data-testid=totp-code]", &totp.generate(t)).await;
-    click(&b, "[data-testid=totp-confirm]").await;
+    b.set_input("[data-testid=totp-code]", &totp.generate(t))
+        .await;
+    b.click("[data-testid=totp-confirm]").await;
     b.wait_count(
         "ten recovery codes",
         "[data-testid=recovery-codes] li",
@@ -106,7 +80,7 @@ async fn enroll_a_second_factor_in_settings_then_log_in_with_the_code() {
     b.screenshot("accounts-recovery-codes").await;
 
     // Log out; the login form has no code field until the server asks for one.
-    click(&b, "[data-testid=logout]").await;
+    b.click("[data-testid=logout]").await;
     b.wait_for_path("/login").await;
     assert_eq!(b.count("[data-testid=login-totp]").await, 0);
     submit_login(&b, "admin", ADMIN_PASSWORD, None).await;

@@ -12,34 +12,6 @@ use warden_tests::{gate, poll, Api, Warden, ADMIN_PASSWORD};
 
 const NEW_PASSWORD: &str = "browser-new-password-1";
 
-/// Sets an input's value the way typing does (an `input` event), replacing what was there.
-async fn set_input(b: &Browser, css: &str, value: &str) {
-    b.find(css).await;
-    b.client
-        .execute(
-            "const el = document.querySelector(arguments[0]); el.value = arguments[1]; \
-             el.dispatchEvent(new Event('input', {bubbles: true}));",
-            vec![json!(css), json!(value)],
-        )
-        .await
-        .unwrap_or_else(|e| panic!("set {css}: {e}"));
-}
-
-async fn click(b: &Browser, css: &str) {
-    let el = b.find(css).await;
-    // Centred first: a toast in the corner must not take a click meant for a button under it.
-    b.client
-        .execute(
-            "document.querySelector(arguments[0]).scrollIntoView({block: 'center'}); return true;",
-            vec![json!(css)],
-        )
-        .await
-        .unwrap_or_else(|e| panic!("scroll to {css}: {e}"));
-    el.click()
-        .await
-        .unwrap_or_else(|e| panic!("click {css}: {e}"));
-}
-
 /// Waits until the page's text contains `needle`.
 async fn wait_text(b: &Browser, needle: &str) {
     let c = b.client.clone();
@@ -86,15 +58,16 @@ async fn settings_tokens_password_and_audit_in_the_browser() {
     // ---- a setting changed in the form is persisted ----
     open(&b, &w, "/settings").await;
     b.find("[data-testid=settings-form]:not([inert])").await;
-    set_input(&b, "[data-testid=hostname-input]", "browser-host").await;
-    set_input(&b, "[data-testid=ban-window-input]", "900").await;
-    set_input(&b, "[data-testid=ssh-ports-input]", "2222").await;
-    click(&b, "[data-testid=env-add]").await;
+    b.set_input("[data-testid=hostname-input]", "browser-host")
+        .await;
+    b.set_input("[data-testid=ban-window-input]", "900").await;
+    b.set_input("[data-testid=ssh-ports-input]", "2222").await;
+    b.click("[data-testid=env-add]").await;
     let last_key = "[data-testid=env-row]:last-child [data-testid=env-key]";
     let last_value = "[data-testid=env-row]:last-child [data-testid=env-value]";
-    set_input(&b, last_key, "GREETING").await;
-    set_input(&b, last_value, "hello world").await;
-    click(&b, "[data-testid=settings-save]").await;
+    b.set_input(last_key, "GREETING").await;
+    b.set_input(last_value, "hello world").await;
+    b.click("[data-testid=settings-save]").await;
     wait_text(&b, "Settings saved.").await;
     let saved = poll("the settings over REST", Duration::from_secs(10), || {
         let rest = rest.clone();
@@ -110,19 +83,23 @@ async fn settings_tokens_password_and_audit_in_the_browser() {
     b.screenshot("settings-saved").await;
 
     // ---- invalid values: field errors, nothing saved ----
-    set_input(&b, "[data-testid=ssh-ports-input]", "2222, ssh").await;
-    click(&b, "[data-testid=settings-save]").await;
+    b.set_input("[data-testid=ssh-ports-input]", "2222, ssh")
+        .await;
+    b.click("[data-testid=settings-save]").await;
     let err = b.find("[data-testid=error-ssh_ports]").await;
     assert!(err.text().await.unwrap().contains("not a port"));
-    set_input(&b, "[data-testid=ssh-ports-input]", "2222").await;
-    set_input(&b, "[data-testid=service-ports-input]", "9000:8000").await;
-    click(&b, "[data-testid=settings-save]").await;
+    b.set_input("[data-testid=ssh-ports-input]", "2222").await;
+    b.set_input("[data-testid=service-ports-input]", "9000:8000")
+        .await;
+    b.click("[data-testid=settings-save]").await;
     let err = b.find("[data-testid=error-service_ports]").await;
     assert!(err.text().await.unwrap().contains("range"));
-    set_input(&b, "[data-testid=service-ports-input]", "8300:8499").await;
+    b.set_input("[data-testid=service-ports-input]", "8300:8499")
+        .await;
     // A user name that is well-formed but does not exist: only the server knows.
-    set_input(&b, "[data-testid=service-user-input]", "no-such-user-zz").await;
-    click(&b, "[data-testid=settings-save]").await;
+    b.set_input("[data-testid=service-user-input]", "no-such-user-zz")
+        .await;
+    b.click("[data-testid=settings-save]").await;
     let err = b.find("[data-testid=error-service_user]").await;
     assert!(!err.text().await.unwrap().is_empty());
     b.screenshot("settings-field-error").await;
@@ -132,8 +109,8 @@ async fn settings_tokens_password_and_audit_in_the_browser() {
     );
 
     // ---- API token: the secret is shown once and works ----
-    set_input(&b, "[data-testid=token-name]", "browser-ci").await;
-    click(&b, "[data-testid=token-create]").await;
+    b.set_input("[data-testid=token-name]", "browser-ci").await;
+    b.click("[data-testid=token-create]").await;
     b.find("[data-testid=token-secret-box]").await;
     let secret: Value = b
         .client
@@ -165,17 +142,19 @@ async fn settings_tokens_password_and_audit_in_the_browser() {
     );
 
     // Revoke, with a confirmation.
-    click(&b, "[data-testid=token-revoke]").await;
-    click(&b, "[data-testid=token-revoke-confirm]").await;
+    b.click("[data-testid=token-revoke]").await;
+    b.click("[data-testid=token-revoke-confirm]").await;
     wait_text(&b, "Token browser-ci revoked.").await;
     b.find("[data-testid=no-tokens]").await;
     assert_eq!(bot.get("/services").await.status(), 401);
 
     // A read-only token with an expiry date: listed with both; it reads, and may not change anything.
-    set_input(&b, "[data-testid=token-name]", "browser-monitor").await;
-    set_input(&b, "[data-testid=token-scope]", "read").await;
-    set_input(&b, "[data-testid=token-expires]", "2999-12-31").await;
-    click(&b, "[data-testid=token-create]").await;
+    b.set_input("[data-testid=token-name]", "browser-monitor")
+        .await;
+    b.set_input("[data-testid=token-scope]", "read").await;
+    b.set_input("[data-testid=token-expires]", "2999-12-31")
+        .await;
+    b.click("[data-testid=token-create]").await;
     b.find("[data-testid=token-secret-box]").await;
     let secret: Value = b
         .client
@@ -203,30 +182,35 @@ async fn settings_tokens_password_and_audit_in_the_browser() {
     assert_eq!(listed[0]["scope"], "read");
     assert_eq!(listed[0]["expires_at"], "2999-12-31T23:59:59Z");
     // A date in the past is refused under its field, by the same validation as the server's.
-    set_input(&b, "[data-testid=token-name]", "too-late").await;
-    set_input(&b, "[data-testid=token-expires]", "2001-01-01").await;
-    click(&b, "[data-testid=token-create]").await;
+    b.set_input("[data-testid=token-name]", "too-late").await;
+    b.set_input("[data-testid=token-expires]", "2001-01-01")
+        .await;
+    b.click("[data-testid=token-create]").await;
     let err = b.find("[data-testid=error-expires_at]").await;
     assert!(err.text().await.unwrap().contains("future"));
-    click(&b, "[data-testid=token-revoke]").await;
-    click(&b, "[data-testid=token-revoke-confirm]").await;
+    b.click("[data-testid=token-revoke]").await;
+    b.click("[data-testid=token-revoke-confirm]").await;
     b.find("[data-testid=no-tokens]").await;
 
     // ---- password: wrong current → field error; then a real change ----
-    set_input(&b, "[data-testid=current-password]", "not-the-password").await;
-    set_input(&b, "[data-testid=new-password]", NEW_PASSWORD).await;
-    set_input(&b, "[data-testid=repeat-password]", NEW_PASSWORD).await;
-    click(&b, "[data-testid=password-save]").await;
+    b.set_input("[data-testid=current-password]", "not-the-password")
+        .await;
+    b.set_input("[data-testid=new-password]", NEW_PASSWORD)
+        .await;
+    b.set_input("[data-testid=repeat-password]", NEW_PASSWORD)
+        .await;
+    b.click("[data-testid=password-save]").await;
     b.find("[data-testid=error-current_password]").await;
-    set_input(&b, "[data-testid=current-password]", ADMIN_PASSWORD).await;
-    click(&b, "[data-testid=password-save]").await;
+    b.set_input("[data-testid=current-password]", ADMIN_PASSWORD)
+        .await;
+    b.click("[data-testid=password-save]").await;
     wait_text(&b, "Password changed.").await;
     // The REST session (another session) ended.
     assert_eq!(rest.get("/settings").await.status(), 401);
     b.screenshot("settings-password-changed").await;
 
     // Log out and in with the new password.
-    click(&b, "[data-testid=logout]").await;
+    b.click("[data-testid=logout]").await;
     b.wait_for_path("/login").await;
     login(&b, &w, NEW_PASSWORD).await;
 
@@ -280,7 +264,7 @@ async fn settings_tokens_password_and_audit_in_the_browser() {
             .status(),
         200
     );
-    click(&b, "[data-testid=audit-refresh]").await;
+    b.click("[data-testid=audit-refresh]").await;
     b.wait_count(
         "the refreshed audit table",
         "[data-testid=audit-row]",
@@ -391,8 +375,9 @@ async fn the_ui_over_https_uses_http2_and_saves() {
     assert!(protocols.len() > 1, "{protocols:?}");
     assert!(protocols.iter().all(|p| p == "h2"), "{protocols:?}");
 
-    set_input(&b, "[data-testid=hostname-input]", "https-host").await;
-    click(&b, "[data-testid=settings-save]").await;
+    b.set_input("[data-testid=hostname-input]", "https-host")
+        .await;
+    b.click("[data-testid=settings-save]").await;
     wait_text(&b, "Settings saved.").await;
     // A full page load shows the saved value.
     b.client.refresh().await.expect("reload the page");
