@@ -16,6 +16,7 @@
 pub mod api;
 pub mod assets;
 pub mod browser;
+pub mod browser_input;
 pub mod cgroups;
 pub mod disk;
 pub mod launcher;
