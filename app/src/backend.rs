@@ -13,6 +13,7 @@ use crate::model::error::AppError;
 use crate::model::firewall::{
     BanView, ExposureView, FirewallControl, FirewallStatus, PresetView, RuleView, RulesetTexts,
 };
+use crate::model::import::{ImportFile, ImportFormat, ImportOutcome};
 use crate::model::service::{ProcessInfo, Service, ServiceInput, ServicePatch};
 use crate::model::service_ports::ServicePortRange;
 use crate::model::settings::{ServerInfo, Settings};
@@ -54,6 +55,8 @@ pub trait Backend: Send + Sync + 'static {
         patch: ServicePatch,
     ) -> Result<Service, AppError>;
     async fn delete_service(&self, user: &SessionUser, id: &str) -> Result<(), AppError>;
+    /// Converts other supervisors' definitions (no file on the server is read); creates nothing.
+    async fn convert_import(&self, format: ImportFormat, files: Vec<ImportFile>) -> ImportOutcome;
     async fn service_action(
         &self,
         user: &SessionUser,

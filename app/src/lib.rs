@@ -20,8 +20,8 @@ use leptos_router::{path, Lazy};
 
 use pages::{shell::Shell, NotFound};
 use routes::{
-    AuditRoute, DashboardRoute, FirewallRoute, LoginRoute, LogsRoute, ServiceDetailRoute,
-    ServicesRoute, SettingsRoute, UsersRoute,
+    AuditRoute, DashboardRoute, FirewallRoute, ImportRoute, LoginRoute, LogsRoute,
+    ServiceDetailRoute, ServicesRoute, SettingsRoute, UsersRoute,
 };
 
 /// The HTML document the server renders around the app. The asset tags (stylesheet, WASM bootstrap)
@@ -79,6 +79,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("settings") view={Lazy::<SettingsRoute>::new()}/>
                     <Route path=path!("audit") view={Lazy::<AuditRoute>::new()}/>
                     <Route path=path!("users") view={Lazy::<UsersRoute>::new()}/>
+                    <Route path=path!("import") view={Lazy::<ImportRoute>::new()}/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -10,8 +10,8 @@ use leptos::prelude::*;
 use leptos_router::{lazy_route, LazyRoute};
 
 use crate::pages::{
-    audit::AuditPage, dashboard::DashboardPage, firewall::FirewallPage, login::LoginPage,
-    logs::LogsPage, service_detail::ServiceDetailPage, services::ServicesPage,
+    audit::AuditPage, dashboard::DashboardPage, firewall::FirewallPage, import::ImportPage,
+    login::LoginPage, logs::LogsPage, service_detail::ServiceDetailPage, services::ServicesPage,
     settings::SettingsPage, users::UsersPage,
 };
 
@@ -147,5 +147,20 @@ impl LazyRoute for UsersRoute {
 
     fn view(_this: Self) -> AnyView {
         view! { <UsersPage/> }.into_any()
+    }
+}
+
+/// `/import`: services from supervisord, systemd or PM2 definitions.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportRoute;
+
+#[lazy_route]
+impl LazyRoute for ImportRoute {
+    fn data() -> Self {
+        ImportRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <ImportPage/> }.into_any()
     }
 }

@@ -26,6 +26,7 @@ pub mod file_modes;
 pub mod firewall_ctl;
 pub mod first_run;
 pub mod http;
+pub mod import;
 pub mod runtime;
 pub mod serving;
 pub mod settings;

@@ -130,6 +130,19 @@ impl Backend for AppState {
         Ok(())
     }
 
+    async fn convert_import(
+        &self,
+        format: app::model::import::ImportFormat,
+        files: Vec<app::model::import::ImportFile>,
+    ) -> app::model::import::ImportOutcome {
+        crate::import::convert(
+            format,
+            &files,
+            &crate::import::NoFiles,
+            &crate::import::HostFacts::none(),
+        )
+    }
+
     async fn service_action(
         &self,
         user: &SessionUser,

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod dashboard;
 pub mod firewall;
+pub mod import;
 pub mod login;
 pub mod logs;
 pub mod service_detail;

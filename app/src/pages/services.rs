@@ -30,6 +30,7 @@ pub fn ServicesPage() -> impl IntoView {
                 on:click=move |_| creating.update(|c| *c = !*c)>
                 "New service"
             </button>
+            <a class="btn" href="/import" data-testid="services-import">"Import…"</a>
         </div>
         <Show when=move || creating.get()>
             <section class="card form-card" aria-label="New service">

@@ -38,6 +38,7 @@ pub const READ_ONLY_ENDPOINTS: &[&str] = &[
     "/rpc/services/processes",
     "/rpc/services/port_range",
     "/rpc/services/capabilities",
+    "/rpc/services/import_convert",
     "/rpc/users/list",
     "/rpc/users/me",
 ];

@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
 use crate::model::error::AppError;
+use crate::model::import::{ImportFile, ImportFormat, ImportOutcome};
 use crate::model::service::{ProcessInfo, Service, ServiceInput, ServicePatch};
 use crate::model::service_limits::LimitCapabilities;
 use crate::model::service_ports::ServicePortRange;
@@ -77,4 +78,15 @@ pub async fn service_capabilities() -> Result<LimitCapabilities, AppError> {
 pub async fn service_port_range() -> Result<ServicePortRange, AppError> {
     let (backend, _user) = crate::backend::require_user().await?;
     Ok(backend.service_port_range().await)
+}
+
+/// Converts pasted or uploaded supervisord / systemd / PM2 definitions into services and a report
+/// (nothing is created; the server's own files are not read).
+#[server(prefix = "/rpc", endpoint = "services/import_convert", input = Json)]
+pub async fn convert_import(
+    format: ImportFormat,
+    files: Vec<ImportFile>,
+) -> Result<ImportOutcome, AppError> {
+    let (backend, _user) = crate::backend::require_user().await?;
+    Ok(backend.convert_import(format, files).await)
 }

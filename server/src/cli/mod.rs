@@ -6,6 +6,7 @@
 pub mod firewall;
 pub mod firewall_view;
 pub mod follow;
+pub mod import;
 pub mod misc;
 pub mod render;
 pub mod services;
@@ -65,6 +66,9 @@ pub enum CliError {
     /// Warden's answer made no sense (exit 1).
     #[error("{0}")]
     Protocol(String),
+    /// The command could not do its job (exit 1).
+    #[error("{0}")]
+    Failed(String),
     /// The command line is wrong (exit 2).
     #[error("{0}")]
     Usage(String),
@@ -76,7 +80,7 @@ pub enum CliError {
 impl CliError {
     fn exit_code(&self) -> u8 {
         match self {
-            CliError::Refused { .. } | CliError::Protocol(_) => 1,
+            CliError::Refused { .. } | CliError::Protocol(_) | CliError::Failed(_) => 1,
             CliError::Usage(_) => 2,
             CliError::Unreachable(_) => 3,
         }
@@ -168,6 +172,9 @@ pub enum ClientCommand {
     Tokens(misc::TokensArgs),
     /// Read or change Warden's settings.
     Settings(misc::SettingsArgs),
+    /// Convert supervisord programs, systemd units or PM2 apps on this host into a desired-state
+    /// document (no running Warden needed), with a report of what was not carried over.
+    Import(import::ImportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -179,6 +186,7 @@ pub struct StatusArgs {
 /// Runs a client command; prints errors; the exit code.
 pub async fn run(command: ClientCommand) -> ExitCode {
     let result = match command {
+        ClientCommand::Import(a) => import::run(a),
         ClientCommand::Status(a) => {
             with_client(&a.remote, |c| async move { misc::status(&c).await }).await
         }
