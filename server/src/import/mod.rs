@@ -12,7 +12,9 @@ mod ini;
 mod pm2;
 mod sizes;
 mod supervisord;
+mod supervisord_values;
 mod systemd;
+mod systemd_settings;
 mod systemd_unit;
 
 use std::collections::BTreeMap;

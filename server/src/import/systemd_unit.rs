@@ -113,35 +113,36 @@ pub fn expand_specifiers(value: &str, names: &UnitNames) -> Result<String, Strin
         let Some(spec) = chars.next() else {
             return Err("a lone % at the end (write %% for a percent sign)".into());
         };
-        let text =
-            match spec {
-                '%' => "%".to_string(),
-                'n' => names.full.clone(),
-                'N' => names.full.trim_end_matches(".service").to_string(),
-                'p' => names.prefix.clone(),
-                'P' => names.prefix.clone(),
-                'i' | 'I' => names.instance.clone(),
-                'j' | 'J' => names
-                    .prefix
-                    .rsplit('-')
-                    .next()
-                    .unwrap_or_default()
-                    .to_string(),
-                't' => "/run".to_string(),
-                'S' => "/var/lib".to_string(),
-                'C' => "/var/cache".to_string(),
-                'L' => "/var/log".to_string(),
-                'E' => "/etc".to_string(),
-                'T' => "/tmp".to_string(),
-                'V' => "/var/tmp".to_string(),
-                'u' => match &names.user {
-                    Some(u) => u.clone(),
-                    None => "root".to_string(),
-                },
-                other => return Err(format!(
+        let text = match spec {
+            '%' => "%".to_string(),
+            'n' => names.full.clone(),
+            'N' => names.full.trim_end_matches(".service").to_string(),
+            'p' => names.prefix.clone(),
+            'P' => names.prefix.clone(),
+            'i' | 'I' => names.instance.clone(),
+            'j' | 'J' => names
+                .prefix
+                .rsplit('-')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            't' => "/run".to_string(),
+            'S' => "/var/lib".to_string(),
+            'C' => "/var/cache".to_string(),
+            'L' => "/var/log".to_string(),
+            'E' => "/etc".to_string(),
+            'T' => "/tmp".to_string(),
+            'V' => "/var/tmp".to_string(),
+            'u' => match &names.user {
+                Some(u) => u.clone(),
+                None => "root".to_string(),
+            },
+            other => {
+                return Err(format!(
                     "the specifier %{other} depends on the host and is not expanded by the import"
-                )),
-            };
+                ))
+            }
+        };
         out.push_str(&text);
     }
     Ok(out)
