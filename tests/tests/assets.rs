@@ -143,3 +143,87 @@ fn stylesheet_blocks_are_closed() {
         "blocks opened at line(s) {open_lines:?} are never closed"
     );
 }
+
+/// `.ci/compress-assets` leaves twins Warden counts as current: none is reported stale at start, a
+/// second run rewrites nothing, and a rebuilt file gets a new twin (brotli alone copies the file's time
+/// truncated to whole seconds, which made every twin look older than its file).
+#[test]
+fn compressed_twins_count_as_current() {
+    let brotli = std::process::Command::new("brotli")
+        .arg("--version")
+        .output();
+    let present = match brotli {
+        Ok(o) if o.status.success() => Ok(()),
+        _ => Err("the brotli command is missing (.ci/setup installs it)".to_string()),
+    };
+    if !gate("brotli", present) {
+        return;
+    }
+    let site = tempfile::tempdir().unwrap();
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir(&pkg).unwrap();
+    let body = |seed: &str| {
+        format!(
+            "/* {seed} */\n{}",
+            "console.log('warden asset');\n".repeat(400)
+        )
+    };
+    for name in ["warden.js", "warden.css", "chunk_1.js"] {
+        std::fs::write(pkg.join(name), body(name)).unwrap();
+    }
+    let compress = || {
+        let out = std::process::Command::new(warden_tests::repo_root().join(".ci/compress-assets"))
+            .arg(&pkg)
+            .output()
+            .expect("run .ci/compress-assets");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(compress().contains(": 3 brotli twin(s) written"));
+    for name in ["warden.js", "warden.css", "chunk_1.js"] {
+        let file = std::fs::metadata(pkg.join(name))
+            .unwrap()
+            .modified()
+            .unwrap();
+        let twin = std::fs::metadata(pkg.join(format!("{name}.br")))
+            .unwrap()
+            .modified()
+            .unwrap();
+        assert!(twin >= file, "{name}.br is older than {name}");
+    }
+    assert!(
+        compress().contains(": 0 brotli twin(s) written"),
+        "a second run rewrites nothing"
+    );
+
+    let mut w = warden_tests::Launch::new().site_root(site.path()).start();
+    w.terminate(std::time::Duration::from_secs(10));
+    // The check runs right after the "UI assets" line, before Warden serves.
+    let log = warden_tests::wait_for(
+        "Warden's start log",
+        std::time::Duration::from_secs(10),
+        || {
+            let log = w.stderr();
+            log.contains("UI assets").then_some(log)
+        },
+    );
+    assert!(
+        !log.contains("without a current brotli copy"),
+        "Warden reports fresh twins as stale: {log}"
+    );
+
+    // A rebuilt file (new content, newer time) gets a new twin.
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(2);
+    std::fs::write(pkg.join("chunk_1.js"), body("rebuilt")).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(pkg.join("chunk_1.js"))
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    assert!(compress().contains(": 1 brotli twin(s) written"));
+}
