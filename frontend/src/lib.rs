@@ -10,9 +10,75 @@ pub fn hydrate() {
         console_error_panic_hook::hook(info);
         show_stopped_banner();
     }));
+    retry_asset_fetches_once();
     // `hydrate_lazy`, not `hydrate_body`: it first loads the WASM chunk of the lazy route the page was
     // rendered with, so hydration walks the same view tree the server rendered.
     leptos::mount::hydrate_lazy(app::App);
+}
+
+/// A lazy page's WASM chunk is fetched when the page is first shown; one network blip there would stop
+/// the page (see [`show_stopped_banner`]). So every fetch of a file under `/pkg/` that fails at the
+/// network level is tried once more before the failure counts: `window.fetch` is wrapped (the chunk
+/// loader calls the global `fetch` each time), everything else passes through untouched.
+fn retry_asset_fetches_once() {
+    use wasm_bindgen::closure::Closure;
+    use wasm_bindgen::{JsCast, JsValue};
+
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let Some(original) = js_sys::Reflect::get(&window, &JsValue::from_str("fetch"))
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+    else {
+        return;
+    };
+    let this: JsValue = window.clone().into();
+    let wrapper = Closure::<dyn Fn(JsValue, JsValue) -> JsValue>::new(
+        move |input: JsValue, init: JsValue| {
+            let first = match original.call2(&this, &input, &init) {
+                Ok(promise) => promise,
+                Err(e) => return js_sys::Promise::reject(&e).into(),
+            };
+            let url = requested_url(&input);
+            if !url.contains("/pkg/") {
+                return first;
+            }
+            let (again, this_again) = (original.clone(), this.clone());
+            let retry = Closure::once_into_js(move |error: JsValue| -> JsValue {
+                let _ = error;
+                leptos::logging::warn!("fetch of {url} failed, trying once more");
+                again
+                    .call2(&this_again, &input, &init)
+                    .unwrap_or_else(|e| js_sys::Promise::reject(&e).into())
+            });
+            let catch = js_sys::Reflect::get(&first, &JsValue::from_str("catch"))
+                .ok()
+                .and_then(|c| c.dyn_into::<js_sys::Function>().ok());
+            match catch {
+                Some(catch) => catch.call1(&first, &retry).unwrap_or(first),
+                None => first,
+            }
+        },
+    );
+    if js_sys::Reflect::set(&window, &JsValue::from_str("fetch"), wrapper.as_ref()).is_ok() {
+        // Lives as long as the page.
+        wrapper.forget();
+    }
+}
+
+/// The URL a `fetch` call asks for: a string, a `URL` (`href`) or a `Request` (`url`).
+fn requested_url(input: &wasm_bindgen::JsValue) -> String {
+    input
+        .as_string()
+        .or_else(|| {
+            ["href", "url"].iter().find_map(|key| {
+                js_sys::Reflect::get(input, &wasm_bindgen::JsValue::from_str(key))
+                    .ok()
+                    .and_then(|v| v.as_string())
+            })
+        })
+        .unwrap_or_default()
 }
 
 /// The WASM is built with `panic = "abort"`: after a panic nothing on the page reacts any more (a

@@ -397,6 +397,18 @@ impl Browser {
             .expect("set the blocked URLs");
     }
 
+    /// Runs `script` in every document before the page's own scripts (DevTools
+    /// `Page.addScriptToEvaluateOnNewDocument`; not subject to the page's CSP).
+    pub async fn script_on_new_documents(&self, script: &str) {
+        self.client
+            .issue_cmd(ChromedriverPost::cdp_with(
+                "Page.addScriptToEvaluateOnNewDocument",
+                serde_json::json!({ "source": script }),
+            ))
+            .await
+            .expect("add the script");
+    }
+
     /// Ends the session, then fails the test if a page logged an error it did not allow or the last
     /// page shows the "stopped working" banner (see the module's header).
     pub async fn close(mut self) {

@@ -179,3 +179,49 @@ async fn a_page_chunk_that_fails_to_load_shows_the_stopped_banner() {
     assert_eq!(b.count("[data-testid=page-stopped]").await, 0);
     b.close().await;
 }
+
+/// A network blip on a lazy page's chunk is survived: the first fetch of the firewall page's chunk fails
+/// (a wrapper the test puts around `fetch` before the page's scripts run rejects it, as a dropped
+/// connection does), the page's code fetches it once more, and the page works without the banner.
+#[tokio::test]
+async fn a_page_chunk_that_fails_once_is_fetched_again() {
+    if !gate("headless Chromium", browser::available()) {
+        return;
+    }
+    let w = Warden::start();
+    let b = Browser::start(1280, 900).await;
+    b.script_on_new_documents(
+        "(() => { const real = window.fetch; let failed = 0; \
+           window.__chunkFailures = () => failed; \
+           window.fetch = function (input, init) { \
+             const url = String(input && (input.href || input.url) || input); \
+             if (url.includes('split___firewall_route_view') && failed === 0) { \
+               failed += 1; return Promise.reject(new TypeError('Failed to fetch (test)')); } \
+             return real.call(this, input, init); }; })();",
+    )
+    .await;
+    b.log_in(&w.url, ADMIN_PASSWORD).await;
+    b.find("nav.nav a[href='/firewall']")
+        .await
+        .click()
+        .await
+        .expect("click the Firewall link");
+    b.wait_for_path("/firewall").await;
+    b.find("[data-testid=page-title]").await;
+    let failures = b
+        .client
+        .execute("return window.__chunkFailures();", vec![])
+        .await
+        .expect("read the failure count");
+    assert_eq!(
+        failures,
+        serde_json::json!(1),
+        "the first fetch of the chunk failed"
+    );
+    assert_eq!(
+        b.count("[data-testid=page-stopped]").await,
+        0,
+        "no banner after the retry"
+    );
+    b.close().await;
+}
