@@ -9,6 +9,7 @@ pub mod follow;
 pub mod misc;
 pub mod render;
 pub mod services;
+pub mod state;
 pub mod transport;
 
 use std::path::PathBuf;
@@ -168,6 +169,14 @@ pub enum ClientCommand {
     Tokens(misc::TokensArgs),
     /// Read or change Warden's settings.
     Settings(misc::SettingsArgs),
+    /// Print (or write with -o) the desired-state document: services, firewall rules, settings.
+    Export(state::ExportArgs),
+    /// Apply a desired-state document: prints the plan as a diff, then applies it (one durable write;
+    /// only what changed restarts).
+    Apply(state::ApplyArgs),
+    /// Write a consistent snapshot of everything (document, users, token digests, audit log, firewall
+    /// record) to a file (0600), while Warden runs. Restore it with `warden restore`.
+    Backup(state::BackupArgs),
 }
 
 #[derive(Debug, Args)]
@@ -213,6 +222,15 @@ pub async fn run(command: ClientCommand) -> ExitCode {
                 |c| async move { misc::settings(&c, a.command).await },
             )
             .await
+        }
+        ClientCommand::Export(a) => {
+            with_client(&a.remote, |c| async move { state::export(&c, &a).await }).await
+        }
+        ClientCommand::Apply(a) => {
+            with_client(&a.remote, |c| async move { state::apply(&c, &a).await }).await
+        }
+        ClientCommand::Backup(a) => {
+            with_client(&a.remote, |c| async move { state::backup(&c, &a).await }).await
         }
     };
     match result {

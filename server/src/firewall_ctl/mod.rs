@@ -29,6 +29,7 @@
 //! REST handlers and the UI's server functions return the same values.
 
 pub mod admins;
+pub mod batch;
 mod bans;
 mod commit;
 mod edits;

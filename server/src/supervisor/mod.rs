@@ -24,6 +24,7 @@ pub mod fsm;
 pub mod limits;
 pub mod logs;
 mod mutations;
+pub mod batch;
 pub mod order;
 pub mod policy;
 pub mod procfs;
