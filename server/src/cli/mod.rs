@@ -224,13 +224,16 @@ pub async fn run(command: ClientCommand) -> ExitCode {
             .await
         }
         ClientCommand::Export(a) => {
-            with_client(&a.remote, |c| async move { state::export(&c, &a).await }).await
+            let remote = a.remote.clone();
+            with_client(&remote, |c| async move { state::export(&c, &a).await }).await
         }
         ClientCommand::Apply(a) => {
-            with_client(&a.remote, |c| async move { state::apply(&c, &a).await }).await
+            let remote = a.remote.clone();
+            with_client(&remote, |c| async move { state::apply(&c, &a).await }).await
         }
         ClientCommand::Backup(a) => {
-            with_client(&a.remote, |c| async move { state::backup(&c, &a).await }).await
+            let remote = a.remote.clone();
+            with_client(&remote, |c| async move { state::backup(&c, &a).await }).await
         }
     };
     match result {
