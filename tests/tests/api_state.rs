@@ -150,7 +150,7 @@ async fn the_same_document_changes_nothing_and_a_change_restarts_only_its_servic
     assert_eq!(apply(&api, &doc).await["changed"], true);
     let names: Vec<String> = runs(&api).await.into_iter().map(|r| r.0).collect();
     assert_eq!(names, ["alpha"]);
-    warden_tests::wait_for("beta's process to end", T, || !pid_alive(beta_pid));
+    warden_tests::wait_for("beta's process to end", T, || (!pid_alive(beta_pid)).then_some(()));
 
     let audit = api.get_json("/audit").await;
     assert!(audit.to_string().contains("state.apply"), "{audit}");
