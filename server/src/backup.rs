@@ -68,6 +68,12 @@ fn without_run(raw: &[u8]) -> Vec<u8> {
     }
 }
 
+/// Whether a `tokens` record is a login session (left out of a backup).
+fn is_session(raw: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(raw)
+        .is_ok_and(|record| record["kind"] == "session")
+}
+
 /// Takes the snapshot (audited as `backup.create`).
 pub async fn snapshot(domains: &Domains<'_>) -> Result<BackupFile, BackupError> {
     let result = snapshot_unaudited(domains).await;
@@ -96,9 +102,11 @@ async fn snapshot_unaudited(domains: &Domains<'_>) -> Result<BackupFile, BackupE
         .into_iter()
         .map(|dump| {
             let services = dump.name == trees::SERVICES;
+            let tokens = dump.name == trees::TOKENS;
             let entries = dump
                 .entries
                 .iter()
+                .filter(|(_, v)| !(tokens && is_session(v)))
                 .map(|(k, v)| {
                     let value = if services { without_run(v) } else { v.clone() };
                     [b64.encode(k), b64.encode(value)]
@@ -199,6 +207,8 @@ mod tests {
         assert!(cleaned["run"].is_null());
         assert_eq!(cleaned["id"], "a");
         assert_eq!(without_run(b"not json"), b"not json".to_vec());
+        assert!(is_session(br#"{"username":"admin","kind":"session","created_at":"x","expires_at":1}"#));
+        assert!(!is_session(br#"{"username":"admin","kind":"api","id":"a","name":"ci"}"#));
     }
 
     #[tokio::test]
