@@ -70,8 +70,7 @@ fn without_run(raw: &[u8]) -> Vec<u8> {
 
 /// Whether a `tokens` record is a login session (left out of a backup).
 fn is_session(raw: &[u8]) -> bool {
-    serde_json::from_slice::<serde_json::Value>(raw)
-        .is_ok_and(|record| record["kind"] == "session")
+    serde_json::from_slice::<serde_json::Value>(raw).is_ok_and(|record| record["kind"] == "session")
 }
 
 /// Takes the snapshot (audited as `backup.create`).
@@ -147,7 +146,12 @@ fn decode(file: &BackupFile) -> Result<Vec<TreeDump>, BackupError> {
         .map(|(name, entries)| {
             let entries = entries
                 .iter()
-                .map(|[k, v]| Ok((b64.decode(k).map_err(|_| bad(name))?, b64.decode(v).map_err(|_| bad(name))?)))
+                .map(|[k, v]| {
+                    Ok((
+                        b64.decode(k).map_err(|_| bad(name))?,
+                        b64.decode(v).map_err(|_| bad(name))?,
+                    ))
+                })
                 .collect::<Result<Vec<_>, BackupError>>()?;
             Ok(TreeDump {
                 name: name.clone(),
@@ -207,8 +211,12 @@ mod tests {
         assert!(cleaned["run"].is_null());
         assert_eq!(cleaned["id"], "a");
         assert_eq!(without_run(b"not json"), b"not json".to_vec());
-        assert!(is_session(br#"{"username":"admin","kind":"session","created_at":"x","expires_at":1}"#));
-        assert!(!is_session(br#"{"username":"admin","kind":"api","id":"a","name":"ci"}"#));
+        assert!(is_session(
+            br#"{"username":"admin","kind":"session","created_at":"x","expires_at":1}"#
+        ));
+        assert!(!is_session(
+            br#"{"username":"admin","kind":"api","id":"a","name":"ci"}"#
+        ));
     }
 
     #[tokio::test]
@@ -241,7 +249,10 @@ mod tests {
         assert_eq!((restored.trees, restored.records), (1, 1));
         let store = Store::open(&dir.path().join("store")).unwrap();
         let records = store.collection::<String>(trees::RECORDS).unwrap();
-        assert_eq!(records.list().unwrap(), vec![("k".to_string(), "v".to_string())]);
+        assert_eq!(
+            records.list().unwrap(),
+            vec![("k".to_string(), "v".to_string())]
+        );
         let audit = AuditLog::open(&store).unwrap().recent(1).unwrap();
         assert_eq!(audit[0].action, "backup.restore");
     }

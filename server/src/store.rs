@@ -547,7 +547,11 @@ mod tests {
             a.stage_insert(&mut batch, "x", &7).unwrap();
             b.stage_insert(&mut batch, "y", &8).unwrap();
             a.stage_remove(&mut batch, "gone");
-            assert_eq!(a.get("x").unwrap(), None, "nothing is written while staging");
+            assert_eq!(
+                a.get("x").unwrap(),
+                None,
+                "nothing is written while staging"
+            );
             store.commit(batch).await.unwrap();
         }
         let store = Store::open(dir.path()).unwrap();

@@ -55,11 +55,19 @@ async fn plan(api: &Api, doc: &Value) -> Vec<(String, String, Vec<String>, bool)
         .iter()
         .map(|c| {
             (
-                format!("{} {}", c["kind"].as_str().unwrap_or(""), c["name"].as_str().unwrap_or("")),
+                format!(
+                    "{} {}",
+                    c["kind"].as_str().unwrap_or(""),
+                    c["name"].as_str().unwrap_or("")
+                ),
                 c["action"].as_str().unwrap_or("").to_string(),
                 c["fields"]
                     .as_array()
-                    .map(|f| f.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                    .map(|f| {
+                        f.iter()
+                            .filter_map(|v| v.as_str().map(str::to_string))
+                            .collect()
+                    })
                     .unwrap_or_default(),
                 c["restarts"].as_bool().unwrap_or(false),
             )
@@ -92,9 +100,12 @@ async fn the_same_document_changes_nothing_and_a_change_restarts_only_its_servic
         api.wait_running(created["id"].as_str().unwrap(), T).await;
     }
     assert_eq!(
-        api.post("/firewall/rules", &json!({"ports": ["22"], "protocol": "tcp", "annotation": "ssh"}))
-            .await
-            .status(),
+        api.post(
+            "/firewall/rules",
+            &json!({"ports": ["22"], "protocol": "tcp", "annotation": "ssh"})
+        )
+        .await
+        .status(),
         201
     );
     let before = runs(&api).await;
@@ -109,48 +120,107 @@ async fn the_same_document_changes_nothing_and_a_change_restarts_only_its_servic
     s["reload_grace_secs"] = json!(2);
     s["monitoring"] = json!({"grace_secs": 10, "interval_secs": 30, "timeout_secs": 10});
     let planned = plan(&api, &doc).await;
-    assert!(planned.iter().all(|(_, action, _, _)| action == "unchanged"), "{planned:?}");
-    assert!(planned.iter().any(|(n, _, _, _)| n == "service alpha"), "{planned:?}");
-    assert!(planned.iter().any(|(n, _, _, _)| n == "rule #0 ssh"), "{planned:?}");
+    assert!(
+        planned
+            .iter()
+            .all(|(_, action, _, _)| action == "unchanged"),
+        "{planned:?}"
+    );
+    assert!(
+        planned.iter().any(|(n, _, _, _)| n == "service alpha"),
+        "{planned:?}"
+    );
+    assert!(
+        planned.iter().any(|(n, _, _, _)| n == "rule #0 ssh"),
+        "{planned:?}"
+    );
     let outcome = apply(&api, &doc).await;
     assert_eq!(outcome["changed"], false, "{outcome}");
-    assert_eq!(runs(&api).await, before, "the same document restarted something");
+    assert_eq!(
+        runs(&api).await,
+        before,
+        "the same document restarted something"
+    );
 
     // A changed command restarts that service only; a stop grace change restarts nothing.
     service_mut(&mut doc, "alpha")["command"] = json!("exec sleep 858460");
     service_mut(&mut doc, "beta")["stop_grace_secs"] = json!(4);
     let planned = plan(&api, &doc).await;
-    assert!(planned.contains(&("service alpha".into(), "update".into(), vec!["command".into()], true)), "{planned:?}");
-    assert!(planned.contains(&("service beta".into(), "update".into(), vec!["stop_grace_secs".into()], false)), "{planned:?}");
+    assert!(
+        planned.contains(&(
+            "service alpha".into(),
+            "update".into(),
+            vec!["command".into()],
+            true
+        )),
+        "{planned:?}"
+    );
+    assert!(
+        planned.contains(&(
+            "service beta".into(),
+            "update".into(),
+            vec!["stop_grace_secs".into()],
+            false
+        )),
+        "{planned:?}"
+    );
     let outcome = apply(&api, &doc).await;
     assert_eq!(outcome["changed"], true, "{outcome}");
     let alpha = id_of(&api, "alpha").await;
-    let old_alpha_pid = before.iter().find(|r| r.0 == "alpha").map(|r| r.1).unwrap_or(0);
+    let old_alpha_pid = before
+        .iter()
+        .find(|r| r.0 == "alpha")
+        .map(|r| r.1)
+        .unwrap_or(0);
     api.wait_service(&alpha, "alpha restarted with the new command", T, |s| {
         s["status"]["state"] == "running"
-            && s["status"]["pid"].as_u64().is_some_and(|p| p != old_alpha_pid)
+            && s["status"]["pid"]
+                .as_u64()
+                .is_some_and(|p| p != old_alpha_pid)
     })
     .await;
     let after = runs(&api).await;
     let beta_before = before.iter().find(|r| r.0 == "beta").cloned();
-    assert_eq!(after.iter().find(|r| r.0 == "beta").cloned(), beta_before, "beta was restarted");
-    assert_eq!(api.service(&id_of(&api, "beta").await).await["stop_grace_secs"], 4);
+    assert_eq!(
+        after.iter().find(|r| r.0 == "beta").cloned(),
+        beta_before,
+        "beta was restarted"
+    );
+    assert_eq!(
+        api.service(&id_of(&api, "beta").await).await["stop_grace_secs"],
+        4
+    );
     // And again: nothing.
     assert_eq!(apply(&api, &doc).await["changed"], false);
 
     // beta left out: kept without prune, deleted (and stopped) with it.
-    let beta_pid = after.iter().find(|r| r.0 == "beta").map(|r| r.1).unwrap_or(0) as u32;
-    doc["services"].as_array_mut().unwrap().retain(|s| s["name"] != "beta");
+    let beta_pid = after
+        .iter()
+        .find(|r| r.0 == "beta")
+        .map(|r| r.1)
+        .unwrap_or(0) as u32;
+    doc["services"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|s| s["name"] != "beta");
     let planned = plan(&api, &doc).await;
-    assert!(!planned.iter().any(|(n, _, _, _)| n == "service beta"), "{planned:?}");
+    assert!(
+        !planned.iter().any(|(n, _, _, _)| n == "service beta"),
+        "{planned:?}"
+    );
     assert_eq!(apply(&api, &doc).await["changed"], false);
     doc["prune"] = json!(true);
     let planned = plan(&api, &doc).await;
-    assert!(planned.contains(&("service beta".into(), "delete".into(), vec![], false)), "{planned:?}");
+    assert!(
+        planned.contains(&("service beta".into(), "delete".into(), vec![], false)),
+        "{planned:?}"
+    );
     assert_eq!(apply(&api, &doc).await["changed"], true);
     let names: Vec<String> = runs(&api).await.into_iter().map(|r| r.0).collect();
     assert_eq!(names, ["alpha"]);
-    warden_tests::wait_for("beta's process to end", T, || (!pid_alive(beta_pid)).then_some(()));
+    warden_tests::wait_for("beta's process to end", T, || {
+        (!pid_alive(beta_pid)).then_some(())
+    });
 
     let audit = api.get_json("/audit").await;
     assert!(audit.to_string().contains("state.apply"), "{audit}");
@@ -179,7 +249,10 @@ async fn a_bad_field_anywhere_changes_nothing_and_names_resource_and_field() {
     });
     for (method, path) in [("POST", "/state/plan"), ("PUT", "/state")] {
         let resp = api
-            .request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), path)
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                path,
+            )
             .json(&doc)
             .send()
             .await
@@ -194,17 +267,28 @@ async fn a_bad_field_anywhere_changes_nothing_and_names_resource_and_field() {
             .iter()
             .filter_map(|d| d["field"].as_str())
             .collect();
-        for want in ["services[broken].command", "firewall.rules[1].ports[0]", "settings.service_ports"] {
+        for want in [
+            "services[broken].command",
+            "firewall.rules[1].ports[0]",
+            "settings.service_ports",
+        ] {
             assert!(fields.contains(&want), "{want} in {fields:?}");
         }
     }
-    assert_eq!(api.get_json("/state").await, before, "a refused document changed something");
+    assert_eq!(
+        api.get_json("/state").await,
+        before,
+        "a refused document changed something"
+    );
     assert!(api.get("/services/by-name/fresh").await.status() == 404);
 
     // A document the server cannot read is a 400/422 with the field, and nothing changes either.
     for (bad, field) in [
         (json!({"apiVersion": "warden/v2"}), Some("apiVersion")),
-        (json!({"apiVersion": "warden/v1", "firewall_confirm_within_secs": 999999999}), Some("firewall_confirm_within_secs")),
+        (
+            json!({"apiVersion": "warden/v1", "firewall_confirm_within_secs": 999999999}),
+            Some("firewall_confirm_within_secs"),
+        ),
         (json!({"apiVersion": "warden/v1", "servics": []}), None),
     ] {
         let (status, code, got) = api_error(api.put("/state", &bad).await).await;
@@ -236,25 +320,41 @@ async fn put_by_name_is_idempotent_and_a_read_token_may_plan_but_not_apply() {
     assert_eq!(now["status"]["pid"], pid, "the same body restarted it");
     assert_eq!(now["status"]["restarts"], created["status"]["restarts"]);
 
-    let (status, _, field) =
-        api_error(api.put("/services/by-name/web", &json!({"name": "other", "command": "x"})).await).await;
+    let (status, _, field) = api_error(
+        api.put(
+            "/services/by-name/web",
+            &json!({"name": "other", "command": "x"}),
+        )
+        .await,
+    )
+    .await;
     assert_eq!((status, field.as_deref()), (422, Some("name")));
-    let (status, _, field) =
-        api_error(api.put("/services/by-name/web", &json!({"command": ""})).await).await;
+    let (status, _, field) = api_error(
+        api.put("/services/by-name/web", &json!({"command": ""}))
+            .await,
+    )
+    .await;
     assert_eq!((status, field.as_deref()), (422, Some("command")));
 
     // A whole new definition: restarted with it.
     let resp = api
-        .put("/services/by-name/web", &json!({"command": "exec sleep 848465", "ports": [8464]}))
+        .put(
+            "/services/by-name/web",
+            &json!({"command": "exec sleep 848465", "ports": [8464]}),
+        )
         .await;
     assert_eq!(resp.status(), 200);
     api.wait_service(&id, "restarted", T, |s| {
-        s["status"]["state"] == "running" && s["status"]["pid"] != pid && s["environment"] == json!({})
+        s["status"]["state"] == "running"
+            && s["status"]["pid"] != pid
+            && s["environment"] == json!({})
     })
     .await;
 
     // A read token: plan yes, apply and upsert no.
-    let resp = api.post("/tokens", &json!({"name": "ci", "scope": "read"})).await;
+    let resp = api
+        .post("/tokens", &json!({"name": "ci", "scope": "read"}))
+        .await;
     let token: Value = resp.json().await.unwrap();
     let reader = Api::with_token(&w, token["token"].as_str().unwrap());
     let doc = reader.get_json("/state").await;
@@ -278,7 +378,10 @@ async fn put_by_name_is_idempotent_and_a_read_token_may_plan_but_not_apply() {
         ("/api/v1/services/by-name/{name}", "put"),
         ("/api/v1/backup", "get"),
     ] {
-        assert!(openapi["paths"][path][method].is_object(), "{method} {path}");
+        assert!(
+            openapi["paths"][path][method].is_object(),
+            "{method} {path}"
+        );
     }
 }
 
@@ -302,20 +405,51 @@ async fn rules_and_settings_follow_the_document_in_order() {
     // This Warden runs with --firewall off: saved, and said to be not live.
     assert!(outcome["firewall_not_applied"].is_string(), "{outcome}");
     let rules = api.get_json("/firewall/rules").await;
-    let annotations: Vec<&str> = rules.as_array().unwrap().iter().filter_map(|r| r["annotation"].as_str()).collect();
+    let annotations: Vec<&str> = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["annotation"].as_str())
+        .collect();
     assert_eq!(annotations, ["tls", "ssh"]);
-    assert_eq!(api.get_json("/settings").await["environment"], json!({"LANG": "C.UTF-8"}));
-    let ids: Vec<Value> = rules.as_array().unwrap().iter().map(|r| r["id"].clone()).collect();
+    assert_eq!(
+        api.get_json("/settings").await["environment"],
+        json!({"LANG": "C.UTF-8"})
+    );
+    let ids: Vec<Value> = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].clone())
+        .collect();
     assert_eq!(apply(&api, &doc).await["changed"], false);
 
     // Reordered: the same rules (same ids) in the new order.
     let mut reordered = doc.clone();
-    reordered["firewall"]["rules"].as_array_mut().unwrap().reverse();
+    reordered["firewall"]["rules"]
+        .as_array_mut()
+        .unwrap()
+        .reverse();
     let planned = plan(&api, &reordered).await;
-    assert!(planned.iter().any(|(n, a, f, _)| n == "rule #0 ssh" && a == "update" && f == &vec!["position".to_string()]), "{planned:?}");
+    assert!(
+        planned.iter().any(|(n, a, f, _)| n == "rule #0 ssh"
+            && a == "update"
+            && f == &vec!["position".to_string()]),
+        "{planned:?}"
+    );
     apply(&api, &reordered).await;
     let rules = api.get_json("/firewall/rules").await;
-    let now: Vec<Value> = rules.as_array().unwrap().iter().map(|r| r["id"].clone()).collect();
+    let now: Vec<Value> = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].clone())
+        .collect();
     assert_eq!(now, vec![ids[1].clone(), ids[0].clone()]);
-    assert_eq!(api.get_json("/firewall").await["saved_revision"].as_u64().map(|r| r > 0), Some(true));
+    assert_eq!(
+        api.get_json("/firewall").await["saved_revision"]
+            .as_u64()
+            .map(|r| r > 0),
+        Some(true)
+    );
 }

@@ -43,11 +43,16 @@ async fn a_backup_under_load_restores_into_a_fresh_data_dir() {
     let admin = Api::login(&source).await;
     for i in 0..2 {
         admin
-            .create_service(&json!({"name": format!("base-{i}"), "command": format!("exec sleep 84900{i}")}))
+            .create_service(
+                &json!({"name": format!("base-{i}"), "command": format!("exec sleep 84900{i}")}),
+            )
             .await;
     }
     let resp = admin
-        .post("/users", &json!({"username": "ops", "password": OPS_PASSWORD, "role": "read"}))
+        .post(
+            "/users",
+            &json!({"username": "ops", "password": OPS_PASSWORD, "role": "read"}),
+        )
         .await;
     assert_eq!(resp.status(), 201);
     let resp = admin.post("/tokens", &json!({"name": "backup"})).await;
@@ -60,7 +65,10 @@ async fn a_backup_under_load_restores_into_a_fresh_data_dir() {
         tokio::spawn(async move {
             for i in 0..30 {
                 let resp = api
-                    .post("/services", &json!({"name": format!("load-{i}"), "command": "exec sleep 849999"}))
+                    .post(
+                        "/services",
+                        &json!({"name": format!("load-{i}"), "command": "exec sleep 849999"}),
+                    )
                     .await;
                 assert_eq!(resp.status(), 201);
             }
@@ -71,15 +79,23 @@ async fn a_backup_under_load_restores_into_a_fresh_data_dir() {
     let url = source.url.clone();
     let (file_arg, token_arg) = (file.display().to_string(), token.clone());
     let out = tokio::task::spawn_blocking(move || {
-        warden(&["backup", "-o", &file_arg, "--url", &url, "--token", &token_arg])
+        warden(&[
+            "backup", "-o", &file_arg, "--url", &url, "--token", &token_arg,
+        ])
     })
     .await
     .expect("backup");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     loader.await.expect("loader");
     let mode = std::fs::metadata(&file).expect("file").permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
-    let backup: Value = serde_json::from_str(&std::fs::read_to_string(&file).expect("read")).expect("JSON");
+    let backup: Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("read")).expect("JSON");
     assert_eq!(backup["format"], "warden-backup/1");
     let in_document = names(&backup["state"]["services"]);
     assert!(in_document.len() >= 2, "{in_document:?}");
@@ -88,20 +104,46 @@ async fn a_backup_under_load_restores_into_a_fresh_data_dir() {
         Some(in_document.len()),
         "the document and the records of one snapshot agree"
     );
-    let token_records = backup["trees"]["tokens"].as_array().map(Vec::len).unwrap_or(0);
-    assert_eq!(token_records, 1, "the API token only, no login session: {}", backup["trees"]["tokens"]);
+    let token_records = backup["trees"]["tokens"]
+        .as_array()
+        .map(Vec::len)
+        .unwrap_or(0);
+    assert_eq!(
+        token_records, 1,
+        "the API token only, no login session: {}",
+        backup["trees"]["tokens"]
+    );
     assert!(!backup.to_string().contains(OPS_PASSWORD));
 
     // Not into a data dir a running Warden holds.
-    let out = warden(&["restore", &file.display().to_string(), "--data-dir", &source.data_dir().display().to_string()]);
+    let out = warden(&[
+        "restore",
+        &file.display().to_string(),
+        "--data-dir",
+        &source.data_dir().display().to_string(),
+    ]);
     assert_ne!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("locked"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("locked"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // Into a fresh one: a Warden started there, stopped, restored, started again.
     let mut target = Warden::start();
     target.terminate(T);
-    let out = warden(&["restore", &file.display().to_string(), "--data-dir", &target.data_dir().display().to_string()]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = warden(&[
+        "restore",
+        &file.display().to_string(),
+        "--data-dir",
+        &target.data_dir().display().to_string(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     target.restart();
 
     let restored = Api::with_token(&target, &token);
@@ -125,11 +167,23 @@ async fn a_backup_under_load_restores_into_a_fresh_data_dir() {
         out
     };
     assert_eq!(specs(&services), specs(&backup["state"]["services"]));
-    let source_pids: Vec<Value> = admin.get_json("/services").await.as_array().cloned().unwrap_or_default()
-        .iter().map(|s| s["status"]["pid"].clone()).collect();
+    let source_pids: Vec<Value> = admin
+        .get_json("/services")
+        .await
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|s| s["status"]["pid"].clone())
+        .collect();
     for s in services.as_array().cloned().unwrap_or_default() {
-        let pid = restored.wait_running(s["id"].as_str().expect("id"), T).await;
-        assert!(!source_pids.contains(&json!(pid)), "the restored Warden adopted a process of the source");
+        let pid = restored
+            .wait_running(s["id"].as_str().expect("id"), T)
+            .await;
+        assert!(
+            !source_pids.contains(&json!(pid)),
+            "the restored Warden adopted a process of the source"
+        );
     }
     // Users log in with their passwords; the admin's login session of the source does not work here.
     let ops = reqwest::Client::new()
@@ -141,11 +195,21 @@ async fn a_backup_under_load_restores_into_a_fresh_data_dir() {
     assert_eq!(ops.status(), 200);
     Api::login(&target).await;
     assert_eq!(admin.get("/services").await.status(), 200);
-    assert_eq!(Api::with_token(&target, &admin.token).get("/services").await.status(), 401);
+    assert_eq!(
+        Api::with_token(&target, &admin.token)
+            .get("/services")
+            .await
+            .status(),
+        401
+    );
     let audit = restored.get_json("/audit?limit=1000").await.to_string();
     for action in ["service.create", "user.create", "backup.restore"] {
         assert!(audit.contains(action), "{action} in the restored audit log");
     }
     // The backup itself is audited on the source (after its snapshot was taken).
-    assert!(admin.get_json("/audit").await.to_string().contains("backup.create"));
+    assert!(admin
+        .get_json("/audit")
+        .await
+        .to_string()
+        .contains("backup.create"));
 }

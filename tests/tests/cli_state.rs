@@ -60,14 +60,23 @@ async fn export_then_apply_round_trips_and_an_edit_shows_as_a_diff() {
     assert_eq!(api.service(&id).await["status"]["pid"], pid);
 
     // An edit: the diff first; --dry-run stops there.
-    std::fs::write(&yaml, text.replace("exec sleep 848001", "exec sleep 848002")).expect("edit");
+    std::fs::write(
+        &yaml,
+        text.replace("exec sleep 848001", "exec sleep 848002"),
+    )
+    .expect("edit");
     let out = ok(&w, &api.token, &["apply", "-f", &path(&yaml), "--dry-run"]);
     assert!(out.contains("~ service web: command (restarts)"), "{out}");
-    assert!(out.contains("0 to create, 1 to update (1 restart), 0 to delete"), "{out}");
+    assert!(
+        out.contains("0 to create, 1 to update (1 restart), 0 to delete"),
+        "{out}"
+    );
     assert_eq!(api.service(&id).await["command"], "exec sleep 848001");
 
     // A read token may look, not apply.
-    let resp = api.post("/tokens", &json!({"name": "ci", "scope": "read"})).await;
+    let resp = api
+        .post("/tokens", &json!({"name": "ci", "scope": "read"}))
+        .await;
     let reader: Value = resp.json().await.expect("token");
     let reader = reader["token"].as_str().expect("secret").to_string();
     ok(&w, &reader, &["apply", "-f", &path(&yaml), "--dry-run"]);
@@ -78,7 +87,9 @@ async fn export_then_apply_round_trips_and_an_edit_shows_as_a_diff() {
     let out = ok(&w, &api.token, &["apply", "-f", &path(&yaml)]);
     assert!(out.contains("applied"), "{out}");
     api.wait_service(&id, "restarted with the new command", T, |s| {
-        s["command"] == "exec sleep 848002" && s["status"]["state"] == "running" && s["status"]["pid"] != pid
+        s["command"] == "exec sleep 848002"
+            && s["status"]["state"] == "running"
+            && s["status"]["pid"] != pid
     })
     .await;
 
@@ -91,7 +102,11 @@ async fn export_then_apply_round_trips_and_an_edit_shows_as_a_diff() {
     std::fs::write(&json_file, doc.to_string()).expect("write");
     let out = ok(&w, &api.token, &["apply", "-f", &path(&json_file)]);
     assert!(out.contains("nothing to change"), "{out}");
-    let out = ok(&w, &api.token, &["apply", "-f", &path(&json_file), "--prune"]);
+    let out = ok(
+        &w,
+        &api.token,
+        &["apply", "-f", &path(&json_file), "--prune"],
+    );
     assert!(out.contains("- service web"), "{out}");
     assert_eq!(api.get_json("/services").await, json!([]));
 

@@ -47,7 +47,10 @@ fn run_playbook(work: &Path, inventory: &Path, vars_file: &Path) -> (Vec<(String
         .env("ANSIBLE_HOME", work.join("home"))
         .env("ANSIBLE_NOCOLOR", "1")
         .env("ANSIBLE_HOST_KEY_CHECKING", "False")
-        .env("ANSIBLE_PYTHON_INTERPRETER", repo_root().join("target/ansible-venv/bin/python3"))
+        .env(
+            "ANSIBLE_PYTHON_INTERPRETER",
+            repo_root().join("target/ansible-venv/bin/python3"),
+        )
         .current_dir(work)
         .output()
         .expect("run ansible-playbook");
@@ -122,33 +125,59 @@ async fn the_role_converges_two_wardens_and_brings_a_drifted_one_back() {
             token["token"].as_str().expect("secret")
         ));
     }
-    inventory.push_str("\n[wardens:vars]\nwarden_delegate_to=localhost\nansible_python_interpreter=");
-    inventory.push_str(&repo_root().join("target/ansible-venv/bin/python3").display().to_string());
+    inventory
+        .push_str("\n[wardens:vars]\nwarden_delegate_to=localhost\nansible_python_interpreter=");
+    inventory.push_str(
+        &repo_root()
+            .join("target/ansible-venv/bin/python3")
+            .display()
+            .to_string(),
+    );
     inventory.push('\n');
     let inventory_file = work.path().join("inventory.ini");
     std::fs::write(&inventory_file, inventory).expect("inventory");
     let vars_file = work.path().join("vault.yml");
-    std::fs::write(&vars_file, format!("{vault}warden_state_file: {}\n", work.path().join("state/warden.yml").display()))
-        .expect("vars");
+    std::fs::write(
+        &vars_file,
+        format!(
+            "{vault}warden_state_file: {}\n",
+            work.path().join("state/warden.yml").display()
+        ),
+    )
+    .expect("vars");
 
     // First run: both hosts change.
     let (recap, text) = run_playbook(work.path(), &inventory_file, &vars_file);
-    assert_eq!(recap, vec![("host0".to_string(), 1), ("host1".to_string(), 1)], "{text}");
+    assert_eq!(
+        recap,
+        vec![("host0".to_string(), 1), ("host1".to_string(), 1)],
+        "{text}"
+    );
     let mut pids = Vec::new();
     for api in &apis {
         let web = api.get_json("/services/by-name/web").await;
         let id = web["id"].as_str().expect("id").to_string();
         api.wait_running(&id, T).await;
         assert_eq!(web["environment"], json!({"MODE": "prod"}));
-        assert_eq!(api.get_json("/settings").await["environment"], json!({"LANG": "C.UTF-8"}));
+        assert_eq!(
+            api.get_json("/settings").await["environment"],
+            json!({"LANG": "C.UTF-8"})
+        );
         pids.push((pid_of(api, "web").await, pid_of(api, "worker").await));
     }
 
     // Second run: nothing changes, nothing restarts.
     let (recap, text) = run_playbook(work.path(), &inventory_file, &vars_file);
-    assert_eq!(recap, vec![("host0".to_string(), 0), ("host1".to_string(), 0)], "{text}");
+    assert_eq!(
+        recap,
+        vec![("host0".to_string(), 0), ("host1".to_string(), 0)],
+        "{text}"
+    );
     for (api, before) in apis.iter().zip(&pids) {
-        assert_eq!(&(pid_of(api, "web").await, pid_of(api, "worker").await), before);
+        assert_eq!(
+            &(pid_of(api, "web").await, pid_of(api, "worker").await),
+            before
+        );
     }
 
     // Drift on host1: web's environment edited by hand.
@@ -157,11 +186,18 @@ async fn the_role_converges_two_wardens_and_brings_a_drifted_one_back() {
         .expect("id")
         .to_string();
     let resp = apis[1]
-        .patch(&format!("/services/{id}"), &json!({"environment": {"MODE": "debug"}}))
+        .patch(
+            &format!("/services/{id}"),
+            &json!({"environment": {"MODE": "debug"}}),
+        )
         .await;
     assert_eq!(resp.status(), 200);
     let (recap, text) = run_playbook(work.path(), &inventory_file, &vars_file);
-    assert_eq!(recap, vec![("host0".to_string(), 0), ("host1".to_string(), 1)], "{text}");
+    assert_eq!(
+        recap,
+        vec![("host0".to_string(), 0), ("host1".to_string(), 1)],
+        "{text}"
+    );
     assert_eq!(
         apis[1].get_json("/services/by-name/web").await["environment"],
         json!({"MODE": "prod"})
@@ -169,7 +205,10 @@ async fn the_role_converges_two_wardens_and_brings_a_drifted_one_back() {
     apis[1].wait_running(&id, T).await;
     // host0 was left alone.
     assert_eq!(
-        (pid_of(&apis[0], "web").await, pid_of(&apis[0], "worker").await),
+        (
+            pid_of(&apis[0], "web").await,
+            pid_of(&apis[0], "worker").await
+        ),
         pids[0]
     );
 }

@@ -297,7 +297,10 @@ mod tests {
             serde_json::json!({"apiVersion": "warden/v1", "settings": {"hostnam": "x"}}),
             serde_json::json!({"apiVersion": "warden/v1", "services": [{"name": "a", "command": "b", "id": "x"}]}),
         ] {
-            assert!(serde_json::from_value::<StateDocument>(bad.clone()).is_err(), "{bad}");
+            assert!(
+                serde_json::from_value::<StateDocument>(bad.clone()).is_err(),
+                "{bad}"
+            );
         }
     }
 

@@ -50,7 +50,8 @@ pub struct BackupArgs {
 }
 
 fn is_json(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
 }
 
 /// Reads a document file (YAML or JSON) as JSON.
@@ -226,19 +227,33 @@ mod tests {
         ]);
         let text = render_plan(changes.as_array().unwrap());
         let plain: String = anstream::adapter::strip_str(&text).to_string();
-        assert!(plain.contains("~ service web: command (restarts)"), "{plain}");
+        assert!(
+            plain.contains("~ service web: command (restarts)"),
+            "{plain}"
+        );
         assert!(plain.contains("+ service new"), "{plain}");
         assert!(plain.contains("- rule #0 ssh"), "{plain}");
-        assert!(plain.contains("1 to create, 1 to update (1 restart), 1 to delete, 1 unchanged"), "{plain}");
+        assert!(
+            plain.contains("1 to create, 1 to update (1 restart), 1 to delete, 1 unchanged"),
+            "{plain}"
+        );
     }
 
     #[test]
     fn yaml_and_json_documents_read_alike() {
         let dir = tempfile::tempdir().unwrap();
         let yaml = dir.path().join("state.yaml");
-        std::fs::write(&yaml, "apiVersion: warden/v1\nservices:\n  - name: web\n    command: sleep 100\n").unwrap();
+        std::fs::write(
+            &yaml,
+            "apiVersion: warden/v1\nservices:\n  - name: web\n    command: sleep 100\n",
+        )
+        .unwrap();
         let json = dir.path().join("state.json");
-        std::fs::write(&json, r#"{"apiVersion": "warden/v1", "services": [{"name": "web", "command": "sleep 100"}]}"#).unwrap();
+        std::fs::write(
+            &json,
+            r#"{"apiVersion": "warden/v1", "services": [{"name": "web", "command": "sleep 100"}]}"#,
+        )
+        .unwrap();
         assert_eq!(read_document(&yaml).unwrap(), read_document(&json).unwrap());
         let text = write_document(&read_document(&yaml).unwrap(), false).unwrap();
         std::fs::write(&yaml, text).unwrap();

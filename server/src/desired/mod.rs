@@ -13,11 +13,11 @@ pub mod plan;
 
 use std::net::IpAddr;
 
+use app::model::service::ServiceInput;
 use app::model::state::{
     ApplyOutcome, Change, FirewallDocument, Plan, RuleDocument, SettingsDocument, StateDocument,
     API_VERSION,
 };
-use app::model::service::ServiceInput;
 use app::model::FieldError;
 
 use crate::audit::AuditLog;
@@ -217,7 +217,9 @@ impl Domains<'_> {
             ),
             Err(_) => String::new(),
         };
-        self.audit.record_result("state.apply", &target, &result).await;
+        self.audit
+            .record_result("state.apply", &target, &result)
+            .await;
         result
     }
 

@@ -50,7 +50,10 @@ pub fn normalise(mut spec: ServiceSpec, d: &SpecDefaults) -> ServiceSpec {
     null_if(&mut spec.stop_grace_secs, d.stop_grace_secs);
     null_if(&mut spec.reload_grace_secs, d.reload_grace_secs);
     null_if(&mut spec.monitoring.grace_secs, d.monitoring_grace_secs);
-    null_if(&mut spec.monitoring.interval_secs, d.monitoring_interval_secs);
+    null_if(
+        &mut spec.monitoring.interval_secs,
+        d.monitoring_interval_secs,
+    );
     null_if(&mut spec.monitoring.timeout_secs, d.monitoring_timeout_secs);
     spec
 }
@@ -77,8 +80,13 @@ pub fn changed_fields<T: serde::Serialize>(old: &T, new: &T) -> Vec<String> {
 pub enum ServiceStep {
     Create(ServiceSpec),
     /// The service `id` gets `spec`.
-    Update { id: String, spec: ServiceSpec },
-    Delete { id: String },
+    Update {
+        id: String,
+        spec: ServiceSpec,
+    },
+    Delete {
+        id: String,
+    },
 }
 
 /// The plan for the services: the lines to show and the steps to take. `current` is `(id, spec)`;
@@ -184,8 +192,7 @@ pub fn plan_rules(
     let mut used = vec![false; current.len()];
     let mut matched: Vec<Option<usize>> = vec![None; desired.len()];
     for (d, want) in desired.iter().enumerate() {
-        if let Some(c) = (0..current.len()).find(|&c| !used[c] && same_content(&current[c], want))
-        {
+        if let Some(c) = (0..current.len()).find(|&c| !used[c] && same_content(&current[c], want)) {
             used[c] = true;
             matched[d] = Some(c);
         }

@@ -113,13 +113,16 @@ fn each_service_field_plans_as_the_supervisor_acts() {
     for (what, edit, action, fields, restarts) in table {
         let mut want = spec("web");
         edit(&mut want);
-        let (changes, steps) =
-            plan_services(&current, &[want], false, &SpecDefaults::default());
+        let (changes, steps) = plan_services(&current, &[want], false, &SpecDefaults::default());
         assert_eq!(changes.len(), 1, "{what}");
         assert_eq!(changes[0].action, *action, "{what}");
         assert_eq!(changes[0].fields, *fields, "{what}");
         assert_eq!(changes[0].restarts, *restarts, "{what}");
-        assert_eq!(steps.len(), usize::from(*action != ChangeAction::Unchanged), "{what}");
+        assert_eq!(
+            steps.len(),
+            usize::from(*action != ChangeAction::Unchanged),
+            "{what}"
+        );
     }
 }
 
@@ -144,7 +147,10 @@ fn services_not_named_are_deleted_only_when_pruning() {
     ];
     let desired = [spec("a"), spec("c")];
     for (prune, expected) in [
-        (false, vec![("a", ChangeAction::Unchanged), ("c", ChangeAction::Create)]),
+        (
+            false,
+            vec![("a", ChangeAction::Unchanged), ("c", ChangeAction::Create)],
+        ),
         (
             true,
             vec![
@@ -155,11 +161,15 @@ fn services_not_named_are_deleted_only_when_pruning() {
         ),
     ] {
         let (changes, steps) = plan_services(&current, &desired, prune, &SpecDefaults::default());
-        let got: Vec<(&str, ChangeAction)> =
-            changes.iter().map(|c| (c.name.as_str(), c.action)).collect();
+        let got: Vec<(&str, ChangeAction)> = changes
+            .iter()
+            .map(|c| (c.name.as_str(), c.action))
+            .collect();
         assert_eq!(got, expected, "prune {prune}");
         assert_eq!(
-            steps.iter().any(|s| matches!(s, ServiceStep::Delete { id } if id == "id2")),
+            steps
+                .iter()
+                .any(|s| matches!(s, ServiceStep::Delete { id } if id == "id2")),
             prune
         );
     }
@@ -184,9 +194,19 @@ fn actions(changes: &[Change]) -> Vec<(String, ChangeAction, Vec<String>)> {
 
 #[test]
 fn rules_are_matched_by_content_then_annotation() {
-    let current = vec![rule("r1", "22", "ssh"), rule("r2", "80", "web"), rule("r3", "25", "")];
+    let current = vec![
+        rule("r1", "22", "ssh"),
+        rule("r2", "80", "web"),
+        rule("r3", "25", ""),
+    ];
     let s = |v: &str| v.to_string();
-    type Case = (&'static str, Vec<Rule>, bool, Vec<(String, ChangeAction, Vec<String>)>, Vec<RuleSource>);
+    type Case = (
+        &'static str,
+        Vec<Rule>,
+        bool,
+        Vec<(String, ChangeAction, Vec<String>)>,
+        Vec<RuleSource>,
+    );
     let cases: Vec<Case> = vec![
         (
             "the same list",
@@ -249,14 +269,26 @@ fn an_action_change_is_an_update_of_that_field() {
 
 #[test]
 fn policy_and_settings_lines() {
-    assert_eq!(plan_policy(Policy::Accept, Policy::Accept).action, ChangeAction::Unchanged);
-    assert_eq!(plan_policy(Policy::Accept, Policy::Drop).action, ChangeAction::Update);
+    assert_eq!(
+        plan_policy(Policy::Accept, Policy::Accept).action,
+        ChangeAction::Unchanged
+    );
+    assert_eq!(
+        plan_policy(Policy::Accept, Policy::Drop).action,
+        ChangeAction::Update
+    );
     let current = Settings::defaults("h".into(), "nobody".into());
-    assert_eq!(plan_settings(&current, &current).action, ChangeAction::Unchanged);
+    assert_eq!(
+        plan_settings(&current, &current).action,
+        ChangeAction::Unchanged
+    );
     let mut next = current.clone();
     next.environment.insert("LANG".into(), "C".into());
     next.hostname = "edge".into();
     let line = plan_settings(&current, &next);
     assert_eq!(line.action, ChangeAction::Update);
-    assert_eq!(line.fields, vec!["environment".to_string(), "hostname".to_string()]);
+    assert_eq!(
+        line.fields,
+        vec!["environment".to_string(), "hostname".to_string()]
+    );
 }

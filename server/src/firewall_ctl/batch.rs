@@ -77,10 +77,7 @@ impl FirewallHandle {
                 let mut rules = Vec::with_capacity(order.len());
                 for (index, source) in order.into_iter().enumerate() {
                     let rule = match (source, wanted.get(index)) {
-                        (RuleSource::Existing(id), Some(want)) => Rule {
-                            id,
-                            ..want.clone()
-                        },
+                        (RuleSource::Existing(id), Some(want)) => Rule { id, ..want.clone() },
                         (RuleSource::Existing(id), None) => {
                             record.rules.get(&id).cloned().ok_or_else(|| {
                                 FirewallError::Internal(format!("rule {id} vanished"))

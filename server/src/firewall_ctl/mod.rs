@@ -29,8 +29,8 @@
 //! REST handlers and the UI's server functions return the same values.
 
 pub mod admins;
-pub mod batch;
 mod bans;
+pub mod batch;
 mod commit;
 mod edits;
 mod error;

@@ -221,7 +221,11 @@ impl SettingsHandle {
     }
 
     /// Stages `next` into `batch`.
-    pub fn stage_batch(&self, next: &Settings, batch: &mut WriteBatch) -> Result<(), SettingsError> {
+    pub fn stage_batch(
+        &self,
+        next: &Settings,
+        batch: &mut WriteBatch,
+    ) -> Result<(), SettingsError> {
         self.inner
             .tree
             .stage_insert(batch, SETTINGS_KEY, &SettingsRecord::from(next))?;

@@ -212,8 +212,10 @@ impl SupervisorHandle {
         for record in staged.creates {
             let target = format!("{} ({})", record.spec.name, record.id);
             let env = &self.inner.env;
-            let result = ServiceLog::open(&env.log_dir, &record.spec.name, env.rotation())
-                .map_err(|e| SupervisorError::Internal(format!("cannot open the service log: {e}")));
+            let result =
+                ServiceLog::open(&env.log_dir, &record.spec.name, env.rotation()).map_err(|e| {
+                    SupervisorError::Internal(format!("cannot open the service log: {e}"))
+                });
             let result = result.map(|log| booted.extend(self.launch_runner(record, log)));
             self.audit_outcome("service.create", &target, &result).await;
             if let Err(e) = result {
@@ -282,7 +284,12 @@ impl SupervisorHandle {
         }
     }
 
-    async fn audit_outcome<T>(&self, action: &str, target: &str, result: &Result<T, SupervisorError>) {
+    async fn audit_outcome<T>(
+        &self,
+        action: &str,
+        target: &str,
+        result: &Result<T, SupervisorError>,
+    ) {
         self.inner
             .env
             .audit

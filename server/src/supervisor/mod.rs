@@ -18,13 +18,13 @@
 //! cgroups, every service cgroup of the subtree that still holds processes is then killed and removed.
 
 pub mod accounts;
+pub mod batch;
 pub mod cgroup;
 mod error;
 pub mod fsm;
 pub mod limits;
 pub mod logs;
 mod mutations;
-pub mod batch;
 pub mod order;
 pub mod policy;
 pub mod procfs;
