@@ -47,6 +47,15 @@ pub enum Command {
     /// running (through its control socket).
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Restore a backup (`warden backup -o FILE`) into a data directory no Warden is using (stopped,
+    /// or a fresh directory): everything in its store is replaced. Services start when Warden does.
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        /// The data directory to restore into (as for `serve`).
+        #[arg(long, env = "WARDEN_DATA_DIR")]
+        data_dir: PathBuf,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
     /// Write the man pages (warden.1 and one per subcommand) into a directory.
@@ -316,6 +325,7 @@ mod tests {
             | Command::Openapi
             | Command::Client(_)
             | Command::Admin(_)
+            | Command::Restore { .. }
             | Command::Completions { .. }
             | Command::Manpages { .. } => {
                 Err(clap::Error::new(clap::error::ErrorKind::InvalidSubcommand))

@@ -149,7 +149,8 @@ macro_rules! through_domain_error {
             $crate::firewall_ctl::FirewallError,
             $crate::settings::SettingsError,
             $crate::access::AuthError,
-            $crate::access::CredentialError
+            $crate::access::CredentialError,
+            $crate::desired::DesiredError
         );
     };
     ($target:ty: $($source:ty),+) => {

@@ -65,6 +65,19 @@ fn main() -> std::process::ExitCode {
                 Ok(())
             }
             Command::Admin(command) => warden::admin_cli::run(command).await,
+            Command::Restore { file, data_dir } => {
+                let text = std::fs::read_to_string(&file)
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+                let restored = warden::backup::restore(&text, &data_dir).await?;
+                println!(
+                    "restored {} records in {} trees (backup of {}) into {}",
+                    restored.records,
+                    restored.trees,
+                    restored.created_at,
+                    data_dir.display()
+                );
+                Ok(())
+            }
             Command::Openapi => warden::http::openapi::document()
                 .to_pretty_json()
                 .map(|json| println!("{json}"))

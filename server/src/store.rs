@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use sled::Transactional;
 
 /// The schema version this build writes and understands.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -204,6 +205,132 @@ impl Store {
     }
 }
 
+/// Writes to several trees staged to be made durable together by [`Store::commit`]: all of them or
+/// none (one sled transaction), then flushed. The domain handles stage their records into one batch
+/// (desired-state apply); nothing is written while staging.
+#[derive(Default)]
+pub struct WriteBatch {
+    ops: Vec<(sled::Tree, Vec<u8>, Option<Vec<u8>>)>,
+}
+
+impl std::fmt::Debug for WriteBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteBatch")
+            .field("ops", &self.ops.len())
+            .finish()
+    }
+}
+
+impl WriteBatch {
+    /// Whether nothing is staged.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+impl Store {
+    /// Writes everything `batch` staged in one transaction across its trees, then flushes: when this
+    /// returns `Ok` every write is durable; on an error none of them happened.
+    pub async fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        if batch.ops.is_empty() {
+            return Ok(());
+        }
+        let mut trees: Vec<sled::Tree> = Vec::new();
+        let mut ops = Vec::with_capacity(batch.ops.len());
+        for (tree, key, value) in batch.ops {
+            let index = match trees.iter().position(|t| t.name() == tree.name()) {
+                Some(i) => i,
+                None => {
+                    trees.push(tree);
+                    trees.len() - 1
+                }
+            };
+            ops.push((index, key, value));
+        }
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
+            use sled::transaction::{ConflictableTransactionError, TransactionError};
+            let result = trees.as_slice().transaction(|views| {
+                for (index, key, value) in &ops {
+                    let Some(view) = views.get(*index) else {
+                        return Err(ConflictableTransactionError::Abort(()));
+                    };
+                    match value {
+                        Some(v) => {
+                            view.insert(key.as_slice(), v.as_slice())?;
+                        }
+                        None => {
+                            view.remove(key.as_slice())?;
+                        }
+                    }
+                }
+                Ok(())
+            });
+            match result {
+                Ok(()) => {}
+                Err(TransactionError::Storage(e)) => return Err(e.into()),
+                Err(TransactionError::Abort(())) => {
+                    return Err(StoreError::Io(sled::Error::Unsupported(
+                        "a staged write names an unknown tree".into(),
+                    )))
+                }
+            }
+            db.flush()?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| sled::Error::Io(std::io::Error::other(e)))??;
+        Ok(())
+    }
+}
+
+/// One tree's records as raw bytes (a backup's content).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeDump {
+    pub name: String,
+    pub entries: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Store {
+    /// Every tree's records except those named in `skip` (and sled's internal default tree). Each
+    /// tree is read key by key; callers that need several trees to agree hold the domain locks.
+    pub fn dump(&self, skip: &[&str]) -> Result<Vec<TreeDump>, StoreError> {
+        let mut out = Vec::new();
+        for name in self.db.tree_names() {
+            let name = String::from_utf8_lossy(&name).into_owned();
+            if name.starts_with("__sled__") || skip.contains(&name.as_str()) {
+                continue;
+            }
+            let tree = self.db.open_tree(&name)?;
+            let entries = tree
+                .iter()
+                .map(|item| item.map(|(k, v)| (k.to_vec(), v.to_vec())))
+                .collect::<Result<Vec<_>, sled::Error>>()?;
+            out.push(TreeDump { name, entries });
+        }
+        Ok(out)
+    }
+
+    /// Replaces every tree's content by `dumps` (trees not in it are emptied), then flushes. For a
+    /// store no Warden is using (restore).
+    pub fn replace_all(&self, dumps: &[TreeDump]) -> Result<(), StoreError> {
+        for name in self.db.tree_names() {
+            if name.starts_with(b"__sled__") {
+                continue;
+            }
+            self.db.open_tree(&name)?.clear()?;
+        }
+        for dump in dumps {
+            let tree = self.db.open_tree(&dump.name)?;
+            for (key, value) in &dump.entries {
+                tree.insert(key.as_slice(), value.as_slice())?;
+            }
+        }
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
 /// A tree whose values are `T`, JSON-encoded, keyed by UTF-8 strings.
 pub struct Collection<T> {
     tree: sled::Tree,
@@ -243,6 +370,27 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
             tree: self.name.to_string(),
             source,
         })
+    }
+
+    /// Stages an insert (or replacement) into `batch` (see [`Store::commit`]).
+    pub fn stage_insert(
+        &self,
+        batch: &mut WriteBatch,
+        key: &str,
+        value: &T,
+    ) -> Result<(), StoreError> {
+        let raw = self.encode(value)?;
+        batch
+            .ops
+            .push((self.tree.clone(), key.as_bytes().to_vec(), Some(raw)));
+        Ok(())
+    }
+
+    /// Stages a removal into `batch` (see [`Store::commit`]).
+    pub fn stage_remove(&self, batch: &mut WriteBatch, key: &str) {
+        batch
+            .ops
+            .push((self.tree.clone(), key.as_bytes().to_vec(), None));
     }
 
     pub fn get(&self, key: &str) -> Result<Option<T>, StoreError> {
@@ -385,6 +533,33 @@ mod tests {
                 }
             )]
         );
+    }
+
+    #[tokio::test]
+    async fn a_batch_writes_every_tree_or_none() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            let a = store.collection::<u32>(trees::RECORDS).unwrap();
+            let b = store.collection::<u32>(trees::SETTINGS).unwrap();
+            a.insert("gone", &1).unwrap();
+            let mut batch = WriteBatch::default();
+            a.stage_insert(&mut batch, "x", &7).unwrap();
+            b.stage_insert(&mut batch, "y", &8).unwrap();
+            a.stage_remove(&mut batch, "gone");
+            assert_eq!(
+                a.get("x").unwrap(),
+                None,
+                "nothing is written while staging"
+            );
+            store.commit(batch).await.unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        let a = store.collection::<u32>(trees::RECORDS).unwrap();
+        let b = store.collection::<u32>(trees::SETTINGS).unwrap();
+        assert_eq!(a.get("x").unwrap(), Some(7));
+        assert_eq!(b.get("y").unwrap(), Some(8));
+        assert_eq!(a.get("gone").unwrap(), None);
     }
 
     #[test]

@@ -115,6 +115,14 @@ impl Api {
             .unwrap_or_else(|e| panic!("POST {path}: {e}"))
     }
 
+    pub async fn put(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.request(reqwest::Method::PUT, path)
+            .json(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("PUT {path}: {e}"))
+    }
+
     pub async fn patch(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
         self.request(reqwest::Method::PATCH, path)
             .json(body)

@@ -42,16 +42,27 @@ pub fn documented_mutations(doc: &serde_json::Value) -> Vec<(reqwest::Method, St
             if public {
                 continue;
             }
+            let path = fill(template).replacen("/api/v1", "", 1);
+            if READ_ONLY_POST_ROUTES
+                .iter()
+                .any(|(m, p)| method.eq_ignore_ascii_case(m) && path == *p)
+            {
+                continue;
+            }
             assert!(
                 op["responses"]["403"].is_object(),
                 "{method} {template} documents its 403"
             );
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
-            mutations.push((m, fill(template).replacen("/api/v1", "", 1)));
+            mutations.push((m, path));
         }
     }
     mutations
 }
+
+/// The REST routes that take a POST body but change nothing, which a read-only credential may call (the
+/// server's `middleware::READ_ONLY_POST_ROUTES`): the desired-state plan.
+pub const READ_ONLY_POST_ROUTES: &[(&str, &str)] = &[("POST", "/state/plan")];
 
 /// The REST routes acting on the caller's own account, which a `read` user's login session may use (the
 /// server's `middleware::OWN_ACCOUNT_ROUTES`, as the API contract names them).

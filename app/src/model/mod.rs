@@ -13,6 +13,7 @@ pub mod service_patch;
 pub mod service_ports;
 pub mod service_status;
 pub mod settings;
+pub mod state;
 pub mod users;
 
 use serde::{Deserialize, Serialize};

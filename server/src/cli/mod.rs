@@ -10,6 +10,7 @@ pub mod import;
 pub mod misc;
 pub mod render;
 pub mod services;
+pub mod state;
 pub mod transport;
 
 use std::path::PathBuf;
@@ -175,6 +176,14 @@ pub enum ClientCommand {
     /// Convert supervisord programs, systemd units or PM2 apps on this host into a desired-state
     /// document (no running Warden needed), with a report of what was not carried over.
     Import(import::ImportArgs),
+    /// Print (or write with -o) the desired-state document: services, firewall rules, settings.
+    Export(state::ExportArgs),
+    /// Apply a desired-state document: prints the plan as a diff, then applies it (one durable write;
+    /// only what changed restarts).
+    Apply(state::ApplyArgs),
+    /// Write a consistent snapshot of everything (document, users, token digests, audit log, firewall
+    /// record) to a file (0600), while Warden runs. Restore it with `warden restore`.
+    Backup(state::BackupArgs),
 }
 
 #[derive(Debug, Args)]
@@ -221,6 +230,18 @@ pub async fn run(command: ClientCommand) -> ExitCode {
                 |c| async move { misc::settings(&c, a.command).await },
             )
             .await
+        }
+        ClientCommand::Export(a) => {
+            let remote = a.remote.clone();
+            with_client(&remote, |c| async move { state::export(&c, &a).await }).await
+        }
+        ClientCommand::Apply(a) => {
+            let remote = a.remote.clone();
+            with_client(&remote, |c| async move { state::apply(&c, &a).await }).await
+        }
+        ClientCommand::Backup(a) => {
+            let remote = a.remote.clone();
+            with_client(&remote, |c| async move { state::backup(&c, &a).await }).await
         }
     };
     match result {

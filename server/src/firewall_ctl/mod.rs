@@ -30,6 +30,7 @@
 
 pub mod admins;
 mod bans;
+pub mod batch;
 mod commit;
 mod edits;
 mod error;

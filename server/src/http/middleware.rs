@@ -38,7 +38,14 @@ pub fn read_only_may(method: &Method, path: &str) -> bool {
         return app::rpc::is_read_only_endpoint(path);
     }
     matches!(*method, Method::GET | Method::HEAD)
+        || READ_ONLY_POST_ROUTES
+            .iter()
+            .any(|(m, p)| method.as_str() == *m && path == *p)
 }
+
+/// The REST routes that use POST (they take a body) but change nothing, so a read-only credential may
+/// call them: the desired-state plan (what a document would change).
+pub const READ_ONLY_POST_ROUTES: &[(&str, &str)] = &[("POST", "/api/v1/state/plan")];
 
 /// The REST routes that act on the caller's own account only (method, path): its password, its second
 /// factor, its logout. A `read` user's login session may use them (see `app::rpc::OWN_ACCOUNT_ENDPOINTS`
@@ -354,6 +361,9 @@ mod tests {
             assert!(!read_only_may(&m, "/api/v1/services"), "{m}");
         }
         assert!(read_only_may(&Method::POST, "/rpc/services/list"));
+        assert!(read_only_may(&Method::POST, "/api/v1/state/plan"));
+        assert!(!read_only_may(&Method::PUT, "/api/v1/state"));
+        assert!(!read_only_may(&Method::POST, "/api/v1/state/plan/x"));
         assert!(!read_only_may(&Method::POST, "/rpc/services/create"));
         assert!(!read_only_may(&Method::GET, "/rpc/services/create"));
         assert!(!read_only_may(&Method::POST, "/rpc/some/new/function"));

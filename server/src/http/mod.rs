@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod auth_routes;
+pub mod backup;
 pub mod client_addr;
 pub mod error;
 pub mod firewall;
@@ -17,6 +18,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod services;
 pub mod settings;
+pub mod state;
 pub mod users;
 
 use std::path::Path;
@@ -60,6 +62,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(services::routes())
         .merge(firewall::routes())
         .merge(settings::routes())
+        .merge(state::routes())
         .merge(users::routes());
     OpenApiRouter::with_openapi(openapi::base())
         .nest("/api/v1", v1)

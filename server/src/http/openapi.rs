@@ -25,6 +25,7 @@ pub const TAG_EVENTS: &str = "events";
 pub const TAG_AUDIT: &str = "audit";
 pub const TAG_USERS: &str = "users";
 pub const TAG_OPERATIONS: &str = "operations";
+pub const TAG_STATE: &str = "state";
 
 /// The names of the security schemes in the document.
 pub const BEARER_SCHEME: &str = "bearer";
@@ -63,6 +64,7 @@ pub struct IdPath {
         (name = "audit", description = "Who did what, when"),
         (name = "users", description = "Accounts: users with a role (admin or read) and their second factor"),
         (name = "operations", description = "Monitoring: Prometheus metrics"),
+        (name = "state", description = "Desired state: export, plan and apply one document (services, firewall rules, settings); backups"),
     )
 )]
 struct BaseDoc;

@@ -44,6 +44,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
         .routes(routes!(show, update, remove))
+        .routes(routes!(show_by_name, put_by_name))
         .routes(routes!(start))
         .routes(routes!(stop))
         .routes(routes!(restart))
@@ -124,6 +125,55 @@ async fn update(
 ) -> Result<Json<Service>, ApiError> {
     let patch: ServicePatch = from_object(body)?;
     Ok(Json(state.supervisor.update(&id, patch).await?))
+}
+
+#[utoipa::path(get, path = "/services/by-name/{name}", tag = TAG_SERVICES, operation_id = "get_service_by_name",
+    params(("name" = String, Path, description = "The service's name")),
+    responses((status = 200, description = "The service", body = Service)))]
+async fn show_by_name(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Service>, ApiError> {
+    state
+        .supervisor
+        .list()
+        .into_iter()
+        .find(|s| s.spec.name == name)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("There is no service with this name."))
+}
+
+#[utoipa::path(put, path = "/services/by-name/{name}", tag = TAG_SERVICES, operation_id = "put_service_by_name",
+    params(("name" = String, Path, description = "The service's name (the body's `name` may be left out; if given it must be the same)")),
+    request_body = ServiceInput,
+    responses(
+        (status = 200, description = "Replaced by this whole definition (absent fields take their defaults). The same body again changes nothing and restarts nothing; a running service restarts only when how it is launched changed, as on PATCH.", body = Service),
+        (status = 201, description = "Created (an enabled service starts at once)", body = Service)))]
+async fn put_by_name(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ApiJson(mut body): ApiJson<JsonObject>,
+) -> Result<(StatusCode, Json<Service>), ApiError> {
+    match body.get("name") {
+        None => {
+            body.insert("name".into(), serde_json::Value::String(name));
+        }
+        Some(serde_json::Value::String(given)) if *given == name => {}
+        Some(_) => {
+            return Err(ApiError::validation(vec![app::model::FieldError::new(
+                "name",
+                "the body's name must be the name in the path",
+            )]))
+        }
+    }
+    let input: ServiceInput = from_object(body)?;
+    let (created, _, service) = state.supervisor.upsert_by_name(input).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(service)))
 }
 
 #[utoipa::path(delete, path = "/services/{id}", tag = TAG_SERVICES, operation_id = "delete_service",

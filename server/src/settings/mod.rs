@@ -17,11 +17,12 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use app::model::settings::{validate_settings, Settings};
+use app::model::state::{Change, SettingsDocument};
 use app::model::FieldError;
 
 use crate::audit::AuditLog;
 use crate::events::EventBus;
-use crate::store::{trees, Collection, Store, StoreError};
+use crate::store::{trees, Collection, Store, StoreError, WriteBatch};
 
 pub use patch::{changed_fields, BanPatch, CrashLoopPatch, SettingsPatch};
 pub use record::{SettingsRecord, SETTINGS_KEY};
@@ -164,12 +165,7 @@ impl SettingsHandle {
         patch: SettingsPatch,
     ) -> Result<Settings, SettingsError> {
         let next = patch.apply_to(before);
-        let mut errors = validate_settings(&next);
-        if !errors.iter().any(|e| e.field == "service_user") {
-            if let Err(e) = (self.inner.user_exists)(&next.service_user) {
-                errors.push(FieldError::new("service_user", e));
-            }
-        }
+        let errors = self.validate(&next);
         if !errors.is_empty() {
             return Err(SettingsError::Invalid(errors));
         }
@@ -193,6 +189,72 @@ impl SettingsHandle {
             .events
             .publish("settings", &serde_json::json!({ "settings": &next }));
         Ok(next)
+    }
+}
+
+/// The batch entry point (desired state): plan, stage into the caller's [`WriteBatch`], and publish
+/// once the caller has committed it. The caller holds [`SettingsHandle::lock_batch`] throughout.
+impl SettingsHandle {
+    /// Serialises a batch with every other settings update.
+    pub async fn lock_batch(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.inner.writes.lock().await
+    }
+
+    /// The settings a document's section asks for, validated (errors named `settings.<field>`), and
+    /// the plan line. Nothing changes.
+    pub fn plan_batch(
+        &self,
+        section: &SettingsDocument,
+    ) -> Result<(Change, Settings), SettingsError> {
+        let before = self.current();
+        let next = section.apply_to(&before);
+        let errors = self.validate(&next);
+        if !errors.is_empty() {
+            return Err(SettingsError::Invalid(
+                errors
+                    .into_iter()
+                    .map(|e| FieldError::new(format!("settings.{}", e.field), e.message))
+                    .collect(),
+            ));
+        }
+        Ok((crate::desired::plan::plan_settings(&before, &next), next))
+    }
+
+    /// Stages `next` into `batch`.
+    pub fn stage_batch(
+        &self,
+        next: &Settings,
+        batch: &mut WriteBatch,
+    ) -> Result<(), SettingsError> {
+        self.inner
+            .tree
+            .stage_insert(batch, SETTINGS_KEY, &SettingsRecord::from(next))?;
+        Ok(())
+    }
+
+    /// After the batch is committed: `next` is in force, announced and audited.
+    pub async fn finish_batch(&self, next: Settings) {
+        let before = self.current();
+        let target = changed_fields(&before, &next).join(", ");
+        self.inner.current.send_replace(next.clone());
+        self.inner
+            .events
+            .publish("settings", &serde_json::json!({ "settings": &next }));
+        self.inner
+            .audit
+            .record("settings.update", &target, Ok(()))
+            .await;
+    }
+
+    /// The shared rules plus the host check of the service user.
+    fn validate(&self, next: &Settings) -> Vec<FieldError> {
+        let mut errors = validate_settings(next);
+        if !errors.iter().any(|e| e.field == "service_user") {
+            if let Err(e) = (self.inner.user_exists)(&next.service_user) {
+                errors.push(FieldError::new("service_user", e));
+            }
+        }
+        errors
     }
 }
 

@@ -18,6 +18,7 @@
 //! cgroups, every service cgroup of the subtree that still holds processes is then killed and removed.
 
 pub mod accounts;
+pub mod batch;
 pub mod cgroup;
 mod error;
 pub mod fsm;

@@ -16,7 +16,7 @@ use super::record::{ServiceRecord, StoredService};
 use super::runner::{Ack, Command};
 use super::{spawn, SupervisorError, SupervisorHandle};
 
-fn new_id() -> String {
+pub(super) fn new_id() -> String {
     format!("{:016x}", rand::random::<u64>())
 }
 
@@ -54,8 +54,18 @@ impl SupervisorHandle {
         input: &ServiceInput,
         except: Option<&str>,
     ) -> Result<ServiceSpec, SupervisorError> {
-        let context = self.validation_context(except);
-        let pure = validate_service(input, &context);
+        self.validate_in(input, &self.validation_context(except), &self.settings())
+    }
+
+    /// [`Self::validate`] against a given view of the other services and the settings (a batch judges
+    /// each service against the set it will be part of).
+    pub(super) fn validate_in(
+        &self,
+        input: &ServiceInput,
+        context: &ValidationContext,
+        settings: &app::model::settings::Settings,
+    ) -> Result<ServiceSpec, SupervisorError> {
+        let pure = validate_service(input, context);
         let mut host_errors = Vec::new();
         if let Some(dir) = &input.working_directory {
             if dir.starts_with('/') && !spawn::is_directory(dir) {
@@ -69,7 +79,6 @@ impl SupervisorHandle {
             &input.limits,
             &self.inner.env.capabilities(),
         ));
-        let settings = self.settings();
         let user = input.user.as_deref().unwrap_or(&settings.service_user);
         if app::model::service::is_valid_user_name(user) {
             if let Err(e) = spawn::resolve_user(user) {
