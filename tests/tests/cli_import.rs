@@ -1,7 +1,8 @@
 //! `warden import` with the real binary on real definitions: a supervisord configuration in
 //! supervisord's own syntax (an `[include]`d program, `%(ENV_X)s`, a global environment) becomes a
-//! document whose service then really runs under a real Warden; Debian's own installed unit files
+//! document that `warden apply` puts on a real Warden, where the service really runs; Debian's own installed unit files
 //! (redis-server, nginx) convert or are refused with the reason; exit codes and the 0600 output file.
+//! The document it writes is the one `warden apply` reads.
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output, Stdio};
@@ -80,11 +81,23 @@ async fn an_imported_supervisord_program_runs_under_warden() {
     assert_eq!(web["stop_signal"], "INT");
     assert_eq!(web["environment"]["GREETING"], "hello from supervisord");
 
-    // The converted service is accepted as it is and really runs.
+    // The document is applied as it is (`warden apply`, remotely with a token) and the program really runs.
     let warden = Warden::start();
     let api = Api::login(&warden).await;
-    let created = api.post("/services", &web).await;
-    assert_eq!(created.status(), 201, "{:?}", created.text().await);
+    let applied = Command::new(warden_bin())
+        .args(["apply", "-f", &out_file.display().to_string()])
+        .args(["--url", &warden.url, "--token", &api.token])
+        .env_remove("WARDEN_URL")
+        .env_remove("WARDEN_TOKEN")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run warden apply");
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    let service = api.get_json("/services/by-name/web").await;
+    assert_eq!(
+        service["environment"]["GREETING"], "hello from supervisord",
+        "{service}"
+    );
     let url = format!("http://127.0.0.1:{port}/");
     poll(
         "the imported program to serve HTTP",
