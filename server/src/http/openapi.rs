@@ -25,6 +25,7 @@ pub const TAG_EVENTS: &str = "events";
 pub const TAG_AUDIT: &str = "audit";
 pub const TAG_USERS: &str = "users";
 pub const TAG_OPERATIONS: &str = "operations";
+pub const TAG_NOTIFICATIONS: &str = "notifications";
 
 /// The names of the security schemes in the document.
 pub const BEARER_SCHEME: &str = "bearer";
@@ -63,6 +64,7 @@ pub struct IdPath {
         (name = "audit", description = "Who did what, when"),
         (name = "users", description = "Accounts: users with a role (admin or read) and their second factor"),
         (name = "operations", description = "Monitoring: Prometheus metrics"),
+        (name = "notifications", description = "Alerts by webhook and e-mail: destinations, the events they receive, send test, delivery log"),
     )
 )]
 struct BaseDoc;
