@@ -265,7 +265,7 @@ pub fn validate_url(url: &str) -> Result<(), String> {
     } else {
         host_port.split_once(':').map(|(_, p)| p)
     };
-    if port.is_some_and(|p| p.parse::<u16>().map_or(true, |p| p == 0)) {
+    if port.is_some_and(|p| !matches!(p.parse::<u16>(), Ok(n) if n != 0)) {
         return Err("has an invalid port".into());
     }
     Ok(())

@@ -19,7 +19,7 @@ use app::model::notifications::{
 
 use super::error::ApiError;
 use super::json::ApiJson;
-use super::openapi::{IdPath, TAG_NOTIFICATIONS};
+use super::openapi::TAG_NOTIFICATIONS;
 use crate::notifications::log::KEEP;
 use crate::state::AppState;
 
@@ -53,7 +53,7 @@ async fn create(
 }
 
 #[utoipa::path(get, path = "/notifications/destinations/{id}", tag = TAG_NOTIFICATIONS, operation_id = "get_notification_destination",
-    params(IdPath),
+    params(("id" = String, Path, description = "The destination's id")),
     responses(
         (status = 200, description = "The destination", body = Destination),
         (status = 404, description = "No such destination", body = super::error::ErrorResponse),
@@ -66,7 +66,7 @@ async fn show(
 }
 
 #[utoipa::path(patch, path = "/notifications/destinations/{id}", tag = TAG_NOTIFICATIONS, operation_id = "update_notification_destination",
-    params(IdPath), request_body = DestinationPatch,
+    params(("id" = String, Path, description = "The destination's id")), request_body = DestinationPatch,
     responses(
         (status = 200, description = "Changed (a left-out `smtp.password` keeps the stored one; `\"\"` removes it)", body = Destination),
         (status = 404, description = "No such destination", body = super::error::ErrorResponse),
@@ -81,7 +81,7 @@ async fn update(
 }
 
 #[utoipa::path(delete, path = "/notifications/destinations/{id}", tag = TAG_NOTIFICATIONS, operation_id = "delete_notification_destination",
-    params(IdPath),
+    params(("id" = String, Path, description = "The destination's id")),
     responses(
         (status = 204, description = "Deleted, with its delivery log"),
         (status = 404, description = "No such destination", body = super::error::ErrorResponse),
@@ -95,7 +95,7 @@ async fn remove(
 }
 
 #[utoipa::path(post, path = "/notifications/destinations/{id}/test", tag = TAG_NOTIFICATIONS, operation_id = "test_notification_destination",
-    params(IdPath),
+    params(("id" = String, Path, description = "The destination's id")),
     responses(
         (status = 200, description = "The outcome of one real delivery attempt of a `test` notification (made now, enabled or not; also in the delivery log): `ok`, the HTTP `status`, or the `error` in words", body = DeliveryRecord),
         (status = 404, description = "No such destination", body = super::error::ErrorResponse),
@@ -117,7 +117,7 @@ struct LogQuery {
 }
 
 #[utoipa::path(get, path = "/notifications/destinations/{id}/log", tag = TAG_NOTIFICATIONS, operation_id = "notification_delivery_log",
-    params(IdPath, LogQuery),
+    params(("id" = String, Path, description = "The destination's id"), LogQuery),
     responses(
         (status = 200, description = "The newest delivery attempts, newest first (each: time, event, ok, attempt, HTTP status, error)", body = DeliveryLog),
         (status = 404, description = "No such destination", body = super::error::ErrorResponse),

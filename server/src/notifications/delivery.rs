@@ -185,7 +185,7 @@ async fn send_mail(
     if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
         transport = transport.credentials(Credentials::new(user.clone(), password.clone()));
     }
-    match transport.build().send(message).await {
+    match transport.build::<Tokio1Executor>().send(message).await {
         Ok(response) => Outcome {
             ok: response.is_positive(),
             status: None,

@@ -232,7 +232,7 @@ impl Notifications {
                 .ok_or_else(|| NotificationError::NotFound(id.to_string()))?;
             self.inner.log.remove_all(id)?;
             self.inner.store.flush().await?;
-            Ok(())
+            Ok::<(), NotificationError>(())
         }
         .await;
         self.inner

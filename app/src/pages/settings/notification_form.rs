@@ -58,9 +58,8 @@ impl DestinationForm {
 
     /// Back to an empty "add" form.
     pub fn clear(&self) {
-        let fresh = DestinationForm::new();
         self.editing.set(None);
-        self.kind.set(fresh.kind.get_untracked());
+        self.kind.set("webhook".into());
         for (field, value) in [
             (self.name, ""),
             (self.url, ""),
@@ -75,7 +74,8 @@ impl DestinationForm {
         self.port.set("587".into());
         self.security.set("starttls".into());
         self.password_set.set(false);
-        self.events.set(fresh.events.get_untracked());
+        self.events
+            .set(vec![crate::model::notifications::SERVICE_DISABLED.to_string()]);
         self.enabled.set(true);
         self.errors.set(Vec::new());
     }

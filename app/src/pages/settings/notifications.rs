@@ -111,14 +111,21 @@ pub(super) fn NotificationsCard(read_only: Signal<bool>) -> impl IntoView {
         let id = id.clone();
         async move { (id.clone(), test_destination(id).await) }
     });
+    let settle = move |result: Result<(), AppError>| {
+        confirming.set(None);
+        if let Err(e) = result {
+            toasts.error(format!("Not changed: {e}"));
+        }
+        refresh.update(|n| *n += 1);
+    };
     Effect::new(move |_| {
-        let done = [toggle.value().get().map(|r| r.map(|_| ())), remove.value().get()];
-        for result in done.into_iter().flatten() {
-            confirming.set(None);
-            if let Err(e) = result {
-                toasts.error(format!("Not changed: {e}"));
-            }
-            refresh.update(|n| *n += 1);
+        if let Some(result) = toggle.value().get() {
+            settle(result.map(|_| ()));
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(result) = remove.value().get() {
+            settle(result);
         }
     });
     Effect::new(move |_| {
