@@ -10,11 +10,11 @@ use warden_firewall::{Rule, RuleInput, RulePatch};
 
 use crate::model::admin::{ApiToken, AuditEntry, CreatedToken, PasswordChange, TokenRequest};
 use crate::model::error::AppError;
-use crate::model::notifications::{
-    DeliveryRecord, Destination, DestinationInput, DestinationPatch,
-};
 use crate::model::firewall::{
     BanView, ExposureView, FirewallControl, FirewallStatus, PresetView, RuleView, RulesetTexts,
+};
+use crate::model::notifications::{
+    DeliveryRecord, Destination, DestinationInput, DestinationPatch,
 };
 use crate::model::service::{ProcessInfo, Service, ServiceInput, ServicePatch};
 use crate::model::service_ports::ServicePortRange;

@@ -55,7 +55,9 @@ impl Alert {
         Alert::new(
             names::SERVICE_DISABLED,
             format!("Service {name} was disabled"),
-            format!("Service {name} was disabled: {reason}. Start it again once the cause is fixed."),
+            format!(
+                "Service {name} was disabled: {reason}. Start it again once the cause is fixed."
+            ),
             serde_json::json!({"service": name, "service_id": id, "reason": reason}),
         )
     }
@@ -162,7 +164,10 @@ impl AlertSink {
         match tx.try_send(alert) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(alert)) => {
-                tracing::warn!(event = alert.event, "the notification queue is full; an alert was dropped");
+                tracing::warn!(
+                    event = alert.event,
+                    "the notification queue is full; an alert was dropped"
+                );
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {}
         }

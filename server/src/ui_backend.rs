@@ -9,12 +9,10 @@ use axum::http::HeaderMap;
 
 use app::backend::{Backend, SessionUser};
 use app::model::error::AppError;
-use app::model::notifications::{
-    DeliveryRecord, Destination, DestinationInput, DestinationPatch,
-};
 use app::model::firewall::{
     BanView, ExposureView, FirewallControl, FirewallStatus, PresetView, RuleView, RulesetTexts,
 };
+use app::model::notifications::{DeliveryRecord, Destination, DestinationInput, DestinationPatch};
 use app::model::service::{ProcessInfo, Service, ServiceInput, ServicePatch};
 use app::model::{FirewallCapability, ServiceAction, ShellInfo};
 use warden_firewall::{Rule, RuleInput, RulePatch};

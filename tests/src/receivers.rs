@@ -95,10 +95,17 @@ impl WebhookReceiver {
     }
 
     /// Waits for a body on hook `name` whose `event` is `event`.
-    pub async fn wait_event(&self, name: &str, event: &str, timeout: Duration) -> serde_json::Value {
-        poll(&format!("a {event} POST on hook {name}"), timeout, || async {
-            self.bodies(name).into_iter().find(|b| b["event"] == event)
-        })
+    pub async fn wait_event(
+        &self,
+        name: &str,
+        event: &str,
+        timeout: Duration,
+    ) -> serde_json::Value {
+        poll(
+            &format!("a {event} POST on hook {name}"),
+            timeout,
+            || async { self.bodies(name).into_iter().find(|b| b["event"] == event) },
+        )
         .await
     }
 }
@@ -143,12 +150,16 @@ impl SmtpServer {
             child,
             maildir,
         };
-        poll("aiosmtpd to accept connections", Duration::from_secs(20), || async {
-            tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .ok()
-                .map(|_| ())
-        })
+        poll(
+            "aiosmtpd to accept connections",
+            Duration::from_secs(20),
+            || async {
+                tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .ok()
+                    .map(|_| ())
+            },
+        )
         .await;
         server
     }
@@ -164,9 +175,11 @@ impl SmtpServer {
 
     /// Waits for a message containing `needle`.
     pub async fn wait_message(&self, needle: &str, timeout: Duration) -> String {
-        poll(&format!("an e-mail containing {needle:?}"), timeout, || async {
-            self.messages().into_iter().find(|m| m.contains(needle))
-        })
+        poll(
+            &format!("an e-mail containing {needle:?}"),
+            timeout,
+            || async { self.messages().into_iter().find(|m| m.contains(needle)) },
+        )
         .await
     }
 }

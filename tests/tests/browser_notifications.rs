@@ -33,12 +33,14 @@ async fn a_webhook_added_in_the_ui_passes_send_test() {
 
     // The shared validation names the field before anything is sent.
     b.set_input("[data-testid=notify-name]", "chat").await;
-    b.set_input("[data-testid=notify-url]", "ftp://nowhere").await;
+    b.set_input("[data-testid=notify-url]", "ftp://nowhere")
+        .await;
     b.click("[data-testid=notify-save]").await;
     let error = text_of(&b, "[data-testid=error-url]").await;
     assert!(error.contains("http://"), "{error}");
 
-    b.set_input("[data-testid=notify-url]", &receiver.url("ui")).await;
+    b.set_input("[data-testid=notify-url]", &receiver.url("ui"))
+        .await;
     b.click("[data-testid=notify-event-firewall_drift]").await;
     b.click("[data-testid=notify-save]").await;
     b.find("[data-testid=notify-row][data-name=chat]").await;
@@ -52,15 +54,24 @@ async fn a_webhook_added_in_the_ui_passes_send_test() {
     // Send test: delivered to the receiver, and the row says so.
     b.click("[data-testid=notify-row][data-name=chat] [data-testid=notify-test]")
         .await;
-    let result = b.find("[data-testid=notify-test-result][data-ok=true]").await;
+    let result = b
+        .find("[data-testid=notify-test-result][data-ok=true]")
+        .await;
     let shown = result.text().await.unwrap_or_default();
     assert!(shown.contains("Delivered (HTTP 200)"), "{shown}");
     let got = receiver.wait_event("ui", "test", T).await;
-    assert!(got["text"].as_str().is_some_and(|t| t.contains("test notification")), "{got}");
+    assert!(
+        got["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("test notification")),
+        "{got}"
+    );
     b.click("[data-testid=notify-row][data-name=chat] [data-testid=notify-log-open]")
         .await;
-    b.wait_count("a delivery log row", "[data-testid=notify-log-row]", |n| n >= 1)
-        .await;
+    b.wait_count("a delivery log row", "[data-testid=notify-log-row]", |n| {
+        n >= 1
+    })
+    .await;
     b.screenshot("notifications-sent").await;
 
     // An unreachable destination: the failure is shown in its row.
@@ -74,7 +85,9 @@ async fn a_webhook_added_in_the_ui_passes_send_test() {
     b.find("[data-testid=notify-row][data-name=dead]").await;
     b.click("[data-testid=notify-row][data-name=dead] [data-testid=notify-test]")
         .await;
-    let failed = b.find("[data-testid=notify-test-result][data-ok=false]").await;
+    let failed = b
+        .find("[data-testid=notify-test-result][data-ok=false]")
+        .await;
     let shown = failed.text().await.unwrap_or_default();
     assert!(shown.contains("Failed: cannot connect"), "{shown}");
     poll("the last error in the row", T, || async {

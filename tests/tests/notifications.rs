@@ -79,11 +79,30 @@ async fn a_disabled_service_reaches_the_webhook_and_the_mailbox_with_retries() {
     let body = receiver.wait_event("chat", "service_disabled", T).await;
     assert_eq!(body["service"], "crashy", "{body}");
     assert_eq!(body["service_id"], id.as_str());
-    assert!(body["reason"].as_str().is_some_and(|r| r.contains("5 times")), "{body}");
-    assert!(body["text"].as_str().is_some_and(|t| t.contains("crashy")), "{body}");
-    assert!(body["subject"].as_str().is_some_and(|t| t.contains("crashy")), "{body}");
-    assert!(body["host"].as_str().is_some_and(|h| !h.is_empty()), "{body}");
-    assert!(body["at"].as_str().is_some_and(|a| a.ends_with('Z')), "{body}");
+    assert!(
+        body["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("5 times")),
+        "{body}"
+    );
+    assert!(
+        body["text"].as_str().is_some_and(|t| t.contains("crashy")),
+        "{body}"
+    );
+    assert!(
+        body["subject"]
+            .as_str()
+            .is_some_and(|t| t.contains("crashy")),
+        "{body}"
+    );
+    assert!(
+        body["host"].as_str().is_some_and(|h| !h.is_empty()),
+        "{body}"
+    );
+    assert!(
+        body["at"].as_str().is_some_and(|a| a.ends_with('Z')),
+        "{body}"
+    );
 
     let mail = smtp.wait_message("Service crashy was disabled", T).await;
     assert!(mail.contains("To: ops@example.org"), "{mail}");
@@ -110,7 +129,10 @@ async fn a_disabled_service_reaches_the_webhook_and_the_mailbox_with_retries() {
         assert_eq!(entry["ok"], false, "{log}");
         assert_eq!(entry["attempt"], attempt);
         assert_eq!(entry["status"], 500);
-        assert!(entry["error"].as_str().is_some_and(|e| e.contains("500")), "{log}");
+        assert!(
+            entry["error"].as_str().is_some_and(|e| e.contains("500")),
+            "{log}"
+        );
         assert_eq!(entry["event"], "service_disabled");
     }
     let shown = api
@@ -160,8 +182,13 @@ async fn send_test_validation_scopes_and_the_secret() {
         .unwrap_or_default();
     assert_eq!(result["ok"], false, "{result}");
     let error = result["error"].as_str().unwrap_or_default();
-    assert!(error.contains("cannot connect") && error.to_lowercase().contains("refused"), "{error}");
-    let shown = api.get_json(&format!("/notifications/destinations/{dead_id}")).await;
+    assert!(
+        error.contains("cannot connect") && error.to_lowercase().contains("refused"),
+        "{error}"
+    );
+    let shown = api
+        .get_json(&format!("/notifications/destinations/{dead_id}"))
+        .await;
     assert_eq!(shown["last_error"]["error"], error);
 
     // E-mail test through the real SMTP server.
@@ -202,7 +229,12 @@ async fn send_test_validation_scopes_and_the_secret() {
         .await
         .unwrap_or_default();
     assert_eq!(result["ok"], false, "{result}");
-    let listed = api.get("/notifications/destinations").await.text().await.unwrap_or_default();
+    let listed = api
+        .get("/notifications/destinations")
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
     let one = api
         .get(&format!("/notifications/destinations/{secret_id}"))
         .await
@@ -214,23 +246,50 @@ async fn send_test_validation_scopes_and_the_secret() {
         assert!(!text.contains(SECRET), "the password leaked: {text}");
     }
     assert!(listed.contains("password_set"));
-    assert!(audit.contains("notifications.create") && audit.contains("notifications.update") && audit.contains("notifications.test"), "{audit}");
+    assert!(
+        audit.contains("notifications.create")
+            && audit.contains("notifications.update")
+            && audit.contains("notifications.test"),
+        "{audit}"
+    );
 
     // Validation: 422 naming the field.
     for (body, field) in [
-        (json!({"kind": "webhook", "url": "ftp://x", "events": ["service_disabled"]}), "url"),
-        (json!({"kind": "webhook", "url": "http://h/", "events": ["nonsense"]}), "events[0]"),
-        (json!({"kind": "webhook", "url": "http://h/", "events": []}), "events"),
-        (json!({"kind": "email", "smtp": {"host": "h", "port": 0, "from": "a@b.c"}, "to": ["x@y.z"], "events": ["service_disabled"]}), "smtp.port"),
-        (json!({"kind": "email", "smtp": {"host": "h", "port": 25, "from": "a@b.c"}, "to": ["not an address"], "events": ["service_disabled"]}), "to[0]"),
-        (json!({"kind": "email", "smtp": {"host": "h", "port": 25, "from": "a@b.c", "security": "ssl3"}, "to": ["x@y.z"], "events": ["service_disabled"]}), ""),
+        (
+            json!({"kind": "webhook", "url": "ftp://x", "events": ["service_disabled"]}),
+            "url",
+        ),
+        (
+            json!({"kind": "webhook", "url": "http://h/", "events": ["nonsense"]}),
+            "events[0]",
+        ),
+        (
+            json!({"kind": "webhook", "url": "http://h/", "events": []}),
+            "events",
+        ),
+        (
+            json!({"kind": "email", "smtp": {"host": "h", "port": 0, "from": "a@b.c"}, "to": ["x@y.z"], "events": ["service_disabled"]}),
+            "smtp.port",
+        ),
+        (
+            json!({"kind": "email", "smtp": {"host": "h", "port": 25, "from": "a@b.c"}, "to": ["not an address"], "events": ["service_disabled"]}),
+            "to[0]",
+        ),
+        (
+            json!({"kind": "email", "smtp": {"host": "h", "port": 25, "from": "a@b.c", "security": "ssl3"}, "to": ["x@y.z"], "events": ["service_disabled"]}),
+            "",
+        ),
     ] {
         let resp = api.post("/notifications/destinations", &body).await;
         let (status, code, got) = api_error(resp).await;
         if field.is_empty() {
             assert_eq!(status, 400, "{body}: {code}");
         } else {
-            assert_eq!((status, got.as_deref()), (422, Some(field)), "{body}: {code}");
+            assert_eq!(
+                (status, got.as_deref()),
+                (422, Some(field)),
+                "{body}: {code}"
+            );
         }
     }
     let resp = api.get("/notifications/destinations/nope").await;
@@ -244,22 +303,45 @@ async fn send_test_validation_scopes_and_the_secret() {
         .await
         .unwrap_or_default();
     let reader = Api::with_token(&w, token["token"].as_str().unwrap_or_default());
-    assert_eq!(reader.get("/notifications/destinations").await.status(), 200);
+    assert_eq!(
+        reader.get("/notifications/destinations").await.status(),
+        200
+    );
     for resp in [
         reader
-            .post("/notifications/destinations", &json!({"kind": "webhook", "url": "http://h/", "events": ["service_disabled"]}))
+            .post(
+                "/notifications/destinations",
+                &json!({"kind": "webhook", "url": "http://h/", "events": ["service_disabled"]}),
+            )
             .await,
-        reader.post_empty(&format!("/notifications/destinations/{hook_id}/test")).await,
-        reader.delete(&format!("/notifications/destinations/{hook_id}")).await,
+        reader
+            .post_empty(&format!("/notifications/destinations/{hook_id}/test"))
+            .await,
+        reader
+            .delete(&format!("/notifications/destinations/{hook_id}"))
+            .await,
     ] {
         let (status, code, _) = api_error(resp).await;
         assert_eq!((status, code.as_str()), (403, "forbidden"));
     }
 
     // Delete: gone, with its log.
-    assert_eq!(api.delete(&format!("/notifications/destinations/{dead_id}")).await.status(), 204);
-    assert_eq!(api.get(&format!("/notifications/destinations/{dead_id}/log")).await.status(), 404);
-    assert!(!w.stderr().contains(SECRET), "the password is in Warden's log");
+    assert_eq!(
+        api.delete(&format!("/notifications/destinations/{dead_id}"))
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(
+        api.get(&format!("/notifications/destinations/{dead_id}/log"))
+            .await
+            .status(),
+        404
+    );
+    assert!(
+        !w.stderr().contains(SECRET),
+        "the password is in Warden's log"
+    );
 }
 
 #[tokio::test]
@@ -273,7 +355,10 @@ async fn an_unclean_stop_and_a_ban_are_reported() {
     )
     .await;
     let resp = api
-        .patch("/settings", &json!({"ban": {"max_failures": 3, "window_secs": 600, "ban_secs": 600}}))
+        .patch(
+            "/settings",
+            &json!({"ban": {"max_failures": 3, "window_secs": 600, "ban_secs": 600}}),
+        )
         .await;
     assert_eq!(resp.status(), 200);
 
@@ -295,8 +380,15 @@ async fn an_unclean_stop_and_a_ban_are_reported() {
     w.restart();
     w.kill9();
     w.restart();
-    let unclean = receiver.wait_event("ops", "warden_unclean_restart", T).await;
-    assert!(unclean["previous_start"].as_str().is_some_and(|t| t.ends_with('Z')), "{unclean}");
+    let unclean = receiver
+        .wait_event("ops", "warden_unclean_restart", T)
+        .await;
+    assert!(
+        unclean["previous_start"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z')),
+        "{unclean}"
+    );
     let count = receiver
         .bodies("ops")
         .iter()

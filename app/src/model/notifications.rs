@@ -280,7 +280,9 @@ pub fn validate_address(address: &str) -> Result<(), String> {
         return Err(format!("at most {MAX_ADDRESS_CHARS} characters"));
     }
     let Some((local, domain)) = address.rsplit_once('@') else {
-        return Err(format!("{address:?} is not an e-mail address (user@domain)"));
+        return Err(format!(
+            "{address:?} is not an e-mail address (user@domain)"
+        ));
     };
     let local_ok = !local.is_empty()
         && local.len() <= 64
@@ -296,7 +298,9 @@ pub fn validate_address(address: &str) -> Result<(), String> {
                 && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         });
     if !local_ok || !domain_ok {
-        return Err(format!("{address:?} is not an e-mail address (user@domain)"));
+        return Err(format!(
+            "{address:?} is not an e-mail address (user@domain)"
+        ));
     }
     Ok(())
 }
@@ -496,7 +500,11 @@ mod tests {
             "http://host:99999/",
             "http://exa mple.org",
         ] {
-            assert_eq!(fields(&validate_destination(&webhook(bad))), ["url"], "{bad}");
+            assert_eq!(
+                fields(&validate_destination(&webhook(bad))),
+                ["url"],
+                "{bad}"
+            );
         }
     }
 

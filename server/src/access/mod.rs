@@ -309,17 +309,15 @@ impl Access {
         if started {
             tracing::warn!(client = %addr, "too many failed logins: blocked");
             let at_firewall = self.inner.firewall.ban_failed_logins(addr).await;
-            self.inner
-                .alerts
-                .send(crate::alerts::Alert::address_banned(
-                    &addr.to_canonical().to_string(),
-                    &format!(
-                        "{} failed logins within {} s",
-                        ban.max_failures, ban.window_secs
-                    ),
-                    ban.ban_secs,
-                    at_firewall,
-                ));
+            self.inner.alerts.send(crate::alerts::Alert::address_banned(
+                &addr.to_canonical().to_string(),
+                &format!(
+                    "{} failed logins within {} s",
+                    ban.max_failures, ban.window_secs
+                ),
+                ban.ban_secs,
+                at_firewall,
+            ));
         }
         retry_after
     }

@@ -39,7 +39,9 @@ impl FirewallHandle {
                 match handle.status().await {
                     Ok(status) => {
                         if status.drift && !drifting {
-                            tracing::warn!("the live firewall differs from the applied rules (drift)");
+                            tracing::warn!(
+                                "the live firewall differs from the applied rules (drift)"
+                            );
                             handle
                                 .inner
                                 .alerts
@@ -47,7 +49,9 @@ impl FirewallHandle {
                         }
                         drifting = status.drift;
                     }
-                    Err(e) => tracing::warn!(error = %e, "the drift check cannot read the firewall status"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the drift check cannot read the firewall status")
+                    }
                 }
             }
         });

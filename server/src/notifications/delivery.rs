@@ -39,7 +39,10 @@ pub fn payload(alert: &Alert, host: &str) -> Value {
     map.insert("event".into(), alert.event.into());
     map.insert("at".into(), alert.at.clone().into());
     map.insert("host".into(), host.into());
-    map.insert("subject".into(), format!("[{host}] {}", alert.subject).into());
+    map.insert(
+        "subject".into(),
+        format!("[{host}] {}", alert.subject).into(),
+    );
     map.insert("text".into(), format!("[{host}] {}", alert.text).into());
     for (key, value) in &alert.details {
         map.entry(key.clone()).or_insert_with(|| value.clone());
@@ -103,7 +106,10 @@ pub async fn webhook(client: &reqwest::Client, url: &str, body: &Value) -> Outco
                     error: None,
                 }
             } else {
-                Outcome::failed(Some(status.as_u16()), format!("the receiver answered HTTP {status}"))
+                Outcome::failed(
+                    Some(status.as_u16()),
+                    format!("the receiver answered HTTP {status}"),
+                )
             }
         }
         Err(e) => {
@@ -128,10 +134,20 @@ pub async fn email(
     hello: &str,
     timeout: Duration,
 ) -> Outcome {
-    match tokio::time::timeout(timeout * 3, send_mail(smtp, to, subject, body, hello, timeout)).await
+    match tokio::time::timeout(
+        timeout * 3,
+        send_mail(smtp, to, subject, body, hello, timeout),
+    )
+    .await
     {
         Ok(outcome) => outcome,
-        Err(_) => Outcome::failed(None, format!("the SMTP server did not finish within {} s", (timeout * 3).as_secs())),
+        Err(_) => Outcome::failed(
+            None,
+            format!(
+                "the SMTP server did not finish within {} s",
+                (timeout * 3).as_secs()
+            ),
+        ),
     }
 }
 
@@ -197,7 +213,10 @@ async fn send_mail(
                 )
             }),
         },
-        Err(e) => Outcome::failed(None, format!("SMTP {}:{}: {}", smtp.host, smtp.port, chain(&e))),
+        Err(e) => Outcome::failed(
+            None,
+            format!("SMTP {}:{}: {}", smtp.host, smtp.port, chain(&e)),
+        ),
     }
 }
 
@@ -213,9 +232,19 @@ pub async fn attempt(
         (Some(url), _) => webhook(client, url, &payload(alert, host)).await,
         (None, Some(smtp)) => {
             let subject = format!("[{host}] {}", alert.subject);
-            email(smtp, &destination.to, &subject, mail_body(alert, host), host, timeout).await
+            email(
+                smtp,
+                &destination.to,
+                &subject,
+                mail_body(alert, host),
+                host,
+                timeout,
+            )
+            .await
         }
-        (None, None) => Outcome::failed(None, "the destination has neither a URL nor an SMTP server"),
+        (None, None) => {
+            Outcome::failed(None, "the destination has neither a URL nor an SMTP server")
+        }
     }
 }
 
@@ -231,13 +260,19 @@ mod tests {
         assert_eq!(p["host"], "box1");
         assert_eq!(p["service"], "web");
         assert_eq!(p["reason"], "5 failures within 60 s");
-        assert!(p["text"].as_str().unwrap_or_default().starts_with("[box1] Service web"));
+        assert!(p["text"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("[box1] Service web"));
         assert!(time::OffsetDateTime::parse(
             p["at"].as_str().unwrap_or_default(),
             &time::format_description::well_known::Rfc3339
         )
         .is_ok());
         let body = mail_body(&alert, "box1");
-        assert!(body.contains("service: web\n") && body.contains("Warden on box1"), "{body}");
+        assert!(
+            body.contains("service: web\n") && body.contains("Warden on box1"),
+            "{body}"
+        );
     }
 }

@@ -40,7 +40,11 @@ impl DeliveryLog {
     }
 
     /// The newest `limit` attempts, newest first.
-    pub fn newest(&self, destination: &str, limit: usize) -> Result<Vec<DeliveryRecord>, StoreError> {
+    pub fn newest(
+        &self,
+        destination: &str,
+        limit: usize,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
         let mut all: Vec<DeliveryRecord> = self
             .entries
             .scan_prefix(&prefix(destination))?

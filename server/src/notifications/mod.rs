@@ -247,9 +247,7 @@ impl Notifications {
     pub async fn test(&self, id: &str) -> Result<DeliveryRecord, NotificationError> {
         let result = async {
             let destination = self.load(id)?;
-            let record = self
-                .attempt_once(&destination, &Alert::test(), 1)
-                .await;
+            let record = self.attempt_once(&destination, &Alert::test(), 1).await;
             self.inner.store.flush().await?;
             Ok::<_, NotificationError>(record)
         }

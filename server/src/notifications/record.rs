@@ -198,7 +198,10 @@ mod tests {
         let stored = StoredDestination::create("a".into(), &email(), "t".into());
         assert!(!format!("{stored:?}").contains("s3cret-pass"));
         let view = serde_json::to_string(&stored.view(None, None)).unwrap_or_default();
-        assert!(!view.contains("s3cret-pass") && view.contains("\"password_set\":true"), "{view}");
+        assert!(
+            !view.contains("s3cret-pass") && view.contains("\"password_set\":true"),
+            "{view}"
+        );
 
         let mut smtp = email().smtp.unwrap_or_default();
         smtp.password = None;

@@ -74,8 +74,9 @@ impl DestinationForm {
         self.port.set("587".into());
         self.security.set("starttls".into());
         self.password_set.set(false);
-        self.events
-            .set(vec![crate::model::notifications::SERVICE_DISABLED.to_string()]);
+        self.events.set(vec![
+            crate::model::notifications::SERVICE_DISABLED.to_string()
+        ]);
         self.enabled.set(true);
         self.errors.set(Vec::new());
     }

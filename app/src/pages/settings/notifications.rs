@@ -15,8 +15,8 @@ use crate::model::notifications::{
     DeliveryRecord, Destination, DestinationInput, DestinationKind, DestinationPatch,
 };
 use crate::rpc::{
-    create_destination, delete_destination, destination_log, list_destinations,
-    test_destination, update_destination,
+    create_destination, delete_destination, destination_log, list_destinations, test_destination,
+    update_destination,
 };
 
 /// "Delivered (HTTP 200)" or "Failed: why".
@@ -230,8 +230,14 @@ struct DestinationRow {
 
 fn destination_row(d: Destination, r: DestinationRow) -> impl IntoView {
     let id = d.id.clone();
-    let (id_test, id_log, id_toggle, id_delete, id_confirm, id_result) =
-        (id.clone(), id.clone(), id.clone(), id.clone(), id.clone(), id.clone());
+    let (id_test, id_log, id_toggle, id_delete, id_confirm, id_result) = (
+        id.clone(),
+        id.clone(),
+        id.clone(),
+        id.clone(),
+        id.clone(),
+        id.clone(),
+    );
     let enabled = d.enabled;
     let edit_copy = d.clone();
     let asking = move || r.confirming.get().as_deref() == Some(id_confirm.as_str());
