@@ -60,20 +60,39 @@ pub(super) fn NotificationsCard(read_only: Signal<bool>) -> impl IntoView {
     let toasts = use_toasts();
     let live = use_form_live();
     let refresh = RwSignal::new(0u32);
-    let destinations = Resource::new(move || refresh.get(), |_| list_destinations());
+    // Loaded in the browser (after hydration) and after every change.
+    let destinations = RwSignal::new(None::<Result<Vec<Destination>, AppError>>);
+    let load = Action::new(move |_: &()| list_destinations());
+    Effect::new(move |_| {
+        refresh.track();
+        load.dispatch(());
+    });
+    Effect::new(move |_| {
+        if let Some(result) = load.value().get() {
+            destinations.set(Some(result));
+        }
+    });
     let form = DestinationForm::new();
     let confirming = RwSignal::new(None::<String>);
     let tested = RwSignal::new(None::<(String, DeliveryRecord)>);
+    // The open delivery log: whose, and its entries once loaded (fetched on demand, not at render).
     let log_of = RwSignal::new(None::<String>);
-    let log = Resource::new(
-        move || (log_of.get(), refresh.get()),
-        |(id, _)| async move {
-            match id {
-                Some(id) => destination_log(id).await.map(Some),
-                None => Ok(None),
+    let log = RwSignal::new(None::<Result<Vec<DeliveryRecord>, AppError>>);
+    let load_log = Action::new(move |id: &String| destination_log(id.clone()));
+    Effect::new(move |_| {
+        if let Some(result) = load_log.value().get() {
+            log.set(Some(result));
+        }
+    });
+    Effect::new(move |_| {
+        refresh.track();
+        match log_of.get() {
+            Some(id) => {
+                load_log.dispatch(id);
             }
-        },
-    );
+            None => log.set(None),
+        }
+    });
 
     let save = Action::new(move |(id, input): &(Option<String>, DestinationInput)| {
         let (id, input) = (id.clone(), input.clone());
@@ -149,8 +168,9 @@ pub(super) fn NotificationsCard(read_only: Signal<bool>) -> impl IntoView {
             <h2 id="settings-notifications">"Notifications"</h2>
             <p class="hint muted">"Webhooks (a JSON POST with a Slack-compatible " <code>"text"</code>
                 ") and e-mails for the events you choose. Failed deliveries are retried 5 times with growing pauses."</p>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || destinations.get().map(|result| match result {
+            {move || match destinations.get() {
+                    None => view! { <p class="muted">"Loading…"</p> }.into_any(),
+                    Some(result) => match result {
                     Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                     Ok(list) if list.is_empty() => view! { <p class="muted" data-testid="no-destinations">"No destinations: nobody is told when something fails."</p> }.into_any(),
                     Ok(list) => view! {
@@ -163,11 +183,10 @@ pub(super) fn NotificationsCard(read_only: Signal<bool>) -> impl IntoView {
                         </table>
                         </div>
                     }.into_any(),
-                })}
-            </Transition>
-            <Transition fallback=|| ()>
-                {move || log.get().map(|result| match result {
-                    Ok(Some(entries)) => view! {
+                    },
+                }}
+            {move || log_of.get().and(log.get()).map(|result| match result {
+                    Ok(entries) => view! {
                         <div class="delivery-log" data-testid="notify-log">
                             <h3>"Delivery log"</h3>
                             {if entries.is_empty() { view! { <p class="muted">"No deliveries yet."</p> }.into_any() } else { view! {
@@ -184,10 +203,8 @@ pub(super) fn NotificationsCard(read_only: Signal<bool>) -> impl IntoView {
                             <button type="button" class="btn ghost" on:click=move |_| log_of.set(None)>"Close"</button>
                         </div>
                     }.into_any(),
-                    Ok(None) => ().into_any(),
                     Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                 })}
-            </Transition>
             <fieldset class="page-scope" disabled=read_only data-testid="notify-scope">
                 <form class="notify-form" on:submit=on_submit data-testid="notify-form" inert=move || !live.get() novalidate=true>
                     <h3>{move || if form.editing.get().is_some() { "Edit destination" } else { "Add a destination" }}</h3>
