@@ -14,6 +14,9 @@ use crate::model::firewall::{
     BanView, ExposureView, FirewallControl, FirewallStatus, PresetView, RuleView, RulesetTexts,
 };
 use crate::model::import::{ImportFile, ImportFormat, ImportOutcome};
+use crate::model::notifications::{
+    DeliveryRecord, Destination, DestinationInput, DestinationPatch,
+};
 use crate::model::service::{ProcessInfo, Service, ServiceInput, ServicePatch};
 use crate::model::service_ports::ServicePortRange;
 use crate::model::settings::{ServerInfo, Settings};
@@ -201,6 +204,34 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<RecoveryCodes, AppError>;
     /// The caller's own account (role, second factor).
     async fn own_account(&self, user: &SessionUser) -> Result<Option<UserView>, AppError>;
+
+    // ---- notifications (validated, stored and audited by the server) ----
+
+    async fn notification_destinations(&self) -> Result<Vec<Destination>, AppError>;
+    async fn create_notification_destination(
+        &self,
+        user: &SessionUser,
+        input: DestinationInput,
+    ) -> Result<Destination, AppError>;
+    async fn update_notification_destination(
+        &self,
+        user: &SessionUser,
+        id: &str,
+        patch: DestinationPatch,
+    ) -> Result<Destination, AppError>;
+    async fn delete_notification_destination(
+        &self,
+        user: &SessionUser,
+        id: &str,
+    ) -> Result<(), AppError>;
+    /// One real delivery attempt of a test notification, answered with its outcome.
+    async fn test_notification_destination(
+        &self,
+        user: &SessionUser,
+        id: &str,
+    ) -> Result<DeliveryRecord, AppError>;
+    /// The newest delivery attempts of destination `id`, newest first.
+    async fn notification_log(&self, id: &str) -> Result<Vec<DeliveryRecord>, AppError>;
 }
 
 /// How the backend is provided as Leptos context.

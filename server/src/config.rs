@@ -181,6 +181,16 @@ pub struct ServeArgs {
     #[arg(long, env = "WARDEN_HTTP2_IDLE_TIMEOUT_MS", default_value_t = 60_000, hide = true, value_parser = clap::value_parser!(u64).range(1..))]
     pub http2_idle_timeout_ms: u64,
 
+    /// The wait before a failed notification is tried again, in milliseconds (doubled on each further
+    /// failure, at most 60 s; 5 attempts in all). Hidden: for tests that must not wait seconds.
+    #[arg(long, env = "WARDEN_NOTIFY_RETRY_MS", default_value_t = 1_000, hide = true, value_parser = clap::value_parser!(u64).range(1..))]
+    pub notify_retry_ms: u64,
+
+    /// How often the live firewall is compared with the applied rules (drift alerts), in
+    /// milliseconds. Hidden: for tests.
+    #[arg(long, env = "WARDEN_DRIFT_CHECK_MS", default_value_t = 60_000, hide = true, value_parser = clap::value_parser!(u64).range(100..))]
+    pub drift_check_ms: u64,
+
     /// `auto` (default): every service runs in its own cgroup (v2) under a subtree Warden owns, where a
     /// writable cgroup2 exists (else process groups, and the status says so); `process-group`: process
     /// groups only.

@@ -8,6 +8,7 @@ use app::model::FieldError;
 
 use crate::access::{AuthError, CredentialError};
 use crate::firewall_ctl::FirewallError;
+use crate::notifications::NotificationError;
 use crate::settings::SettingsError;
 use crate::store::StoreError;
 use crate::supervisor::SupervisorError;
@@ -112,6 +113,17 @@ impl From<SettingsError> for DomainError {
     }
 }
 
+impl From<NotificationError> for DomainError {
+    fn from(e: NotificationError) -> Self {
+        match e {
+            NotificationError::Invalid(fields) => DomainError::Invalid(fields),
+            NotificationError::NotFound(_) => DomainError::NotFound(sentence(&e.to_string()) + "."),
+            NotificationError::Store(cause) => cause.into(),
+            NotificationError::Internal(cause) => DomainError::Internal(cause),
+        }
+    }
+}
+
 impl From<AuthError> for DomainError {
     fn from(e: AuthError) -> Self {
         DomainError::Internal(e.to_string())
@@ -150,7 +162,8 @@ macro_rules! through_domain_error {
             $crate::settings::SettingsError,
             $crate::access::AuthError,
             $crate::access::CredentialError,
-            $crate::desired::DesiredError
+            $crate::desired::DesiredError,
+            $crate::notifications::NotificationError
         );
     };
     ($target:ty: $($source:ty),+) => {

@@ -3,17 +3,20 @@
 //! any service start) → TLS and listener → supervisor → HTTP, then waits for a signal.
 //!
 //! The domain layer: `access` (login, sessions, tokens, throttle and bans from failed logins), `settings`,
-//! `supervisor` (services), `firewall_ctl` (firewall), `audit`; each domain error is sorted into a
+//! `supervisor` (services), `firewall_ctl` (firewall), `notifications` (webhook and e-mail
+//! destinations, delivering what the others report through `alerts`), `audit`; each domain error is sorted into a
 //! [`domain_error::DomainError`] once. The adapters: `http` (REST, SSE, OpenAPI) and `ui_backend` (the UI's
 //! server functions); no adapter imports another. Plumbing: `store`, `config`, `runtime`, `telemetry`,
 //! `tls`, `serving` (the connection loop and its limits), `file_modes`, `clock`, `events`, `assets`,
-//! `config_file` (`--config`), `first_run` (the first `admin` password), `systemd` (sd_notify).
+//! `config_file` (`--config`), `first_run` (the first `admin` password), `systemd` (sd_notify), `alerts`
+//! (the alert channel), `run_marker` (the clean-stop marker).
 
 // Production code never panics on a failed `expect` (tests may: `clippy.toml` allows it there).
 #![cfg_attr(not(test), deny(clippy::expect_used))]
 
 pub mod access;
 pub mod admin_cli;
+pub mod alerts;
 pub mod assets;
 pub mod audit;
 pub mod backup;
@@ -29,6 +32,8 @@ pub mod firewall_ctl;
 pub mod first_run;
 pub mod http;
 pub mod import;
+pub mod notifications;
+pub mod run_marker;
 pub mod runtime;
 pub mod serving;
 pub mod settings;
@@ -86,6 +91,28 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let settings = SettingsHandle::open(&store, events.clone())
         .await
         .context("loading the settings")?;
+    // Alerts queue up from here on; the dispatcher delivers them once it runs (below).
+    let (alert_sink, alert_queue) = alerts::AlertSink::channel();
+    match run_marker::begin(&args.data_dir) {
+        Ok(Some(previous)) => {
+            tracing::warn!(previous_start = %previous, "the previous run of Warden did not stop cleanly");
+            alert_sink.send(alerts::Alert::unclean_restart(Some(&previous)));
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot write the clean-stop marker"),
+    }
+    let notifications = notifications::Notifications::open(
+        &store,
+        settings.clone(),
+        notifications::NotifyOptions {
+            retry: notifications::RetryPolicy {
+                first_delay: std::time::Duration::from_millis(args.notify_retry_ms),
+                ..notifications::RetryPolicy::default()
+            },
+            ..notifications::NotifyOptions::default()
+        },
+    )
+    .context("opening the notifications")?;
     // The firewall comes back first, before anything can fail on a port or a certificate and before
     // any service starts: a pending apply is rolled back, the applied rule set (or the default guard)
     // restored, so no service ever answers from outside while Warden's table is missing (a reboot
@@ -107,6 +134,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             managed: args.firewall == config::FirewallMode::On,
             admin_port,
             retry_every: std::time::Duration::from_secs(args.firewall_retry_secs.max(1)),
+            alerts: alert_sink.clone(),
         },
         events.clone(),
         settings.subscribe(),
@@ -158,11 +186,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         ..supervisor::SupervisorConfig::default()
     };
-    let supervisor = supervisor::SupervisorHandle::start_with_config(
+    let supervisor = supervisor::SupervisorHandle::start_with_alerts(
         &args.data_dir,
         store.clone(),
         settings.subscribe(),
         supervisor_config,
+        alert_sink.clone(),
     )
     .await
     .context("starting the supervisor")?;
@@ -199,11 +228,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let state = AppState {
         inner: Arc::new(Inner {
             store: store.clone(),
-            access: Access::new(auth, settings.clone(), firewall.clone()),
+            access: Access::new(auth, settings.clone(), firewall.clone(), alert_sink.clone()),
             audit: audit::AuditLog::open(&store)?,
             supervisor: supervisor.clone(),
             events,
             firewall,
+            notifications,
             leptos_options,
             settings,
             firewall_capability,
@@ -214,6 +244,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }),
     };
     forward_service_events(&supervisor, &state.events);
+    state.notifications.start_dispatcher(alert_queue);
+    state
+        .firewall
+        .spawn_drift_watch(std::time::Duration::from_millis(args.drift_check_ms));
     let router = http::router(state.clone(), &site_root);
     // The control socket for the command line on this host (the same router; see `socket`).
     let socket_path = args.socket_path();
@@ -271,6 +305,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!("shutting down: stopping services");
     supervisor.shutdown().await;
     store.flush().await?;
+    run_marker::end(&args.data_dir);
     Ok(())
 }
 

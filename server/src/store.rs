@@ -22,6 +22,9 @@ pub mod trees {
     pub const SETTINGS: &str = "settings";
     pub const FIREWALL: &str = "firewall";
     pub const AUDIT: &str = "audit";
+    /// Notification destinations (`notifications`) and their delivery logs.
+    pub const NOTIFICATIONS: &str = "notifications";
+    pub const NOTIFICATION_LOG: &str = "notification_log";
     /// Free-form records for tests and tools (e.g. the durability probe).
     pub const RECORDS: &str = "records";
 }
@@ -442,6 +445,20 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
         }
         out.reverse();
         Ok(out)
+    }
+
+    /// The records whose key starts with `prefix`, in key order.
+    pub fn scan_prefix(&self, prefix: &str) -> Result<Vec<(String, T)>, StoreError> {
+        self.tree
+            .scan_prefix(prefix.as_bytes())
+            .map(|item| {
+                let (k, v) = item?;
+                Ok((
+                    String::from_utf8_lossy(&k).into_owned(),
+                    self.decode(&k, &v)?,
+                ))
+            })
+            .collect()
     }
 
     /// Removes every record whose key sorts before `key`; returns how many.

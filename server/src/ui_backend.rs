@@ -12,6 +12,7 @@ use app::model::error::AppError;
 use app::model::firewall::{
     BanView, ExposureView, FirewallControl, FirewallStatus, PresetView, RuleView, RulesetTexts,
 };
+use app::model::notifications::{DeliveryRecord, Destination, DestinationInput, DestinationPatch};
 use app::model::service::{ProcessInfo, Service, ServiceInput, ServicePatch};
 use app::model::{FirewallCapability, ServiceAction, ShellInfo};
 use warden_firewall::{Rule, RuleInput, RulePatch};
@@ -457,5 +458,48 @@ impl Backend for AppState {
 
     async fn own_account(&self, user: &SessionUser) -> Result<Option<UserView>, AppError> {
         Ok(self.access.user(&user.username)?)
+    }
+
+    async fn notification_destinations(&self) -> Result<Vec<Destination>, AppError> {
+        Ok(self.notifications.list()?)
+    }
+
+    async fn create_notification_destination(
+        &self,
+        _user: &SessionUser,
+        input: DestinationInput,
+    ) -> Result<Destination, AppError> {
+        Ok(self.notifications.create(&input).await?)
+    }
+
+    async fn update_notification_destination(
+        &self,
+        _user: &SessionUser,
+        id: &str,
+        patch: DestinationPatch,
+    ) -> Result<Destination, AppError> {
+        Ok(self.notifications.update(id, &patch).await?)
+    }
+
+    async fn delete_notification_destination(
+        &self,
+        _user: &SessionUser,
+        id: &str,
+    ) -> Result<(), AppError> {
+        Ok(self.notifications.delete(id).await?)
+    }
+
+    async fn test_notification_destination(
+        &self,
+        _user: &SessionUser,
+        id: &str,
+    ) -> Result<DeliveryRecord, AppError> {
+        Ok(self.notifications.test(id).await?)
+    }
+
+    async fn notification_log(&self, id: &str) -> Result<Vec<DeliveryRecord>, AppError> {
+        Ok(self
+            .notifications
+            .delivery_log(id, crate::notifications::log::KEEP)?)
     }
 }

@@ -10,6 +10,7 @@
 //! - [`procs`]: the live processes from `/proc`; [`disk`]: small and full file systems (root); [`cgroups`]:
 //!   each Warden's own cgroup subtree.
 //! - [`browser`]: headless Chromium over WebDriver; [`assets`]: the built UI assets.
+//! - [`receivers`]: a real webhook receiver (HTTP) and a real SMTP server (aiosmtpd) for notifications.
 //!
 //! The network-namespace lab (namespaces, veth pairs, probes) is the `warden_testkit` crate.
 
@@ -23,6 +24,7 @@ pub mod launcher;
 pub mod managed;
 pub mod mutations;
 pub mod procs;
+pub mod receivers;
 pub mod wait;
 
 pub use api::{api_error, sse_wait, Api};

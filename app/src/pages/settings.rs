@@ -1,10 +1,13 @@
 //! The settings page: lays out its cards and holds what they share (a field error under its input).
 //! Each card is a module of its own: `general` (hostname, global environment, service user and port
-//! range, crash-loop and ban thresholds), `password` (the password change), `security` (the second factor), `tokens` (API tokens: the
+//! range, crash-loop and ban thresholds), `password` (the password change), `security` (the second factor),
+//! `notifications` (webhook and e-mail destinations, send test, delivery log), `tokens` (API tokens: the
 //! secret shown once, with a copy button; revoke with a confirmation); this file also shows whether
 //! Warden is served over TLS, and links the audit log.
 
 mod general;
+mod notification_form;
+mod notifications;
 mod password;
 mod security;
 mod tokens;
@@ -15,6 +18,7 @@ use leptos_meta::Title;
 use crate::model::FieldError;
 use crate::rpc::get_server_info;
 use general::SettingsForm;
+use notifications::NotificationsCard;
 use password::PasswordForm;
 use security::SecurityCard;
 pub use tokens::short_time;
@@ -78,6 +82,9 @@ pub fn SettingsPage() -> impl IntoView {
                     <TokensCard/>
                 </fieldset>
                 <ServerCard/>
+            </div>
+            <div class="settings-wide">
+                <NotificationsCard read_only/>
             </div>
         </div>
     }

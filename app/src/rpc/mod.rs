@@ -7,11 +7,13 @@
 
 pub mod admin;
 pub mod firewall;
+pub mod notifications;
 pub mod services;
 pub mod users;
 
 pub use admin::*;
 pub use firewall::*;
+pub use notifications::*;
 pub use services::*;
 pub use users::*;
 
@@ -41,6 +43,8 @@ pub const READ_ONLY_ENDPOINTS: &[&str] = &[
     "/rpc/services/import_convert",
     "/rpc/users/list",
     "/rpc/users/me",
+    "/rpc/notifications/list",
+    "/rpc/notifications/log",
 ];
 
 /// Whether the server function at `path` only reads (see [`READ_ONLY_ENDPOINTS`]).

@@ -162,6 +162,8 @@ struct AccessInner {
     auth: Auth,
     settings: SettingsHandle,
     firewall: FirewallHandle,
+    /// Where bans from failed logins are reported.
+    alerts: crate::alerts::AlertSink,
     /// Logins refused for a wrong password or second factor since start (for metrics).
     failed_logins: std::sync::atomic::AtomicU64,
 }
@@ -180,12 +182,18 @@ impl Access {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    pub fn new(auth: Auth, settings: SettingsHandle, firewall: FirewallHandle) -> Access {
+    pub fn new(
+        auth: Auth,
+        settings: SettingsHandle,
+        firewall: FirewallHandle,
+        alerts: crate::alerts::AlertSink,
+    ) -> Access {
         Access {
             inner: Arc::new(AccessInner {
                 auth,
                 settings,
                 firewall,
+                alerts,
                 failed_logins: std::sync::atomic::AtomicU64::new(0),
             }),
         }
@@ -300,7 +308,16 @@ impl Access {
             .block_address(addr, Duration::from_secs(ban.ban_secs));
         if started {
             tracing::warn!(client = %addr, "too many failed logins: blocked");
-            self.inner.firewall.ban_failed_logins(addr).await;
+            let at_firewall = self.inner.firewall.ban_failed_logins(addr).await;
+            self.inner.alerts.send(crate::alerts::Alert::address_banned(
+                &addr.to_canonical().to_string(),
+                &format!(
+                    "{} failed logins within {} s",
+                    ban.max_failures, ban.window_secs
+                ),
+                ban.ban_secs,
+                at_firewall,
+            ));
         }
         retry_after
     }

@@ -198,6 +198,7 @@ impl FirewallHandle {
                 revision = pending.revision,
                 "firewall rolled back (rebuilt)"
             );
+            self.alert_rollback(pending.revision, cause);
             return Ok(());
         }
         self.set_restore_health(RestoreHealth::default());
@@ -212,6 +213,7 @@ impl FirewallHandle {
         // Not on disk → still pending, in memory too: the timer's retry does it again.
         self.save_or_revert(&record, &before).await?;
         tracing::info!(revision = pending.revision, "firewall rolled back");
+        self.alert_rollback(pending.revision, cause);
         Ok(())
     }
 

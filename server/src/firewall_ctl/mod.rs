@@ -23,7 +23,8 @@
 //! - [`edits`]: edits of the saved rules; [`commit`]: apply / confirm / rollback / deactivate /
 //!   re-apply and the rollback timer; [`bans`]: bans and the protection of administering addresses;
 //! - [`resolve`]: hostname resolution; [`record`]: the durable record (pure state transitions);
-//! - [`kernel`]: the nft backend behind `spawn_blocking`; [`admins`]: who is administering.
+//! - [`kernel`]: the nft backend behind `spawn_blocking`; [`admins`]: who is administering;
+//! - [`drift_watch`]: the alerts (a rollback by the timer or at start, drift seen by a periodic check).
 //!
 //! The answers (status, rules, bans, presets, exposure) are the DTOs of `app::model::firewall`: the
 //! REST handlers and the UI's server functions return the same values.
@@ -32,6 +33,7 @@ pub mod admins;
 mod bans;
 pub mod batch;
 mod commit;
+mod drift_watch;
 mod edits;
 mod error;
 pub mod kernel;
@@ -91,6 +93,8 @@ struct HandleInner {
     retrying: std::sync::atomic::AtomicBool,
     /// Time between restore retries.
     retry_every: std::time::Duration,
+    /// Where rollbacks and drift are reported.
+    alerts: crate::alerts::AlertSink,
 }
 
 /// How firewall control starts.
@@ -104,6 +108,8 @@ pub struct FirewallOptions {
     pub admin_port: u16,
     /// Time between retries of a restore that fell back.
     pub retry_every: std::time::Duration,
+    /// Where rollbacks and drift are reported.
+    pub alerts: crate::alerts::AlertSink,
 }
 
 /// Where the firewall reads the services' reserved ports (the supervisor, in Warden).
@@ -189,6 +195,7 @@ impl FirewallHandle {
                 restore_health: std::sync::Mutex::new(restore::RestoreHealth::default()),
                 retrying: std::sync::atomic::AtomicBool::new(false),
                 retry_every: options.retry_every,
+                alerts: options.alerts,
             }),
         };
         handle.recover(&handle.settings()).await;

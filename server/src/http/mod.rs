@@ -15,6 +15,7 @@ pub mod host;
 pub mod json;
 pub mod metrics;
 pub mod middleware;
+pub mod notifications;
 pub mod openapi;
 pub mod services;
 pub mod settings;
@@ -63,7 +64,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(firewall::routes())
         .merge(settings::routes())
         .merge(state::routes())
-        .merge(users::routes());
+        .merge(users::routes())
+        .merge(notifications::routes());
     OpenApiRouter::with_openapi(openapi::base())
         .nest("/api/v1", v1)
         .routes(routes!(metrics::metrics))

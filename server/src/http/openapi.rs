@@ -26,6 +26,7 @@ pub const TAG_AUDIT: &str = "audit";
 pub const TAG_USERS: &str = "users";
 pub const TAG_OPERATIONS: &str = "operations";
 pub const TAG_STATE: &str = "state";
+pub const TAG_NOTIFICATIONS: &str = "notifications";
 
 /// The names of the security schemes in the document.
 pub const BEARER_SCHEME: &str = "bearer";
@@ -65,6 +66,7 @@ pub struct IdPath {
         (name = "users", description = "Accounts: users with a role (admin or read) and their second factor"),
         (name = "operations", description = "Monitoring: Prometheus metrics"),
         (name = "state", description = "Desired state: export, plan and apply one document (services, firewall rules, settings); backups"),
+        (name = "notifications", description = "Alerts by webhook and e-mail: destinations, the events they receive, send test, delivery log"),
     )
 )]
 struct BaseDoc;

@@ -76,6 +76,8 @@ pub(crate) struct Env {
     audit: crate::audit::AuditLog,
     /// The cgroup subtree services run in; `None`: process groups only.
     cgroups: Option<CgroupTree>,
+    /// Where disabled services, failing or recovered health and memory restarts are reported.
+    alerts: crate::alerts::AlertSink,
 }
 
 impl Env {
@@ -224,6 +226,25 @@ impl SupervisorHandle {
         settings: impl Into<SettingsFeed>,
         config: SupervisorConfig,
     ) -> Result<SupervisorHandle, SupervisorError> {
+        Self::start_with_alerts(
+            data_dir,
+            store,
+            settings,
+            config,
+            crate::alerts::AlertSink::default(),
+        )
+        .await
+    }
+
+    /// [`SupervisorHandle::start_with_config`], reporting alerts (a service disabled, health failing or
+    /// recovered, a memory-limit restart) to `alerts`.
+    pub async fn start_with_alerts(
+        data_dir: &Path,
+        store: Store,
+        settings: impl Into<SettingsFeed>,
+        config: SupervisorConfig,
+        alerts: crate::alerts::AlertSink,
+    ) -> Result<SupervisorHandle, SupervisorError> {
         let log_dir = data_dir.join("logs").join("services");
         std::fs::create_dir_all(&log_dir).map_err(|e| {
             SupervisorError::Internal(format!("cannot create {}: {e}", log_dir.display()))
@@ -242,6 +263,7 @@ impl SupervisorHandle {
             config,
             settings: settings.into().0,
             events,
+            alerts,
         });
         let handle = SupervisorHandle {
             inner: Arc::new(Inner {

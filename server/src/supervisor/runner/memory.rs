@@ -65,6 +65,11 @@ impl Runner {
         let warning = memory_warning(usage.memory_bytes, limit, &usage.memory_source);
         self.log.warden(warning.message.clone()).await;
         tracing::warn!(service = %self.record.spec.name, "{}", warning.message);
+        self.env.alerts.send(crate::alerts::Alert::memory_restart(
+            &self.record.id,
+            &self.record.spec.name,
+            &warning.message,
+        ));
         self.memory_warning = Some(warning);
         self.feed(Event::HardRestart).await;
     }

@@ -101,6 +101,8 @@ pub(crate) struct Runner {
     last_check: Option<Instant>,
     check_in_flight: bool,
     health: Health,
+    /// A "health failing" alert went out and no "recovered" since.
+    health_alerted: bool,
     last_exit: Option<LastExit>,
     daemonized: Option<ServiceWarning>,
     /// The last restart for exceeding the memory limit (shown until the next start or stop by hand).
@@ -156,6 +158,7 @@ impl Runner {
             last_check: None,
             check_in_flight: false,
             health: Health::Unknown,
+            health_alerted: false,
             last_exit: None,
             daemonized: None,
             memory_warning: None,
@@ -428,6 +431,11 @@ impl Runner {
                         self.persist_or_log().await;
                         self.log.warden(format!("disabled: {reason}")).await;
                         tracing::warn!(service = %self.record.spec.name, "disabled: {reason}");
+                        self.env.alerts.send(crate::alerts::Alert::service_disabled(
+                            &self.record.id,
+                            &self.record.spec.name,
+                            &reason,
+                        ));
                     }
                 }
             }

@@ -75,10 +75,12 @@ impl Runner {
                 match *outcome {
                     Ok(outcome) if outcome.passed => {
                         self.health = Health::Passing;
+                        self.health_alert(None);
                         self.feed(Event::MonitorPassed).await;
                     }
                     Ok(outcome) => {
                         self.health = Health::Failing;
+                        self.health_alert(Some(outcome.describe(timeout)));
                         self.log
                             .warden(format!("{}; restarting", outcome.describe(timeout)))
                             .await;
@@ -86,6 +88,7 @@ impl Runner {
                     }
                     Err(e) => {
                         self.health = Health::Failing;
+                        self.health_alert(Some(format!("cannot run the monitoring command: {e}")));
                         self.log
                             .warden(format!(
                                 "cannot run the monitoring command: {e}; restarting"
@@ -98,6 +101,27 @@ impl Runner {
             _ => {
                 // A report about an earlier run.
             }
+        }
+    }
+
+    /// Reports the first failing check (`Some(why)`) and the first passing one after it (`None`) as
+    /// alerts; the checks in between (failing again after the restart) say nothing new.
+    fn health_alert(&mut self, failing: Option<String>) {
+        let (id, name) = (&self.record.id, &self.record.spec.name);
+        match failing {
+            Some(why) if !self.health_alerted => {
+                self.health_alerted = true;
+                self.env
+                    .alerts
+                    .send(crate::alerts::Alert::health_failing(id, name, &why));
+            }
+            None if self.health_alerted => {
+                self.health_alerted = false;
+                self.env
+                    .alerts
+                    .send(crate::alerts::Alert::health_recovered(id, name));
+            }
+            _ => {}
         }
     }
 
