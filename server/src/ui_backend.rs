@@ -1,6 +1,6 @@
 //! The UI adapter: the server's implementation of the UI's `Backend` seam. Server functions reach the same
 //! domain handles (access, settings, supervisor, firewall, audit) as the REST API through these methods;
-//! every domain error becomes an `AppError` through the one mapping below. No other adapter is imported.
+//! every domain error becomes an `AppError` through the one mapping in `app_error`. No other adapter is imported.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -22,45 +22,11 @@ use app::model::settings::{ServerInfo, Settings};
 use app::model::users::{RecoveryCodes, TotpEnrollment, UserCreate, UserPatch, UserView};
 
 use crate::access::{Principal, TokenKind};
-use crate::domain_error::DomainError;
 use crate::firewall_ctl::{parse_ban_address, FirewallError};
 use crate::settings::SettingsPatch;
 use crate::state::AppState;
 
-const INTERNAL_MESSAGE: &str = "Warden hit an internal error; the server log has the details.";
-
-impl From<DomainError> for AppError {
-    /// How each kind of domain failure reads in the UI (the one mapping for server functions).
-    fn from(e: DomainError) -> Self {
-        match e {
-            DomainError::NotFound(message) => AppError::NotFound(message),
-            DomainError::Invalid(fields) => AppError::Invalid(fields),
-            DomainError::Conflict(fields) => AppError::Conflict(fields),
-            DomainError::Refused(message) => AppError::Refused(message),
-            DomainError::Unavailable { message, .. } => AppError::Unavailable(message),
-            DomainError::OutsideFailure { code, message } => {
-                tracing::error!(code, error = %message, "an outside program refused a change (server function)");
-                AppError::Internal(message)
-            }
-            DomainError::RateLimited { retry_after, field } => {
-                let message = DomainError::rate_limited_message(retry_after);
-                match field {
-                    // Shown under the field the refusal belongs to (the current password).
-                    Some(field) => {
-                        AppError::Invalid(vec![app::model::FieldError::new(field, message)])
-                    }
-                    None => AppError::Refused(message),
-                }
-            }
-            DomainError::Internal(cause) => {
-                tracing::error!(error = %cause, "internal error in a server function");
-                AppError::Internal(INTERNAL_MESSAGE.into())
-            }
-        }
-    }
-}
-
-crate::through_domain_error!(AppError);
+mod app_error;
 
 /// The principal a server function's user stands for (the same user and credential).
 fn principal_of(user: &SessionUser) -> Principal {
