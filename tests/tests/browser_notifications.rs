@@ -54,11 +54,15 @@ async fn a_webhook_added_in_the_ui_passes_send_test() {
     // Send test: delivered to the receiver, and the row says so.
     b.click("[data-testid=notify-row][data-name=chat] [data-testid=notify-test]")
         .await;
-    let result = b
-        .find("[data-testid=notify-test-result][data-ok=true]")
-        .await;
-    let shown = result.text().await.unwrap_or_default();
-    assert!(shown.contains("Delivered (HTTP 200)"), "{shown}");
+    // The row's result may be rendered before its text: poll until it says so.
+    poll("the send-test result", T, || async {
+        let result = b
+            .find("[data-testid=notify-test-result][data-ok=true]")
+            .await;
+        let shown = result.text().await.unwrap_or_default();
+        shown.contains("Delivered (HTTP 200)").then_some(())
+    })
+    .await;
     let got = receiver.wait_event("ui", "test", T).await;
     assert!(
         got["text"]
