@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use app::model::service::{Service, ServiceEvent, ServiceInput, ServiceSpec, ValidationContext};
+use app::model::service::{Service, ServiceInput, ServiceSpec, ValidationContext};
 use app::model::settings::Settings;
 use app::model::state::{Change, ChangeAction};
 use app::model::FieldError;
@@ -258,22 +258,7 @@ impl SupervisorHandle {
         if commands.send(Command::Shutdown(done)).is_ok() {
             let _ = wait.await;
         }
-        let slot = self.write_slots().remove(id);
-        drop(slot);
-        if let Some(cgroup) = self.inner.env.cgroup_of(id) {
-            if let Err(e) = cgroup.remove() {
-                tracing::warn!(service = id, "cannot remove the service's cgroup: {e}");
-            }
-        }
-        // The task may have written its record once more while stopping.
-        self.inner.env.records.remove(id)?;
-        self.inner.env.store.flush().await?;
-        let _ = self
-            .inner
-            .env
-            .events
-            .send(ServiceEvent::ServiceDeleted { id: id.to_string() });
-        Ok(())
+        self.forget_stopped(id).await
     }
 
     /// `name (id)` for the audit log.

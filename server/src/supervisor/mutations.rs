@@ -165,6 +165,12 @@ impl SupervisorHandle {
     async fn delete_unaudited(&self, id: &str) -> Result<(), SupervisorError> {
         let _guard = self.inner.mutations.lock().await;
         self.ask(id, Command::Shutdown).await?;
+        self.forget_stopped(id).await
+    }
+
+    /// After a service's task has shut down: drops its slot and cgroup, removes its record (the task
+    /// may have written it once more while stopping), flushes, and announces the deletion.
+    pub(super) async fn forget_stopped(&self, id: &str) -> Result<(), SupervisorError> {
         let slot = self.write_slots().remove(id);
         drop(slot);
         if let Some(cgroup) = self.inner.env.cgroup_of(id) {
