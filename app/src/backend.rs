@@ -207,7 +207,11 @@ pub trait Backend: Send + Sync + 'static {
 
     // ---- notifications (validated, stored and audited by the server) ----
 
-    async fn notification_destinations(&self) -> Result<Vec<Destination>, AppError>;
+    /// Every destination; webhook URLs redacted unless `user` may change things.
+    async fn notification_destinations(
+        &self,
+        user: &SessionUser,
+    ) -> Result<Vec<Destination>, AppError>;
     async fn create_notification_destination(
         &self,
         user: &SessionUser,

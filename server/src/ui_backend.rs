@@ -426,8 +426,16 @@ impl Backend for AppState {
         Ok(self.access.user(&user.username)?)
     }
 
-    async fn notification_destinations(&self) -> Result<Vec<Destination>, AppError> {
-        Ok(self.notifications.list()?)
+    async fn notification_destinations(
+        &self,
+        user: &SessionUser,
+    ) -> Result<Vec<Destination>, AppError> {
+        let all = self.notifications.list()?;
+        Ok(if user.role.may_mutate() {
+            all
+        } else {
+            all.into_iter().map(Destination::redacted).collect()
+        })
     }
 
     async fn create_notification_destination(

@@ -98,8 +98,9 @@ pub struct SmtpInput {
     pub from: String,
     #[serde(default)]
     pub username: Option<String>,
-    /// Stored, never returned. On `PATCH`, leaving it out keeps the stored one; `""` removes it.
-    #[serde(default)]
+    /// Stored, never returned. On `PATCH` (and in a desired-state document), leaving it out keeps the
+    /// stored one; `""` removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
 }
 
@@ -127,13 +128,13 @@ pub struct DestinationInput {
     pub name: String,
     pub kind: DestinationKind,
     /// Webhook: the `http://` or `https://` URL that receives the POST.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// E-mail: the SMTP server.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp: Option<SmtpInput>,
     /// E-mail: the recipients.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub to: Vec<String>,
     /// The event names this destination receives (see the README for the list).
     pub events: Vec<String>,
@@ -143,6 +144,39 @@ pub struct DestinationInput {
 
 fn default_true() -> bool {
     true
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A webhook URL as a read-only credential sees it: scheme and host (with port), without user
+/// information, path, query or fragment (`https://hooks.slack.com/…`).
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    let hidden = rest.len() > host.len();
+    let mut out = if scheme.is_empty() {
+        host.to_string()
+    } else {
+        format!("{scheme}://{host}")
+    };
+    if hidden {
+        out.push_str("/…");
+    }
+    out
+}
+
+impl Destination {
+    /// This destination as a read-only credential sees it (see [`redact_url`]).
+    pub fn redacted(mut self) -> Destination {
+        if let Some(url) = self.url.take() {
+            self.url = Some(redact_url(&url));
+            self.url_redacted = true;
+        }
+        self
+    }
 }
 
 /// The body of `PATCH /api/v1/notifications/destinations/{id}`: each field present is changed (the kind
@@ -192,8 +226,14 @@ pub struct Destination {
     pub id: String,
     pub name: String,
     pub kind: DestinationKind,
+    /// Webhook: the URL. Shown in full to admin credentials only: a webhook URL is often the
+    /// credential itself (Slack, Discord, Matrix hooks), so a read-only one sees scheme and host
+    /// (`url_redacted: true`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// Whether `url` was shortened to its scheme and host for a read-only credential.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub url_redacted: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp: Option<SmtpView>,
     #[serde(default)]
@@ -466,6 +506,23 @@ pub fn validate_destination(input: &DestinationInput) -> Vec<FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_redacted_url_keeps_scheme_and_host_only() {
+        assert_eq!(
+            redact_url("https://hooks.slack.com/services/T0/B0/secret"),
+            "https://hooks.slack.com/…"
+        );
+        assert_eq!(
+            redact_url("http://user:pass@[2001:db8::1]:8080/hook?token=x"),
+            "http://[2001:db8::1]:8080/…"
+        );
+        assert_eq!(
+            redact_url("https://example.org"),
+            "https://example.org"
+        );
+        assert_eq!(redact_url("https://u@example.org"), "https://example.org/…");
+    }
 
     fn webhook(url: &str) -> DestinationInput {
         DestinationInput {

@@ -87,6 +87,10 @@ pub struct Settings {
     /// applies the rules. Empty (the default): the ports sshd listens on, found at each apply, else 22.
     #[serde(default)]
     pub ssh_ports: Vec<u16>,
+    /// `GET /metrics` answers without a token to a scraper on this machine (a direct loopback
+    /// connection with no proxy headers). Off (the default): a token is required, as everywhere.
+    #[serde(default)]
+    pub metrics_loopback_without_token: bool,
 }
 
 /// Most entries in `allowed_hosts` and in `trusted_proxies`.
@@ -201,6 +205,7 @@ impl Settings {
             allowed_hosts: Vec::new(),
             trusted_proxies: Vec::new(),
             ssh_ports: Vec::new(),
+            metrics_loopback_without_token: false,
         }
     }
 

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use warden_firewall::{Action, Direction, IpVersion, Policy, Protocol, Rule, RuleInput};
 
+use super::notifications::DestinationInput;
 use super::service::ServiceInput;
 use super::settings::{BanSettings, CrashLoopSettings, Settings};
 
@@ -36,7 +37,12 @@ pub struct StateDocument {
     /// Global settings; absent fields are left alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<SettingsDocument>,
-    /// Plan/apply only: delete services (and rules) the document does not name. Default false.
+    /// Notification destinations (webhook, e-mail), matched by settings, then by name. The SMTP
+    /// password is never exported; a destination that leaves it out keeps the stored one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<Vec<DestinationInput>>,
+    /// Plan/apply only: delete services, rules and notification destinations the document does not
+    /// name (in the sections it has). Default false.
     #[serde(default, skip_serializing_if = "is_false")]
     pub prune: bool,
     /// Apply only: the commit-confirm window of a firewall change (0 or absent: no window).
@@ -52,6 +58,7 @@ impl StateDocument {
             services: None,
             firewall: None,
             settings: None,
+            notifications: None,
             prune: false,
             firewall_confirm_within_secs: None,
         }
@@ -154,6 +161,8 @@ pub struct SettingsDocument {
     pub trusted_proxies: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssh_ports: Option<Vec<u16>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_loopback_without_token: Option<bool>,
 }
 
 impl From<&Settings> for SettingsDocument {
@@ -168,6 +177,7 @@ impl From<&Settings> for SettingsDocument {
             allowed_hosts: Some(s.allowed_hosts.clone()),
             trusted_proxies: Some(s.trusted_proxies.clone()),
             ssh_ports: Some(s.ssh_ports.clone()),
+            metrics_loopback_without_token: Some(s.metrics_loopback_without_token),
         }
     }
 }
@@ -190,6 +200,10 @@ impl SettingsDocument {
         set(&mut next.allowed_hosts, &self.allowed_hosts);
         set(&mut next.trusted_proxies, &self.trusted_proxies);
         set(&mut next.ssh_ports, &self.ssh_ports);
+        set(
+            &mut next.metrics_loopback_without_token,
+            &self.metrics_loopback_without_token,
+        );
         next
     }
 }
@@ -204,6 +218,8 @@ pub enum ChangeKind {
     /// The firewall's default inbound policy.
     FirewallPolicy,
     Settings,
+    /// A notification destination.
+    Notification,
 }
 
 /// What a plan does to one resource.

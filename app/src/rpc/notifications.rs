@@ -11,11 +11,12 @@ use crate::model::notifications::{
     DeliveryRecord, Destination, DestinationInput, DestinationPatch,
 };
 
-/// Every destination, oldest first (the SMTP password is never sent: `password_set`).
+/// Every destination, oldest first (the SMTP password is never sent: `password_set`; a read-only user
+/// sees webhook URLs shortened to scheme and host).
 #[server(prefix = "/rpc", endpoint = "notifications/list", input = Json)]
 pub async fn list_destinations() -> Result<Vec<Destination>, AppError> {
-    let (backend, _user) = crate::backend::require_user().await?;
-    backend.notification_destinations().await
+    let (backend, user) = crate::backend::require_user().await?;
+    backend.notification_destinations(&user).await
 }
 
 /// The newest delivery attempts of destination `id`, newest first.

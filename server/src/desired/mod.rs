@@ -1,12 +1,13 @@
 //! Desired state: export the whole configuration as one document (`apiVersion: warden/v1`), plan a
 //! document against what is, and apply it. An adapter over the domain handles (services, firewall,
-//! settings): each validates and plans its own section and stages its records; this module puts the
+//! settings, notifications): each validates and plans its own section and stages its records; this module puts the
 //! staged records into one [`WriteBatch`] that is committed in one sled transaction and flushed, so a
 //! validation error anywhere changes nothing, and then lets each domain make its effects (only what
 //! changed starts, restarts or stops; a firewall change goes through the commit-confirm apply).
 //!
 //! A section absent from a document is not managed: it is left as it is (an import names only
-//! services). Secrets (users, password hashes, tokens) are never part of a document.
+//! services). Secrets (users, password hashes, tokens, SMTP passwords) are never exported; a document
+//! may set an SMTP password (write-only, as on the API).
 //! [`plan`] holds the pure diff.
 
 pub mod plan;
@@ -23,6 +24,7 @@ use app::model::FieldError;
 use crate::audit::AuditLog;
 use crate::domain_error::DomainError;
 use crate::firewall_ctl::{FirewallError, FirewallHandle, MAX_CONFIRM_SECS};
+use crate::notifications::{NotificationError, Notifications};
 use crate::settings::{SettingsError, SettingsHandle};
 use crate::store::{Store, StoreError, WriteBatch};
 use crate::supervisor::{SupervisorError, SupervisorHandle};
@@ -40,6 +42,8 @@ pub enum DesiredError {
     #[error(transparent)]
     Settings(#[from] SettingsError),
     #[error(transparent)]
+    Notifications(#[from] NotificationError),
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
@@ -50,6 +54,7 @@ impl From<DesiredError> for DomainError {
             DesiredError::Services(e) => e.into(),
             DesiredError::Firewall(e) => e.into(),
             DesiredError::Settings(e) => e.into(),
+            DesiredError::Notifications(e) => e.into(),
             DesiredError::Store(e) => e.into(),
         }
     }
@@ -62,6 +67,7 @@ pub struct Domains<'a> {
     pub supervisor: &'a SupervisorHandle,
     pub firewall: &'a FirewallHandle,
     pub settings: &'a SettingsHandle,
+    pub notifications: &'a Notifications,
     pub audit: &'a AuditLog,
 }
 
@@ -70,6 +76,7 @@ struct Planned {
     services: Option<crate::supervisor::batch::ServicesPlan>,
     firewall: Option<crate::firewall_ctl::batch::FirewallPlan>,
     settings: Option<(Change, app::model::settings::Settings)>,
+    notifications: Option<crate::notifications::batch::NotificationsPlan>,
 }
 
 impl Planned {
@@ -83,6 +90,9 @@ impl Planned {
         }
         if let Some((line, _)) = &self.settings {
             out.push(line.clone());
+        }
+        if let Some(p) = &self.notifications {
+            out.extend(p.changes.iter().cloned());
         }
         out
     }
@@ -110,7 +120,8 @@ fn check_document(doc: &StateDocument) -> Result<(), DesiredError> {
 }
 
 impl Domains<'_> {
-    /// The whole desired state as it is now: services, saved rules and policy, settings.
+    /// The whole desired state as it is now: services, saved rules and policy, settings, notification
+    /// destinations (without SMTP passwords).
     pub fn export(&self) -> Result<StateDocument, DesiredError> {
         let (rules, policy) = self.firewall.saved()?;
         Ok(StateDocument {
@@ -126,6 +137,7 @@ impl Domains<'_> {
                 rules: Some(rules.iter().map(RuleDocument::from).collect()),
             }),
             settings: Some(SettingsDocument::from(&self.settings.current())),
+            notifications: Some(self.notifications.export()?),
             ..StateDocument::empty()
         })
     }
@@ -150,6 +162,17 @@ impl Domains<'_> {
             Some(section) => match self.firewall.plan_batch(section, doc.prune) {
                 Ok(planned) => Some(planned),
                 Err(FirewallError::Invalid(fields)) => {
+                    invalid.extend(fields);
+                    None
+                }
+                Err(e) => return Err(e.into()),
+            },
+            None => None,
+        };
+        let notifications = match &doc.notifications {
+            Some(list) => match self.notifications.plan_batch(list, doc.prune) {
+                Ok(planned) => Some(planned),
+                Err(NotificationError::Invalid(fields)) => {
                     invalid.extend(fields);
                     None
                 }
@@ -186,6 +209,7 @@ impl Domains<'_> {
             services,
             firewall,
             settings,
+            notifications,
         })
     }
 
@@ -194,6 +218,7 @@ impl Domains<'_> {
         let _services = self.supervisor.lock_batch().await;
         let _settings = self.settings.lock_batch().await;
         let _firewall = self.firewall.lock_batch().await;
+        let _notifications = self.notifications.lock_batch().await;
         Ok(Plan {
             changes: self.plan_all(doc)?.changes(),
         })
@@ -231,6 +256,7 @@ impl Domains<'_> {
         let services_guard = self.supervisor.lock_batch().await;
         let settings_guard = self.settings.lock_batch().await;
         let firewall_guard = self.firewall.lock_batch().await;
+        let notifications_guard = self.notifications.lock_batch().await;
         let planned = self.plan_all(doc)?;
         let changes = planned.changes();
         let changed = changes.iter().any(Change::is_change);
@@ -243,6 +269,10 @@ impl Domains<'_> {
         if let Some(p) = &planned.firewall {
             self.firewall.stage_batch(p, &mut batch)?;
         }
+        let staged_notifications = match &planned.notifications {
+            Some(p) => Some(self.notifications.stage_batch(p, &mut batch)?),
+            None => None,
+        };
         let new_settings = match planned.settings {
             Some((line, next)) if line.is_change() => {
                 self.settings.stage_batch(&next, &mut batch)?;
@@ -257,6 +287,10 @@ impl Domains<'_> {
             self.settings.finish_batch(next).await;
         }
         drop(settings_guard);
+        if let Some(staged) = staged_notifications {
+            self.notifications.finish_batch(staged);
+        }
+        drop(notifications_guard);
         drop(firewall_guard);
         let mut firewall_not_applied = None;
         if let Some(p) = &planned.firewall {

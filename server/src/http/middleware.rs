@@ -162,10 +162,44 @@ pub async fn auth_gate(State(state): State<AppState>, mut req: Request, next: Ne
             req.extensions_mut().insert(p);
             acting_as(actor, next.run(req)).await
         }
+        None if path == "/metrics"
+            && metrics_open_without_token(
+                state.settings.current().metrics_loopback_without_token,
+                req.method(),
+                req.extensions()
+                    .get::<super::client_addr::PeerAddr>()
+                    .map(|p| p.0.ip()),
+                address,
+                req.headers(),
+            ) =>
+        {
+            acting_as(Actor::anonymous(address), next.run(req)).await
+        }
         None if is_machine_path => ApiError::unauthorized().into_response(),
         None if is_safe_method(req.method()) => Redirect::to("/login").into_response(),
         None => ApiError::unauthorized().into_response(),
     }
+}
+
+/// The headers by which a proxy names the client it forwards for.
+const PROXY_HEADERS: &[&str] = &["forwarded", "x-forwarded-for", "x-real-ip"];
+
+/// Whether a credential-less `GET /metrics` may be answered: the `metrics_loopback_without_token`
+/// setting is on, the TCP peer is a loopback address, the client address is that same peer, and the
+/// request carries no proxy header (a reverse proxy on this machine forwards for someone else).
+pub fn metrics_open_without_token(
+    enabled: bool,
+    method: &Method,
+    peer: Option<std::net::IpAddr>,
+    client: Option<std::net::IpAddr>,
+    headers: &HeaderMap,
+) -> bool {
+    let loopback_peer = peer.map(|p| p.to_canonical()).filter(|p| p.is_loopback());
+    enabled
+        && matches!(*method, Method::GET | Method::HEAD)
+        && loopback_peer.is_some()
+        && client.map(|c| c.to_canonical()) == loopback_peer
+        && !PROXY_HEADERS.iter().any(|h| headers.contains_key(*h))
 }
 
 /// Who a control-socket request acts for: the admin account, with every right.
@@ -297,6 +331,38 @@ mod tests {
             h.insert(*k, HeaderValue::from_static(v));
         }
         h
+    }
+
+    #[test]
+    fn metrics_without_a_token_only_for_a_direct_loopback_scraper_when_enabled() {
+        let lo4: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        let lo6: std::net::IpAddr = "::1".parse().unwrap();
+        let mapped: std::net::IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        let outside: std::net::IpAddr = "192.0.2.7".parse().unwrap();
+        let none = headers(&[]);
+        let open = |enabled, method: &Method, peer, client, h: &HeaderMap| {
+            metrics_open_without_token(enabled, method, Some(peer), Some(client), h)
+        };
+        assert!(open(true, &Method::GET, lo4, lo4, &none));
+        assert!(open(true, &Method::HEAD, lo6, lo6, &none));
+        assert!(open(true, &Method::GET, mapped, lo4, &none));
+        assert!(!open(false, &Method::GET, lo4, lo4, &none), "off by default");
+        assert!(!open(true, &Method::POST, lo4, lo4, &none));
+        assert!(!open(true, &Method::GET, outside, outside, &none));
+        // A trusted proxy on loopback forwarding for an outside client.
+        assert!(!open(true, &Method::GET, lo4, outside, &none));
+        for proxy in ["x-forwarded-for", "forwarded", "x-real-ip"] {
+            let mut h = HeaderMap::new();
+            h.insert(proxy, HeaderValue::from_static("127.0.0.1"));
+            assert!(!open(true, &Method::GET, lo4, lo4, &h), "{proxy}");
+        }
+        assert!(!metrics_open_without_token(
+            true,
+            &Method::GET,
+            None,
+            Some(lo4),
+            &none
+        ));
     }
 
     #[test]

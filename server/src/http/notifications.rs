@@ -8,7 +8,7 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -20,6 +20,7 @@ use app::model::notifications::{
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::openapi::TAG_NOTIFICATIONS;
+use crate::access::Principal;
 use crate::notifications::log::KEEP;
 use crate::state::AppState;
 
@@ -33,9 +34,23 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 #[utoipa::path(get, path = "/notifications/destinations", tag = TAG_NOTIFICATIONS, operation_id = "list_notification_destinations",
-    responses((status = 200, description = "Every destination, oldest first, with its newest delivery and newest failure (the SMTP password is never returned: `password_set`)", body = Vec<Destination>)))]
-async fn list(State(state): State<AppState>) -> Result<Json<Vec<Destination>>, ApiError> {
-    Ok(Json(state.notifications.list()?))
+    responses((status = 200, description = "Every destination, oldest first, with its newest delivery and newest failure (the SMTP password is never returned: `password_set`; to a read-only credential a webhook URL is shortened to scheme and host, `url_redacted: true`)", body = Vec<Destination>)))]
+async fn list(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Json<Vec<Destination>>, ApiError> {
+    let all = state.notifications.list()?;
+    Ok(Json(all.into_iter().map(|d| shown_to(&principal, d)).collect()))
+}
+
+/// `destination` as `principal` may see it: a webhook URL in full to admin credentials only (it is
+/// often the credential itself), shortened to scheme and host for read-only ones.
+fn shown_to(principal: &Principal, destination: Destination) -> Destination {
+    if principal.scope.may_mutate() {
+        destination
+    } else {
+        destination.redacted()
+    }
 }
 
 #[utoipa::path(post, path = "/notifications/destinations", tag = TAG_NOTIFICATIONS, operation_id = "create_notification_destination",
@@ -60,9 +75,10 @@ async fn create(
     ))]
 async fn show(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<Destination>, ApiError> {
-    Ok(Json(state.notifications.get(&id)?))
+    Ok(Json(shown_to(&principal, state.notifications.get(&id)?)))
 }
 
 #[utoipa::path(patch, path = "/notifications/destinations/{id}", tag = TAG_NOTIFICATIONS, operation_id = "update_notification_destination",

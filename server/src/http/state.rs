@@ -1,5 +1,6 @@
 //! REST routes for desired state, mounted by `http::api_routes`. Thin adapters over
-//! `crate::desired::Domains` (which works through the services, firewall and settings handles):
+//! `crate::desired::Domains` (which works through the services, firewall, settings and notifications
+//! handles):
 //!
 //! - `GET /state`: the whole desired state as one document (no secrets);
 //! - `POST /state/plan`: what applying a document would change (changes nothing, so a read-only
@@ -10,7 +11,7 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
-use axum::Json;
+use axum::{Extension, Json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -19,6 +20,7 @@ use app::model::state::{ApplyOutcome, Plan, StateDocument};
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::openapi::TAG_STATE;
+use crate::access::Principal;
 use crate::desired::Domains;
 use crate::state::AppState;
 
@@ -37,19 +39,31 @@ pub fn domains(state: &AppState) -> Domains<'_> {
         supervisor: &state.supervisor,
         firewall: &state.firewall,
         settings: &state.settings,
+        notifications: &state.notifications,
         audit: &state.audit,
     }
 }
 
 #[utoipa::path(get, path = "/state", tag = TAG_STATE, operation_id = "export_state",
-    responses((status = 200, description = "The whole desired state: services (without id and status), the saved firewall rules in order (without id and position) and default policy, the settings. No secrets.", body = StateDocument)))]
-async fn export(State(state): State<AppState>) -> Result<Json<StateDocument>, ApiError> {
-    Ok(Json(domains(&state).export()?))
+    responses((status = 200, description = "The whole desired state: services (without id and status), the saved firewall rules in order (without id and position) and default policy, the settings, the notification destinations (without ids, delivery state or SMTP passwords; for a read-only credential without webhook URLs either). No secrets.", body = StateDocument)))]
+async fn export(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Json<StateDocument>, ApiError> {
+    let mut doc = domains(&state).export()?;
+    if !principal.scope.may_mutate() {
+        // A webhook URL is often the credential itself: left out for a read-only credential (a
+        // document without it cannot be applied by mistake).
+        for destination in doc.notifications.iter_mut().flatten() {
+            destination.url = None;
+        }
+    }
+    Ok(Json(doc))
 }
 
 #[utoipa::path(post, path = "/state/plan", tag = TAG_STATE, operation_id = "plan_state",
     request_body = StateDocument,
-    responses((status = 200, description = "What applying the document would do, per resource (changes nothing; a read-only credential may ask). Sections absent from the document are not managed; `prune: true` deletes services and rules the document does not name.", body = Plan)))]
+    responses((status = 200, description = "What applying the document would do, per resource (changes nothing; a read-only credential may ask). Sections absent from the document are not managed; `prune: true` deletes services, rules and notification destinations the document does not name (in the sections it has).", body = Plan)))]
 async fn plan(
     State(state): State<AppState>,
     ApiJson(doc): ApiJson<StateDocument>,

@@ -6,8 +6,10 @@
 //!
 //! Parts: [`record`] (the stored form; the SMTP password is kept there and never answered),
 //! [`delivery`] (one attempt: webhook POST or SMTP e-mail), [`dispatch`] (the dispatcher task, retries
-//! with backoff), [`log`] (the bounded delivery log per destination).
+//! with backoff), [`log`] (the bounded delivery log per destination), [`batch`] (the `notifications`
+//! section of a desired-state document).
 
+pub mod batch;
 pub mod delivery;
 pub mod dispatch;
 pub mod log;
@@ -132,15 +134,7 @@ impl Notifications {
 
     /// Every destination, oldest first.
     pub fn list(&self) -> Result<Vec<Destination>, NotificationError> {
-        let mut all: Vec<StoredDestination> = self
-            .inner
-            .destinations
-            .list()?
-            .into_iter()
-            .map(|(_, d)| d)
-            .collect();
-        all.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
-        all.iter().map(|d| self.view(d)).collect()
+        self.stored()?.iter().map(|d| self.view(d)).collect()
     }
 
     pub fn get(&self, id: &str) -> Result<Destination, NotificationError> {

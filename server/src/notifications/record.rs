@@ -152,6 +152,7 @@ impl StoredDestination {
             name: self.name.clone(),
             kind: self.kind,
             url: self.url.clone(),
+            url_redacted: false,
             smtp: self.smtp.as_ref().map(|s| SmtpView {
                 host: s.host.clone(),
                 port: s.port,

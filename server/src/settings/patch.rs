@@ -24,6 +24,8 @@ pub struct SettingsPatch {
     pub trusted_proxies: Option<Vec<String>>,
     /// Replaces the list as a whole; `[]` = the ports sshd listens on (else 22).
     pub ssh_ports: Option<Vec<u16>>,
+    /// `GET /metrics` without a token from a direct loopback connection.
+    pub metrics_loopback_without_token: Option<bool>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, utoipa::ToSchema)]
@@ -67,6 +69,7 @@ impl SettingsPatch {
             allowed_hosts: Some(settings.allowed_hosts),
             trusted_proxies: Some(settings.trusted_proxies),
             ssh_ports: Some(settings.ssh_ports),
+            metrics_loopback_without_token: Some(settings.metrics_loopback_without_token),
         }
     }
 
@@ -91,12 +94,16 @@ impl SettingsPatch {
         set(&mut s.allowed_hosts, self.allowed_hosts);
         set(&mut s.trusted_proxies, self.trusted_proxies);
         set(&mut s.ssh_ports, self.ssh_ports);
+        set(
+            &mut s.metrics_loopback_without_token,
+            self.metrics_loopback_without_token,
+        );
         s
     }
 
     /// The names of the fields this patch sets (the audit log's target when it is refused).
     pub fn field_names(&self) -> Vec<&'static str> {
-        let fields: [(&'static str, bool); 9] = [
+        let fields: [(&'static str, bool); 10] = [
             ("hostname", self.hostname.is_some()),
             ("environment", self.environment.is_some()),
             ("service_user", self.service_user.is_some()),
@@ -106,6 +113,10 @@ impl SettingsPatch {
             ("allowed_hosts", self.allowed_hosts.is_some()),
             ("trusted_proxies", self.trusted_proxies.is_some()),
             ("ssh_ports", self.ssh_ports.is_some()),
+            (
+                "metrics_loopback_without_token",
+                self.metrics_loopback_without_token.is_some(),
+            ),
         ];
         fields
             .into_iter()
@@ -117,7 +128,7 @@ impl SettingsPatch {
 
 /// The names of the top-level settings that differ between `a` and `b` (the audit log's target).
 pub fn changed_fields(a: &Settings, b: &Settings) -> Vec<&'static str> {
-    let fields: [(&'static str, bool); 9] = [
+    let fields: [(&'static str, bool); 10] = [
         ("hostname", a.hostname != b.hostname),
         ("environment", a.environment != b.environment),
         ("service_user", a.service_user != b.service_user),
@@ -127,6 +138,10 @@ pub fn changed_fields(a: &Settings, b: &Settings) -> Vec<&'static str> {
         ("allowed_hosts", a.allowed_hosts != b.allowed_hosts),
         ("trusted_proxies", a.trusted_proxies != b.trusted_proxies),
         ("ssh_ports", a.ssh_ports != b.ssh_ports),
+        (
+            "metrics_loopback_without_token",
+            a.metrics_loopback_without_token != b.metrics_loopback_without_token,
+        ),
     ];
     fields
         .into_iter()

@@ -5,8 +5,9 @@
 //! Versioning: records are versioned by the store's schema version (`store::SCHEMA_VERSION`). This record
 //! is the layout schema version 1 has always written (the same JSON the settings DTO produced before the
 //! two were separated); a change to it bumps the schema version and adds a migration in `store`. Fields
-//! added since (`allowed_hosts`, `trusted_proxies`, `ssh_ports`) are optional lists: absent in an older record they
-//! read as empty, and empty they are not written, so a record without them keeps its exact bytes.
+//! added since (`allowed_hosts`, `trusted_proxies`, `ssh_ports`, `metrics_loopback_without_token`) are
+//! optional: absent in an older record they read as empty (false), and empty (false) they are not
+//! written, so a record without them keeps its exact bytes.
 
 use std::collections::BTreeMap;
 
@@ -33,6 +34,12 @@ pub struct SettingsRecord {
     pub trusted_proxies: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ssh_ports: Vec<u16>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub metrics_loopback_without_token: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +74,7 @@ impl From<&Settings> for SettingsRecord {
             allowed_hosts: s.allowed_hosts.clone(),
             trusted_proxies: s.trusted_proxies.clone(),
             ssh_ports: s.ssh_ports.clone(),
+            metrics_loopback_without_token: s.metrics_loopback_without_token,
         }
     }
 }
@@ -90,6 +98,7 @@ impl From<SettingsRecord> for Settings {
             allowed_hosts: r.allowed_hosts,
             trusted_proxies: r.trusted_proxies,
             ssh_ports: r.ssh_ports,
+            metrics_loopback_without_token: r.metrics_loopback_without_token,
         }
     }
 }

@@ -82,6 +82,7 @@ fn SettingsEditor(initial: Settings, toasts: crate::components::toast::Toasts) -
     let allowed_hosts = RwSignal::new(initial.allowed_hosts.join(", "));
     let trusted_proxies = RwSignal::new(initial.trusted_proxies.join(", "));
     let ssh_ports = RwSignal::new(ports_text(&initial.ssh_ports));
+    let metrics_open = RwSignal::new(initial.metrics_loopback_without_token);
     let env_rows = EnvRows::new(&initial.environment);
     let errors = RwSignal::new(Vec::<FieldError>::new());
     let saving = RwSignal::new(false);
@@ -145,6 +146,7 @@ fn SettingsEditor(initial: Settings, toasts: crate::components::toast::Toasts) -
             allowed_hosts: parse_list(&allowed_hosts.get_untracked()),
             trusted_proxies: parse_list(&trusted_proxies.get_untracked()),
             ssh_ports,
+            metrics_loopback_without_token: metrics_open.get_untracked(),
         };
         problems.extend(validate_settings(&settings));
         if problems.is_empty() {
@@ -168,6 +170,7 @@ fn SettingsEditor(initial: Settings, toasts: crate::components::toast::Toasts) -
                     allowed_hosts.set(saved.allowed_hosts.join(", "));
                     trusted_proxies.set(saved.trusted_proxies.join(", "));
                     ssh_ports.set(ports_text(&saved.ssh_ports));
+                    metrics_open.set(saved.metrics_loopback_without_token);
                     toasts.success("Settings saved.");
                 }
                 Err(AppError::Invalid(fields)) | Err(AppError::Conflict(fields)) => {
@@ -259,6 +262,11 @@ fn SettingsEditor(initial: Settings, toasts: crate::components::toast::Toasts) -
                     placeholder="the ports sshd listens on, else 22" autocomplete="off"/>
                 <p class="hint muted">"Anti-lockout keeps these TCP ports (with Warden's own port) open to the address that applies the firewall rules. Leave empty to use the ports sshd listens on (found at each apply), else 22. Takes effect at the next apply."</p>
                 <FieldMessage errors name="ssh_ports"/>
+                <label class="check">
+                    <input type="checkbox" data-testid="metrics-loopback-input" bind:checked=metrics_open/>
+                    " Prometheus may scrape /metrics from this machine without a token"
+                </label>
+                <p class="hint muted">"Only a direct connection from a loopback address without proxy headers; everyone else still needs a token (a read token suffices). A reverse proxy on this machine must send X-Forwarded-For, or it would open /metrics to whoever it serves."</p>
             </fieldset>
 
             <fieldset class="settings-fieldset">
