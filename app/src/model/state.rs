@@ -37,7 +37,7 @@ pub struct StateDocument {
     /// Global settings; absent fields are left alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<SettingsDocument>,
-    /// Notification destinations (webhook, e-mail), matched by settings, then by name. The SMTP
+    /// Notification destinations (webhook, e-mail), matched by name, else by their settings. The SMTP
     /// password is never exported; a destination that leaves it out keeps the stored one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notifications: Option<Vec<DestinationInput>>,

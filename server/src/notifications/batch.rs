@@ -4,8 +4,8 @@
 //! [`WriteBatch`] the caller commits with the other domains' records, and tidy up after the commit
 //! (the delivery logs of deleted destinations).
 //!
-//! A destination of the document is matched to a stored one with the same settings, else to one with
-//! the same (non-empty) name, else it is new; stored destinations the document does not name are
+//! A destination of the document is matched to a stored one that is the same, else to one with the
+//! same (non-empty) name, else to one with the same settings under another name, else it is new; stored destinations the document does not name are
 //! deleted only when pruning. The SMTP password is write-only here as on the API: a document never
 //! carries it on export; one that leaves it out keeps the stored password, one that names it sets it
 //! (the plan says `smtp.password` without showing it).
@@ -120,6 +120,23 @@ pub fn plan_destinations(
             continue;
         }
         if let Some(c) = (0..current.len()).find(|&c| !used[c] && current[c].name == name) {
+            used[c] = true;
+            matched[d] = Some(c);
+        }
+    }
+    // Renamed: the same settings under another name.
+    let unnamed = |mut input: DestinationInput| {
+        input.name = String::new();
+        input
+    };
+    for (d, want) in desired.iter().enumerate() {
+        if matched[d].is_some() {
+            continue;
+        }
+        let want = unnamed(comparable(want));
+        if let Some(c) =
+            (0..current.len()).find(|&c| !used[c] && unnamed(current[c].as_input()) == want)
+        {
             used[c] = true;
             matched[d] = Some(c);
         }

@@ -198,8 +198,9 @@ mod tests {
         wanted.allowed_hosts = vec!["panel.example.com".into()];
         wanted.trusted_proxies = vec!["10.0.0.0/8".into()];
         wanted.ssh_ports = vec![2222];
+        wanted.metrics_loopback_without_token = true;
         let patch = SettingsPatch::replacing_all(wanted.clone());
-        assert_eq!(patch.field_names().len(), 9);
+        assert_eq!(patch.field_names().len(), 10);
         assert_eq!(patch.apply_to(&current), wanted);
     }
 }
