@@ -12,7 +12,10 @@ async fn anonymous_get(w: &Warden, path: &str, header: Option<(&str, &str)>) -> 
     if let Some((name, value)) = header {
         req = req.header(name, value);
     }
-    let resp = req.send().await.unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    let resp = req
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
     let status = resp.status().as_u16();
     (status, resp.text().await.unwrap_or_default())
 }
@@ -35,12 +38,18 @@ async fn metrics_open_to_a_loopback_scraper_only_when_the_setting_says_so() {
         .unwrap_or_default();
     let read_api = Api::with_token(&w, read["token"].as_str().unwrap_or_default());
     let refused = read_api
-        .patch("/settings", &json!({"metrics_loopback_without_token": true}))
+        .patch(
+            "/settings",
+            &json!({"metrics_loopback_without_token": true}),
+        )
         .await;
     assert_eq!(refused.status(), 403);
 
     let changed = api
-        .patch("/settings", &json!({"metrics_loopback_without_token": true}))
+        .patch(
+            "/settings",
+            &json!({"metrics_loopback_without_token": true}),
+        )
         .await;
     assert_eq!(changed.status(), 200);
     let (status, body) = anonymous_get(&w, "/metrics", None).await;
@@ -52,7 +61,10 @@ async fn metrics_open_to_a_loopback_scraper_only_when_the_setting_says_so() {
         ("x-real-ip", "198.51.100.20"),
     ] {
         let (status, _) = anonymous_get(&w, "/metrics", Some((name, value))).await;
-        assert_eq!(status, 401, "through a proxy ({name}) a token is still needed");
+        assert_eq!(
+            status, 401,
+            "through a proxy ({name}) a token is still needed"
+        );
     }
     let (status, _) = anonymous_get(&w, "/api/v1/services", None).await;
     assert_eq!(status, 401, "only /metrics opens");
@@ -63,7 +75,10 @@ async fn metrics_open_to_a_loopback_scraper_only_when_the_setting_says_so() {
     assert_eq!(status, 200, "the setting survives a restart");
     let api = Api::login(&w).await;
     let changed = api
-        .patch("/settings", &json!({"metrics_loopback_without_token": false}))
+        .patch(
+            "/settings",
+            &json!({"metrics_loopback_without_token": false}),
+        )
         .await;
     assert_eq!(changed.status(), 200);
     let (status, _) = anonymous_get(&w, "/metrics", None).await;

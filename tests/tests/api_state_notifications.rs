@@ -55,7 +55,10 @@ async fn put_state(api: &Api, doc: &Value) -> Value {
     let status = resp.status();
     let text = resp.text().await.unwrap_or_default();
     assert_eq!(status, 200, "PUT /state: {text}");
-    assert!(!text.contains(SECRET) && !text.contains(NEW_SECRET), "{text}");
+    assert!(
+        !text.contains(SECRET) && !text.contains(NEW_SECRET),
+        "{text}"
+    );
     serde_json::from_str(&text).unwrap_or_default()
 }
 
@@ -97,15 +100,21 @@ async fn notification_destinations_follow_the_document_and_the_password_stays_wr
     // A new webhook and a changed port: the stored password is kept.
     doc["notifications"][0]["smtp"]["port"] = json!(2525);
     doc["notifications"].as_array_mut().map(|list| {
-        list.push(json!({"name": "pager", "kind": "webhook", "url": "https://hooks.example.org/warden",
-                         "events": ["firewall_drift", "service_disabled"]}))
+        list.push(
+            json!({"name": "pager", "kind": "webhook", "url": "https://hooks.example.org/warden",
+                         "events": ["firewall_drift", "service_disabled"]}),
+        )
     });
     let plan = api.post("/state/plan", &doc).await.json::<Value>().await;
     let plan = plan.unwrap_or_default();
     assert_eq!(
         notification_lines(&plan),
         [
-            ("mail".to_string(), "update".to_string(), vec!["smtp".to_string()]),
+            (
+                "mail".to_string(),
+                "update".to_string(),
+                vec!["smtp".to_string()]
+            ),
             ("pager".to_string(), "create".to_string(), vec![]),
         ]
     );
@@ -133,7 +142,10 @@ async fn notification_destinations_follow_the_document_and_the_password_stays_wr
     let seen = seen.as_array().cloned().unwrap_or_default();
     assert_eq!(named(&seen, "pager")["url"], "https://hooks.example.org/…");
     assert_eq!(named(&seen, "pager")["url_redacted"], true);
-    let id = named(&seen, "pager")["id"].as_str().unwrap_or_default().to_string();
+    let id = named(&seen, "pager")["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let one = reader
         .get_json(&format!("/notifications/destinations/{id}"))
         .await;

@@ -62,6 +62,7 @@ async fn settings_tokens_password_and_audit_in_the_browser() {
         .await;
     b.set_input("[data-testid=ban-window-input]", "900").await;
     b.set_input("[data-testid=ssh-ports-input]", "2222").await;
+    b.click("[data-testid=metrics-loopback-input]").await;
     b.click("[data-testid=env-add]").await;
     let last_key = "[data-testid=env-row]:last-child [data-testid=env-key]";
     let last_value = "[data-testid=env-row]:last-child [data-testid=env-value]";
@@ -79,6 +80,7 @@ async fn settings_tokens_password_and_audit_in_the_browser() {
     .await;
     assert_eq!(saved["ban"]["window_secs"], 900);
     assert_eq!(saved["ssh_ports"], serde_json::json!([2222]));
+    assert_eq!(saved["metrics_loopback_without_token"], true);
     assert_eq!(saved["environment"]["GREETING"], "hello world");
     b.screenshot("settings-saved").await;
 

@@ -517,10 +517,7 @@ mod tests {
             redact_url("http://user:pass@[2001:db8::1]:8080/hook?token=x"),
             "http://[2001:db8::1]:8080/…"
         );
-        assert_eq!(
-            redact_url("https://example.org"),
-            "https://example.org"
-        );
+        assert_eq!(redact_url("https://example.org"), "https://example.org");
         assert_eq!(redact_url("https://u@example.org"), "https://example.org/…");
     }
 

@@ -346,7 +346,10 @@ mod tests {
         assert!(open(true, &Method::GET, lo4, lo4, &none));
         assert!(open(true, &Method::HEAD, lo6, lo6, &none));
         assert!(open(true, &Method::GET, mapped, lo4, &none));
-        assert!(!open(false, &Method::GET, lo4, lo4, &none), "off by default");
+        assert!(
+            !open(false, &Method::GET, lo4, lo4, &none),
+            "off by default"
+        );
         assert!(!open(true, &Method::POST, lo4, lo4, &none));
         assert!(!open(true, &Method::GET, outside, outside, &none));
         // A trusted proxy on loopback forwarding for an outside client.

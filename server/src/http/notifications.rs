@@ -40,7 +40,9 @@ async fn list(
     Extension(principal): Extension<Principal>,
 ) -> Result<Json<Vec<Destination>>, ApiError> {
     let all = state.notifications.list()?;
-    Ok(Json(all.into_iter().map(|d| shown_to(&principal, d)).collect()))
+    Ok(Json(
+        all.into_iter().map(|d| shown_to(&principal, d)).collect(),
+    ))
 }
 
 /// `destination` as `principal` may see it: a webhook URL in full to admin credentials only (it is

@@ -25,8 +25,13 @@ pub enum DestinationStep {
     /// The desired destination at this index is new.
     Create(usize),
     /// The stored destination `id` takes the desired one at `index`.
-    Update { id: String, index: usize },
-    Delete { id: String },
+    Update {
+        id: String,
+        index: usize,
+    },
+    Delete {
+        id: String,
+    },
 }
 
 /// The planned destination changes of a batch.
@@ -63,17 +68,11 @@ fn comparable(input: &DestinationInput) -> DestinationInput {
 
 /// The stored record `input` leads to when it replaces `current` (or is new): a left-out SMTP password
 /// keeps the stored one.
-fn stored_from(
-    input: &DestinationInput,
-    current: Option<&StoredDestination>,
-) -> StoredDestination {
+fn stored_from(input: &DestinationInput, current: Option<&StoredDestination>) -> StoredDestination {
     match current {
         Some(current) => {
-            let mut next = StoredDestination::create(
-                current.id.clone(),
-                input,
-                current.created_at.clone(),
-            );
+            let mut next =
+                StoredDestination::create(current.id.clone(), input, current.created_at.clone());
             let kept = current.smtp.as_ref().and_then(|s| s.password.clone());
             if let Some(smtp) = next.smtp.as_mut() {
                 let named = input.smtp.as_ref().and_then(|s| s.password.as_ref());
@@ -222,7 +221,11 @@ impl Notifications {
 
     /// The destinations as a document names them: no ids, no delivery state, no SMTP password.
     pub fn export(&self) -> Result<Vec<DestinationInput>, NotificationError> {
-        Ok(self.stored()?.iter().map(StoredDestination::as_input).collect())
+        Ok(self
+            .stored()?
+            .iter()
+            .map(StoredDestination::as_input)
+            .collect())
     }
 
     /// Validates a document's section (every problem at once) and plans it. Changes nothing.

@@ -59,7 +59,10 @@ fn the_exported_destinations_applied_back_change_nothing() {
         .all(|c| c.action == ChangeAction::Unchanged && c.kind == ChangeKind::Notification));
     assert_eq!(changes[1].name, "#1 email");
     let json = serde_json::to_string(&exported).unwrap_or_default();
-    assert!(!json.contains("s3cret") && !json.contains("password"), "{json}");
+    assert!(
+        !json.contains("s3cret") && !json.contains("password"),
+        "{json}"
+    );
 }
 
 #[test]
@@ -69,7 +72,11 @@ fn a_destination_is_matched_by_settings_then_by_name() {
     let (changes, steps) = plan_destinations(&current, &desired, false);
     assert_eq!(
         actions(&changes),
-        [("ops".to_string(), ChangeAction::Update, vec!["url".to_string()])]
+        [(
+            "ops".to_string(),
+            ChangeAction::Update,
+            vec!["url".to_string()]
+        )]
     );
     assert_eq!(
         steps,
@@ -151,7 +158,9 @@ fn field_errors_name_the_destination() {
     let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
     assert!(fields.contains(&"notifications[ops].url"), "{fields:?}");
     assert!(
-        fields.iter().any(|f| f.starts_with("notifications[ops].events")),
+        fields
+            .iter()
+            .any(|f| f.starts_with("notifications[ops].events")),
         "{fields:?}"
     );
     assert_eq!(errors.len(), 2, "{errors:?}");
