@@ -19,10 +19,15 @@
 //!   the per-packet cost of the table on loopback). Consequence for other tables: NAT and `ct` matches
 //!   never apply to loopback traffic while Warden's rule set is applied;
 //! - chain `input` (filter hook input priority 0, policy = [`FirewallConfig::default_inbound_policy`]):
-//!   `iif "lo" accept` · `ct state established,related accept` · ICMPv6 neighbour discovery accept ·
-//!   `ct state invalid drop` · essential ICMP and ICMPv6 (echo-request, destination-unreachable,
-//!   time-exceeded, parameter-problem, packet-too-big) accept · anti-lockout accept · user `in` rules
-//!   in order · private-cloud guard (`meta l4proto { tcp, udp } th dport <service range> drop`);
+//!   `iif "lo" accept` · `ct state vmap { established : accept, related : accept, invalid : jump
+//!   input_invalid }` · `meta l4proto vmap { icmp : jump input_icmp, ipv6-icmp : jump input_icmpv6 }`
+//!   · anti-lockout accept · user `in` rules in order · private-cloud guard (`meta l4proto { tcp, udp }
+//!   th dport <service range> drop`). The regular chains: `input_invalid` accepts ICMPv6 neighbour
+//!   discovery and drops the rest; `input_icmp` / `input_icmpv6` accept neighbour discovery and the
+//!   essential ICMP (echo-request, destination-unreachable, time-exceeded, parameter-problem,
+//!   packet-too-big), other ICMP returns to `input` (user rules, policy). Two verdict maps instead of
+//!   six rules: a new TCP or UDP packet, the one that walks on to the user rules, costs two lookups
+//!   before them;
 //! - chain `output` (filter hook output priority 0, policy accept): `oif "lo" accept` ·
 //!   established/related accept · ICMPv6 neighbour discovery accept · user `out` rules in order.
 //!   Only rendered when there is at least one (enabled) `out` rule: without one every outgoing
@@ -52,9 +57,9 @@
 //! look like a drop to a TCP client).
 //!
 //! The statement builders (each nft statement in both forms) and the fixed rules live in
-//! `statements`; this module lays out the table and its chains.
+//! `statements`, the chain type and the writing of the batch and text in `table`; this module lays
+//! out the table and its chains.
 
-use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use serde_json::{json, Value};
@@ -67,12 +72,15 @@ use crate::network::IpNetwork;
 use crate::ruleset::RuleSet;
 
 mod statements;
+mod table;
 
 use statements::{
     action_piece, address_match, ct_state, family_header, family_name, guard_rule, icmp_types,
-    interface, loopback_notrack, m, meta, payload, piece, protocol_and_ports, rule, verdict_piece,
-    NftRule, Piece, ICMP_V4_TYPES, ICMP_V6_TYPES, ND_IN_TYPES, ND_OUT_TYPES,
+    interface, loopback_notrack, m, meta, payload, piece, protocol_and_ports, rule, verdict_map,
+    verdict_piece, MapVerdict, NftRule, Piece, ICMP_V4_TYPES, ICMP_V6_TYPES, ND_IN_TYPES,
+    ND_OUT_TYPES,
 };
+use table::{assemble, Chain, RAW_PRIORITY};
 
 /// nftables family of Warden's table.
 pub const TABLE_FAMILY: &str = "inet";
@@ -280,37 +288,56 @@ fn prerouting_rules(config: Option<&FirewallConfig>) -> Vec<NftRule> {
     rules
 }
 
-struct Chain {
-    name: &'static str,
-    hook: &'static str,
-    /// Hook priority: [`RAW_PRIORITY`] (before conntrack) or 0 (filter).
-    priority: i32,
-    policy: &'static str,
-    rules: Vec<NftRule>,
-}
+/// The regular chains the `input` chain jumps to.
+const INPUT_INVALID: &str = "input_invalid";
+const INPUT_ICMP: &str = "input_icmp";
+const INPUT_ICMPV6: &str = "input_icmpv6";
 
-/// The `raw` hook priority: before connection tracking (-200).
-const RAW_PRIORITY: i32 = -300;
-
-fn priority_text(priority: i32) -> String {
-    if priority == RAW_PRIORITY {
-        "raw".to_string()
-    } else {
-        priority.to_string()
-    }
+/// The first rules of `input` and the regular chains they jump to. One `ct state` lookup decides
+/// established, related and invalid packets; one `meta l4proto` lookup sends ICMP to its chain. A new
+/// TCP or UDP packet (the one that walks to the user rules) thus passes three rules here, not six.
+/// Neighbour discovery is accepted whatever conntrack calls it (untracked or invalid).
+fn input_head() -> (Vec<NftRule>, Vec<Chain>) {
+    let mut icmpv6 = ND_IN_TYPES.to_vec();
+    icmpv6.extend_from_slice(ICMP_V6_TYPES);
+    let head = vec![
+        interface("iif", "lo"),
+        verdict_map(
+            json!({"ct": {"key": "state"}}),
+            "ct state",
+            &[
+                ("established", MapVerdict::Accept),
+                ("related", MapVerdict::Accept),
+                ("invalid", MapVerdict::Jump(INPUT_INVALID)),
+            ],
+        ),
+        verdict_map(
+            meta("l4proto"),
+            "meta l4proto",
+            &[
+                ("icmp", MapVerdict::Jump(INPUT_ICMP)),
+                ("ipv6-icmp", MapVerdict::Jump(INPUT_ICMPV6)),
+            ],
+        ),
+    ];
+    let chains = vec![
+        Chain::regular(
+            INPUT_INVALID,
+            vec![
+                icmp_types(Family::Ipv6, ND_IN_TYPES),
+                rule(vec![verdict_piece("drop")], None),
+            ],
+        ),
+        Chain::regular(INPUT_ICMP, vec![icmp_types(Family::Ipv4, ICMP_V4_TYPES)]),
+        Chain::regular(INPUT_ICMPV6, vec![icmp_types(Family::Ipv6, &icmpv6)]),
+    ];
+    (head, chains)
 }
 
 /// Renders a compiled rule set.
 pub fn render_compiled(ruleset: &CompiledRuleset) -> RenderedRuleset {
     let config = &ruleset.config;
-    let mut input = vec![
-        interface("iif", "lo"),
-        ct_state(&["established", "related"], "accept"),
-        icmp_types(Family::Ipv6, ND_IN_TYPES),
-        ct_state(&["invalid"], "drop"),
-        icmp_types(Family::Ipv4, ICMP_V4_TYPES),
-        icmp_types(Family::Ipv6, ICMP_V6_TYPES),
-    ];
+    let (mut input, input_chains) = input_head();
     input.extend(anti_lockout_rules(config));
     let mut output = vec![
         interface("oif", "lo"),
@@ -329,33 +356,35 @@ pub fn render_compiled(ruleset: &CompiledRuleset) -> RenderedRuleset {
     let mut chains = vec![
         Chain {
             name: "prerouting",
-            hook: "prerouting",
+            hook: Some("prerouting"),
             priority: RAW_PRIORITY,
             policy: "accept",
             rules: prerouting_rules(Some(config)),
         },
         Chain {
             name: "output_raw",
-            hook: "output",
+            hook: Some("output"),
             priority: RAW_PRIORITY,
             policy: "accept",
             rules: vec![loopback_notrack()],
         },
-        Chain {
-            name: "input",
-            hook: "input",
-            priority: 0,
-            policy: match config.default_inbound_policy {
-                Policy::Accept => "accept",
-                Policy::Drop => "drop",
-            },
-            rules: input,
-        },
     ];
+    // Declared before `input`, whose rules jump to them.
+    chains.extend(input_chains);
+    chains.extend([Chain {
+        name: "input",
+        hook: Some("input"),
+        priority: 0,
+        policy: match config.default_inbound_policy {
+            Policy::Accept => "accept",
+            Policy::Drop => "drop",
+        },
+        rules: input,
+    }]);
     if has_output_rules {
         chains.push(Chain {
             name: "output",
-            hook: "output",
+            hook: Some("output"),
             priority: 0,
             policy: "accept",
             rules: output,
@@ -371,90 +400,12 @@ pub fn render_compiled(ruleset: &CompiledRuleset) -> RenderedRuleset {
 pub fn render_bans_only(bans: &[Ban]) -> RenderedRuleset {
     let chains = [Chain {
         name: "prerouting",
-        hook: "prerouting",
+        hook: Some("prerouting"),
         priority: RAW_PRIORITY,
         policy: "accept",
         rules: prerouting_rules(None),
     }];
     assemble(bans, &chains)
-}
-
-/// The batch and text of the whole table: the ban sets (with `bans`), then `chains`.
-fn assemble(bans: &[Ban], chains: &[Chain]) -> RenderedRuleset {
-    let sets = [
-        (BAN_SET_V4, "ipv4_addr", Family::Ipv4),
-        (BAN_SET_V6, "ipv6_addr", Family::Ipv6),
-    ];
-
-    let table = json!({"family": TABLE_FAMILY, "name": TABLE_NAME});
-    let mut commands = vec![
-        json!({"add": {"table": table}}),
-        json!({"delete": {"table": table}}),
-        json!({"add": {"table": table}}),
-    ];
-    let mut text = format!("table {TABLE_FAMILY} {TABLE_NAME} {{\n");
-    for (name, kind, family) in sets {
-        let bans: Vec<&Ban> = bans
-            .iter()
-            .filter(|b| b.network.family() == family)
-            .collect();
-        let mut set = json!({
-            "family": TABLE_FAMILY, "table": TABLE_NAME, "name": name,
-            "type": kind, "flags": ["timeout"],
-        });
-        let _ = writeln!(text, "\tset {name} {{\n\t\ttype {kind}\n\t\tflags timeout");
-        if !bans.is_empty() {
-            let (elems, texts): (Vec<Value>, Vec<String>) =
-                bans.iter().map(|b| ban_element(b)).unzip();
-            set["elem"] = Value::Array(elems);
-            let _ = writeln!(text, "\t\telements = {{ {} }}", texts.join(", "));
-        }
-        text.push_str("\t}\n\n");
-        commands.push(json!({"add": {"set": set}}));
-    }
-    for (index, chain) in chains.iter().enumerate() {
-        commands.push(json!({"add": {"chain": {
-            "family": TABLE_FAMILY, "table": TABLE_NAME, "name": chain.name,
-            "type": "filter", "hook": chain.hook, "prio": chain.priority, "policy": chain.policy,
-        }}}));
-        let _ = writeln!(
-            text,
-            "\tchain {} {{\n\t\ttype filter hook {} priority {}; policy {};",
-            chain.name,
-            chain.hook,
-            priority_text(chain.priority),
-            chain.policy
-        );
-        for nft_rule in &chain.rules {
-            for note in &nft_rule.notes {
-                let _ = writeln!(text, "\t\t# {note}");
-            }
-            if nft_rule.pieces.is_empty() {
-                continue;
-            }
-            let texts: Vec<&str> = nft_rule.pieces.iter().map(|p| p.text.as_str()).collect();
-            let mut line = texts.join(" ");
-            let mut object = json!({
-                "family": TABLE_FAMILY, "table": TABLE_NAME, "chain": chain.name,
-                "expr": nft_rule.pieces.iter().map(|p| p.json.clone()).collect::<Vec<_>>(),
-            });
-            if let Some(comment) = &nft_rule.comment {
-                object["comment"] = json!(comment);
-                let _ = write!(line, " comment \"{comment}\"");
-            }
-            let _ = writeln!(text, "\t\t{line}");
-            commands.push(json!({"add": {"rule": object}}));
-        }
-        text.push_str("\t}\n");
-        if index + 1 < chains.len() {
-            text.push('\n');
-        }
-    }
-    text.push_str("}\n");
-    RenderedRuleset {
-        batch: json!({ "nftables": commands }),
-        text,
-    }
 }
 
 /// The element of a ban in its hash set: the address (IPv4) or the /64's network address (IPv6).
@@ -465,21 +416,6 @@ pub fn ban_key(network: &IpNetwork) -> IpAddr {
             let masked = u128::from(addr) & (u128::MAX << 64);
             IpAddr::V6(std::net::Ipv6Addr::from(masked))
         }
-    }
-}
-
-fn ban_element(ban: &Ban) -> (Value, String) {
-    let key = ban_key(&ban.network);
-    let (value, text) = (json!(key.to_string()), key.to_string());
-    match ban.expires_in_secs {
-        Some(secs) => {
-            let secs = u32::try_from(secs).unwrap_or(u32::MAX);
-            (
-                json!({"elem": {"val": value, "timeout": secs}}),
-                format!("{text} timeout {secs}s"),
-            )
-        }
-        None => (value, text),
     }
 }
 

@@ -68,6 +68,49 @@ pub(super) fn ct_state(states: &[&str], verdict: &str) -> NftRule {
     )
 }
 
+/// A verdict as a map value: `accept`, `drop`, or `jump <chain>`.
+#[derive(Clone, Copy)]
+pub(super) enum MapVerdict {
+    Accept,
+    Jump(&'static str),
+}
+
+impl MapVerdict {
+    fn json(self) -> Value {
+        match self {
+            MapVerdict::Accept => json!({"accept": null}),
+            MapVerdict::Jump(chain) => json!({"jump": {"target": chain}}),
+        }
+    }
+
+    fn text(self) -> String {
+        match self {
+            MapVerdict::Accept => "accept".to_string(),
+            MapVerdict::Jump(chain) => format!("jump {chain}"),
+        }
+    }
+}
+
+/// `<key> vmap { k : verdict, ... }`: one lookup instead of one rule per case; a key not in the map
+/// goes on to the next rule. `key_text` is how nft prints the key (`ct state`, `meta l4proto`).
+pub(super) fn verdict_map(key: Value, key_text: &str, cases: &[(&str, MapVerdict)]) -> NftRule {
+    let data: Vec<Value> = cases
+        .iter()
+        .map(|(k, verdict)| json!([k, verdict.json()]))
+        .collect();
+    let text: Vec<String> = cases
+        .iter()
+        .map(|(k, verdict)| format!("{k} : {}", verdict.text()))
+        .collect();
+    rule(
+        vec![piece(
+            json!({"vmap": {"key": key, "data": {"set": data}}}),
+            format!("{key_text} vmap {{ {} }}", text.join(", ")),
+        )],
+        None,
+    )
+}
+
 pub(super) fn verdict_piece(verdict: &str) -> Piece {
     piece(json!({ verdict: null }), verdict)
 }
