@@ -50,13 +50,31 @@ async fn hook(
 impl WebhookReceiver {
     /// Starts the server on 127.0.0.1 (a free port).
     pub async fn start() -> WebhookReceiver {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the webhook receiver");
+        WebhookReceiver::serve(listener)
+    }
+
+    /// Starts the server on 127.0.0.1 of network namespace `ns` (a Warden started in `ns` reaches it
+    /// over that namespace's loopback). The socket is bound there; it is served from here.
+    pub async fn start_in_netns(ns: &str) -> WebhookReceiver {
+        let listener =
+            warden_testkit::in_netns(Some(ns), || std::net::TcpListener::bind("127.0.0.1:0"))
+                .expect("bind the webhook receiver in the namespace");
+        listener
+            .set_nonblocking(true)
+            .expect("a non-blocking listener");
+        WebhookReceiver::serve(
+            tokio::net::TcpListener::from_std(listener).expect("a tokio listener"),
+        )
+    }
+
+    fn serve(listener: tokio::net::TcpListener) -> WebhookReceiver {
         let received = Arc::new(Mutex::new(Received::default()));
         let app = axum::Router::new()
             .route("/hook/{name}", axum::routing::post(hook))
             .with_state(received.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the webhook receiver");
         let addr = listener.local_addr().expect("receiver address");
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
