@@ -26,7 +26,7 @@ use crate::store::{trees, Store, StoreError, TreeDump, SCHEMA_VERSION};
 pub const FORMAT: &str = "warden-backup/1";
 
 /// Trees a backup leaves out.
-const SKIPPED_TREES: &[&str] = &[trees::SESSIONS];
+const SKIPPED_TREES: &[&str] = &[trees::SESSIONS, trees::NOTIFICATION_OUTBOX];
 
 /// A backup file (JSON).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

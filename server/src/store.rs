@@ -28,6 +28,8 @@ pub mod trees {
     /// Notification destinations (`notifications`) and their delivery logs.
     pub const NOTIFICATIONS: &str = "notifications";
     pub const NOTIFICATION_LOG: &str = "notification_log";
+    /// Deliveries under way (resumed after a restart).
+    pub const NOTIFICATION_OUTBOX: &str = "notification_outbox";
     /// Free-form records for tests and tools (e.g. the durability probe).
     pub const RECORDS: &str = "records";
 }

@@ -2,7 +2,9 @@
 //! destination that wants its event, each delivery in a task of its own (at most [`IN_FLIGHT`] at once;
 //! beyond that the dispatcher waits and the bounded alert queue absorbs the burst, or drops). A delivery
 //! is tried up to [`RetryPolicy::attempts`] times with exponential backoff; every attempt goes to the
-//! destination's delivery log.
+//! destination's delivery log. Each delivery is kept in the [`super::outbox`] until it is over, and
+//! the deliveries a previous run left unfinished are resumed (at once, with their attempt count)
+//! when the dispatcher starts.
 
 use std::time::Duration;
 
@@ -53,6 +55,32 @@ impl Notifications {
     pub fn start_dispatcher(&self, mut alerts: mpsc::Receiver<Alert>) {
         let handle = self.clone();
         tokio::spawn(async move {
+            match handle.inner.outbox.pending() {
+                Ok(pending) => {
+                    for (key, delivery) in pending {
+                        let Some(alert) = delivery.alert() else {
+                            handle.finish(&key);
+                            continue;
+                        };
+                        tracing::info!(destination = %delivery.destination, event = alert.event, "resuming a notification delivery of the previous run");
+                        let Ok(permit) = handle.inner.in_flight.clone().acquire_owned().await
+                        else {
+                            return;
+                        };
+                        let handle = handle.clone();
+                        tokio::spawn(async move {
+                            let id = delivery.destination.clone();
+                            handle
+                                .deliver(Some(&key), &id, &alert, delivery.next_attempt)
+                                .await;
+                            drop(permit);
+                        });
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the notification outbox");
+                }
+            }
             while let Some(alert) = alerts.recv().await {
                 let targets = match handle.subscribers(alert.event) {
                     Ok(targets) => targets,
@@ -62,13 +90,20 @@ impl Notifications {
                     }
                 };
                 for id in targets {
+                    let key = match handle.inner.outbox.add(&id, &alert).await {
+                        Ok(key) => Some(key),
+                        Err(e) => {
+                            tracing::error!(error = %e, destination = %id, "cannot keep a notification in the outbox; delivering it anyway");
+                            None
+                        }
+                    };
                     let Ok(permit) = handle.inner.in_flight.clone().acquire_owned().await else {
                         return;
                     };
                     let handle = handle.clone();
                     let alert = alert.clone();
                     tokio::spawn(async move {
-                        handle.deliver(&id, &alert).await;
+                        handle.deliver(key.as_deref(), &id, &alert, 1).await;
                         drop(permit);
                     });
                 }
@@ -76,11 +111,25 @@ impl Notifications {
         });
     }
 
-    /// Delivers `alert` to destination `id`, retrying with backoff; stops early if the destination
-    /// was deleted or disabled meanwhile.
-    async fn deliver(&self, id: &str, alert: &Alert) {
+    /// Delivers `alert` to destination `id` from attempt `first_attempt` on, retrying with backoff;
+    /// stops early if the destination was deleted or disabled meanwhile. Its outbox entry `key`
+    /// follows the attempts and is removed at the end.
+    async fn deliver(&self, key: Option<&str>, id: &str, alert: &Alert, first_attempt: u32) {
+        self.attempts(key, id, alert, first_attempt).await;
+        if let Some(key) = key {
+            self.finish(key);
+        }
+    }
+
+    fn finish(&self, key: &str) {
+        if let Err(e) = self.inner.outbox.finish(key) {
+            tracing::error!(error = %e, "cannot remove a finished notification from the outbox");
+        }
+    }
+
+    async fn attempts(&self, key: Option<&str>, id: &str, alert: &Alert, first_attempt: u32) {
         let policy = self.inner.options.retry;
-        for attempt in 1..=policy.attempts.max(1) {
+        for attempt in first_attempt.max(1)..=policy.attempts.max(1) {
             let Ok(Some(destination)) = self.inner.destinations.get(id) else {
                 return;
             };
@@ -91,7 +140,7 @@ impl Notifications {
             if record.ok {
                 return;
             }
-            if attempt == policy.attempts {
+            if attempt >= policy.attempts {
                 tracing::warn!(
                     destination = %id,
                     event = alert.event,
@@ -100,6 +149,11 @@ impl Notifications {
                     "a notification could not be delivered"
                 );
                 return;
+            }
+            if let Some(key) = key {
+                if let Err(e) = self.inner.outbox.advance(key, attempt + 1).await {
+                    tracing::warn!(error = %e, "cannot note a notification attempt in the outbox");
+                }
             }
             tokio::time::sleep(policy.delay_after(attempt)).await;
         }

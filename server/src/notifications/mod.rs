@@ -6,13 +6,15 @@
 //!
 //! Parts: [`record`] (the stored form; the SMTP password is kept there and never answered),
 //! [`delivery`] (one attempt: webhook POST or SMTP e-mail), [`dispatch`] (the dispatcher task, retries
-//! with backoff), [`log`] (the bounded delivery log per destination), [`batch`] (the `notifications`
+//! with backoff), [`outbox`] (deliveries under way, resumed after a restart), [`log`] (the bounded
+//! delivery log per destination), [`batch`] (the `notifications`
 //! section of a desired-state document).
 
 pub mod batch;
 pub mod delivery;
 pub mod dispatch;
 pub mod log;
+pub mod outbox;
 pub mod record;
 
 use std::sync::Arc;
@@ -79,6 +81,7 @@ struct Inner {
     store: Store,
     destinations: Collection<StoredDestination>,
     log: log::DeliveryLog,
+    outbox: outbox::Outbox,
     audit: AuditLog,
     settings: SettingsHandle,
     http: reqwest::Client,
@@ -109,6 +112,7 @@ impl Notifications {
                 store: store.clone(),
                 destinations: store.collection(trees::NOTIFICATIONS)?,
                 log: log::DeliveryLog::open(store)?,
+                outbox: outbox::Outbox::open(store)?,
                 audit: AuditLog::open(store)?,
                 settings,
                 http: delivery::http_client(options.timeout)
