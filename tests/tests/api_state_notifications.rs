@@ -99,12 +99,12 @@ async fn notification_destinations_follow_the_document_and_the_password_stays_wr
 
     // A new webhook and a changed port: the stored password is kept.
     doc["notifications"][0]["smtp"]["port"] = json!(2525);
-    doc["notifications"].as_array_mut().map(|list| {
+    if let Some(list) = doc["notifications"].as_array_mut() {
         list.push(
             json!({"name": "pager", "kind": "webhook", "url": "https://hooks.example.org/warden",
                          "events": ["firewall_drift", "service_disabled"]}),
-        )
-    });
+        );
+    }
     let plan = api.post("/state/plan", &doc).await.json::<Value>().await;
     let plan = plan.unwrap_or_default();
     assert_eq!(

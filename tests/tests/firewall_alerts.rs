@@ -66,6 +66,7 @@ async fn drift_and_an_unconfirmed_apply_reach_the_webhook() {
     let rolled_back = receiver.wait_event("ops", "firewall_rolled_back", T).await;
     assert!(rolled_back["revision"].as_u64().is_some(), "{rolled_back}");
     let after = tokio::task::block_in_place(|| status(&admin));
+    assert!(after["pending"].is_null(), "{after}");
     let drifts = receiver
         .bodies("ops")
         .iter()
