@@ -28,6 +28,10 @@ pub mod trees {
     /// Notification destinations (`notifications`) and their delivery logs.
     pub const NOTIFICATIONS: &str = "notifications";
     pub const NOTIFICATION_LOG: &str = "notification_log";
+    /// Jails (`jails`: their configuration) and their state (`jail_state`: window counts,
+    /// repeat offenders, recent lines).
+    pub const JAILS: &str = "jails";
+    pub const JAIL_STATE: &str = "jail_state";
     /// Free-form records for tests and tools (e.g. the durability probe).
     pub const RECORDS: &str = "records";
 }
