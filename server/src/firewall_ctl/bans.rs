@@ -119,8 +119,11 @@ impl FirewallHandle {
         if !self.capability().available {
             return Ok(Vec::new());
         }
+        // Under the change lock: a ban being made is listed with its details, not before them.
+        let guard = self.inner.op.lock().await;
         let live = self.inner.kernel.run(|b| b.bans()).await?;
         let record = self.load()?;
+        drop(guard);
         let now = now_ms();
         Ok(live
             .into_iter()

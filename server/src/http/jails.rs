@@ -3,9 +3,10 @@
 //!
 //! Beyond `api-v1.md`:
 //! - a jail adds `increment` (repeat offenders: each new ban twice as long) and `max_ban_secs` (its cap);
-//! - `GET /firewall/jails` and `GET /firewall/jails/{id}` add the live counters: `matched` (failure lines
-//!   since Warden started), `bans` (bans made since then), `failing` (addresses counting failures in the
-//!   window), `recent` (the last failure lines, newest first) and `source_problem`;
+//! - `GET /firewall/jails` and `GET /firewall/jails/{id}` add the live counters: `lines` (lines read
+//!   since Warden started), `matched` (failure lines since then), `bans` (bans made since then),
+//!   `failing` (addresses counting failures in the window), `recent` (the last failure lines, newest
+//!   first) and `source_problem`;
 //! - `POST /firewall/jails/test {"preset"?, "patterns"?, "lines"}` tries patterns on pasted lines and
 //!   changes nothing (a read-only credential may call it);
 //! - `GET /firewall/jails/presets` lists the shipped presets with their patterns.

@@ -164,6 +164,7 @@ impl Jails {
         failing.sort_by_key(|f| std::cmp::Reverse(f.failures));
         failing.truncate(100);
         JailView {
+            lines: snapshot.as_ref().map_or(0, |s| s.lines),
             matched: snapshot.as_ref().map_or(0, |s| s.matched),
             bans: snapshot.as_ref().map_or(0, |s| s.bans),
             source_problem: snapshot.as_ref().and_then(|s| s.problem.clone()),

@@ -66,6 +66,7 @@ pub struct Running {
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     pub state: JailState,
+    pub lines: u64,
     pub matched: u64,
     pub bans: u64,
     pub problem: Option<String>,
@@ -75,6 +76,7 @@ impl Running {
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
             state: self.shared.state().clone(),
+            lines: self.shared.status.lines.load(Ordering::Relaxed),
             matched: self.shared.status.matched.load(Ordering::Relaxed),
             bans: self.shared.bans.load(Ordering::Relaxed),
             problem: self.shared.status.problem(),

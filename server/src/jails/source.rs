@@ -160,6 +160,10 @@ fn identity(meta: &std::fs::Metadata) -> (u64, u64) {
 }
 
 fn open(path: &Path, from_end: bool) -> std::io::Result<Followed> {
+    // Only regular files: a FIFO would block the open, a device could be read forever.
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
     let mut file = File::open(path)?;
     let meta = file.metadata()?;
     let position = if from_end {
@@ -428,6 +432,22 @@ mod tests {
         let status = Arc::new(SourceStatus::default());
         let _reader = start(Input::File(path.clone()), matcher(), tx, status.clone()).unwrap();
         warden_wait(|| status.problem().is_some()).await;
+        // Not a regular file: refused, never read.
+        let (tx2, _rx2) = mpsc::channel(1);
+        let devzero = Arc::new(SourceStatus::default());
+        let _zero = start(
+            Input::File("/dev/zero".into()),
+            matcher(),
+            tx2,
+            devzero.clone(),
+        )
+        .unwrap();
+        warden_wait(|| {
+            devzero
+                .problem()
+                .is_some_and(|p| p.contains("not a regular file"))
+        })
+        .await;
         append(&path, "bad login from 198.51.100.7\n");
         assert_eq!(next(&mut rx).await, "198.51.100.7");
         assert_eq!(status.problem(), None);

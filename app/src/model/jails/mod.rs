@@ -454,6 +454,9 @@ pub struct JailMatch {
 pub struct JailView {
     #[serde(flatten)]
     pub jail: Jail,
+    /// Lines read from the source since Warden started.
+    #[serde(default)]
+    pub lines: u64,
     /// Failure lines seen since Warden started.
     #[serde(default)]
     pub matched: u64,
