@@ -8,6 +8,7 @@ use app::model::FieldError;
 
 use crate::access::{AuthError, CredentialError};
 use crate::firewall_ctl::FirewallError;
+use crate::jails::JailError;
 use crate::notifications::NotificationError;
 use crate::settings::SettingsError;
 use crate::store::StoreError;
@@ -104,6 +105,17 @@ impl From<FirewallError> for DomainError {
     }
 }
 
+impl From<JailError> for DomainError {
+    fn from(e: JailError) -> Self {
+        match e {
+            JailError::NotFound(_) => DomainError::NotFound(sentence(&e.to_string())),
+            JailError::Invalid(errors) => DomainError::Invalid(errors),
+            JailError::Conflict(errors) => DomainError::Conflict(errors),
+            JailError::Store(cause) => cause.into(),
+        }
+    }
+}
+
 impl From<SettingsError> for DomainError {
     fn from(e: SettingsError) -> Self {
         match e {
@@ -159,6 +171,7 @@ macro_rules! through_domain_error {
             $target: $crate::store::StoreError,
             $crate::supervisor::SupervisorError,
             $crate::firewall_ctl::FirewallError,
+            $crate::jails::JailError,
             $crate::settings::SettingsError,
             $crate::access::AuthError,
             $crate::access::CredentialError,

@@ -32,6 +32,7 @@ pub mod firewall_ctl;
 pub mod first_run;
 pub mod http;
 pub mod import;
+pub mod jails;
 pub mod notifications;
 pub mod run_marker;
 pub mod runtime;
@@ -225,6 +226,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .env(leptos::config::Env::PROD)
         .build();
 
+    let jails = jails::Jails::start(
+        store.clone(),
+        firewall.clone(),
+        audit::AuditLog::open(&store)?,
+        args.service_logs_dir(),
+    )
+    .context("starting the jails")?;
     let state = AppState {
         inner: Arc::new(Inner {
             store: store.clone(),
@@ -233,6 +241,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             supervisor: supervisor.clone(),
             events,
             firewall,
+            jails: jails.clone(),
             notifications,
             leptos_options,
             settings,
@@ -304,6 +313,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     tracing::info!("shutting down: stopping services");
     supervisor.shutdown().await;
+    jails.shutdown().await;
     store.flush().await?;
     run_marker::end(&args.data_dir);
     Ok(())

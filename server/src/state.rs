@@ -42,6 +42,8 @@ pub struct Inner {
     pub firewall_capability: FirewallCapability,
     /// The firewall domain API (rules, apply/confirm/rollback, bans, exposure).
     pub firewall: crate::firewall_ctl::FirewallHandle,
+    /// The jails (bans from sshd's and the services' logs).
+    pub jails: crate::jails::Jails,
     /// The notifications domain (destinations, delivery, delivery logs).
     pub notifications: crate::notifications::Notifications,
     /// The address the admin UI listens on (for the anti-lockout rule and printed URLs).

@@ -30,6 +30,10 @@ pub mod trees {
     pub const NOTIFICATION_LOG: &str = "notification_log";
     /// Deliveries under way (resumed after a restart).
     pub const NOTIFICATION_OUTBOX: &str = "notification_outbox";
+    /// Jails (`jails`: their configuration) and their state (`jail_state`: window counts,
+    /// repeat offenders, recent lines).
+    pub const JAILS: &str = "jails";
+    pub const JAIL_STATE: &str = "jail_state";
     /// Free-form records for tests and tools (e.g. the durability probe).
     pub const RECORDS: &str = "records";
 }

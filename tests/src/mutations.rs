@@ -61,8 +61,9 @@ pub fn documented_mutations(doc: &serde_json::Value) -> Vec<(reqwest::Method, St
 }
 
 /// The REST routes that take a POST body but change nothing, which a read-only credential may call (the
-/// server's `middleware::READ_ONLY_POST_ROUTES`): the desired-state plan.
-pub const READ_ONLY_POST_ROUTES: &[(&str, &str)] = &[("POST", "/state/plan")];
+/// server's `middleware::READ_ONLY_POST_ROUTES`): the desired-state plan and the jail pattern test.
+pub const READ_ONLY_POST_ROUTES: &[(&str, &str)] =
+    &[("POST", "/state/plan"), ("POST", "/firewall/jails/test")];
 
 /// The REST routes acting on the caller's own account, which a `read` user's login session may use (the
 /// server's `middleware::OWN_ACCOUNT_ROUTES`, as the API contract names them).

@@ -168,6 +168,15 @@ pub struct BanView {
     /// timeout.
     #[serde(default)]
     pub seconds_left: Option<u64>,
+    /// The jail that banned it; `null` for a ban by hand or after failed logins to Warden.
+    #[serde(default)]
+    pub jail: Option<String>,
+    /// The failures that led to the ban (0 for a ban by hand).
+    #[serde(default)]
+    pub failures: u32,
+    /// The last failure lines that led to it (at most 5), oldest first.
+    #[serde(default)]
+    pub lines: Vec<String>,
 }
 
 /// A preset with whether it is open in the saved rules.

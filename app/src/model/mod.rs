@@ -5,6 +5,7 @@ pub mod admin;
 pub mod error;
 pub mod firewall;
 pub mod import;
+pub mod jails;
 pub mod notifications;
 pub mod service;
 pub mod service_form;

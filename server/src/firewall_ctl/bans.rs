@@ -16,6 +16,40 @@ use app::model::firewall::BanView;
 use super::{ms_to_rfc3339, now_ms, FirewallError, FirewallHandle, MAX_BAN_SECS};
 use crate::clock::now_rfc3339;
 
+/// What a ban records besides its address and length.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BanDetails {
+    /// A sentence.
+    pub reason: String,
+    /// The jail that bans.
+    pub jail: Option<String>,
+    /// The failures that led to it.
+    pub failures: u32,
+    /// The last failure lines (the newest [`record::MAX_BAN_LINES`] are kept).
+    pub lines: Vec<String>,
+}
+
+impl BanDetails {
+    /// Only a reason.
+    pub fn because(reason: &str) -> BanDetails {
+        BanDetails {
+            reason: reason.to_string(),
+            ..BanDetails::default()
+        }
+    }
+}
+
+/// What [`FirewallHandle::ban_for_jail`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JailBanOutcome {
+    /// Banned now.
+    Banned(BanView),
+    /// A live ban covers the address already.
+    AlreadyBanned,
+    /// Never banned: loopback, anti-lockout or administering (the sentence says which).
+    Protected(String),
+}
+
 /// Parses a banned address as the API names it: an address, or the /64 network of an IPv6 ban.
 pub fn parse_ban_address(text: &str) -> Result<IpAddr, FirewallError> {
     let invalid = || {
@@ -85,8 +119,11 @@ impl FirewallHandle {
         if !self.capability().available {
             return Ok(Vec::new());
         }
+        // Under the change lock: a ban being made is listed with its details, not before them.
+        let guard = self.inner.op.lock().await;
         let live = self.inner.kernel.run(|b| b.bans()).await?;
         let record = self.load()?;
+        drop(guard);
         let now = now_ms();
         Ok(live
             .into_iter()
@@ -102,6 +139,9 @@ impl FirewallHandle {
                         ))
                     }),
                     seconds_left: ban.expires_in_secs,
+                    jail: meta.and_then(|m| m.jail.clone()),
+                    failures: meta.map_or(0, |m| m.failures),
+                    lines: meta.map(|m| m.lines.clone()).unwrap_or_default(),
                     address,
                 }
             })
@@ -113,9 +153,10 @@ impl FirewallHandle {
     async fn ban_unaudited(
         &self,
         addr: IpAddr,
-        reason: &str,
+        details: BanDetails,
         secs: u64,
     ) -> Result<BanView, FirewallError> {
+        let reason = details.reason.as_str();
         if secs == 0 || secs > MAX_BAN_SECS {
             return Err(FirewallError::Invalid(vec![FieldError::new(
                 "ban_secs",
@@ -159,9 +200,16 @@ impl FirewallHandle {
             .map(|b| b.network.to_string())
             .collect();
         record.bans.retain(|k, _| live.contains(k));
+        let mut lines = details.lines;
+        if lines.len() > record::MAX_BAN_LINES {
+            lines.drain(..lines.len() - record::MAX_BAN_LINES);
+        }
         let meta = record::BanMeta {
             reason: reason.to_string(),
             banned_at: now_rfc3339(),
+            jail: details.jail,
+            failures: details.failures,
+            lines,
         };
         record.bans.insert(network.to_string(), meta.clone());
         self.save(&record).await?;
@@ -175,6 +223,9 @@ impl FirewallHandle {
                 i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX),
             ))),
             seconds_left: Some(secs),
+            jail: meta.jail,
+            failures: meta.failures,
+            lines: meta.lines,
         })
     }
 
@@ -213,7 +264,17 @@ impl FirewallHandle {
         reason: &str,
         secs: u64,
     ) -> Result<BanView, FirewallError> {
-        let result = self.ban_unaudited(addr, reason, secs).await;
+        self.ban_with(addr, BanDetails::because(reason), secs).await
+    }
+
+    /// Bans `addr` with the details a ban keeps (see `ban_unaudited`), audited.
+    async fn ban_with(
+        &self,
+        addr: IpAddr,
+        details: BanDetails,
+        secs: u64,
+    ) -> Result<BanView, FirewallError> {
+        let result = self.ban_unaudited(addr, details, secs).await;
         self.audit("firewall.ban", &addr.to_canonical().to_string(), &result)
             .await;
         result
@@ -271,12 +332,49 @@ impl FirewallHandle {
             address: Some(addr),
             ..crate::audit::Actor::system("login throttle")
         };
-        match crate::audit::acting_as(throttle, self.ban(addr, &reason, ban.ban_secs)).await {
+        let details = BanDetails {
+            failures: ban.max_failures,
+            ..BanDetails::because(&reason)
+        };
+        match crate::audit::acting_as(throttle, self.ban_with(addr, details, ban.ban_secs)).await {
             Ok(_) => true,
             Err(e) => {
                 tracing::error!(client = %addr, error = %e, "banning a brute-forcing address failed");
                 false
             }
         }
+    }
+
+    /// A jail's ban of `addr` (IPv6: its /64) for `secs`, audited as done by the jail. Protected
+    /// addresses (loopback, anti-lockout, administering) and addresses a live ban covers already are
+    /// left alone.
+    pub async fn ban_for_jail(
+        &self,
+        addr: IpAddr,
+        details: BanDetails,
+        secs: u64,
+    ) -> Result<JailBanOutcome, FirewallError> {
+        self.require_capability()?;
+        let addr = addr.to_canonical();
+        let record = self.load()?;
+        if let Some(why) = self.ban_protection(addr, &record) {
+            return Ok(JailBanOutcome::Protected(why));
+        }
+        let network = ban_network(addr);
+        let live = self.inner.kernel.run(|b| b.bans()).await?;
+        if live.iter().any(|b| b.network.covers(&network)) {
+            return Ok(JailBanOutcome::AlreadyBanned);
+        }
+        let actor = crate::audit::Actor {
+            address: Some(addr),
+            ..crate::audit::Actor::system(&format!(
+                "jail {}",
+                details.jail.as_deref().unwrap_or_default()
+            ))
+        };
+        let secs = secs.min(MAX_BAN_SECS);
+        crate::audit::acting_as(actor, self.ban_with(addr, details, secs))
+            .await
+            .map(JailBanOutcome::Banned)
     }
 }

@@ -63,7 +63,7 @@ use admins::AdminAddresses;
 use kernel::Kernel;
 use record::{FirewallRecord, RECORD_KEY};
 
-pub use bans::parse_ban_address;
+pub use bans::{parse_ban_address, BanDetails, JailBanOutcome};
 pub use error::FirewallError;
 use record::RollbackCause;
 pub use resolve::RESOLVE_TIMEOUT;

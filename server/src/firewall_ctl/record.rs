@@ -135,7 +135,19 @@ pub struct BanMeta {
     pub reason: String,
     /// RFC 3339.
     pub banned_at: String,
+    /// The jail that banned it (`None`: by hand or after failed logins to Warden).
+    #[serde(default)]
+    pub jail: Option<String>,
+    /// The failures that led to the ban.
+    #[serde(default)]
+    pub failures: u32,
+    /// The last failure lines (at most [`MAX_BAN_LINES`]).
+    #[serde(default)]
+    pub lines: Vec<String>,
 }
+
+/// Most failure lines a ban keeps.
+pub const MAX_BAN_LINES: usize = 5;
 
 /// A rule-edit failure.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -44,8 +44,11 @@ pub fn read_only_may(method: &Method, path: &str) -> bool {
 }
 
 /// The REST routes that use POST (they take a body) but change nothing, so a read-only credential may
-/// call them: the desired-state plan (what a document would change).
-pub const READ_ONLY_POST_ROUTES: &[(&str, &str)] = &[("POST", "/api/v1/state/plan")];
+/// call them: the desired-state plan (what a document would change) and the jail pattern test.
+pub const READ_ONLY_POST_ROUTES: &[(&str, &str)] = &[
+    ("POST", "/api/v1/state/plan"),
+    ("POST", "/api/v1/firewall/jails/test"),
+];
 
 /// The REST routes that act on the caller's own account only (method, path): its password, its second
 /// factor, its logout. A `read` user's login session may use them (see `app::rpc::OWN_ACCOUNT_ENDPOINTS`

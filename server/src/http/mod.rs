@@ -12,6 +12,7 @@ pub mod client_addr;
 pub mod error;
 pub mod firewall;
 pub mod host;
+pub mod jails;
 pub mod json;
 pub mod metrics;
 pub mod middleware;
@@ -62,6 +63,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(admin::routes())
         .merge(services::routes())
         .merge(firewall::routes())
+        .merge(jails::routes())
         .merge(settings::routes())
         .merge(state::routes())
         .merge(users::routes())

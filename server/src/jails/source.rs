@@ -1,0 +1,477 @@
+//! Reading a jail's source and matching its lines, on a thread of its own: a log file (a service's own
+//! log is the file `<data>/logs/services/<name>.log`) followed from its end across rotation (a new file
+//! under the name: the rest of the old one is read first) and truncation (read again from the start),
+//! or the systemd journal of a unit through `journalctl -f -o json -u UNIT` as a child process.
+//!
+//! The thread never writes to what it reads, so the program writing the log is never slowed by a jail;
+//! matching (CPU) happens on this thread too, never on Warden's async thread. Only failures cross to the
+//! jail's task, over a bounded channel: a flood of failures slows this reader, nobody else.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use app::model::jails::Matcher;
+use tokio::sync::mpsc;
+
+/// How often a followed file is looked at.
+pub const POLL_EVERY: Duration = Duration::from_millis(200);
+/// Most bytes read from a file per look (the rest comes at the next, without waiting).
+const READ_CHUNK: usize = 256 * 1024;
+/// A line longer than this is cut (the rest of it is skipped).
+const MAX_LINE: usize = 16 * 1024;
+
+/// A failure line a source found.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub address: std::net::IpAddr,
+    pub line: String,
+}
+
+/// Shared between the reader thread and the jail: lines read, failures matched, and what keeps the
+/// source from being read (if anything).
+#[derive(Debug, Default)]
+pub struct SourceStatus {
+    pub lines: std::sync::atomic::AtomicU64,
+    pub matched: std::sync::atomic::AtomicU64,
+    pub problem: Mutex<Option<String>>,
+    /// The source was open at least once (a file: its end found).
+    pub opened: AtomicBool,
+}
+
+impl SourceStatus {
+    fn set_problem(&self, problem: Option<String>) {
+        let mut p = self.problem.lock().unwrap_or_else(|e| e.into_inner());
+        if *p != problem {
+            if let Some(text) = &problem {
+                tracing::warn!("jail source: {text}");
+            }
+            *p = problem;
+        }
+    }
+
+    /// What keeps the source from being read, if anything.
+    pub fn problem(&self) -> Option<String> {
+        self.problem
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// What a reader thread reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A file, from its end.
+    File(PathBuf),
+    /// `journalctl -f -o json -n 0 -u UNIT`.
+    Journal(String),
+}
+
+/// A running reader thread; stopped (and its journalctl child killed) on drop.
+pub struct Reader {
+    stop: Arc<AtomicBool>,
+    child: Arc<Mutex<Option<Child>>>,
+}
+
+impl std::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader").finish_non_exhaustive()
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(child) = self
+            .child
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
+            let _ = child.kill();
+        }
+    }
+}
+
+/// Matches lines and hands failures over.
+struct Sink {
+    matcher: Matcher,
+    found: mpsc::Sender<Found>,
+    status: Arc<SourceStatus>,
+}
+
+impl Sink {
+    /// `false` once the jail is gone.
+    fn line(&self, line: &str) -> bool {
+        self.status.lines.fetch_add(1, Ordering::Relaxed);
+        let Some(hit) = self.matcher.find(line) else {
+            return true;
+        };
+        self.status.matched.fetch_add(1, Ordering::Relaxed);
+        self.found
+            .blocking_send(Found {
+                address: hit.address,
+                line: line.trim_end().to_string(),
+            })
+            .is_ok()
+    }
+}
+
+/// Starts reading `input` on a new thread.
+pub fn start(
+    input: Input,
+    matcher: Matcher,
+    found: mpsc::Sender<Found>,
+    status: Arc<SourceStatus>,
+) -> std::io::Result<Reader> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let child = Arc::new(Mutex::new(None));
+    let sink = Sink {
+        matcher,
+        found,
+        status,
+    };
+    let (thread_stop, thread_child) = (stop.clone(), child.clone());
+    std::thread::Builder::new()
+        .name("warden-jail".into())
+        .spawn(move || match input {
+            Input::File(path) => follow_file(&path, &sink, &thread_stop),
+            Input::Journal(unit) => follow_journal(&unit, &sink, &thread_stop, &thread_child),
+        })?;
+    Ok(Reader { stop, child })
+}
+
+/// An open file being followed.
+struct Followed {
+    reader: BufReader<File>,
+    identity: (u64, u64),
+    position: u64,
+    partial: Vec<u8>,
+}
+
+fn identity(meta: &std::fs::Metadata) -> (u64, u64) {
+    (meta.dev(), meta.ino())
+}
+
+fn open(path: &Path, from_end: bool) -> std::io::Result<Followed> {
+    // Only regular files: a FIFO would block the open, a device could be read forever.
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut file = File::open(path)?;
+    let meta = file.metadata()?;
+    let position = if from_end {
+        file.seek(SeekFrom::End(0))?
+    } else {
+        0
+    };
+    Ok(Followed {
+        reader: BufReader::new(file),
+        identity: identity(&meta),
+        position,
+        partial: Vec::new(),
+    })
+}
+
+/// Reads what is there (up to [`READ_CHUNK`]); complete lines go to the sink. `false` once the jail is
+/// gone.
+fn drain(f: &mut Followed, sink: &Sink) -> std::io::Result<(bool, usize)> {
+    let mut taken = 0;
+    loop {
+        let mut buf = Vec::new();
+        let n = (&mut f.reader)
+            .take(MAX_LINE as u64)
+            .read_until(b'\n', &mut buf)?;
+        if n == 0 {
+            return Ok((true, taken));
+        }
+        taken += n;
+        f.position += n as u64;
+        let complete = buf.last() == Some(&b'\n');
+        f.partial.extend_from_slice(&buf);
+        if complete || f.partial.len() >= MAX_LINE {
+            let line = String::from_utf8_lossy(&f.partial).into_owned();
+            f.partial.clear();
+            if !sink.line(line.trim_end_matches(['\n', '\r'])) {
+                return Ok((false, taken));
+            }
+        }
+        if taken >= READ_CHUNK {
+            return Ok((true, taken));
+        }
+    }
+}
+
+fn follow_file(path: &Path, sink: &Sink, stop: &AtomicBool) {
+    // From the end of the file that is there at start; a file that appears later is read whole.
+    let mut current = match open(path, true) {
+        Ok(f) => {
+            sink.status.opened.store(true, Ordering::Relaxed);
+            Some(f)
+        }
+        Err(e) => {
+            sink.status
+                .set_problem(Some(format!("cannot read {}: {e}", path.display())));
+            None
+        }
+    };
+    while !stop.load(Ordering::Relaxed) {
+        let mut busy = false;
+        match std::fs::metadata(path) {
+            Ok(meta) => {
+                let replaced = current
+                    .as_ref()
+                    .is_none_or(|f| f.identity != identity(&meta));
+                if replaced {
+                    // Rotated: the rest of the old file first, then the new one from its start.
+                    if let Some(old) = current.as_mut() {
+                        if matches!(drain(old, sink), Ok((false, _))) {
+                            return;
+                        }
+                    }
+                    current = match open(path, false) {
+                        Ok(f) => {
+                            sink.status.set_problem(None);
+                            sink.status.opened.store(true, Ordering::Relaxed);
+                            Some(f)
+                        }
+                        Err(e) => {
+                            sink.status
+                                .set_problem(Some(format!("cannot read {}: {e}", path.display())));
+                            None
+                        }
+                    };
+                }
+                if let Some(f) = current.as_mut() {
+                    if meta.len() < f.position {
+                        // Truncated: from the start again.
+                        if f.reader.seek(SeekFrom::Start(0)).is_ok() {
+                            f.position = 0;
+                            f.partial.clear();
+                        }
+                    }
+                    match drain(f, sink) {
+                        Ok((false, _)) => return,
+                        Ok((true, taken)) => busy = taken >= READ_CHUNK,
+                        Err(e) => sink
+                            .status
+                            .set_problem(Some(format!("cannot read {}: {e}", path.display()))),
+                    }
+                }
+            }
+            Err(e) => {
+                if current.is_some() {
+                    // Removed (or renamed away and not yet recreated): finish the old file, wait.
+                    if let Some(old) = current.as_mut() {
+                        if matches!(drain(old, sink), Ok((false, _))) {
+                            return;
+                        }
+                    }
+                    current = None;
+                }
+                sink.status
+                    .set_problem(Some(format!("cannot read {}: {e}", path.display())));
+            }
+        }
+        if !busy {
+            std::thread::sleep(POLL_EVERY);
+        }
+    }
+}
+
+/// The `MESSAGE` of one `journalctl -o json` entry (a string, or an array of bytes).
+pub fn journal_message(json_line: &str) -> Option<String> {
+    let entry: serde_json::Value = serde_json::from_str(json_line).ok()?;
+    match entry.get("MESSAGE")? {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Array(bytes) => {
+            let bytes: Vec<u8> = bytes
+                .iter()
+                .filter_map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok()))
+                .collect();
+            Some(String::from_utf8_lossy(&bytes).into_owned())
+        }
+        _ => None,
+    }
+}
+
+fn follow_journal(unit: &str, sink: &Sink, stop: &AtomicBool, slot: &Mutex<Option<Child>>) {
+    while !stop.load(Ordering::Relaxed) {
+        // The unit is validated (no leading '-') and passed as one argument, never through a shell.
+        let spawned = Command::new("journalctl")
+            .args(["-f", "-o", "json", "-n", "0", "-u"])
+            .arg(unit)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn();
+        let mut child = match spawned {
+            Ok(c) => c,
+            Err(e) => {
+                sink.status
+                    .set_problem(Some(format!("cannot run journalctl: {e}")));
+                sleep_unless_stopped(stop, Duration::from_secs(10));
+                continue;
+            }
+        };
+        let Some(stdout) = child.stdout.take() else {
+            let _ = child.kill();
+            let _ = child.wait();
+            continue;
+        };
+        *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(child);
+        sink.status.set_problem(None);
+        sink.status.opened.store(true, Ordering::Relaxed);
+        for line in BufReader::new(stdout).lines() {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let Ok(line) = line else { break };
+            if let Some(message) = journal_message(&line) {
+                if !sink.line(&message) {
+                    stop.store(true, Ordering::Relaxed);
+                    break;
+                }
+            }
+        }
+        if let Some(mut child) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if !stop.load(Ordering::Relaxed) {
+            sink.status
+                .set_problem(Some("journalctl ended; restarting it".into()));
+            sleep_unless_stopped(stop, Duration::from_secs(2));
+        }
+    }
+}
+
+fn sleep_unless_stopped(stop: &AtomicBool, total: Duration) {
+    let mut left = total;
+    while !left.is_zero() && !stop.load(Ordering::Relaxed) {
+        let step = left.min(POLL_EVERY);
+        std::thread::sleep(step);
+        left -= step;
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn matcher() -> Matcher {
+        Matcher::compile(None, &["bad login from <HOST>$".to_string()]).unwrap()
+    }
+
+    fn append(path: &Path, text: &str) {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    }
+
+    async fn next(rx: &mut mpsc::Receiver<Found>) -> String {
+        tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("a failure line within 10 s")
+            .unwrap()
+            .address
+            .to_string()
+    }
+
+    #[tokio::test]
+    async fn follows_a_file_from_its_end_across_rotation_and_truncation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.log");
+        append(&path, "bad login from 192.0.2.1\n");
+        let (tx, mut rx) = mpsc::channel(16);
+        let status = Arc::new(SourceStatus::default());
+        let reader = start(Input::File(path.clone()), matcher(), tx, status.clone()).unwrap();
+        // The reader opened the file at its end: the old line must not count.
+        warden_wait(|| status.opened.load(Ordering::Relaxed)).await;
+        append(&path, "ok\nbad login from 192.0.2.2\n");
+        assert_eq!(next(&mut rx).await, "192.0.2.2");
+        // A line written in two pieces counts once, whole.
+        // (The pause lets the reader see the first piece alone; without it the test still holds.)
+        append(&path, "bad login fr");
+        tokio::time::sleep(POLL_EVERY * 2).await;
+        append(&path, "om 192.0.2.3\n");
+        assert_eq!(next(&mut rx).await, "192.0.2.3");
+        // Rotation by rename: the last line of the old file, then the new file from its start.
+        append(&path, "bad login from 192.0.2.4\n");
+        std::fs::rename(&path, dir.path().join("app.log.1")).unwrap();
+        append(&path, "bad login from 192.0.2.5\n");
+        assert_eq!(next(&mut rx).await, "192.0.2.4");
+        assert_eq!(next(&mut rx).await, "192.0.2.5");
+        // Truncation (the file is shorter than what was read): from the start again.
+        let read = status.lines.load(Ordering::Relaxed);
+        append(&path, &"ok\n".repeat(20));
+        warden_wait(|| status.lines.load(Ordering::Relaxed) >= read + 20).await;
+        std::fs::write(&path, "").unwrap();
+        append(&path, "bad login from 2001:db8::6\n");
+        assert_eq!(next(&mut rx).await, "2001:db8::6");
+        assert_eq!(status.problem(), None);
+        drop(reader);
+    }
+
+    #[tokio::test]
+    async fn a_missing_file_is_a_problem_until_it_appears() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("later.log");
+        let (tx, mut rx) = mpsc::channel(16);
+        let status = Arc::new(SourceStatus::default());
+        let _reader = start(Input::File(path.clone()), matcher(), tx, status.clone()).unwrap();
+        warden_wait(|| status.problem().is_some()).await;
+        // Not a regular file: refused, never read.
+        let (tx2, _rx2) = mpsc::channel(1);
+        let devzero = Arc::new(SourceStatus::default());
+        let _zero = start(
+            Input::File("/dev/zero".into()),
+            matcher(),
+            tx2,
+            devzero.clone(),
+        )
+        .unwrap();
+        warden_wait(|| {
+            devzero
+                .problem()
+                .is_some_and(|p| p.contains("not a regular file"))
+        })
+        .await;
+        append(&path, "bad login from 198.51.100.7\n");
+        assert_eq!(next(&mut rx).await, "198.51.100.7");
+        assert_eq!(status.problem(), None);
+    }
+
+    async fn warden_wait(mut ok: impl FnMut() -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !ok() {
+            assert!(tokio::time::Instant::now() < deadline, "timed out");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    #[test]
+    fn journal_messages_are_strings_or_bytes() {
+        assert_eq!(
+            journal_message(r#"{"MESSAGE":"Invalid user a from 192.0.2.1 port 2","_PID":"1"}"#),
+            Some("Invalid user a from 192.0.2.1 port 2".into())
+        );
+        assert_eq!(
+            journal_message(r#"{"MESSAGE":[104,105]}"#),
+            Some("hi".into())
+        );
+        assert_eq!(journal_message("not json"), None);
+        assert_eq!(journal_message(r#"{"OTHER":1}"#), None);
+    }
+}
