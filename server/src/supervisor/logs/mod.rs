@@ -35,7 +35,7 @@ use tokio::sync::broadcast;
 
 pub use file::tail;
 use file::Writer;
-pub use pump::pump;
+pub use pump::{pump, pump_pipe};
 
 /// Longer output lines are split into pieces of this many bytes.
 pub const MAX_LINE_BYTES: u64 = 16 * 1024;

@@ -16,11 +16,16 @@
 //! split into pieces of [`MAX_LINE_BYTES`], an unfinished last line waits for the next read (or the end).
 
 use std::cell::RefCell;
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::OwnedFd;
 use std::pin::Pin;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncRead, ReadBuf};
+use nix::fcntl::{FcntlArg, OFlag};
+use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncRead, Interest, ReadBuf};
 
 use super::{ServiceLog, Stream, MAX_LINE_BYTES};
 
@@ -58,6 +63,11 @@ impl Pace {
         };
         self.small = bytes < SMALL_READ;
         self.last = Some(now);
+    }
+
+    /// Notes that a read found the pipe empty: the child paused, the next output is read at once.
+    pub(super) fn idle(&mut self) {
+        self.quick = 0;
     }
 
     /// How long to let the pipe fill before the next read, if at all.
@@ -168,6 +178,118 @@ pub async fn pump<R: AsyncRead + Unpin>(mut pipe: R, stream: Stream, log: Servic
             }
         }
     }
+}
+
+/// Where a pipe stands: registered with the event loop (waiting for output), or not (while it trickles:
+/// read on a timer, so the child's writes in between wake nobody).
+enum Pipe {
+    Waiting(AsyncFd<File>),
+    Paced(File),
+}
+
+impl Pipe {
+    fn into_file(self) -> File {
+        match self {
+            Pipe::Waiting(fd) => fd.into_inner(),
+            Pipe::Paced(file) => file,
+        }
+    }
+}
+
+/// Registers `file` with the event loop, for readability.
+fn register(file: File) -> std::io::Result<AsyncFd<File>> {
+    #[allow(unsafe_code)]
+    // SAFETY: the `File` owns its descriptor, and nothing replaces or closes it while the `AsyncFd`
+    // owns the `File` (`into_inner` deregisters it before handing it back).
+    unsafe {
+        Ok(AsyncFd::register_with_interest(file, Interest::READABLE)?)
+    }
+}
+
+/// One non-blocking read of `file` into the shared buffer, its lines captured.
+fn read_once(
+    file: &File,
+    unsent: &mut Vec<u8>,
+    stream: Stream,
+    log: &ServiceLog,
+) -> std::io::Result<usize> {
+    let max_line = usize::try_from(MAX_LINE_BYTES).unwrap_or(usize::MAX);
+    READ_BUFFER.with(|cell| {
+        let mut chunk = cell.borrow_mut();
+        let n = (&*file).read(&mut chunk[..])?;
+        log.capture(stream, |emit| {
+            split_lines(unsent, &chunk[..n], n == 0, max_line, emit)
+        });
+        Ok(n)
+    })
+}
+
+/// [`pump`] for a child's pipe given as its file descriptor, with the pacing done outside the event
+/// loop: a registered pipe wakes the loop at every write of the child (edge-triggered readiness), even
+/// while the reader pauses on purpose, and those wake-ups cost as much as reading every line. While
+/// paced, the pipe is out of the event loop and read once per [`COALESCE`]; when a read finds it
+/// empty, it is registered again and the next output is read as soon as it comes.
+pub async fn pump_pipe(fd: OwnedFd, stream: Stream, log: ServiceLog) {
+    let mut unsent: Vec<u8> = Vec::new();
+    let mut pace = Pace::default();
+    let registered = nix::fcntl::fcntl(&fd, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))
+        .map_err(std::io::Error::from)
+        .and_then(|_| register(File::from(fd)));
+    let mut pipe = match registered {
+        Ok(fd) => Pipe::Waiting(fd),
+        Err(e) => {
+            log.warden(format!("cannot read the service's output: {e}"))
+                .await;
+            return;
+        }
+    };
+    loop {
+        let (next, read) = match (pipe, pace.wait(Instant::now())) {
+            (Pipe::Waiting(fd), None) => {
+                let read = match fd.readable().await {
+                    Ok(mut guard) => guard
+                        .try_io(|inner| read_once(inner.get_ref(), &mut unsent, stream, &log))
+                        .unwrap_or_else(|_| Err(std::io::ErrorKind::WouldBlock.into())),
+                    Err(e) => Err(e),
+                };
+                (Pipe::Waiting(fd), read)
+            }
+            (current, Some(wait)) => {
+                let file = current.into_file();
+                Box::pin(tokio::time::sleep(wait)).await;
+                let read = read_once(&file, &mut unsent, stream, &log);
+                (Pipe::Paced(file), read)
+            }
+            (Pipe::Paced(file), None) => {
+                let read = read_once(&file, &mut unsent, stream, &log);
+                (Pipe::Paced(file), read)
+            }
+        };
+        pipe = match read {
+            Ok(0) => break,
+            Ok(n) => {
+                pace.read(Instant::now(), n);
+                next
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                pace.idle();
+                match next {
+                    Pipe::Paced(file) => match register(file) {
+                        Ok(fd) => Pipe::Waiting(fd),
+                        Err(_) => break,
+                    },
+                    waiting => waiting,
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => next,
+            Err(_) => break,
+        };
+    }
+    // Whatever was unfinished is still output.
+    let max_line = usize::try_from(MAX_LINE_BYTES).unwrap_or(usize::MAX);
+    log.capture(stream, |emit| {
+        split_lines(&mut unsent, &[], true, max_line, emit)
+    });
 }
 
 #[cfg(test)]
@@ -297,6 +419,57 @@ mod tests {
                 seen.push(fields.next().unwrap().to_string());
             }
         }
+        assert_eq!(seen, lines);
+    }
+
+    #[tokio::test]
+    async fn a_real_pipe_paced_and_not_loses_no_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let rotation = super::super::Rotation {
+            max_bytes: 32 * 1024,
+            max_files: 1_000,
+        };
+        let log = ServiceLog::open(dir.path(), "svc", rotation).unwrap();
+        let (read, write) = nix::unistd::pipe().unwrap();
+        let lines: Vec<String> = (0..6_000)
+            .map(|i| format!("p{i:05} {}", "q".repeat(i % 90)))
+            .collect();
+        let sent = lines.clone();
+        let writer = std::thread::spawn(move || {
+            let mut file = File::from(write);
+            // A line per write with pauses (paced reads), then big blocks (reads at once).
+            for (i, line) in sent.iter().enumerate() {
+                std::io::Write::write_all(&mut file, format!("{line}\n").as_bytes()).unwrap();
+                if i < 3_000 && i % 50 == 0 {
+                    std::thread::sleep(Duration::from_micros(300));
+                }
+            }
+        });
+        pump_pipe(read, Stream::Err, log.clone()).await;
+        writer.join().unwrap();
+        log.flush().await;
+        let mut files: Vec<(u32, std::path::PathBuf)> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|p| {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                let index = name
+                    .strip_prefix("svc.log.")
+                    .map_or(0, |n| n.parse().unwrap());
+                (index, p)
+            })
+            .collect();
+        files.sort_by(|a, b| b.0.cmp(&a.0));
+        let seen: Vec<String> = files
+            .iter()
+            .flat_map(|(_, p)| {
+                std::fs::read_to_string(p)
+                    .unwrap()
+                    .lines()
+                    .map(|l| l.splitn(3, ' ').nth(2).unwrap().to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
         assert_eq!(seen, lines);
     }
 
