@@ -405,7 +405,7 @@ mod tests {
                 (index, p)
             })
             .collect();
-        files.sort_by(|a, b| b.0.cmp(&a.0));
+        files.sort_by_key(|f| std::cmp::Reverse(f.0));
         assert!(files.len() > 10, "rotated {} times", files.len() - 1);
         let mut seen = Vec::new();
         for (_, path) in files {
@@ -459,7 +459,7 @@ mod tests {
                 (index, p)
             })
             .collect();
-        files.sort_by(|a, b| b.0.cmp(&a.0));
+        files.sort_by_key(|f| std::cmp::Reverse(f.0));
         let seen: Vec<String> = files
             .iter()
             .flat_map(|(_, p)| {
