@@ -86,9 +86,15 @@ fn wait_procs(marker: &str, count: usize, limit: Duration) -> anyhow::Result<()>
 fn wait_checked(log: &Path, prefix_fields: usize) -> anyhow::Result<Checked> {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
-        let checked = check(log, prefix_fields)?;
-        if checked.intact() || Instant::now() > deadline {
-            return Ok(checked);
+        // A check that runs into a rotation (a file renamed away under it) is simply repeated.
+        let checked = check(log, prefix_fields);
+        if let Ok(c) = &checked {
+            if c.intact() {
+                return checked;
+            }
+        }
+        if Instant::now() > deadline {
+            return checked;
         }
         std::thread::sleep(Duration::from_secs(1));
     }
@@ -104,10 +110,16 @@ struct Chatty {
 fn sample_chatty(pid: u32, log: &Path, prefix_fields: usize) -> anyhow::Result<Chatty> {
     wait_procs(IDLE_CMD, SERVICES - 1, Duration::from_secs(120))?;
     std::thread::sleep(Duration::from_secs(3));
-    let before = check(log, prefix_fields)?.last.unwrap_or(0);
+    let last = || {
+        (0..10)
+            .find_map(|_| check(log, prefix_fields).ok())
+            .and_then(|c| c.last)
+            .unwrap_or(0)
+    };
+    let before = last();
     let started = Instant::now();
     let cpu = cpu_percent(pid, CPU_SAMPLE)?;
-    let after = check(log, prefix_fields)?.last.unwrap_or(0);
+    let after = last();
     Ok(Chatty {
         cpu,
         lines_per_sec: after.saturating_sub(before) as f64 / started.elapsed().as_secs_f64(),
