@@ -16,13 +16,15 @@
 //! supervisord comes from PyPI (`supervisor`), installed into `target/bench-venv` if missing. It listens
 //! on a unix socket in a temp dir only. Every wait is bounded; every process started here is ended.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use serde_json::json;
 use warden_tests::{live_processes, Api, Launch, Warden};
+
+#[path = "common/mod.rs"]
+mod common;
+use common::{ms, percentile, rss_and_ticks, supervisord_bin, Program, Supervisord};
 
 /// Kill trials per supervisor (`BENCH_TRIALS` overrides, for a quick look).
 fn trials() -> usize {
@@ -106,31 +108,6 @@ fn kill9(pid: u32) {
     );
 }
 
-/// A `/proc/<pid>/status` field in KiB.
-fn status_kib(status: &str, field: &str) -> Option<u64> {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
-/// `(rss_bytes, anonymous_rss_bytes, cpu_ticks)` of one process.
-fn rss_and_ticks(pid: u32) -> Option<(u64, u64, u64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let rss_kib = status_kib(&status, "VmRSS:")?;
-    let anon_kib = status_kib(&status, "RssAnon:")?;
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // After the state (index 0): utime is field 14 of stat, i.e. index 11 here; stime index 12.
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some((rss_kib * 1024, anon_kib * 1024, utime + stime))
-}
-
 /// What [`footprint`] measures.
 struct Footprint {
     /// Resident set (MiB): anonymous memory plus the mapped pages of the program and its libraries.
@@ -139,6 +116,8 @@ struct Footprint {
     anon_mib: f64,
     /// CPU use in % of one core.
     cpu: f64,
+    /// Where the RSS is.
+    split: common::RssSplit,
 }
 
 /// The supervisor's RSS and its CPU use (% of one core) over `sample` while idle.
@@ -155,122 +134,8 @@ fn footprint(pid: u32, sample: Duration) -> anyhow::Result<Footprint> {
         rss_mib: mib(rss),
         anon_mib: mib(anon),
         cpu,
+        split: common::rss_split(pid).unwrap_or_default(),
     })
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-// ---------------------------------------------------------------- supervisord
-
-fn supervisord_bin() -> anyhow::Result<PathBuf> {
-    let venv = warden_tests::repo_root().join("target").join("bench-venv");
-    let bin = venv.join("bin").join("supervisord");
-    if bin.is_file() {
-        return Ok(bin);
-    }
-    eprintln!("installing supervisor from PyPI into {}", venv.display());
-    let ok = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .status()
-        .context("python3 -m venv")?
-        .success();
-    if !ok {
-        bail!("python3 -m venv failed (Debian: apt-get install python3-venv)");
-    }
-    let ok = Command::new(venv.join("bin").join("pip"))
-        .args([
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "supervisor>=4,<5",
-        ])
-        .status()
-        .context("pip install supervisor")?
-        .success();
-    if !ok || !bin.is_file() {
-        bail!("pip install supervisor failed");
-    }
-    Ok(bin)
-}
-
-struct Supervisord {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Supervisord {
-    fn start(bin: &Path, programs: usize, command: &str) -> anyhow::Result<Supervisord> {
-        let dir = tempfile::Builder::new()
-            .prefix("bench-supervisord-")
-            .tempdir()?;
-        let d = dir.path().display();
-        std::fs::create_dir_all(dir.path().join("logs"))?;
-        let mut conf = format!(
-            "[unix_http_server]\nfile={d}/supervisor.sock\nchmod=0700\n\n\
-             [supervisord]\nnodaemon=true\nuser=root\nlogfile={d}/supervisord.log\n\
-             pidfile={d}/supervisord.pid\nchildlogdir={d}/logs\nminfds=4096\n\n\
-             [rpcinterface:supervisor]\n\
-             supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n\
-             [supervisorctl]\nserverurl=unix://{d}/supervisor.sock\n\n"
-        );
-        for i in 0..programs {
-            conf.push_str(&format!(
-                "[program:p{i}]\ncommand={command}\nautostart=true\nautorestart=true\n\
-                 startsecs=0\nstartretries=1000\nstopsignal=TERM\nstopwaitsecs=10\n\
-                 redirect_stderr=true\nstdout_logfile={d}/logs/p{i}.log\n\n"
-            ));
-        }
-        let conf_path = dir.path().join("supervisord.conf");
-        std::fs::write(&conf_path, conf)?;
-        let child = Command::new(bin)
-            .arg("-c")
-            .arg(&conf_path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("starting supervisord")?;
-        Ok(Supervisord { child, _dir: dir })
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// SIGTERM (supervisord stops its programs), bounded; then SIGKILL.
-    fn stop(mut self) {
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Supervisord {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }
 
 // ---------------------------------------------------------------- measurements
@@ -326,6 +191,7 @@ struct Figures {
     rss_mib: f64,
     anon_mib: f64,
     idle_cpu: f64,
+    split: common::RssSplit,
 }
 
 /// Warden's footprint with `SERVICES` services, launched as `launch` says, and the time until all of them
@@ -412,24 +278,25 @@ async fn bench_warden() -> anyhow::Result<Figures> {
         rss_mib: measured.rss_mib,
         anon_mib: measured.anon_mib,
         idle_cpu: measured.cpu,
+        split: measured.split,
     })
 }
 
 fn bench_supervisord() -> anyhow::Result<Figures> {
     let bin = supervisord_bin()?;
-    let version = Command::new(&bin)
-        .arg("--version")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-    eprintln!("supervisord {version}");
+    eprintln!("supervisord {}", common::supervisord_version(&bin));
 
-    let sup = Supervisord::start(&bin, 1, LATENCY_CMD)?;
+    let sup = Supervisord::start(&bin, &[Program::new("p0", LATENCY_CMD)])?;
     let samples = latency_trials("supervisord", sup.pid(), LATENCY_CMD, || Ok(()));
     sup.stop();
     let samples = samples?;
 
-    let sup = Supervisord::start(&bin, SERVICES, FOOTPRINT_CMD)?;
+    let sup = Supervisord::start(
+        &bin,
+        &(0..SERVICES)
+            .map(|i| Program::new(format!("p{i}"), FOOTPRINT_CMD))
+            .collect::<Vec<_>>(),
+    )?;
     let pid = sup.pid();
     let deadline = Instant::now() + Duration::from_secs(120);
     while children_running(pid, FOOTPRINT_CMD).len() < SERVICES && Instant::now() < deadline {
@@ -449,6 +316,7 @@ fn bench_supervisord() -> anyhow::Result<Figures> {
         rss_mib: measured.rss_mib,
         anon_mib: measured.anon_mib,
         idle_cpu: measured.cpu,
+        split: measured.split,
     })
 }
 
@@ -467,7 +335,7 @@ async fn main() -> anyhow::Result<()> {
 
     let ratio_p99 = ms(warden.p99) / ms(supervisord.p99).max(f64::MIN_POSITIVE);
     let ratio_rss = warden.rss_mib / supervisord.rss_mib.max(f64::MIN_POSITIVE);
-    let verdict = |ok: bool| if ok { "PASS" } else { "FAIL" };
+    let verdict = common::verdict;
     println!();
     println!(
         "restart after kill -9 ({} trials each), footprint with {SERVICES} `sleep` services:",
@@ -507,6 +375,12 @@ async fn main() -> anyhow::Result<()> {
         warden.idle_cpu, supervisord.idle_cpu
     );
     println!();
+    for (who, s) in [("warden", warden.split), ("supervisord", supervisord.split)] {
+        println!(
+            "{who} RSS (KiB): program file {}, libraries {}, heap {}, other anonymous (stacks, mmaps) {}",
+            s.program_kib, s.libraries_kib, s.heap_kib, s.other_anon_kib
+        );
+    }
     println!(
         "(total benchmark time {:.0} s)",
         started.elapsed().as_secs_f64()

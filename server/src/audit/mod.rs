@@ -163,6 +163,32 @@ impl AuditLog {
         target: &str,
         outcome: Result<(), String>,
     ) -> Result<(), StoreError> {
+        self.insert(actor, action, target, outcome)?;
+        self.store.flush().await
+    }
+
+    /// Writes a successful action by the current actor without flushing: the caller's next flush makes
+    /// the entry durable together with the change it records (one fsync for both). If that flush
+    /// fails, the caller takes the entry back with [`AuditLog::unstage`] and records the failure.
+    pub fn stage(&self, action: &str, target: &str) -> Result<u64, StoreError> {
+        self.insert(&current_actor(), action, target, Ok(()))
+    }
+
+    /// Removes a staged entry whose change did not become durable.
+    pub fn unstage(&self, id: u64) {
+        if let Err(e) = self.entries.remove(&key(id)) {
+            tracing::error!(error = %e, "cannot take back an audit entry");
+        }
+    }
+
+    /// Adds an entry (not yet durable); returns its id.
+    fn insert(
+        &self,
+        actor: &Actor,
+        action: &str,
+        target: &str,
+        outcome: Result<(), String>,
+    ) -> Result<u64, StoreError> {
         let id = self.store.next_sequence(trees::AUDIT)?;
         let (outcome, detail) = match outcome {
             Ok(()) => (AuditOutcome::Ok, None),
@@ -182,7 +208,7 @@ impl AuditLog {
         };
         self.entries.insert(&key(id), &entry)?;
         self.trim(id)?;
-        self.store.flush().await
+        Ok(id)
     }
 
     /// Drops the entries older than the newest [`MAX_ENTRIES`] (`id` being the newest).

@@ -95,7 +95,9 @@ impl SupervisorHandle {
         }
     }
 
-    /// Validates, persists (durably) and — if enabled — starts a new service.
+    /// Validates, persists (durably) and — if enabled — starts a new service. Its audit entry is made
+    /// durable by the same flush as the service (one fsync, not two, before the API answers); a
+    /// failure is audited by the caller.
     async fn create_unaudited(&self, input: ServiceInput) -> Result<Service, SupervisorError> {
         let _guard = self.inner.mutations.lock().await;
         let spec = self.validate(&input, None)?;
@@ -110,7 +112,11 @@ impl SupervisorHandle {
             .map_err(|e| SupervisorError::Internal(format!("cannot open the service log: {e}")))?;
         env.records
             .insert(&record.id, &StoredService::from(&record))?;
-        env.store.flush().await?;
+        let audited = env.audit.stage("service.create", &record.spec.name)?;
+        if let Err(e) = env.store.flush().await {
+            env.audit.unstage(audited);
+            return Err(e.into());
+        }
         let id = record.id.clone();
         if let Some(booted) = self.launch_runner(record, log) {
             let _ = booted.await;
@@ -215,7 +221,10 @@ impl SupervisorHandle {
     pub async fn create(&self, input: ServiceInput) -> Result<Service, SupervisorError> {
         let name = input.name.clone();
         let result = self.create_unaudited(input).await;
-        self.audit("service.create", &name, &result).await;
+        // A created service's entry was flushed with it (see `create_unaudited`).
+        if result.is_err() {
+            self.audit("service.create", &name, &result).await;
+        }
         result
     }
 

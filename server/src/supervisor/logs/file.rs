@@ -1,5 +1,5 @@
 //! The file side of a service log: [`Writer`] appends lines through a buffer that exists only during a
-//! burst, rotates by rename (`name.log` → `name.log.1` → …) before the file would outgrow its limit,
+//! batch, rotates by rename (`name.log` → `name.log.1` → …) before the file would outgrow its limit,
 //! follows a rename of the service and tracks whether the file can be written; [`tail`] reads the last
 //! lines backwards from the end, into the newest rotated file when needed.
 
@@ -29,13 +29,20 @@ impl BurstFile {
         }
     }
 
-    /// Buffers `line` and a newline, writing the buffer out first if it is full. Like a `BufWriter`:
-    /// if that write fails the line is refused and what was buffered stays for the next attempt.
-    fn write_line(&mut self, line: &str) -> io::Result<()> {
-        if !self.pending.is_empty() && self.pending.len() + line.len() + 1 > FILE_BUFFER_BYTES {
+    /// Buffers `prefix`, `text` and a newline as one line, writing the buffer out first if it is full.
+    /// Like a `BufWriter`: if that write fails the line is refused and what was buffered stays for the
+    /// next attempt.
+    fn write_line(&mut self, prefix: &str, text: &str) -> io::Result<()> {
+        let bytes = prefix.len() + text.len() + 1;
+        if !self.pending.is_empty() && self.pending.len() + bytes > FILE_BUFFER_BYTES {
             self.write_pending()?;
         }
-        self.pending.extend_from_slice(line.as_bytes());
+        if self.pending.capacity() == 0 {
+            // Once per batch, at its full size: growing would copy (and cross the mmap threshold).
+            self.pending.reserve(FILE_BUFFER_BYTES.max(bytes));
+        }
+        self.pending.extend_from_slice(prefix.as_bytes());
+        self.pending.extend_from_slice(text.as_bytes());
         self.pending.push(b'\n');
         Ok(())
     }
@@ -148,11 +155,16 @@ impl Writer {
     }
 
     pub(super) fn write_line(&mut self, line: &str) -> io::Result<()> {
-        let bytes = line.len() as u64 + 1;
+        self.write_parts("", line)
+    }
+
+    /// Appends the line `prefix` + `text` (rotating first if the file would outgrow its limit).
+    pub(super) fn write_parts(&mut self, prefix: &str, text: &str) -> io::Result<()> {
+        let bytes = (prefix.len() + text.len()) as u64 + 1;
         if self.size > 0 && self.size + bytes > self.rotation.max_bytes {
             self.rotate()?;
         }
-        self.file.write_line(line)?;
+        self.file.write_line(prefix, text)?;
         self.size += bytes;
         Ok(())
     }

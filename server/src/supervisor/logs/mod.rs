@@ -10,43 +10,40 @@
 //! written after it subscribed. (With hundreds of services and nobody watching, a pre-allocated
 //! channel per service was most of Warden's per-service memory.)
 //!
-//! The pipe readers ([`pump`]) and the supervisor write lines themselves, under the log's lock: one
-//! write per burst of lines (all the lines of one read from a pipe). Only the disk can slow a child
-//! down, never a reader. (A writer task per service with a channel in front of it cost 2 KiB per
-//! service, measured with 200 services; the lock is held for a write, never across an await.)
+//! The pipe readers ([`pump`], in [`pump`](self::pump)) and the supervisor write lines themselves, under
+//! the log's lock: one write per batch of lines (all the lines of one read from a pipe, with one
+//! timestamp). Only the disk can slow a child down, never a reader. (A writer task per service with a
+//! channel in front of it cost 2 KiB per service, measured with 200 services; the lock is held for a
+//! write, never across an await.)
 //!
-//! Buffers exist only while output is moving: a pipe reader reads into a stack buffer and keeps only
-//! the unfinished line, and the file buffer lives for one burst of lines. Most services are quiet
-//! most of the time; permanent per-service buffers (a 4 KiB file buffer and two 2 KiB pipe buffers)
-//! were 8 KiB of the ~28 KiB each service cost (measured with 200 services, heaptrack).
+//! Buffers exist only while output is moving: the pipe readers share one read buffer per thread and
+//! keep only an unfinished line, and the file buffer lives for one batch of lines. Most services are
+//! quiet most of the time; permanent per-service buffers (a 4 KiB file buffer and two 2 KiB pipe
+//! buffers) were 8 KiB of the ~28 KiB each service cost (measured with 200 services, heaptrack).
 
 mod file;
+mod pump;
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::Poll;
 
 use time::format_description::FormatItem;
 use time::macros::format_description;
 use time::OffsetDateTime;
-use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::broadcast;
 
 pub use file::tail;
 use file::Writer;
+pub use pump::{pump, pump_pipe};
 
 /// Longer output lines are split into pieces of this many bytes.
 pub const MAX_LINE_BYTES: u64 = 16 * 1024;
 /// Lines a live subscriber may fall behind before it loses some (and is told how many).
 const SUBSCRIBER_LINES: usize = 256;
-/// Most bytes taken from a child's pipe per read. The buffer is on the stack of the polling thread for
-/// the read only, so it costs nothing per service (lines may be longer: they are assembled across
-/// reads up to [`MAX_LINE_BYTES`]).
-const PIPE_READ_BYTES: usize = 4 * 1024;
-/// A burst of lines is written to the file whenever this much is buffered, and at its end.
-const FILE_BUFFER_BYTES: usize = 4 * 1024;
+/// A batch of lines is written to the file whenever this much is buffered, and at its end (the buffer
+/// exists during a batch only; below glibc's mmap threshold, so it comes from the heap's free list).
+const FILE_BUFFER_BYTES: usize = 64 * 1024;
 
 const MILLIS_UTC: &[FormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
@@ -128,14 +125,18 @@ impl Live {
 
     /// Sends `line` to the subscribers; drops the channel (and its buffered lines) once there are none.
     fn send(&self, line: String) {
-        let mut live = self.lock();
+        Live::send_locked(&mut self.lock(), || line);
+    }
+
+    /// [`Live::send`] under a lock the caller holds; `line` is made only if someone follows.
+    fn send_locked(live: &mut Option<broadcast::Sender<String>>, line: impl FnOnce() -> String) {
         let Some(sender) = live.as_ref() else {
             return;
         };
         if sender.receiver_count() == 0 {
             *live = None;
         } else {
-            let _ = sender.send(line);
+            let _ = sender.send(line());
         }
     }
 
@@ -216,6 +217,38 @@ impl ServiceLog {
         writer.report(&self.shared.problem, flushed);
     }
 
+    /// Appends the raw output lines `split` emits (each with or without its newline) as one batch:
+    /// one timestamp, one lock, one write. A line is copied straight into the file buffer (invalid
+    /// UTF-8 replaced); it becomes a `String` of its own only when someone follows the log live.
+    pub(super) fn capture(&self, stream: Stream, split: impl FnOnce(&mut dyn FnMut(&[u8]))) {
+        let mut writer = self.writer();
+        let mut live = self.shared.live.lock();
+        let mut prefix: Option<String> = None;
+        split(&mut |raw: &[u8]| {
+            let prefix = prefix.get_or_insert_with(|| {
+                format!(
+                    "{} {} ",
+                    rfc3339_millis(OffsetDateTime::now_utc()),
+                    stream.as_str()
+                )
+            });
+            let end = raw
+                .iter()
+                .rposition(|&b| b != b'\n' && b != b'\r')
+                .map_or(0, |last| last + 1);
+            let text = String::from_utf8_lossy(&raw[..end]);
+            if let Err(e) = writer.write_parts(prefix, &text) {
+                writer.dropped += 1;
+                writer.report(&self.shared.problem, Err(e));
+            }
+            Live::send_locked(&mut live, || format!("{prefix}{text}"));
+        });
+        if prefix.is_some() {
+            let flushed = writer.flush();
+            writer.report(&self.shared.problem, flushed);
+        }
+    }
+
     /// Appends one line.
     pub async fn line(&self, stream: Stream, text: impl Into<String>) {
         self.write_lines([(stream, text.into())]);
@@ -258,59 +291,6 @@ impl ServiceLog {
         tokio::task::spawn_blocking(move || tail(&path, n))
             .await
             .map_err(io::Error::other)?
-    }
-}
-
-/// Copies a child's pipe into the log, one line per output line, until the pipe closes. Invalid UTF-8
-/// is replaced; very long lines are split into pieces of [`MAX_LINE_BYTES`].
-pub async fn pump<R: AsyncRead + Unpin>(mut pipe: R, stream: Stream, log: ServiceLog) {
-    let max_line = usize::try_from(MAX_LINE_BYTES).unwrap_or(usize::MAX);
-    // Bytes read but not yet sent as lines: the unfinished last line. Unallocated while the child is
-    // quiet between lines.
-    let mut unsent: Vec<u8> = Vec::new();
-    loop {
-        // The read buffer lives on the stack during the poll only, not in this (long-lived) task.
-        let read = std::future::poll_fn(|cx| {
-            let mut chunk = [0u8; PIPE_READ_BYTES];
-            let mut buf = ReadBuf::new(&mut chunk);
-            match Pin::new(&mut pipe).poll_read(cx, &mut buf) {
-                Poll::Ready(Ok(())) => {
-                    unsent.extend_from_slice(buf.filled());
-                    Poll::Ready(Ok(buf.filled().len()))
-                }
-                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-                Poll::Pending => Poll::Pending,
-            }
-        })
-        .await;
-        let ended = !matches!(read, Ok(n) if n > 0);
-        let mut lines = Vec::new();
-        let mut start = 0;
-        while start < unsent.len() {
-            let rest = &unsent[start..];
-            let window = &rest[..rest.len().min(max_line)];
-            let piece = match window.iter().position(|&b| b == b'\n') {
-                Some(newline) => newline + 1,
-                None if window.len() == max_line || ended => window.len(),
-                None => break,
-            };
-            let text = String::from_utf8_lossy(&rest[..piece])
-                .trim_end_matches(['\n', '\r'])
-                .to_string();
-            start += piece;
-            lines.push((stream, text));
-        }
-        if !lines.is_empty() {
-            log.write_lines(lines);
-        }
-        if start == unsent.len() {
-            unsent = Vec::new();
-        } else {
-            unsent.drain(..start);
-        }
-        if ended {
-            break;
-        }
     }
 }
 
@@ -372,6 +352,8 @@ mod tests {
         assert_eq!(log.tail(5).await.unwrap().len(), 5);
     }
 
+    use super::pump::PIPE_READ_BYTES;
+
     #[tokio::test]
     async fn pump_splits_lines_across_reads_and_long_lines_into_pieces() {
         let dir = tempfile::tempdir().unwrap();
@@ -382,11 +364,11 @@ mod tests {
         let log = ServiceLog::open(dir.path(), "svc", rotation).unwrap();
         let max = MAX_LINE_BYTES as usize;
         let long = "x".repeat(max + 10);
-        // Longer than one read, so lines are assembled across reads; ends without a newline.
-        let input = format!(
-            "a\r\n\nb\n{long}\n{}\nlast",
-            "y".repeat(PIPE_READ_BYTES + 5)
-        );
+        // More than one read, so some lines are assembled across reads; ends without a newline.
+        let many: Vec<String> = (0..2 * PIPE_READ_BYTES / 1000)
+            .map(|i| format!("{i:04}{}", "y".repeat(996)))
+            .collect();
+        let input = format!("a\r\n\nb\n{long}\n{}\nlast", many.join("\n"));
         pump(input.as_bytes(), Stream::Out, log.clone()).await;
         log.flush().await;
         let text = std::fs::read_to_string(log.path()).unwrap();
@@ -394,8 +376,9 @@ mod tests {
             .lines()
             .map(|line| line.splitn(3, ' ').nth(2).unwrap())
             .collect();
-        let y = "y".repeat(PIPE_READ_BYTES + 5);
-        let expected = vec!["a", "", "b", &long[..max], &long[max..], &y, "last"];
+        let mut expected = vec!["a", "", "b", &long[..max], &long[max..]];
+        expected.extend(many.iter().map(String::as_str));
+        expected.push("last");
         assert_eq!(texts, expected);
     }
 

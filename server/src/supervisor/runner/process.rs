@@ -104,11 +104,27 @@ impl Runner {
         };
         self.generation += 1;
         let generation = self.generation;
-        if let Some(out) = child.stdout.take() {
-            tokio::spawn(logs::pump(out, Stream::Out, self.log.clone()));
-        }
-        if let Some(err) = child.stderr.take() {
-            tokio::spawn(logs::pump(err, Stream::Err, self.log.clone()));
+        let pipes = [
+            child
+                .stdout
+                .take()
+                .map(|out| (out.into_owned_fd(), Stream::Out)),
+            child
+                .stderr
+                .take()
+                .map(|err| (err.into_owned_fd(), Stream::Err)),
+        ];
+        for (fd, stream) in pipes.into_iter().flatten() {
+            match fd {
+                Ok(fd) => {
+                    tokio::spawn(logs::pump_pipe(fd, stream, self.log.clone()));
+                }
+                Err(e) => {
+                    self.log
+                        .warden(format!("cannot read the service's output: {e}"))
+                        .await
+                }
+            }
         }
         let tx = self.reports.clone();
         tokio::spawn(async move {
