@@ -231,6 +231,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         firewall.clone(),
         audit::AuditLog::open(&store)?,
         args.service_logs_dir(),
+        alert_sink.clone(),
     )
     .context("starting the jails")?;
     let state = AppState {

@@ -30,7 +30,10 @@ pub const EVENTS: &[(&str, &str)] = &[
         FIREWALL_DRIFT,
         "The live firewall differs from the applied rule set",
     ),
-    (ADDRESS_BANNED, "An address was banned after failed logins"),
+    (
+        ADDRESS_BANNED,
+        "An address was banned (failed logins to Warden, or a jail)",
+    ),
     (
         WARDEN_UNCLEAN_RESTART,
         "Warden started after an unclean stop (crash, kill, power loss)",

@@ -57,6 +57,7 @@ struct Inner {
     firewall: FirewallHandle,
     audit: crate::audit::AuditLog,
     service_logs: PathBuf,
+    alerts: crate::alerts::AlertSink,
     /// Serialises configuration changes.
     op: tokio::sync::Mutex<()>,
     running: std::sync::Mutex<HashMap<String, Running>>,
@@ -85,6 +86,7 @@ impl Jails {
         firewall: FirewallHandle,
         audit: crate::audit::AuditLog,
         service_logs: PathBuf,
+        alerts: crate::alerts::AlertSink,
     ) -> Result<Jails, JailError> {
         let jails = Jails {
             inner: Arc::new(Inner {
@@ -94,6 +96,7 @@ impl Jails {
                 firewall,
                 audit,
                 service_logs,
+                alerts,
                 op: tokio::sync::Mutex::new(()),
                 running: std::sync::Mutex::new(HashMap::new()),
             }),
@@ -137,6 +140,7 @@ impl Jails {
                 firewall: self.inner.firewall.clone(),
                 states: self.inner.states.clone(),
                 service_logs: self.inner.service_logs.clone(),
+                alerts: self.inner.alerts.clone(),
             },
             matcher,
             state,

@@ -30,6 +30,8 @@ pub struct Context {
     pub firewall: FirewallHandle,
     pub states: Collection<JailState>,
     pub service_logs: PathBuf,
+    /// Where a ban is reported (`address_banned`).
+    pub alerts: crate::alerts::AlertSink,
 }
 
 struct Shared {
@@ -205,6 +207,12 @@ async fn failure(ctx: &Context, shared: &Shared, ignore: &[ipnet::IpNet], found:
         Ok(JailBanOutcome::Banned(_)) => {
             shared.bans.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(jail = %name, address = %addr, failures, secs, "jail banned an address");
+            ctx.alerts.send(crate::alerts::Alert::address_banned(
+                &addr.to_string(),
+                &format!("{failures} failures in jail {name}"),
+                secs,
+                true,
+            ));
         }
         Ok(JailBanOutcome::AlreadyBanned) => shared.state().ban_not_made(addr),
         Ok(JailBanOutcome::Protected(why)) => {
