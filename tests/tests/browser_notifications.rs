@@ -89,11 +89,16 @@ async fn a_webhook_added_in_the_ui_passes_send_test() {
     b.find("[data-testid=notify-row][data-name=dead]").await;
     b.click("[data-testid=notify-row][data-name=dead] [data-testid=notify-test]")
         .await;
-    let failed = b
-        .find("[data-testid=notify-test-result][data-ok=false]")
-        .await;
-    let shown = failed.text().await.unwrap_or_default();
-    assert!(shown.contains("Failed: cannot connect"), "{shown}");
+    // As above: the result may be rendered before its text.
+    let said = poll("the failed send-test result", T, || async {
+        let failed = b
+            .find("[data-testid=notify-test-result][data-ok=false]")
+            .await;
+        let shown = failed.text().await.unwrap_or_default();
+        shown.starts_with("Test: Failed").then_some(shown)
+    })
+    .await;
+    assert!(said.contains("Failed: cannot connect"), "{said}");
     poll("the last error in the row", T, || async {
         let n = b
             .count("[data-testid=notify-row][data-name=dead] [data-testid=notify-last-error]")
