@@ -10,10 +10,11 @@
 mod firewall_e2e_support;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::time::Duration;
 
+use firewall_e2e_support::sshd::Sshd;
 use firewall_e2e_support::{
     other_port, runs, wait_reach, Lab, NsClient, ADMIN_ADDR, OTHER_ADDR, SERVER_ADMIN_SIDE,
     SERVER_OTHER_SIDE,
@@ -26,68 +27,6 @@ use warden_tests::wait_for;
 const SSH_PORT: u16 = 2222;
 /// Failures that ban in these tests.
 const MAX_FAILURES: u64 = 4;
-
-/// A real OpenSSH server in a namespace, logging to a file (`-e`: its log lines on stderr); killed on
-/// drop.
-struct Sshd {
-    child: Child,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-    made_privsep_dir: bool,
-}
-
-const PRIVSEP_DIR: &str = "/run/sshd";
-
-impl Sshd {
-    fn start(ns: &Netns, port: u16) -> Sshd {
-        let dir = tempfile::tempdir().unwrap();
-        let key = dir.path().join("host_ed25519");
-        let keygen = Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", ""])
-            .arg("-f")
-            .arg(&key)
-            .status()
-            .unwrap();
-        assert!(keygen.success(), "ssh-keygen failed");
-        let made_privsep_dir = !Path::new(PRIVSEP_DIR).exists();
-        if made_privsep_dir {
-            std::fs::create_dir(PRIVSEP_DIR).unwrap();
-        }
-        let log = dir.path().join("sshd.log");
-        let log_file = std::fs::File::create(&log).unwrap();
-        let child = ns
-            .command("/usr/sbin/sshd")
-            .args(["-D", "-e", "-f", "/dev/null", "-p", &port.to_string()])
-            .arg("-h")
-            .arg(&key)
-            .args(["-o", "PidFile=none"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log_file)
-            .spawn()
-            .unwrap();
-        Sshd {
-            child,
-            log,
-            _dir: dir,
-            made_privsep_dir,
-        }
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if self.made_privsep_dir {
-            let _ = std::fs::remove_dir(PRIVSEP_DIR);
-        }
-    }
-}
 
 /// One real SSH login with a wrong password from `ns` (`sshpass`); whether it failed (as it must).
 fn wrong_password_login(ns: &Netns, server: &str, user: &str) -> bool {

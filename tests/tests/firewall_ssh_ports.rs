@@ -9,9 +9,9 @@ mod firewall_e2e_support;
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use firewall_e2e_support::sshd::Sshd;
 use firewall_e2e_support::{
     add_rule, other_port, runs, status, tcp_probe, wait_reach, Lab, NsClient, ADMIN_ADDR,
 };
@@ -97,61 +97,6 @@ fn the_ssh_ports_setting_keeps_that_port_open_to_the_admin_and_no_longer_22() {
         "{}",
         text.body
     );
-}
-
-/// A real OpenSSH server in a namespace, on one port, with a throwaway host key; killed on drop.
-struct Sshd {
-    child: Child,
-    _dir: tempfile::TempDir,
-    made_privsep_dir: bool,
-}
-
-/// sshd refuses to start without its privilege separation directory.
-const PRIVSEP_DIR: &str = "/run/sshd";
-
-impl Sshd {
-    fn start(ns: &Netns, port: u16) -> Sshd {
-        let dir = tempfile::tempdir().unwrap();
-        let key = dir.path().join("host_ed25519");
-        let keygen = Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", ""])
-            .arg("-f")
-            .arg(&key)
-            .status()
-            .unwrap();
-        assert!(keygen.success(), "ssh-keygen failed");
-        let made_privsep_dir = !Path::new(PRIVSEP_DIR).exists();
-        if made_privsep_dir {
-            std::fs::create_dir(PRIVSEP_DIR).unwrap();
-        }
-        // sshd re-executes itself, so it wants its absolute path; -D: foreground, -e: log to stderr.
-        let child = ns
-            .command("/usr/sbin/sshd")
-            .args(["-D", "-e", "-f", "/dev/null", "-p", &port.to_string()])
-            .arg("-h")
-            .arg(&key)
-            .args(["-o", "PidFile=none"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        Sshd {
-            child,
-            _dir: dir,
-            made_privsep_dir,
-        }
-    }
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if self.made_privsep_dir {
-            let _ = std::fs::remove_dir(PRIVSEP_DIR);
-        }
-    }
 }
 
 /// The first line sshd sends (`SSH-2.0-OpenSSH_…`), read from inside `ns`.

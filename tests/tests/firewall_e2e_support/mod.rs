@@ -6,6 +6,8 @@
 //! are `warden_testkit`'s; starting Warden is `warden_tests::Launch`.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod sshd;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
