@@ -14,6 +14,7 @@ use crate::model::firewall::{
     BanView, ExposureView, FirewallControl, FirewallStatus, PresetView, RuleView, RulesetTexts,
 };
 use crate::model::import::{ImportFile, ImportFormat, ImportOutcome};
+use crate::model::jails::{Jail, JailInput, JailPatch, JailView};
 use crate::model::notifications::{
     DeliveryRecord, Destination, DestinationInput, DestinationPatch,
 };
@@ -36,7 +37,7 @@ pub struct SessionUser {
 
 /// What the UI's server functions may ask of the server. Mutations name the user, for the audit log.
 #[async_trait::async_trait]
-pub trait Backend: Send + Sync + 'static {
+pub trait Backend: JailsBackend + Send + Sync + 'static {
     /// The user these request headers authenticate (session cookie or bearer token), if any.
     fn authenticate(&self, headers: &http::HeaderMap) -> Option<SessionUser>;
     async fn shell_info(&self, user: &SessionUser) -> ShellInfo;
@@ -236,6 +237,36 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<DeliveryRecord, AppError>;
     /// The newest delivery attempts of destination `id`, newest first.
     async fn notification_log(&self, id: &str) -> Result<Vec<DeliveryRecord>, AppError>;
+}
+
+/// The jails part of the seam (a trait of its own so the server implements it in its own module).
+/// Each call notes `client` as administering, as the REST routes do.
+#[async_trait::async_trait]
+pub trait JailsBackend {
+    /// Every jail with its live counters, by name.
+    async fn jails(&self, client: IpAddr) -> Result<Vec<JailView>, AppError>;
+    /// Adds a jail (durable before it answers); it starts watching its source if enabled.
+    async fn create_jail(
+        &self,
+        user: &SessionUser,
+        client: IpAddr,
+        input: JailInput,
+    ) -> Result<Jail, AppError>;
+    /// Changes a jail (its counts are kept).
+    async fn update_jail(
+        &self,
+        user: &SessionUser,
+        client: IpAddr,
+        id: &str,
+        patch: JailPatch,
+    ) -> Result<Jail, AppError>;
+    /// Deletes a jail (its bans stay until they expire).
+    async fn delete_jail(
+        &self,
+        user: &SessionUser,
+        client: IpAddr,
+        id: &str,
+    ) -> Result<(), AppError>;
 }
 
 /// How the backend is provided as Leptos context.

@@ -20,7 +20,7 @@ use leptos_router::{path, Lazy};
 
 use pages::{shell::Shell, NotFound};
 use routes::{
-    AuditRoute, DashboardRoute, FirewallRoute, ImportRoute, LoginRoute, LogsRoute,
+    AuditRoute, DashboardRoute, FirewallRoute, ImportRoute, JailsRoute, LoginRoute, LogsRoute,
     ServiceDetailRoute, ServicesRoute, SettingsRoute, UsersRoute,
 };
 
@@ -75,6 +75,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("services") view={Lazy::<ServicesRoute>::new()}/>
                     <Route path=path!("services/:name") view={Lazy::<ServiceDetailRoute>::new()}/>
                     <Route path=path!("firewall") view={Lazy::<FirewallRoute>::new()}/>
+                    <Route path=path!("firewall/jails") view={Lazy::<JailsRoute>::new()}/>
                     <Route path=path!("logs") view={Lazy::<LogsRoute>::new()}/>
                     <Route path=path!("settings") view={Lazy::<SettingsRoute>::new()}/>
                     <Route path=path!("audit") view={Lazy::<AuditRoute>::new()}/>

@@ -11,8 +11,8 @@ use leptos_router::{lazy_route, LazyRoute};
 
 use crate::pages::{
     audit::AuditPage, dashboard::DashboardPage, firewall::FirewallPage, import::ImportPage,
-    login::LoginPage, logs::LogsPage, service_detail::ServiceDetailPage, services::ServicesPage,
-    settings::SettingsPage, users::UsersPage,
+    jails::JailsPage, login::LoginPage, logs::LogsPage, service_detail::ServiceDetailPage,
+    services::ServicesPage, settings::SettingsPage, users::UsersPage,
 };
 
 /// `/login`.
@@ -87,6 +87,21 @@ impl LazyRoute for FirewallRoute {
 
     fn view(_this: Self) -> AnyView {
         view! { <FirewallPage/> }.into_any()
+    }
+}
+
+/// `/firewall/jails`.
+#[derive(Debug, Clone, Copy)]
+pub struct JailsRoute;
+
+#[lazy_route]
+impl LazyRoute for JailsRoute {
+    fn data() -> Self {
+        JailsRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <JailsPage/> }.into_any()
     }
 }
 

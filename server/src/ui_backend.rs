@@ -27,6 +27,7 @@ use crate::settings::SettingsPatch;
 use crate::state::AppState;
 
 mod app_error;
+mod jails;
 
 /// The principal a server function's user stands for (the same user and credential).
 fn principal_of(user: &SessionUser) -> Principal {

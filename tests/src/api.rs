@@ -66,6 +66,38 @@ impl Api {
         Api::with_token(w, &token)
     }
 
+    /// Logs in as admin at `base` (`http://host:port`, e.g. a Warden in a namespace reached over a
+    /// veth), retrying until it answers (up to 20 s).
+    pub async fn login_at(base: &str) -> Api {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("http client");
+        let token = crate::poll(
+            "Warden to answer at its address",
+            Duration::from_secs(20),
+            || {
+                let client = client.clone();
+                async move {
+                    let resp = client
+                        .post(format!("{base}/api/v1/auth/login"))
+                        .json(&serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD}))
+                        .send()
+                        .await
+                        .ok()?;
+                    let body: serde_json::Value = resp.json().await.ok()?;
+                    body["token"].as_str().map(str::to_string)
+                }
+            },
+        )
+        .await;
+        Api {
+            client,
+            base: format!("{base}/api/v1"),
+            token,
+        }
+    }
+
     /// A client for `w` using an existing token.
     pub fn with_token(w: &Warden, token: &str) -> Api {
         Api {

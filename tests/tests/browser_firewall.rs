@@ -14,10 +14,10 @@
 
 mod firewall_e2e_support;
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::Locator;
+use firewall_e2e_support::host_link::HostLink;
 use firewall_e2e_support::ADMIN_PORT;
 use serde_json::{json, Value};
 use warden_testkit::Netns;
@@ -25,72 +25,6 @@ use warden_tests::browser::{self, Browser};
 use warden_tests::{gate, poll, Api, Launch, Warden, ADMIN_PASSWORD};
 
 const DEADLINE: Duration = Duration::from_secs(20);
-
-/// A veth pair between the host and a namespace, with a /30 of 203.0.113.0/24 chosen by pid (so
-/// parallel runs do not collide); removed on drop (deleting the host end deletes the pair).
-struct HostLink {
-    host_if: String,
-    /// The namespace side's address (where Warden listens).
-    ns_addr: String,
-}
-
-impl HostLink {
-    fn new(ns: &Netns) -> HostLink {
-        let pid = std::process::id();
-        let block = (pid % 60) * 4 + 4;
-        let (host_addr, ns_addr) = (
-            format!("203.0.113.{}", block + 1),
-            format!("203.0.113.{}", block + 2),
-        );
-        let host_if = format!("wbf{}", pid % 1_000_000);
-        let run = |args: &[&str]| {
-            let status = Command::new(args[0])
-                .args(&args[1..])
-                .stdout(Stdio::null())
-                .status()
-                .unwrap();
-            assert!(status.success(), "{args:?} failed");
-        };
-        run(&[
-            "ip", "link", "add", &host_if, "type", "veth", "peer", "name", "eth0", "netns",
-            &ns.name,
-        ]);
-        let link = HostLink {
-            host_if: host_if.clone(),
-            ns_addr: ns_addr.clone(),
-        };
-        run(&[
-            "ip",
-            "addr",
-            "add",
-            &format!("{host_addr}/30"),
-            "dev",
-            &host_if,
-        ]);
-        // IPv4 only: without this the host end gets an IPv6 link-local address whose duplicate-address
-        // detection finishes a second or two later, and Chromium, seeing the host's addresses change,
-        // aborts its requests in flight (net::ERR_NETWORK_CHANGED) — a WASM chunk of the page being
-        // loaded then never arrives and the page never hydrates (seen once in a full run).
-        std::fs::write(
-            format!("/proc/sys/net/ipv6/conf/{host_if}/disable_ipv6"),
-            "1",
-        )
-        .expect("disable IPv6 on the host end of the link");
-        run(&["ip", "link", "set", &host_if, "up"]);
-        ns.exec(&["ip", "addr", "add", &format!("{ns_addr}/30"), "dev", "eth0"]);
-        ns.exec(&["ip", "link", "set", "eth0", "up"]);
-        link
-    }
-}
-
-impl Drop for HostLink {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.host_if])
-            .stderr(Stdio::null())
-            .status();
-    }
-}
 
 async fn login(b: &Browser, base: &str) {
     b.log_in(base, ADMIN_PASSWORD).await;

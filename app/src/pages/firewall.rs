@@ -243,7 +243,10 @@ fn FirewallView(
                 <RulesetDiff/>
             </section>
             <section class="card" aria-labelledby="fw-bans-title">
-                <h2 id="fw-bans-title">"Bans"</h2>
+                <div class="section-head">
+                    <h2 id="fw-bans-title">"Bans"</h2>
+                    <a class="btn" href="/firewall/jails" data-testid="fw-jails-link">"Jails"</a>
+                </div>
                 <bans::BansList/>
             </section>
         </div>

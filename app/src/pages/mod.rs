@@ -4,6 +4,7 @@ pub mod audit;
 pub mod dashboard;
 pub mod firewall;
 pub mod import;
+pub mod jails;
 pub mod login;
 pub mod logs;
 pub mod service_detail;

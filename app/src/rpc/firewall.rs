@@ -14,7 +14,7 @@ use crate::model::firewall::{
 
 /// The backend, the user and the caller's address (noted as administering).
 #[cfg(feature = "ssr")]
-async fn caller() -> Result<
+pub(super) async fn caller() -> Result<
     (
         crate::backend::SharedBackend,
         crate::backend::SessionUser,

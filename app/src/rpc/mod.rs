@@ -7,12 +7,14 @@
 
 pub mod admin;
 pub mod firewall;
+pub mod jails;
 pub mod notifications;
 pub mod services;
 pub mod users;
 
 pub use admin::*;
 pub use firewall::*;
+pub use jails::*;
 pub use notifications::*;
 pub use services::*;
 pub use users::*;
@@ -45,6 +47,9 @@ pub const READ_ONLY_ENDPOINTS: &[&str] = &[
     "/rpc/users/me",
     "/rpc/notifications/list",
     "/rpc/notifications/log",
+    "/rpc/jails/list",
+    "/rpc/jails/presets",
+    "/rpc/jails/test",
 ];
 
 /// Whether the server function at `path` only reads (see [`READ_ONLY_ENDPOINTS`]).

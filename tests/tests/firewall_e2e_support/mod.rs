@@ -6,6 +6,7 @@
 //! are `warden_testkit`'s; starting Warden is `warden_tests::Launch`.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod host_link;
 pub mod sshd;
 
 use std::io::{Read, Write};

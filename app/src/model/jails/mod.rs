@@ -11,12 +11,13 @@ pub mod pattern;
 pub mod presets;
 #[cfg(test)]
 mod tests;
+mod validate;
 
 use serde::{Deserialize, Serialize};
 
-use super::service::is_valid_service_name;
 use super::FieldError;
 pub use pattern::{Hit, Matcher};
+pub use validate::{is_valid_jail_name, parse_ignore, patterns_precheck};
 
 /// Default `max_failures`.
 pub const DEFAULT_MAX_FAILURES: u32 = 5;
@@ -52,56 +53,6 @@ pub enum JailSource {
     File(String),
     /// The systemd journal of a unit or syslog identifier (`journalctl -f -o json -u UNIT`).
     Journal(String),
-}
-
-impl JailSource {
-    /// In words, e.g. `service web`, `file /var/log/auth.log`.
-    pub fn describe(&self) -> String {
-        match self {
-            JailSource::Service(name) => format!("service {name}"),
-            JailSource::File(path) => format!("file {path}"),
-            JailSource::Journal(unit) => format!("journal {unit}"),
-        }
-    }
-
-    fn validate(&self, errors: &mut Vec<FieldError>) {
-        match self {
-            JailSource::Service(name) => {
-                if !is_valid_service_name(name) {
-                    errors.push(FieldError::new(
-                        "source.service",
-                        "a service name (1-64 of a-z, 0-9, _ and -)",
-                    ));
-                }
-            }
-            JailSource::File(path) => {
-                if !path.starts_with('/')
-                    || path.chars().count() > SOURCE_MAX_CHARS
-                    || path.chars().any(char::is_control)
-                    || path.split('/').any(|part| part == "..")
-                {
-                    errors.push(FieldError::new(
-                        "source.file",
-                        "an absolute path without .. or control characters",
-                    ));
-                }
-            }
-            JailSource::Journal(unit) => {
-                let ok = !unit.is_empty()
-                    && unit.chars().count() <= 256
-                    && !unit.starts_with('-')
-                    && unit.chars().all(|c| {
-                        c.is_ascii_alphanumeric() || matches!(c, '@' | '.' | '_' | '-' | ':' | '\\')
-                    });
-                if !ok {
-                    errors.push(FieldError::new(
-                        "source.journal",
-                        "a systemd unit name (e.g. ssh.service): letters, digits and @ . _ - : \\",
-                    ));
-                }
-            }
-        }
-    }
 }
 
 /// A jail as stored and answered (`GET /api/v1/firewall/jails/{id}`).
@@ -179,7 +130,11 @@ pub struct JailPatch {
     pub enabled: Option<bool>,
     pub source: Option<JailSource>,
     /// `null` removes the preset (`{"preset": null}`); absent leaves it.
-    #[serde(default, with = "double_option")]
+    #[serde(
+        default,
+        with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
     pub preset: Option<Option<String>>,
     pub patterns: Option<Vec<String>>,
@@ -249,107 +204,6 @@ impl JailPatch {
             next.max_ban_secs = v;
         }
         next
-    }
-}
-
-/// Whether `name` is a valid jail name.
-pub fn is_valid_jail_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.chars().count() <= NAME_MAX_CHARS
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-}
-
-/// Parses an `ignore` entry: an address or a network.
-pub fn parse_ignore(entry: &str) -> Option<ipnet::IpNet> {
-    let entry = entry.trim();
-    if let Ok(addr) = entry.parse::<std::net::IpAddr>() {
-        return Some(ipnet::IpNet::from(addr.to_canonical()));
-    }
-    entry.parse::<ipnet::IpNet>().ok().map(|n| n.trunc())
-}
-
-impl JailInput {
-    /// A jail with the defaults.
-    pub fn new(name: impl Into<String>, source: JailSource) -> JailInput {
-        JailInput {
-            name: name.into(),
-            enabled: true,
-            source,
-            preset: None,
-            patterns: Vec::new(),
-            max_failures: DEFAULT_MAX_FAILURES,
-            window_secs: DEFAULT_WINDOW_SECS,
-            ban_secs: DEFAULT_BAN_SECS,
-            ignore: Vec::new(),
-            increment: true,
-            max_ban_secs: DEFAULT_MAX_BAN_SECS,
-        }
-    }
-
-    /// Checks every field; on success the compiled patterns.
-    pub fn validate(&self) -> Result<Matcher, Vec<FieldError>> {
-        let mut errors = Vec::new();
-        if !is_valid_jail_name(&self.name) {
-            errors.push(FieldError::new(
-                "name",
-                format!("1-{NAME_MAX_CHARS} of letters, digits, '.', '_' and '-'"),
-            ));
-        }
-        self.source.validate(&mut errors);
-        if self.max_failures == 0 || self.max_failures > MAX_FAILURES_LIMIT {
-            errors.push(FieldError::new(
-                "max_failures",
-                format!("between 1 and {MAX_FAILURES_LIMIT}"),
-            ));
-        }
-        if self.window_secs == 0 || self.window_secs > MAX_WINDOW_SECS {
-            errors.push(FieldError::new(
-                "window_secs",
-                format!("between 1 and {MAX_WINDOW_SECS} seconds"),
-            ));
-        }
-        if self.ban_secs == 0 || self.ban_secs > MAX_BAN_SECS {
-            errors.push(FieldError::new(
-                "ban_secs",
-                format!("between 1 and {MAX_BAN_SECS} seconds"),
-            ));
-        }
-        if self.max_ban_secs < self.ban_secs || self.max_ban_secs > MAX_BAN_SECS {
-            errors.push(FieldError::new(
-                "max_ban_secs",
-                format!("between ban_secs and {MAX_BAN_SECS} seconds"),
-            ));
-        }
-        if self.ignore.len() > MAX_IGNORE {
-            errors.push(FieldError::new(
-                "ignore",
-                format!("at most {MAX_IGNORE} entries"),
-            ));
-        }
-        for (i, entry) in self.ignore.iter().enumerate().take(MAX_IGNORE) {
-            if parse_ignore(entry).is_none() {
-                errors.push(FieldError::new(
-                    format!("ignore[{i}]"),
-                    format!("{entry:?} is not an address or a network (CIDR)"),
-                ));
-            }
-        }
-        let matcher = Matcher::compile(self.preset.as_deref(), &self.patterns);
-        match matcher {
-            Ok(m) if errors.is_empty() => Ok(m),
-            Ok(_) => Err(errors),
-            Err(mut more) => {
-                errors.append(&mut more);
-                Err(errors)
-            }
-        }
-    }
-
-    /// The `ignore` networks (entries that do not parse are left out; [`Self::validate`] refuses them).
-    pub fn ignore_networks(&self) -> Vec<ipnet::IpNet> {
-        self.ignore.iter().filter_map(|e| parse_ignore(e)).collect()
     }
 }
 

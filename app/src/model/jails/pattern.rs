@@ -44,8 +44,9 @@ pub struct Hit {
     pub pattern: usize,
 }
 
-/// Compiles one pattern; the error is a sentence for the field.
-pub fn compile_pattern(pattern: &str) -> Result<Regex, String> {
+/// The checks of one pattern that need no compiling (empty, too long, not one `<HOST>` or `host`
+/// capture); the error is a sentence for the field. [`compile_pattern`] runs them first.
+pub fn precheck_pattern(pattern: &str) -> Result<(), String> {
     if pattern.trim().is_empty() {
         return Err("a pattern must not be empty".into());
     }
@@ -56,6 +57,19 @@ pub fn compile_pattern(pattern: &str) -> Result<Regex, String> {
     if placeholders > 1 {
         return Err(format!("{HOST_PLACEHOLDER} may appear only once"));
     }
+    if placeholders == 0 && !pattern.contains("?P<host>") && !pattern.contains("?<host>") {
+        return Err(no_capture());
+    }
+    Ok(())
+}
+
+fn no_capture() -> String {
+    format!("the pattern must capture the address: put {HOST_PLACEHOLDER} where the address is")
+}
+
+/// Compiles one pattern; the error is a sentence for the field.
+pub fn compile_pattern(pattern: &str) -> Result<Regex, String> {
+    precheck_pattern(pattern)?;
     let expanded = pattern.replace(HOST_PLACEHOLDER, HOST_REGEX);
     let regex = RegexBuilder::new(&expanded)
         .size_limit(MAX_COMPILED_BYTES)
@@ -68,9 +82,7 @@ pub fn compile_pattern(pattern: &str) -> Result<Regex, String> {
             other => format!("not a valid regular expression: {other}"),
         })?;
     if !regex.capture_names().any(|n| n == Some("host")) {
-        return Err(format!(
-            "the pattern must capture the address: put {HOST_PLACEHOLDER} where the address is"
-        ));
+        return Err(no_capture());
     }
     Ok(regex)
 }
@@ -97,13 +109,7 @@ impl Matcher {
                         }
                     }
                 }
-                None => errors.push(FieldError::new(
-                    "preset",
-                    format!(
-                        "unknown preset {name:?}: one of {}",
-                        presets::names().join(", ")
-                    ),
-                )),
+                None => errors.push(super::validate::unknown_preset(name)),
             }
         }
         if patterns.len() > MAX_PATTERNS {
@@ -119,10 +125,7 @@ impl Matcher {
             }
         }
         if errors.is_empty() && compiled.is_empty() {
-            errors.push(FieldError::new(
-                "patterns",
-                format!("a jail needs a preset or at least one pattern with {HOST_PLACEHOLDER}"),
-            ));
+            errors.push(super::validate::no_patterns());
         }
         if errors.is_empty() {
             Ok(Matcher { patterns: compiled })

@@ -272,3 +272,78 @@ fn a_pattern_test_reports_each_line() {
     assert_eq!(res.lines[0].address.as_deref(), Some("192.0.2.9"));
     assert_eq!(res.lines[1].address, None);
 }
+
+/// The browser's check (no regex engine) gives the server's errors for everything it can see, and
+/// leaves only syntax errors to the server.
+#[test]
+fn browser_check_agrees_with_the_server_check() {
+    let base = JailInput::new("ssh", JailSource::Service("web".into()));
+    let cases: Vec<JailInput> = vec![
+        base.clone(),
+        JailInput {
+            preset: Some("generic".into()),
+            ..base.clone()
+        },
+        JailInput {
+            preset: Some("nope".into()),
+            ..base.clone()
+        },
+        JailInput {
+            patterns: vec![
+                "failed login".into(),
+                "<HOST> and <HOST>".into(),
+                " ".into(),
+            ],
+            ..base.clone()
+        },
+        JailInput {
+            name: "bad name".into(),
+            ignore: vec!["not-a-net".into()],
+            max_failures: 0,
+            preset: Some("sshd".into()),
+            ..base.clone()
+        },
+    ];
+    for input in cases {
+        let server = input.validate().unwrap_err();
+        assert_eq!(input.validate_settings(), server, "{input:?}");
+    }
+    let fine = JailInput {
+        patterns: vec![
+            r"login failed for (?P<host>\S+)$".into(),
+            "from <HOST>".into(),
+        ],
+        ..base.clone()
+    };
+    assert!(fine.validate_settings().is_empty());
+    assert!(fine.validate().is_ok());
+    let syntax = JailInput {
+        patterns: vec!["(unclosed <HOST>".into()],
+        ..base
+    };
+    assert!(syntax.validate_settings().is_empty());
+    let server = syntax.validate().unwrap_err();
+    assert_eq!(server[0].field, "patterns[0]");
+    assert!(server[0].message.contains("not a valid regular expression"));
+}
+
+/// A patch that leaves the preset alone says nothing about it on the wire (a `null` would remove it).
+#[test]
+fn a_patch_without_preset_keeps_it_on_the_wire() {
+    let patch = JailPatch {
+        enabled: Some(false),
+        ..JailPatch::default()
+    };
+    let wire = serde_json::to_value(&patch).unwrap();
+    assert!(wire.get("preset").is_none(), "{wire}");
+    let back: JailPatch = serde_json::from_value(wire).unwrap();
+    assert_eq!(back, patch);
+    let removing = JailPatch {
+        preset: Some(None),
+        ..JailPatch::default()
+    };
+    let wire = serde_json::to_value(&removing).unwrap();
+    assert_eq!(wire["preset"], serde_json::Value::Null);
+    let back: JailPatch = serde_json::from_value(wire).unwrap();
+    assert_eq!(back.preset, Some(None));
+}

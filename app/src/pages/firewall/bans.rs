@@ -1,5 +1,5 @@
-//! Presets (one click opens or closes the ports of a well-known function) and the bans list (time
-//! left, unban).
+//! Presets (one click opens or closes the ports of a well-known function) and the bans list (why,
+//! which jail and the lines that led to it, time left, unban).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -80,8 +80,9 @@ pub fn BansList() -> AnyView {
             when=move || ctx.bans.with(|b| !b.is_empty())
             fallback=|| view! {
                 <p class="muted" data-testid="fw-bans-empty">
-                    "No address is banned. Addresses with too many failed logins are banned automatically \
-                     for a while (thresholds in Settings); they show up here with the time left."
+                    "No address is banned. Addresses with too many failed logins to Warden (thresholds in \
+                     Settings) or to your services (jails) are banned automatically for a while; they \
+                     show up here with the time left."
                 </p>
             }
         >
@@ -114,7 +115,23 @@ pub fn BansList() -> AnyView {
                                 view! {
                                     <tr data-testid="fw-ban" data-address=ban.address.clone()>
                                         <td class="mono">{ban.address.clone()}</td>
-                                        <td>{ban.reason.clone().unwrap_or_else(|| "—".into())}</td>
+                                        <td>
+                                            {ban.reason.clone().unwrap_or_else(|| "—".into())}
+                                            {ban.jail.clone().map(|jail| view! {
+                                                <div class="muted small" data-testid="fw-ban-jail">
+                                                    <a href="/firewall/jails">{format!("jail {jail}")}</a>
+                                                    {format!(" · {} failure(s)", ban.failures)}
+                                                </div>
+                                            })}
+                                            {(!ban.lines.is_empty()).then(|| view! {
+                                                <details class="small" data-testid="fw-ban-lines">
+                                                    <summary>{format!("The last {} line(s)", ban.lines.len())}</summary>
+                                                    <ul class="jail-lines">
+                                                        {ban.lines.iter().map(|l| view! { <li><code class="log-line">{l.clone()}</code></li> }).collect_view()}
+                                                    </ul>
+                                                </details>
+                                            })}
+                                        </td>
                                         <td data-testid="fw-ban-left">{left}</td>
                                         <td>
                                             <button type="button" class="btn small" data-testid="fw-unban"
