@@ -230,6 +230,17 @@ async fn jails_page_checks_tests_patterns_counts_and_edits() {
         (&json!(false), &json!("sshd"), &json!(4)),
         "{edited}"
     );
+    // The row shows the new ban time (it is rebuilt for the new settings) before it is clicked.
+    poll("the edited rule on the page", T, || async {
+        let rule = b
+            .find("[data-testid=jail-row][data-name=web-ssh] td:nth-child(2)")
+            .await
+            .text()
+            .await
+            .ok()?;
+        rule.contains("banned for 2 h").then_some(())
+    })
+    .await;
     b.click("[data-testid=jail-delete]").await;
     b.click("[data-testid=jail-delete-confirm]").await;
     b.find("[data-testid=jails-empty]").await;

@@ -168,7 +168,11 @@ fn JailsTable() -> AnyView {
                         </tr>
                     </thead>
                     <tbody>
-                        {move || ctx.jails.get().into_iter().map(jail_rows).collect_view()}
+                        // Keyed by the settings: a row is rebuilt when its jail changes, while the
+                        // counters of each poll update in place (a click is never lost to a rebuild).
+                        <For each=move || ctx.jails.get() key=|j| format!("{:?}", j.jail) let:j>
+                            {jail_rows(j)}
+                        </For>
                     </tbody>
                 </table>
             </div>
@@ -204,21 +208,14 @@ fn jail_rows(j: JailView) -> impl IntoView {
             ctx.settle(done, update_jail(id, patch).await);
         });
     };
-    let failing = j.failing.len();
-    let failing_text = (failing > 0).then(|| {
-        let top: Vec<String> = j
-            .failing
-            .iter()
-            .take(3)
-            .map(|f| format!("{} ({})", f.address, f.failures))
-            .collect();
-        format!(
-            "Failing now: {}{}",
-            top.join(", "),
-            if failing > 3 { ", …" } else { "" }
-        )
-    });
-    let recent = j.recent.clone();
+    // The live parts, read from the latest poll by id.
+    let current = {
+        let id = id.clone();
+        Memo::new(move |_| {
+            ctx.jails
+                .with(|all| all.iter().find(|x| x.jail.id == id).cloned())
+        })
+    };
     view! {
         <tr data-testid="jail-row" data-name=spec.name.clone() data-enabled=enabled.to_string()>
             <td>
@@ -226,16 +223,19 @@ fn jail_rows(j: JailView) -> impl IntoView {
                 {(!enabled).then(|| view! { " " <span class="badge" data-testid="jail-disabled">"disabled"</span> })}
                 <div class="muted small mono">{spec.source.describe()}</div>
                 {spec.preset.clone().map(|p| view! { <div class="muted small">"preset " <code>{p}</code></div> })}
-                {j.source_problem.clone().map(|p| view! {
+                {move || current.get().and_then(|j| j.source_problem).map(|p| view! {
                     <div class="badge warn" role="status" data-testid="jail-source-problem">{p}</div>
                 })}
             </td>
             <td class="small">{rule_text(&j)}</td>
             <td class="small">
-                <div data-testid="jail-counters" data-lines=j.lines.to_string() data-matched=j.matched.to_string() data-bans=j.bans.to_string()>
-                    {format!("{} lines read · {} failures · {} bans", j.lines, j.matched, j.bans)}
+                <div data-testid="jail-counters"
+                    data-lines=move || current.get().map(|j| j.lines.to_string())
+                    data-matched=move || current.get().map(|j| j.matched.to_string())
+                    data-bans=move || current.get().map(|j| j.bans.to_string())>
+                    {move || current.get().map(|j| format!("{} lines read · {} failures · {} bans", j.lines, j.matched, j.bans))}
                 </div>
-                {failing_text.map(|t| view! { <div class="mono" data-testid="jail-failing">{t}</div> })}
+                {move || current.get().and_then(|j| failing_text(&j)).map(|t| view! { <div class="mono" data-testid="jail-failing">{t}</div> })}
             </td>
             <td class="actions">
                 <button type="button" class="btn ghost" data-testid="jail-recent-open"
@@ -275,7 +275,7 @@ fn jail_rows(j: JailView) -> impl IntoView {
         <Show when=move || recent_open.get()>
             <tr class="jail-recent" data-testid="jail-recent">
                 <td colspan="4">
-                    {if recent.is_empty() {
+                    {move || { let recent = current.get().map(|j| j.recent).unwrap_or_default(); if recent.is_empty() {
                         view! { <p class="muted small">"No failure lines since Warden started."</p> }.into_any()
                     } else {
                         view! {
@@ -289,11 +289,29 @@ fn jail_rows(j: JailView) -> impl IntoView {
                                 }).collect_view()}
                             </ul>
                         }.into_any()
-                    }}
+                    }}}
                 </td>
             </tr>
         </Show>
     }
+}
+
+/// "Failing now: 192.0.2.7 (3), 198.51.100.2 (1)" (the first three), if any address is.
+fn failing_text(j: &JailView) -> Option<String> {
+    let failing = j.failing.len();
+    (failing > 0).then(|| {
+        let top: Vec<String> = j
+            .failing
+            .iter()
+            .take(3)
+            .map(|f| format!("{} ({})", f.address, f.failures))
+            .collect();
+        format!(
+            "Failing now: {}{}",
+            top.join(", "),
+            if failing > 3 { ", …" } else { "" }
+        )
+    })
 }
 
 /// `2026-12-03T07:31:05.120Z` → `2026-12-03 07:31:05 UTC`.
