@@ -27,8 +27,13 @@ pub enum JailStep {
     /// A new jail.
     Create(JailInput),
     /// The stored jail `id` takes `spec`.
-    Update { id: String, spec: JailInput },
-    Delete { id: String },
+    Update {
+        id: String,
+        spec: JailInput,
+    },
+    Delete {
+        id: String,
+    },
 }
 
 /// The planned jail changes of a batch.

@@ -47,7 +47,9 @@ fn the_exported_jails_applied_back_change_nothing() {
             line("sshd", ChangeAction::Unchanged, &[])
         ]
     );
-    assert!(changes.iter().all(|c| c.kind == ChangeKind::Jail && !c.restarts));
+    assert!(changes
+        .iter()
+        .all(|c| c.kind == ChangeKind::Jail && !c.restarts));
 }
 
 #[test]
@@ -92,7 +94,11 @@ fn prune_deletes_only_the_jails_the_document_does_not_name() {
     assert_eq!(steps, [JailStep::Delete { id: "id0".into() }]);
     let (changes, steps) = plan_jails(&current, &[], true);
     assert_eq!(changes.len(), 2);
-    assert_eq!(steps.len(), 2, "an empty section with prune deletes every jail");
+    assert_eq!(
+        steps.len(),
+        2,
+        "an empty section with prune deletes every jail"
+    );
 }
 
 #[test]
