@@ -44,7 +44,13 @@ fn failing_text(jail: &Value, limit: usize) -> String {
     let mut shown: Vec<String> = failing
         .iter()
         .take(limit)
-        .map(|f| format!("{} ({})", render::cell(&f["address"]), count(&f["failures"])))
+        .map(|f| {
+            format!(
+                "{} ({})",
+                render::cell(&f["address"]),
+                count(&f["failures"])
+            )
+        })
         .collect();
     if failing.len() > limit {
         shown.push(format!("+{} more", failing.len() - limit));
@@ -152,7 +158,10 @@ pub fn test_text(result: &Value) -> String {
                 paint(GOOD, &format!("match {address:<15}")),
                 render::cell(&l["line"])
             ),
-            None => paint(DIM, &format!("      {:<15} {}", "", render::cell(&l["line"]))),
+            None => paint(
+                DIM,
+                &format!("      {:<15} {}", "", render::cell(&l["line"])),
+            ),
         })
         .collect();
     out.push(format!(
@@ -200,10 +209,7 @@ mod tests {
         assert!(text.contains("journal ssh.service"), "{text}");
         assert!(text.contains("203.0.113.7 (3)"), "{text}");
         assert!(text.contains("120") && text.contains("MATCHED"), "{text}");
-        assert!(
-            text.contains("sshd: cannot start journalctl"),
-            "{text}"
-        );
+        assert!(text.contains("sshd: cannot start journalctl"), "{text}");
     }
 
     #[test]
