@@ -244,3 +244,63 @@ pub async fn run(client: &Client, command: JailsCommand) -> Result<(), CliError>
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::model::jails::{JailInput, JailSource};
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Line {
+        #[command(subcommand)]
+        command: JailsCommand,
+    }
+
+    fn parse(args: &[&str]) -> Result<JailsCommand, clap::Error> {
+        Line::try_parse_from(std::iter::once("jails").chain(args.iter().copied()))
+            .map(|l| l.command)
+    }
+
+    #[test]
+    fn add_flags_give_the_api_body_and_leave_defaults_to_warden() {
+        let Ok(JailsCommand::Add(flags)) = parse(&[
+            "add",
+            "--name",
+            "sshd",
+            "--journal",
+            "ssh.service",
+            "--preset",
+            "sshd",
+            "--pattern",
+            "a <HOST>",
+            "--pattern",
+            "b <HOST>",
+            "--window",
+            "300",
+            "--ignore",
+            "192.0.2.0/24",
+            "--no-increment",
+            "--disabled",
+        ]) else {
+            panic!("not parsed");
+        };
+        let body = flags.body();
+        assert!(body.get("max_failures").is_none() && body.get("ban_secs").is_none());
+        let input: JailInput = serde_json::from_value(body).expect("the API's shape");
+        assert_eq!(input.source, JailSource::Journal("ssh.service".into()));
+        assert_eq!(input.patterns, ["a <HOST>", "b <HOST>"]);
+        assert_eq!(input.window_secs, 300);
+        assert_eq!(input.max_failures, app::model::jails::DEFAULT_MAX_FAILURES);
+        assert!(!input.increment && !input.enabled);
+        assert_eq!(input.ignore, ["192.0.2.0/24"]);
+    }
+
+    #[test]
+    fn one_source_is_required_and_a_test_needs_a_preset_or_a_pattern() {
+        assert!(parse(&["add", "--name", "x"]).is_err());
+        assert!(parse(&["add", "--name", "x", "--file", "/a", "--journal", "b"]).is_err());
+        assert!(parse(&["test"]).is_err());
+        assert!(parse(&["test", "--pattern", "from <HOST>"]).is_ok());
+    }
+}
