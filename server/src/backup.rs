@@ -4,9 +4,9 @@
 //! (`GET /api/v1/backup`, `warden backup -o FILE`), and the offline restore into a data dir no Warden
 //! is using (`warden restore FILE --data-dir D`).
 //!
-//! Consistency: the snapshot is taken holding the services, settings, firewall, notifications and jails
-//! batch locks, so no multi-record change (a desired-state apply) is half in it; every other write is one
-//! record.
+//! Consistency: the snapshot is taken holding the services, settings, firewall, notifications and
+//! jails batch locks, so no multi-record change (a desired-state apply) is half in it; every other
+//! write is one record (a jail's runtime state included).
 //! Left out: login sessions (a restored Warden asks everyone to log in again) and the process groups
 //! of running services (a restored Warden must never act on another Warden's processes).
 

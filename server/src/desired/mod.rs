@@ -1,9 +1,10 @@
 //! Desired state: export the whole configuration as one document (`apiVersion: warden/v1`), plan a
 //! document against what is, and apply it. An adapter over the domain handles (services, firewall,
-//! settings, notifications, jails): each validates and plans its own section and stages its records; this module puts the
-//! staged records into one [`WriteBatch`] that is committed in one sled transaction and flushed, so a
-//! validation error anywhere changes nothing, and then lets each domain make its effects (only what
-//! changed starts, restarts or stops; a firewall change goes through the commit-confirm apply).
+//! settings, notifications, jails): each validates and plans its own section and stages its records;
+//! this module puts the staged records into one [`WriteBatch`] that is committed in one sled
+//! transaction and flushed, so a validation error anywhere changes nothing, and then lets each domain
+//! make its effects (only what changed starts, restarts or stops; a firewall change goes through the
+//! commit-confirm apply; only changed jails restart their watchers).
 //!
 //! A section absent from a document is not managed: it is left as it is (an import names only
 //! services). Secrets (users, password hashes, tokens, SMTP passwords) are never exported; a document
