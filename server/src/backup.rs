@@ -4,9 +4,9 @@
 //! (`GET /api/v1/backup`, `warden backup -o FILE`), and the offline restore into a data dir no Warden
 //! is using (`warden restore FILE --data-dir D`).
 //!
-//! Consistency: the snapshot is taken holding the services, settings, firewall and notifications batch
-//! locks, so no multi-record change (a desired-state apply) is half in it; every other write is one
-//! record.
+//! Consistency: the snapshot is taken holding the services, settings, firewall, notifications and
+//! jails batch locks, so no multi-record change (a desired-state apply) is half in it; every other
+//! write is one record (a jail's runtime state included).
 //! Left out: login sessions (a restored Warden asks everyone to log in again) and the process groups
 //! of running services (a restored Warden must never act on another Warden's processes).
 
@@ -96,6 +96,7 @@ async fn snapshot_unaudited(domains: &Domains<'_>) -> Result<BackupFile, BackupE
     let _settings = domains.settings.lock_batch().await;
     let _firewall = domains.firewall.lock_batch().await;
     let _notifications = domains.notifications.lock_batch().await;
+    let _jails = domains.jails.lock_batch().await;
     let state = domains.export()?;
     let dumps = domains.store.dump(SKIPPED_TREES)?;
     let b64 = base64::engine::general_purpose::STANDARD;

@@ -2,7 +2,7 @@
 //! created concurrently gives a 0600 file whose document and records agree; `warden restore` refuses a
 //! data dir a Warden is using and fills a fresh one; Warden started on it has the same services (running
 //! as its own processes), the users log in with their passwords, API tokens work, login sessions do not
-//! (they are not in a backup), and the audit log came along.
+//! (they are not in a backup), and the audit log and the jails came along.
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
@@ -52,6 +52,14 @@ async fn a_backup_under_load_restores_into_a_fresh_data_dir() {
         .post(
             "/users",
             &json!({"username": "ops", "password": OPS_PASSWORD, "role": "read"}),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    let resp = admin
+        .post(
+            "/firewall/jails",
+            &json!({"name": "sshd", "source": {"journal": "ssh.service"}, "preset": "sshd",
+                    "enabled": false}),
         )
         .await;
     assert_eq!(resp.status(), 201);
@@ -167,6 +175,10 @@ async fn a_backup_under_load_restores_into_a_fresh_data_dir() {
         out
     };
     assert_eq!(specs(&services), specs(&backup["state"]["services"]));
+    assert_eq!(backup["state"]["jails"][0]["name"], "sshd");
+    let jails = restored.get_json("/firewall/jails").await;
+    assert_eq!(jails[0]["name"], "sshd", "{jails}");
+    assert_eq!(jails[0]["enabled"], false, "{jails}");
     let source_pids: Vec<Value> = admin
         .get_json("/services")
         .await

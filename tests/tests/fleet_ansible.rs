@@ -1,8 +1,8 @@
 //! Fleets through Ansible: the role in `deploy/ansible/` run by real `ansible-core` (PyPI, installed by
 //! `.ci/setup test` into `target/ansible-venv`) against two Wardens started here (real binary, temp data
 //! dirs, 127.0.0.1:0). The first run changes both hosts, the second reports `changed=0` on both and
-//! restarts nothing, and a host drifted by hand (a service edited through the REST API) is brought back
-//! by the next run, the other host untouched. Ports used: 8470-8471.
+//! restarts nothing, and a host drifted by hand (a service and a jail edited through the REST API) is
+//! brought back by the next run, the other host untouched. Ports used: 8470-8471.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -94,7 +94,7 @@ async fn the_role_converges_two_wardens_and_brings_a_drifted_one_back() {
     }
     let work = tempfile::tempdir().expect("work dir");
     std::fs::create_dir_all(work.path().join("state")).expect("state dir");
-    // The document in "git": two services and the global environment.
+    // The document in "git": two services, the global environment and a jail on web's log.
     std::fs::write(
         work.path().join("state/warden.yml"),
         "apiVersion: warden/v1\n\
@@ -107,7 +107,12 @@ async fn the_role_converges_two_wardens_and_brings_a_drifted_one_back() {
          \x20   command: exec sleep 847002\n\
          \x20   stop_grace_secs: 10\n\
          settings:\n\
-         \x20 environment: {LANG: C.UTF-8}\n",
+         \x20 environment: {LANG: C.UTF-8}\n\
+         jails:\n\
+         \x20 - name: web-auth\n\
+         \x20   source: {service: web}\n\
+         \x20   patterns: [\"auth failure from <HOST>\"]\n\
+         \x20   max_failures: 3\n",
     )
     .expect("write the document");
     let mut inventory = String::from("[wardens]\n");
@@ -163,6 +168,9 @@ async fn the_role_converges_two_wardens_and_brings_a_drifted_one_back() {
             api.get_json("/settings").await["environment"],
             json!({"LANG": "C.UTF-8"})
         );
+        let jails = api.get_json("/firewall/jails").await;
+        assert_eq!(jails[0]["name"], "web-auth", "{jails}");
+        assert_eq!(jails[0]["max_failures"], 3, "{jails}");
         pids.push((pid_of(api, "web").await, pid_of(api, "worker").await));
     }
 
@@ -192,6 +200,17 @@ async fn the_role_converges_two_wardens_and_brings_a_drifted_one_back() {
         )
         .await;
     assert_eq!(resp.status(), 200);
+    let jail = apis[1].get_json("/firewall/jails").await[0]["id"]
+        .as_str()
+        .expect("jail id")
+        .to_string();
+    let resp = apis[1]
+        .patch(
+            &format!("/firewall/jails/{jail}"),
+            &json!({"max_failures": 9}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
     let (recap, text) = run_playbook(work.path(), &inventory_file, &vars_file);
     assert_eq!(
         recap,
@@ -201,6 +220,10 @@ async fn the_role_converges_two_wardens_and_brings_a_drifted_one_back() {
     assert_eq!(
         apis[1].get_json("/services/by-name/web").await["environment"],
         json!({"MODE": "prod"})
+    );
+    assert_eq!(
+        apis[1].get_json("/firewall/jails").await[0]["max_failures"],
+        3
     );
     apis[1].wait_running(&id, T).await;
     // host0 was left alone.

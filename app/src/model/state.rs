@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use warden_firewall::{Action, Direction, IpVersion, Policy, Protocol, Rule, RuleInput};
 
+use super::jails::JailInput;
 use super::notifications::DestinationInput;
 use super::service::ServiceInput;
 use super::settings::{BanSettings, CrashLoopSettings, Settings};
@@ -41,8 +42,12 @@ pub struct StateDocument {
     /// password is never exported; a destination that leaves it out keeps the stored one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notifications: Option<Vec<DestinationInput>>,
-    /// Plan/apply only: delete services, rules and notification destinations the document does not
-    /// name (in the sections it has). Default false.
+    /// Jails (fail2ban built in) by name, without ids. Their runtime state (counts, repeat offenders)
+    /// is not part of the document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jails: Option<Vec<JailInput>>,
+    /// Plan/apply only: delete services, rules, notification destinations and jails the document does
+    /// not name (in the sections it has). Default false.
     #[serde(default, skip_serializing_if = "is_false")]
     pub prune: bool,
     /// Apply only: the commit-confirm window of a firewall change (0 or absent: no window).
@@ -59,6 +64,7 @@ impl StateDocument {
             firewall: None,
             settings: None,
             notifications: None,
+            jails: None,
             prune: false,
             firewall_confirm_within_secs: None,
         }
@@ -220,6 +226,8 @@ pub enum ChangeKind {
     Settings,
     /// A notification destination.
     Notification,
+    /// A jail.
+    Jail,
 }
 
 /// What a plan does to one resource.
@@ -238,7 +246,8 @@ pub enum ChangeAction {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Change {
     pub kind: ChangeKind,
-    /// The service's name; a rule's `#position` and annotation; `settings`; `default_inbound_policy`.
+    /// The service's, destination's or jail's name; a rule's `#position` and annotation; `settings`;
+    /// `default_inbound_policy`.
     pub name: String,
     pub action: ChangeAction,
     /// The fields an update changes (empty otherwise).
@@ -312,6 +321,7 @@ mod tests {
             serde_json::json!({"apiVersion": "warden/v1", "firewall": {"rules": [{"port": "22"}]}}),
             serde_json::json!({"apiVersion": "warden/v1", "settings": {"hostnam": "x"}}),
             serde_json::json!({"apiVersion": "warden/v1", "services": [{"name": "a", "command": "b", "id": "x"}]}),
+            serde_json::json!({"apiVersion": "warden/v1", "jails": [{"name": "a", "source": {"file": "/x"}, "id": "x"}]}),
         ] {
             assert!(
                 serde_json::from_value::<StateDocument>(bad.clone()).is_err(),

@@ -1,6 +1,6 @@
 //! `warden firewall …`: status, rules, add, delete, move, apply (the diff first, a question unless
 //! `--yes`, then the confirm countdown: Enter keeps the rules), confirm, rollback, diff, bans, ban,
-//! unban, presets.
+//! unban, presets, and `jails …` (in [`super::jails`]).
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -67,6 +67,11 @@ pub enum FirewallCommand {
     Unban { address: String },
     /// Presets (common services' rules) and whether each is open.
     Presets,
+    /// Jails (fail2ban built in): list, show, add, enable, disable, delete, test patterns, presets.
+    Jails {
+        #[command(subcommand)]
+        command: super::jails::JailsCommand,
+    },
 }
 
 /// A rule as flags.
@@ -236,6 +241,7 @@ pub async fn run(client: &Client, command: FirewallCommand) -> Result<(), CliErr
             let presets = client.get("/firewall/presets").await?;
             client.print(&presets, presets_table);
         }
+        FirewallCommand::Jails { command } => super::jails::run(client, command).await?,
     }
     Ok(())
 }

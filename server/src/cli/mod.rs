@@ -7,6 +7,8 @@ pub mod firewall;
 pub mod firewall_view;
 pub mod follow;
 pub mod import;
+pub mod jails;
+pub mod jails_view;
 pub mod misc;
 pub mod render;
 pub mod services;
@@ -167,7 +169,7 @@ pub enum ClientCommand {
     Status(StatusArgs),
     /// List, inspect, create, change, start, stop, restart and delete services; their logs and processes.
     Services(services::ServicesArgs),
-    /// The firewall: rules, apply with confirm, rollback, diff, bans, presets.
+    /// The firewall: rules, apply with confirm, rollback, diff, bans, presets, jails.
     Firewall(firewall::FirewallArgs),
     /// API tokens: list, create (the secret is shown once), revoke.
     Tokens(misc::TokensArgs),
@@ -176,7 +178,8 @@ pub enum ClientCommand {
     /// Convert supervisord programs, systemd units or PM2 apps on this host into a desired-state
     /// document (no running Warden needed), with a report of what was not carried over.
     Import(import::ImportArgs),
-    /// Print (or write with -o) the desired-state document: services, firewall rules, settings.
+    /// Print (or write with -o) the desired-state document: services, firewall rules, settings,
+    /// notification destinations, jails.
     Export(state::ExportArgs),
     /// Apply a desired-state document: prints the plan as a diff, then applies it (one durable write;
     /// only what changed restarts).

@@ -1,9 +1,10 @@
 //! Desired state: export the whole configuration as one document (`apiVersion: warden/v1`), plan a
 //! document against what is, and apply it. An adapter over the domain handles (services, firewall,
-//! settings, notifications): each validates and plans its own section and stages its records; this module puts the
-//! staged records into one [`WriteBatch`] that is committed in one sled transaction and flushed, so a
-//! validation error anywhere changes nothing, and then lets each domain make its effects (only what
-//! changed starts, restarts or stops; a firewall change goes through the commit-confirm apply).
+//! settings, notifications, jails): each validates and plans its own section and stages its records;
+//! this module puts the staged records into one [`WriteBatch`] that is committed in one sled
+//! transaction and flushed, so a validation error anywhere changes nothing, and then lets each domain
+//! make its effects (only what changed starts, restarts or stops; a firewall change goes through the
+//! commit-confirm apply; only changed jails restart their watchers).
 //!
 //! A section absent from a document is not managed: it is left as it is (an import names only
 //! services). Secrets (users, password hashes, tokens, SMTP passwords) are never exported; a document
@@ -24,6 +25,7 @@ use app::model::FieldError;
 use crate::audit::AuditLog;
 use crate::domain_error::DomainError;
 use crate::firewall_ctl::{FirewallError, FirewallHandle, MAX_CONFIRM_SECS};
+use crate::jails::{JailError, Jails};
 use crate::notifications::{NotificationError, Notifications};
 use crate::settings::{SettingsError, SettingsHandle};
 use crate::store::{Store, StoreError, WriteBatch};
@@ -44,6 +46,8 @@ pub enum DesiredError {
     #[error(transparent)]
     Notifications(#[from] NotificationError),
     #[error(transparent)]
+    Jails(#[from] JailError),
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
@@ -55,6 +59,7 @@ impl From<DesiredError> for DomainError {
             DesiredError::Firewall(e) => e.into(),
             DesiredError::Settings(e) => e.into(),
             DesiredError::Notifications(e) => e.into(),
+            DesiredError::Jails(e) => e.into(),
             DesiredError::Store(e) => e.into(),
         }
     }
@@ -68,6 +73,7 @@ pub struct Domains<'a> {
     pub firewall: &'a FirewallHandle,
     pub settings: &'a SettingsHandle,
     pub notifications: &'a Notifications,
+    pub jails: &'a Jails,
     pub audit: &'a AuditLog,
 }
 
@@ -77,6 +83,7 @@ struct Planned {
     firewall: Option<crate::firewall_ctl::batch::FirewallPlan>,
     settings: Option<(Change, app::model::settings::Settings)>,
     notifications: Option<crate::notifications::batch::NotificationsPlan>,
+    jails: Option<crate::jails::batch::JailsPlan>,
 }
 
 impl Planned {
@@ -92,6 +99,9 @@ impl Planned {
             out.push(line.clone());
         }
         if let Some(p) = &self.notifications {
+            out.extend(p.changes.iter().cloned());
+        }
+        if let Some(p) = &self.jails {
             out.extend(p.changes.iter().cloned());
         }
         out
@@ -121,7 +131,7 @@ fn check_document(doc: &StateDocument) -> Result<(), DesiredError> {
 
 impl Domains<'_> {
     /// The whole desired state as it is now: services, saved rules and policy, settings, notification
-    /// destinations (without SMTP passwords).
+    /// destinations (without SMTP passwords), jails (without their runtime state).
     pub fn export(&self) -> Result<StateDocument, DesiredError> {
         let (rules, policy) = self.firewall.saved()?;
         Ok(StateDocument {
@@ -138,6 +148,7 @@ impl Domains<'_> {
             }),
             settings: Some(SettingsDocument::from(&self.settings.current())),
             notifications: Some(self.notifications.export()?),
+            jails: Some(self.jails.export()?),
             ..StateDocument::empty()
         })
     }
@@ -180,6 +191,17 @@ impl Domains<'_> {
             },
             None => None,
         };
+        let jails = match &doc.jails {
+            Some(list) => match self.jails.plan_batch(list, doc.prune) {
+                Ok(planned) => Some(planned),
+                Err(JailError::Invalid(fields)) => {
+                    invalid.extend(fields);
+                    None
+                }
+                Err(e) => return Err(e.into()),
+            },
+            None => None,
+        };
         let effective = settings
             .as_ref()
             .map(|(_, next)| next.clone())
@@ -210,6 +232,7 @@ impl Domains<'_> {
             firewall,
             settings,
             notifications,
+            jails,
         })
     }
 
@@ -219,6 +242,7 @@ impl Domains<'_> {
         let _settings = self.settings.lock_batch().await;
         let _firewall = self.firewall.lock_batch().await;
         let _notifications = self.notifications.lock_batch().await;
+        let _jails = self.jails.lock_batch().await;
         Ok(Plan {
             changes: self.plan_all(doc)?.changes(),
         })
@@ -257,6 +281,7 @@ impl Domains<'_> {
         let settings_guard = self.settings.lock_batch().await;
         let firewall_guard = self.firewall.lock_batch().await;
         let notifications_guard = self.notifications.lock_batch().await;
+        let jails_guard = self.jails.lock_batch().await;
         let planned = self.plan_all(doc)?;
         let changes = planned.changes();
         let changed = changes.iter().any(Change::is_change);
@@ -271,6 +296,10 @@ impl Domains<'_> {
         }
         let staged_notifications = match &planned.notifications {
             Some(p) => Some(self.notifications.stage_batch(p, &mut batch)?),
+            None => None,
+        };
+        let staged_jails = match &planned.jails {
+            Some(p) => Some(self.jails.stage_batch(p, &mut batch)?),
             None => None,
         };
         let new_settings = match planned.settings {
@@ -291,6 +320,10 @@ impl Domains<'_> {
             self.notifications.finish_batch(staged);
         }
         drop(notifications_guard);
+        if let Some(staged) = staged_jails {
+            self.jails.finish_batch(staged);
+        }
+        drop(jails_guard);
         drop(firewall_guard);
         let mut firewall_not_applied = None;
         if let Some(p) = &planned.firewall {

@@ -5,13 +5,15 @@
 //! loopback, anti-lockout and administering addresses are never banned.
 //!
 //! Where each concern lives:
-//! - `mod.rs`: the handle, configuration changes, views;
+//! - `mod.rs`: the handle, configuration changes, views; [`batch`]: the `jails` section of a
+//!   desired-state document (plan, stage into the shared commit, restart what changed);
 //! - [`counter`]: the pure per-jail state (window counts, repeat offenders, recent lines) and the ban
 //!   decision; [`source`]: reading a file or the journal and matching, on a thread of its own;
 //! - [`runtime`]: the task of one running jail (failures → state → bans) and the state's persistence
 //!   (the `jail_state` tree, restored at start: counts in the window and repeat-offender history
 //!   survive a restart).
 
+pub mod batch;
 pub mod counter;
 mod runtime;
 pub mod source;
