@@ -25,6 +25,7 @@ pub mod managed;
 pub mod mutations;
 pub mod procs;
 pub mod receivers;
+pub mod state_doc;
 pub mod wait;
 
 pub use api::{api_error, sse_wait, Api};

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use warden_tests::state_doc::{named, plan_lines};
 use warden_tests::{poll, Api, Warden};
 
 const OFFENDER: &str = "203.0.113.9";
@@ -20,37 +21,6 @@ async fn jails(api: &Api) -> Vec<Value> {
         .as_array()
         .cloned()
         .unwrap_or_default()
-}
-
-fn named<'a>(list: &'a [Value], name: &str) -> &'a Value {
-    list.iter()
-        .find(|j| j["name"] == name)
-        .unwrap_or_else(|| panic!("no jail {name} in {list:?}"))
-}
-
-/// `(name, action, fields)` of every jail line of a plan or apply answer.
-fn jail_lines(answer: &Value) -> Vec<(String, String, Vec<String>)> {
-    answer["changes"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .filter(|c| c["kind"] == "jail")
-        .map(|c| {
-            (
-                c["name"].as_str().unwrap_or_default().to_string(),
-                c["action"].as_str().unwrap_or_default().to_string(),
-                c["fields"]
-                    .as_array()
-                    .map(|f| {
-                        f.iter()
-                            .filter_map(|v| v.as_str().map(str::to_string))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            )
-        })
-        .collect()
 }
 
 fn line(name: &str, action: &str, fields: &[&str]) -> (String, String, Vec<String>) {
@@ -150,7 +120,7 @@ async fn jails_follow_the_document_and_only_changed_watchers_restart() {
     let again = put_state(&api, &doc).await;
     assert_eq!(again["changed"], false, "{again}");
     assert_eq!(
-        jail_lines(&again),
+        plan_lines(&again, "jail"),
         [
             line("alpha", "unchanged", &[]),
             line("beta", "unchanged", &[])
@@ -178,11 +148,11 @@ async fn jails_follow_the_document_and_only_changed_watchers_restart() {
         line("beta", "update", &["max_failures"]),
         line("sshd", "create", &[]),
     ];
-    assert_eq!(jail_lines(&plan), expected, "{plan}");
+    assert_eq!(plan_lines(&plan, "jail"), expected, "{plan}");
     assert_eq!(jails(&api).await.len(), 2, "a plan changes nothing");
     let applied = put_state(&api, &doc).await;
     assert_eq!(applied["changed"], true);
-    assert_eq!(jail_lines(&applied), expected);
+    assert_eq!(plan_lines(&applied, "jail"), expected);
     let list = jails(&api).await;
     assert_eq!(list.len(), 3, "{list:?}");
     assert_eq!(named(&list, "beta")["max_failures"], 50);
@@ -234,7 +204,7 @@ async fn jails_follow_the_document_and_only_changed_watchers_restart() {
     });
     let pruned = put_state(&api, &keep).await;
     assert_eq!(
-        jail_lines(&pruned),
+        plan_lines(&pruned, "jail"),
         [
             line("beta", "unchanged", &[]),
             line("alpha", "delete", &[]),

@@ -6,6 +6,7 @@
 //! host, and its export leaves them out.
 
 use serde_json::{json, Value};
+use warden_tests::state_doc::{named, plan_lines};
 use warden_tests::{Api, Warden};
 
 const SECRET: &str = "hunter2-smtp-secret";
@@ -17,37 +18,6 @@ async fn destinations(api: &Api) -> Vec<Value> {
         .as_array()
         .cloned()
         .unwrap_or_default()
-}
-
-fn named<'a>(list: &'a [Value], name: &str) -> &'a Value {
-    list.iter()
-        .find(|d| d["name"] == name)
-        .unwrap_or_else(|| panic!("no destination {name} in {list:?}"))
-}
-
-/// `(name, action, fields)` of every notification line of a plan or apply answer.
-fn notification_lines(answer: &Value) -> Vec<(String, String, Vec<String>)> {
-    answer["changes"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .filter(|c| c["kind"] == "notification")
-        .map(|c| {
-            (
-                c["name"].as_str().unwrap_or_default().to_string(),
-                c["action"].as_str().unwrap_or_default().to_string(),
-                c["fields"]
-                    .as_array()
-                    .map(|f| {
-                        f.iter()
-                            .filter_map(|v| v.as_str().map(str::to_string))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            )
-        })
-        .collect()
 }
 
 async fn put_state(api: &Api, doc: &Value) -> Value {
@@ -93,7 +63,7 @@ async fn notification_destinations_follow_the_document_and_the_password_stays_wr
     let again = put_state(&api, &doc).await;
     assert_eq!(again["changed"], false, "{again}");
     assert_eq!(
-        notification_lines(&again),
+        plan_lines(&again, "notification"),
         [("mail".to_string(), "unchanged".to_string(), vec![])]
     );
 
@@ -108,7 +78,7 @@ async fn notification_destinations_follow_the_document_and_the_password_stays_wr
     let plan = api.post("/state/plan", &doc).await.json::<Value>().await;
     let plan = plan.unwrap_or_default();
     assert_eq!(
-        notification_lines(&plan),
+        plan_lines(&plan, "notification"),
         [
             (
                 "mail".to_string(),
@@ -163,7 +133,7 @@ async fn notification_destinations_follow_the_document_and_the_password_stays_wr
     doc["notifications"][0]["smtp"]["password"] = json!(NEW_SECRET);
     let changed = put_state(&api, &doc).await;
     assert_eq!(
-        notification_lines(&changed)[0],
+        plan_lines(&changed, "notification")[0],
         (
             "mail".to_string(),
             "update".to_string(),
@@ -209,7 +179,7 @@ async fn notification_destinations_follow_the_document_and_the_password_stays_wr
     )
     .await;
     assert_eq!(
-        notification_lines(&pruned),
+        plan_lines(&pruned, "notification"),
         [
             ("pager".to_string(), "unchanged".to_string(), vec![]),
             ("mail".to_string(), "delete".to_string(), vec![]),
