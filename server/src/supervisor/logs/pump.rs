@@ -271,16 +271,20 @@ pub async fn pump_pipe(fd: OwnedFd, stream: Stream, log: ServiceLog) {
                 pace.read(Instant::now(), n);
                 next
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                pace.idle();
-                match next {
-                    Pipe::Paced(file) => match register(file) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => match next {
+                // A paced read found the pipe empty: the child paused, wait for its next output.
+                Pipe::Paced(file) => {
+                    pace.idle();
+                    match register(file) {
                         Ok(fd) => Pipe::Waiting(fd),
                         Err(_) => break,
-                    },
-                    waiting => waiting,
+                    }
                 }
-            }
+                // A registered pipe read dry: the normal end of a wake-up (the event loop's readiness
+                // is only cleared by it), not a pause. Counting it as one would reset the pacing after
+                // every read, and a child writing a line at a time would cost a wake-up per line.
+                waiting => waiting,
+            },
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => next,
             Err(_) => break,
         };
@@ -471,6 +475,42 @@ mod tests {
             })
             .collect();
         assert_eq!(seen, lines);
+    }
+
+    /// A child writing a line at a time, a millisecond apart, is read in batches (one timestamp
+    /// each), not a wake-up per line: the pipe read dry at the end of each wake-up does not count as
+    /// a pause of the child.
+    #[tokio::test]
+    async fn a_trickling_real_pipe_is_read_in_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let rotation = super::super::Rotation {
+            max_bytes: 1 << 20,
+            max_files: 2,
+        };
+        let log = ServiceLog::open(dir.path(), "svc", rotation).unwrap();
+        let (read, write) = nix::unistd::pipe().unwrap();
+        const LINES: usize = 300;
+        let writer = std::thread::spawn(move || {
+            let mut file = File::from(write);
+            for i in 0..LINES {
+                std::io::Write::write_all(&mut file, format!("t{i:04}\n").as_bytes()).unwrap();
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        });
+        pump_pipe(read, Stream::Out, log.clone()).await;
+        writer.join().unwrap();
+        log.flush().await;
+        let text = std::fs::read_to_string(dir.path().join("svc.log")).unwrap();
+        let stamps: std::collections::HashSet<&str> =
+            text.lines().filter_map(|l| l.split(' ').next()).collect();
+        assert_eq!(text.lines().count(), LINES);
+        // Unpaced: about one line per read (and per millisecond stamp); paced: a read per 5 ms.
+        let per_batch = LINES as f64 / stamps.len() as f64;
+        assert!(
+            per_batch >= 2.5,
+            "{per_batch:.2} lines per read ({} reads for {LINES} lines)",
+            stamps.len()
+        );
     }
 
     #[test]
