@@ -5,7 +5,12 @@
 //!
 //! The thread never writes to what it reads, so the program writing the log is never slowed by a jail;
 //! matching (CPU) happens on this thread too, never on Warden's async thread. Only failures cross to the
-//! jail's task, over a bounded channel: a flood of failures slows this reader, nobody else.
+//! jail's task, over a bounded channel: a flood of failures slows this reader, nobody else. The thread
+//! (and its journalctl) runs at nice [`READER_NICE`]: when CPU is short, Warden's async thread (which
+//! pumps the services' output) and the services come first, and a jail lags behind its source instead
+//! of stalling them. A reader that lags by more than the log's rotation (a service log keeps 5 files)
+//! finishes the file it holds, then goes on with the current one: the files rotated meanwhile are
+//! skipped (`lines` in the jail's view shows how much it read).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
@@ -25,6 +30,25 @@ pub const POLL_EVERY: Duration = Duration::from_millis(200);
 const READ_CHUNK: usize = 256 * 1024;
 /// A line longer than this is cut (the rest of it is skipped).
 const MAX_LINE: usize = 16 * 1024;
+
+/// The nice value of the reader threads.
+pub const READER_NICE: i32 = 10;
+
+/// Lowers the calling thread's priority to [`READER_NICE`] (Linux: the nice value is per thread).
+fn lower_priority() {
+    let tid = nix::unistd::gettid().as_raw();
+    let Ok(tid) = u32::try_from(tid) else { return };
+    #[allow(unsafe_code)]
+    // SAFETY: setpriority takes plain integers and changes only the scheduling weight of thread `tid`
+    // (this thread).
+    let rc = unsafe { nix::libc::setpriority(nix::libc::PRIO_PROCESS, tid, READER_NICE) };
+    if rc != 0 {
+        tracing::debug!(
+            error = %std::io::Error::last_os_error(),
+            "cannot lower a jail reader's priority"
+        );
+    }
+}
 
 /// A failure line a source found.
 #[derive(Debug, Clone)]
@@ -140,9 +164,12 @@ pub fn start(
     let (thread_stop, thread_child) = (stop.clone(), child.clone());
     std::thread::Builder::new()
         .name("warden-jail".into())
-        .spawn(move || match input {
-            Input::File(path) => follow_file(&path, &sink, &thread_stop),
-            Input::Journal(unit) => follow_journal(&unit, &sink, &thread_stop, &thread_child),
+        .spawn(move || {
+            lower_priority();
+            match input {
+                Input::File(path) => follow_file(&path, &sink, &thread_stop),
+                Input::Journal(unit) => follow_journal(&unit, &sink, &thread_stop, &thread_child),
+            }
         })?;
     Ok(Reader { stop, child })
 }
@@ -208,6 +235,19 @@ fn drain(f: &mut Followed, sink: &Sink) -> std::io::Result<(bool, usize)> {
     }
 }
 
+/// Reads the rest of a file that was rotated or removed (all of it, not one chunk: what is left after a
+/// lag would be lost otherwise). `false` once the jail is gone.
+fn finish(old: &mut Followed, sink: &Sink, stop: &AtomicBool) -> bool {
+    while !stop.load(Ordering::Relaxed) {
+        match drain(old, sink) {
+            Ok((false, _)) => return false,
+            Ok((true, taken)) if taken >= READ_CHUNK => continue,
+            _ => return true,
+        }
+    }
+    true
+}
+
 fn follow_file(path: &Path, sink: &Sink, stop: &AtomicBool) {
     // From the end of the file that is there at start; a file that appears later is read whole.
     let mut current = match open(path, true) {
@@ -231,7 +271,7 @@ fn follow_file(path: &Path, sink: &Sink, stop: &AtomicBool) {
                 if replaced {
                     // Rotated: the rest of the old file first, then the new one from its start.
                     if let Some(old) = current.as_mut() {
-                        if matches!(drain(old, sink), Ok((false, _))) {
+                        if !finish(old, sink, stop) {
                             return;
                         }
                     }
@@ -269,7 +309,7 @@ fn follow_file(path: &Path, sink: &Sink, stop: &AtomicBool) {
                 if current.is_some() {
                     // Removed (or renamed away and not yet recreated): finish the old file, wait.
                     if let Some(old) = current.as_mut() {
-                        if matches!(drain(old, sink), Ok((false, _))) {
+                        if !finish(old, sink, stop) {
                             return;
                         }
                     }
