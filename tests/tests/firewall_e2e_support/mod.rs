@@ -7,6 +7,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod host_link;
+pub mod jails;
 pub mod sshd;
 
 use std::io::{Read, Write};
