@@ -2,7 +2,10 @@
 //! supervised service naming IPv6 addresses gets the /64 of the one it blames banned in the kernel
 //! (another address of that /64 is dropped), never the /64 of the administrator, even when it names
 //! the administrator; a PATCH of a jail takes effect and keeps its counts; the ban says which jail,
-//! how many failures and which lines; a repeat offender's bans double, up to `max_ban_secs`.
+//! how many failures and which lines; a repeat offender's bans double, up to `max_ban_secs`. A jail on
+//! the journal follows a real `systemd-journald` (private to the test, see
+//! `firewall_e2e_support::journald`) through `journalctl` and bans what `systemd-cat` logs under its
+//! syslog identifier, and only that.
 #![allow(clippy::unwrap_used)]
 
 mod firewall_e2e_support;
@@ -11,6 +14,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use firewall_e2e_support::jails::{ban_of, bans, create_jail, failing, jail_view, LogFile};
+use firewall_e2e_support::journald::{self, with_private_journal};
 use firewall_e2e_support::{
     runs, wait_reach, Lab, NsClient, ADMIN_ADDR_V6, ADMIN_PORT, OTHER_ADDR_V6, SERVER_ADMIN_SIDE_V6,
 };
@@ -180,4 +184,75 @@ fn a_patched_jail_keeps_its_counts_and_repeat_offenders_get_longer_bans_up_to_th
     let view = jail_view(&admin, &id);
     assert_eq!(view["max_failures"], 4, "{view}");
     assert_eq!(view["bans"], 3, "{view}");
+}
+
+#[test]
+fn a_journal_jail_follows_a_real_journald_by_syslog_identifier() {
+    if !runs() || !warden_tests::gate("a private systemd-journald", journald::available()) {
+        return;
+    }
+    // The namespaces are made (and removed) from the host's mount namespace; Warden and journald live
+    // in the private one.
+    let lab = Lab::new();
+    with_private_journal(|journal| {
+        let warden = lab.start_warden();
+        let admin = NsClient::new(&lab.admin, lab.admin_side()).login();
+        let ident = format!("wdn-sshd-{}", std::process::id());
+        let jail = create_jail(
+            &admin,
+            json!({
+                "name": "journal-ssh",
+                "source": {"journal": ident},
+                "preset": "sshd",
+                "max_failures": 3,
+            }),
+        );
+        let id = jail["id"].as_str().unwrap().to_string();
+        // journalctl follows new entries only: wait until it reads ours.
+        wait_for(
+            "the jail reading the journal",
+            Duration::from_secs(20),
+            || {
+                journal.log(&ident, "Server listening on 0.0.0.0 port 22.");
+                let view = jail_view(&admin, &id);
+                (view["lines"].as_u64().unwrap_or(0) >= 1).then_some(())
+            },
+        );
+        // Failures under another identifier never count.
+        for _ in 0..3 {
+            journal.log(
+                "wdn-other",
+                "Failed password for invalid user admin from 203.0.113.99 port 4242 ssh2",
+            );
+        }
+        for port in [4243, 4244, 4245] {
+            journal.log(
+                &ident,
+                &format!(
+                    "Failed password for invalid user admin from 203.0.113.88 port {port} ssh2"
+                ),
+            );
+        }
+        let ban = wait_for("the journal jail's ban", Duration::from_secs(20), || {
+            ban_of(&admin, "203.0.113.88")
+        });
+        assert_eq!(ban["jail"], "journal-ssh", "{ban}\n{}", warden.stderr());
+        assert_eq!(ban["failures"], 3, "{ban}");
+        assert!(
+            ban["lines"][2]
+                .as_str()
+                .unwrap()
+                .contains("from 203.0.113.88 port 4245"),
+            "{ban}"
+        );
+        let view = jail_view(&admin, &id);
+        assert_eq!(view["matched"], 3, "{view}");
+        assert_eq!(view["source_problem"], Value::Null, "{view}");
+        assert_eq!(ban_of(&admin, "203.0.113.99"), None);
+        assert!(lab
+            .server
+            .warden_table()
+            .unwrap_or_default()
+            .contains("203.0.113.88"));
+    });
 }

@@ -1,7 +1,8 @@
 //! Reading a jail's source and matching its lines, on a thread of its own: a log file (a service's own
 //! log is the file `<data>/logs/services/<name>.log`) followed from its end across rotation (a new file
 //! under the name: the rest of the old one is read first) and truncation (read again from the start),
-//! or the systemd journal of a unit through `journalctl -f -o json -u UNIT` as a child process.
+//! or the systemd journal of a unit or syslog identifier through `journalctl -f -o json` as a child
+//! process ([`journal_args`]).
 //!
 //! The thread never writes to what it reads, so the program writing the log is never slowed by a jail;
 //! matching (CPU) happens on this thread too, never on Warden's async thread. Only failures cross to the
@@ -16,13 +17,17 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use app::model::jails::Matcher;
 use tokio::sync::mpsc;
+
+mod journal;
+use journal::follow_journal;
+pub use journal::{journal_args, journal_message};
 
 /// How often a followed file is looked at.
 pub const POLL_EVERY: Duration = Duration::from_millis(200);
@@ -69,7 +74,7 @@ pub struct SourceStatus {
 }
 
 impl SourceStatus {
-    fn set_problem(&self, problem: Option<String>) {
+    pub(super) fn set_problem(&self, problem: Option<String>) {
         let mut p = self.problem.lock().unwrap_or_else(|e| e.into_inner());
         if *p != problem {
             if let Some(text) = &problem {
@@ -93,7 +98,7 @@ impl SourceStatus {
 pub enum Input {
     /// A file, from its end.
     File(PathBuf),
-    /// `journalctl -f -o json -n 0 -u UNIT`.
+    /// The journal entries of a unit or a syslog identifier ([`journal_args`]).
     Journal(String),
 }
 
@@ -124,15 +129,15 @@ impl Drop for Reader {
 }
 
 /// Matches lines and hands failures over.
-struct Sink {
+pub(super) struct Sink {
     matcher: Matcher,
     found: mpsc::Sender<Found>,
-    status: Arc<SourceStatus>,
+    pub(super) status: Arc<SourceStatus>,
 }
 
 impl Sink {
     /// `false` once the jail is gone.
-    fn line(&self, line: &str) -> bool {
+    pub(super) fn line(&self, line: &str) -> bool {
         self.status.lines.fetch_add(1, Ordering::Relaxed);
         let Some(hit) = self.matcher.find(line) else {
             return true;
@@ -325,74 +330,7 @@ fn follow_file(path: &Path, sink: &Sink, stop: &AtomicBool) {
     }
 }
 
-/// The `MESSAGE` of one `journalctl -o json` entry (a string, or an array of bytes).
-pub fn journal_message(json_line: &str) -> Option<String> {
-    let entry: serde_json::Value = serde_json::from_str(json_line).ok()?;
-    match entry.get("MESSAGE")? {
-        serde_json::Value::String(s) => Some(s.clone()),
-        serde_json::Value::Array(bytes) => {
-            let bytes: Vec<u8> = bytes
-                .iter()
-                .filter_map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok()))
-                .collect();
-            Some(String::from_utf8_lossy(&bytes).into_owned())
-        }
-        _ => None,
-    }
-}
-
-fn follow_journal(unit: &str, sink: &Sink, stop: &AtomicBool, slot: &Mutex<Option<Child>>) {
-    while !stop.load(Ordering::Relaxed) {
-        // The unit is validated (no leading '-') and passed as one argument, never through a shell.
-        let spawned = Command::new("journalctl")
-            .args(["-f", "-o", "json", "-n", "0", "-u"])
-            .arg(unit)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn();
-        let mut child = match spawned {
-            Ok(c) => c,
-            Err(e) => {
-                sink.status
-                    .set_problem(Some(format!("cannot run journalctl: {e}")));
-                sleep_unless_stopped(stop, Duration::from_secs(10));
-                continue;
-            }
-        };
-        let Some(stdout) = child.stdout.take() else {
-            let _ = child.kill();
-            let _ = child.wait();
-            continue;
-        };
-        *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(child);
-        sink.status.set_problem(None);
-        sink.status.opened.store(true, Ordering::Relaxed);
-        for line in BufReader::new(stdout).lines() {
-            if stop.load(Ordering::Relaxed) {
-                break;
-            }
-            let Ok(line) = line else { break };
-            if let Some(message) = journal_message(&line) {
-                if !sink.line(&message) {
-                    stop.store(true, Ordering::Relaxed);
-                    break;
-                }
-            }
-        }
-        if let Some(mut child) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        if !stop.load(Ordering::Relaxed) {
-            sink.status
-                .set_problem(Some("journalctl ended; restarting it".into()));
-            sleep_unless_stopped(stop, Duration::from_secs(2));
-        }
-    }
-}
-
-fn sleep_unless_stopped(stop: &AtomicBool, total: Duration) {
+pub(super) fn sleep_unless_stopped(stop: &AtomicBool, total: Duration) {
     let mut left = total;
     while !left.is_zero() && !stop.load(Ordering::Relaxed) {
         let step = left.min(POLL_EVERY);
@@ -499,19 +437,5 @@ mod tests {
             assert!(tokio::time::Instant::now() < deadline, "timed out");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-    }
-
-    #[test]
-    fn journal_messages_are_strings_or_bytes() {
-        assert_eq!(
-            journal_message(r#"{"MESSAGE":"Invalid user a from 192.0.2.1 port 2","_PID":"1"}"#),
-            Some("Invalid user a from 192.0.2.1 port 2".into())
-        );
-        assert_eq!(
-            journal_message(r#"{"MESSAGE":[104,105]}"#),
-            Some("hi".into())
-        );
-        assert_eq!(journal_message("not json"), None);
-        assert_eq!(journal_message(r#"{"OTHER":1}"#), None);
     }
 }

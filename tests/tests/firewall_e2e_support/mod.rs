@@ -8,6 +8,7 @@
 
 pub mod host_link;
 pub mod jails;
+pub mod journald;
 pub mod sshd;
 
 use std::io::{Read, Write};
