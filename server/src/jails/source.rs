@@ -403,6 +403,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_rotated_file_is_read_to_its_end_however_far_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flood.log");
+        append(&path, "");
+        let (tx, mut rx) = mpsc::channel(16);
+        let status = Arc::new(SourceStatus::default());
+        let _reader = start(Input::File(path.clone()), matcher(), tx, status.clone()).unwrap();
+        warden_wait(|| status.opened.load(Ordering::Relaxed)).await;
+        // Several read chunks written at once and rotated away before the reader looks again: all of
+        // it is read (the reader used to take one chunk of the old file and skip the rest).
+        let lines = 3 * READ_CHUNK / 16;
+        append(&path, &"no failure here\n".repeat(lines));
+        std::fs::rename(&path, dir.path().join("flood.log.1")).unwrap();
+        append(&path, "bad login from 192.0.2.9\n");
+        assert_eq!(next(&mut rx).await, "192.0.2.9");
+        assert_eq!(status.lines.load(Ordering::Relaxed), lines as u64 + 1);
+    }
+
+    #[tokio::test]
     async fn a_missing_file_is_a_problem_until_it_appears() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("later.log");
