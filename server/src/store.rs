@@ -365,6 +365,14 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
         }
     }
 
+    /// Inserts or replaces, without reading the previous value back (for large records written
+    /// often).
+    pub fn put(&self, key: &str, value: &T) -> Result<(), StoreError> {
+        let raw = self.encode(value)?;
+        self.tree.insert(key.as_bytes(), raw)?;
+        Ok(())
+    }
+
     /// Inserts or replaces; returns the previous value.
     pub fn insert(&self, key: &str, value: &T) -> Result<Option<T>, StoreError> {
         let raw = self.encode(value)?;

@@ -14,6 +14,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
+use firewall_e2e_support::jails::{ban_of, bans, create_jail};
 use firewall_e2e_support::sshd::Sshd;
 use firewall_e2e_support::{
     other_port, runs, wait_reach, Lab, NsClient, ADMIN_ADDR, OTHER_ADDR, SERVER_ADMIN_SIDE,
@@ -29,10 +30,12 @@ const SSH_PORT: u16 = 2222;
 const MAX_FAILURES: u64 = 4;
 
 /// One real SSH login with a wrong password from `ns` (`sshpass`); whether it failed (as it must).
+/// Bounded by `timeout`: a ban that lands while the connection is open drops the client's packets, and
+/// ssh has no timeout of its own once connected.
 fn wrong_password_login(ns: &Netns, server: &str, user: &str) -> bool {
     let status = ns
-        .command("sshpass")
-        .args(["-p", "not-the-password", "ssh"])
+        .command("timeout")
+        .args(["8", "sshpass", "-p", "not-the-password", "ssh"])
         .args([
             "-o",
             "StrictHostKeyChecking=no",
@@ -75,22 +78,6 @@ fn tools_present() -> bool {
         }
     }
     true
-}
-
-fn create_jail(admin: &NsClient, body: Value) -> Value {
-    let resp = admin.post("/firewall/jails", body);
-    assert_eq!(resp.status, 201, "create jail: {}", resp.body);
-    resp.json()
-}
-
-fn bans(admin: &NsClient) -> Vec<Value> {
-    let resp = admin.get("/firewall/bans");
-    assert_eq!(resp.status, 200, "{}", resp.body);
-    resp.json().as_array().cloned().unwrap_or_default()
-}
-
-fn ban_of(admin: &NsClient, address: &str) -> Option<Value> {
-    bans(admin).into_iter().find(|b| b["address"] == address)
 }
 
 /// The jail's recent failure lines from `address`.

@@ -1,8 +1,10 @@
 //! One running jail: its source's reader thread ([`super::source`]) hands failures to an async task that
 //! updates the jail's [`JailState`] and asks the firewall for bans. The state is saved to the
-//! `jail_state` tree after every ban, every two seconds while it changes, and when the jail stops, so
-//! window counts and repeat-offender history survive a restart (a `kill -9` loses at most the last two
-//! seconds of counts, never a ban: bans live in the kernel).
+//! `jail_state` tree at most every [`SAVE_EVERY`] while it changes (failures and bans batched) and when
+//! the jail stops, so window counts and repeat-offender history survive a restart (a `kill -9` loses at
+//! most the last [`SAVE_EVERY`] plus the store's background flush of counts, never a ban: bans live in
+//! the kernel). A save (the whole state encoded) runs on a blocking thread, never on Warden's async
+//! thread, which also pumps the services' logs: a flood of failures cannot stall a service's output.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -18,8 +20,8 @@ use super::source::{self, Found, Input, Reader, SourceStatus};
 use crate::firewall_ctl::{BanDetails, FirewallHandle, JailBanOutcome};
 use crate::store::Collection;
 
-/// How often a changed state is saved.
-const SAVE_EVERY: Duration = Duration::from_secs(2);
+/// How often a changed state is saved (at most).
+pub const SAVE_EVERY: Duration = Duration::from_millis(250);
 /// Failures waiting for the jail's task; a fuller channel slows the reader thread only.
 const QUEUE: usize = 1024;
 
@@ -40,7 +42,10 @@ struct Shared {
     state: Mutex<JailState>,
     status: Arc<SourceStatus>,
     bans: AtomicU64,
-    dirty: AtomicBool,
+    /// A save is queued or running on a blocking thread.
+    saving: AtomicBool,
+    /// Held across taking a copy of the state and writing it: saves land in the order they copied.
+    save_order: Mutex<()>,
 }
 
 impl Shared {
@@ -49,11 +54,17 @@ impl Shared {
     }
 
     fn save(&self) {
-        self.dirty.store(false, Ordering::Relaxed);
+        let _order = self.save_order.lock().unwrap_or_else(|e| e.into_inner());
         let state = self.state().clone();
-        if let Err(e) = self.states.insert(&self.id, &state) {
+        if let Err(e) = self.states.put(&self.id, &state) {
             tracing::warn!(jail = %self.id, error = %e, "cannot save the jail's state");
         }
+    }
+
+    /// Drops failures out of the window, then saves (on a blocking thread).
+    fn expire_and_save(&self, spec: &JailInput) {
+        self.state().expire(spec, now_ms());
+        self.save();
     }
 }
 
@@ -135,7 +146,8 @@ pub fn start(ctx: Context, matcher: Matcher, state: JailState) -> Running {
         state: Mutex::new(state),
         status: status.clone(),
         bans: AtomicU64::new(0),
-        dirty: AtomicBool::new(false),
+        saving: AtomicBool::new(false),
+        save_order: Mutex::new(()),
     });
     let (tx, rx) = mpsc::channel(QUEUE);
     let reader = match source::start(
@@ -161,19 +173,33 @@ pub fn start(ctx: Context, matcher: Matcher, state: JailState) -> Running {
 
 async fn run(ctx: Context, shared: Arc<Shared>, mut rx: mpsc::Receiver<Found>) {
     let ignore = ctx.spec.ignore_networks();
-    let mut save = tokio::time::interval(SAVE_EVERY);
-    save.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // When the next save is due: armed by a change, so an idle jail never wakes up.
+    let mut save_at: Option<tokio::time::Instant> = None;
     loop {
+        let due = async {
+            match save_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             found = rx.recv() => {
                 let Some(found) = found else { break };
                 failure(&ctx, &shared, &ignore, found).await;
+                save_at.get_or_insert_with(|| tokio::time::Instant::now() + SAVE_EVERY);
             }
-            _ = save.tick() => {
-                if shared.dirty.load(Ordering::Relaxed) {
-                    shared.state().expire(&ctx.spec, now_ms());
-                    shared.save();
+            () = due => {
+                save_at = None;
+                if shared.saving.swap(true, Ordering::AcqRel) {
+                    // The previous save still runs: this one after it.
+                    save_at = Some(tokio::time::Instant::now() + SAVE_EVERY);
+                    continue;
                 }
+                let (shared, spec) = (shared.clone(), ctx.spec.clone());
+                tokio::task::spawn_blocking(move || {
+                    shared.expire_and_save(&spec);
+                    shared.saving.store(false, Ordering::Release);
+                });
             }
         }
     }
@@ -183,7 +209,6 @@ async fn failure(ctx: &Context, shared: &Shared, ignore: &[ipnet::IpNet], found:
     let verdict = shared
         .state()
         .failure(&ctx.spec, ignore, found.address, &found.line, now_ms());
-    shared.dirty.store(true, Ordering::Relaxed);
     let Verdict::Ban {
         failures,
         secs,
@@ -224,5 +249,4 @@ async fn failure(ctx: &Context, shared: &Shared, ignore: &[ipnet::IpNet], found:
             shared.state().ban_not_made(addr);
         }
     }
-    shared.save();
 }

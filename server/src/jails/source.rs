@@ -1,17 +1,23 @@
 //! Reading a jail's source and matching its lines, on a thread of its own: a log file (a service's own
 //! log is the file `<data>/logs/services/<name>.log`) followed from its end across rotation (a new file
 //! under the name: the rest of the old one is read first) and truncation (read again from the start),
-//! or the systemd journal of a unit through `journalctl -f -o json -u UNIT` as a child process.
+//! or the systemd journal of a unit or syslog identifier through `journalctl -f -o json` as a child
+//! process ([`journal_args`]).
 //!
 //! The thread never writes to what it reads, so the program writing the log is never slowed by a jail;
 //! matching (CPU) happens on this thread too, never on Warden's async thread. Only failures cross to the
-//! jail's task, over a bounded channel: a flood of failures slows this reader, nobody else.
+//! jail's task, over a bounded channel: a flood of failures slows this reader, nobody else. The thread
+//! (and its journalctl) runs at nice [`READER_NICE`]: when CPU is short, Warden's async thread (which
+//! pumps the services' output) and the services come first, and a jail lags behind its source instead
+//! of stalling them. A reader that lags by more than the log's rotation (a service log keeps 5 files)
+//! finishes the file it holds, then goes on with the current one: the files rotated meanwhile are
+//! skipped (`lines` in the jail's view shows how much it read).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,12 +25,35 @@ use std::time::Duration;
 use app::model::jails::Matcher;
 use tokio::sync::mpsc;
 
+mod journal;
+use journal::follow_journal;
+pub use journal::{journal_args, journal_message};
+
 /// How often a followed file is looked at.
 pub const POLL_EVERY: Duration = Duration::from_millis(200);
 /// Most bytes read from a file per look (the rest comes at the next, without waiting).
 const READ_CHUNK: usize = 256 * 1024;
 /// A line longer than this is cut (the rest of it is skipped).
 const MAX_LINE: usize = 16 * 1024;
+
+/// The nice value of the reader threads.
+pub const READER_NICE: i32 = 10;
+
+/// Lowers the calling thread's priority to [`READER_NICE`] (Linux: the nice value is per thread).
+fn lower_priority() {
+    let tid = nix::unistd::gettid().as_raw();
+    let Ok(tid) = u32::try_from(tid) else { return };
+    #[allow(unsafe_code)]
+    // SAFETY: setpriority takes plain integers and changes only the scheduling weight of thread `tid`
+    // (this thread).
+    let rc = unsafe { nix::libc::setpriority(nix::libc::PRIO_PROCESS, tid, READER_NICE) };
+    if rc != 0 {
+        tracing::debug!(
+            error = %std::io::Error::last_os_error(),
+            "cannot lower a jail reader's priority"
+        );
+    }
+}
 
 /// A failure line a source found.
 #[derive(Debug, Clone)]
@@ -45,7 +74,7 @@ pub struct SourceStatus {
 }
 
 impl SourceStatus {
-    fn set_problem(&self, problem: Option<String>) {
+    pub(super) fn set_problem(&self, problem: Option<String>) {
         let mut p = self.problem.lock().unwrap_or_else(|e| e.into_inner());
         if *p != problem {
             if let Some(text) = &problem {
@@ -69,7 +98,7 @@ impl SourceStatus {
 pub enum Input {
     /// A file, from its end.
     File(PathBuf),
-    /// `journalctl -f -o json -n 0 -u UNIT`.
+    /// The journal entries of a unit or a syslog identifier ([`journal_args`]).
     Journal(String),
 }
 
@@ -100,15 +129,15 @@ impl Drop for Reader {
 }
 
 /// Matches lines and hands failures over.
-struct Sink {
+pub(super) struct Sink {
     matcher: Matcher,
     found: mpsc::Sender<Found>,
-    status: Arc<SourceStatus>,
+    pub(super) status: Arc<SourceStatus>,
 }
 
 impl Sink {
     /// `false` once the jail is gone.
-    fn line(&self, line: &str) -> bool {
+    pub(super) fn line(&self, line: &str) -> bool {
         self.status.lines.fetch_add(1, Ordering::Relaxed);
         let Some(hit) = self.matcher.find(line) else {
             return true;
@@ -140,9 +169,12 @@ pub fn start(
     let (thread_stop, thread_child) = (stop.clone(), child.clone());
     std::thread::Builder::new()
         .name("warden-jail".into())
-        .spawn(move || match input {
-            Input::File(path) => follow_file(&path, &sink, &thread_stop),
-            Input::Journal(unit) => follow_journal(&unit, &sink, &thread_stop, &thread_child),
+        .spawn(move || {
+            lower_priority();
+            match input {
+                Input::File(path) => follow_file(&path, &sink, &thread_stop),
+                Input::Journal(unit) => follow_journal(&unit, &sink, &thread_stop, &thread_child),
+            }
         })?;
     Ok(Reader { stop, child })
 }
@@ -208,6 +240,19 @@ fn drain(f: &mut Followed, sink: &Sink) -> std::io::Result<(bool, usize)> {
     }
 }
 
+/// Reads the rest of a file that was rotated or removed (all of it, not one chunk: what is left after a
+/// lag would be lost otherwise). `false` once the jail is gone.
+fn finish(old: &mut Followed, sink: &Sink, stop: &AtomicBool) -> bool {
+    while !stop.load(Ordering::Relaxed) {
+        match drain(old, sink) {
+            Ok((false, _)) => return false,
+            Ok((true, taken)) if taken >= READ_CHUNK => continue,
+            _ => return true,
+        }
+    }
+    true
+}
+
 fn follow_file(path: &Path, sink: &Sink, stop: &AtomicBool) {
     // From the end of the file that is there at start; a file that appears later is read whole.
     let mut current = match open(path, true) {
@@ -231,7 +276,7 @@ fn follow_file(path: &Path, sink: &Sink, stop: &AtomicBool) {
                 if replaced {
                     // Rotated: the rest of the old file first, then the new one from its start.
                     if let Some(old) = current.as_mut() {
-                        if matches!(drain(old, sink), Ok((false, _))) {
+                        if !finish(old, sink, stop) {
                             return;
                         }
                     }
@@ -269,7 +314,7 @@ fn follow_file(path: &Path, sink: &Sink, stop: &AtomicBool) {
                 if current.is_some() {
                     // Removed (or renamed away and not yet recreated): finish the old file, wait.
                     if let Some(old) = current.as_mut() {
-                        if matches!(drain(old, sink), Ok((false, _))) {
+                        if !finish(old, sink, stop) {
                             return;
                         }
                     }
@@ -285,74 +330,7 @@ fn follow_file(path: &Path, sink: &Sink, stop: &AtomicBool) {
     }
 }
 
-/// The `MESSAGE` of one `journalctl -o json` entry (a string, or an array of bytes).
-pub fn journal_message(json_line: &str) -> Option<String> {
-    let entry: serde_json::Value = serde_json::from_str(json_line).ok()?;
-    match entry.get("MESSAGE")? {
-        serde_json::Value::String(s) => Some(s.clone()),
-        serde_json::Value::Array(bytes) => {
-            let bytes: Vec<u8> = bytes
-                .iter()
-                .filter_map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok()))
-                .collect();
-            Some(String::from_utf8_lossy(&bytes).into_owned())
-        }
-        _ => None,
-    }
-}
-
-fn follow_journal(unit: &str, sink: &Sink, stop: &AtomicBool, slot: &Mutex<Option<Child>>) {
-    while !stop.load(Ordering::Relaxed) {
-        // The unit is validated (no leading '-') and passed as one argument, never through a shell.
-        let spawned = Command::new("journalctl")
-            .args(["-f", "-o", "json", "-n", "0", "-u"])
-            .arg(unit)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn();
-        let mut child = match spawned {
-            Ok(c) => c,
-            Err(e) => {
-                sink.status
-                    .set_problem(Some(format!("cannot run journalctl: {e}")));
-                sleep_unless_stopped(stop, Duration::from_secs(10));
-                continue;
-            }
-        };
-        let Some(stdout) = child.stdout.take() else {
-            let _ = child.kill();
-            let _ = child.wait();
-            continue;
-        };
-        *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(child);
-        sink.status.set_problem(None);
-        sink.status.opened.store(true, Ordering::Relaxed);
-        for line in BufReader::new(stdout).lines() {
-            if stop.load(Ordering::Relaxed) {
-                break;
-            }
-            let Ok(line) = line else { break };
-            if let Some(message) = journal_message(&line) {
-                if !sink.line(&message) {
-                    stop.store(true, Ordering::Relaxed);
-                    break;
-                }
-            }
-        }
-        if let Some(mut child) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        if !stop.load(Ordering::Relaxed) {
-            sink.status
-                .set_problem(Some("journalctl ended; restarting it".into()));
-            sleep_unless_stopped(stop, Duration::from_secs(2));
-        }
-    }
-}
-
-fn sleep_unless_stopped(stop: &AtomicBool, total: Duration) {
+pub(super) fn sleep_unless_stopped(stop: &AtomicBool, total: Duration) {
     let mut left = total;
     while !left.is_zero() && !stop.load(Ordering::Relaxed) {
         let step = left.min(POLL_EVERY);
@@ -425,6 +403,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_rotated_file_is_read_to_its_end_however_far_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flood.log");
+        append(&path, "");
+        let (tx, mut rx) = mpsc::channel(16);
+        let status = Arc::new(SourceStatus::default());
+        let _reader = start(Input::File(path.clone()), matcher(), tx, status.clone()).unwrap();
+        warden_wait(|| status.opened.load(Ordering::Relaxed)).await;
+        // Several read chunks written at once and rotated away before the reader looks again: all of
+        // it is read (the reader used to take one chunk of the old file and skip the rest).
+        let lines = 3 * READ_CHUNK / 16;
+        append(&path, &"no failure here\n".repeat(lines));
+        std::fs::rename(&path, dir.path().join("flood.log.1")).unwrap();
+        append(&path, "bad login from 192.0.2.9\n");
+        assert_eq!(next(&mut rx).await, "192.0.2.9");
+        assert_eq!(status.lines.load(Ordering::Relaxed), lines as u64 + 1);
+    }
+
+    #[tokio::test]
     async fn a_missing_file_is_a_problem_until_it_appears() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("later.log");
@@ -459,19 +456,5 @@ mod tests {
             assert!(tokio::time::Instant::now() < deadline, "timed out");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-    }
-
-    #[test]
-    fn journal_messages_are_strings_or_bytes() {
-        assert_eq!(
-            journal_message(r#"{"MESSAGE":"Invalid user a from 192.0.2.1 port 2","_PID":"1"}"#),
-            Some("Invalid user a from 192.0.2.1 port 2".into())
-        );
-        assert_eq!(
-            journal_message(r#"{"MESSAGE":[104,105]}"#),
-            Some("hi".into())
-        );
-        assert_eq!(journal_message("not json"), None);
-        assert_eq!(journal_message(r#"{"OTHER":1}"#), None);
     }
 }

@@ -7,6 +7,8 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod host_link;
+pub mod jails;
+pub mod journald;
 pub mod sshd;
 
 use std::io::{Read, Write};

@@ -51,7 +51,8 @@ pub enum JailSource {
     Service(String),
     /// A log file (absolute path), followed across rotation and truncation from its end.
     File(String),
-    /// The systemd journal of a unit or syslog identifier (`journalctl -f -o json -u UNIT`).
+    /// The systemd journal of a unit (`ssh.service`; a name without a suffix means its `.service`) or
+    /// of a syslog identifier (`sshd`): entries of either, through `journalctl -f -o json`.
     Journal(String),
 }
 

@@ -49,7 +49,7 @@ impl JailSource {
                 if !ok {
                     errors.push(FieldError::new(
                         "source.journal",
-                        "a systemd unit name (e.g. ssh.service): letters, digits and @ . _ - : \\",
+                        "a systemd unit (e.g. ssh.service) or syslog identifier (e.g. sshd): letters, digits and @ . _ - : \\",
                     ));
                 }
             }
