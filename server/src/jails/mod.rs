@@ -115,9 +115,15 @@ impl Jails {
 
     /// (Re)starts the watcher of `id` per `spec` (stops it when disabled or invalid).
     fn restart(&self, id: &str, spec: &JailInput) {
-        if let Some(old) = self.running().remove(id) {
-            old.stop();
-        }
+        // A changed jail keeps its counters, and reads its file on from where it was (same source).
+        let carried = match self.running().remove(id) {
+            Some(old) => {
+                let carried = old.carried(&spec.source);
+                old.stop();
+                carried
+            }
+            None => runtime::Carried::default(),
+        };
         if !spec.enabled {
             return;
         }
@@ -146,6 +152,7 @@ impl Jails {
             },
             matcher,
             state,
+            carried,
         );
         self.running().insert(id.to_string(), running);
     }

@@ -68,8 +68,19 @@ impl Shared {
     }
 }
 
+/// What a jail started again (its settings changed) takes over from its previous run: the counters
+/// since Warden started, and where its file was read up to (only for the same source).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Carried {
+    lines: u64,
+    matched: u64,
+    bans: u64,
+    resume: Option<source::ReadPoint>,
+}
+
 /// A running jail; stopped by [`Running::stop`] (or when dropped: the reader ends, the task is aborted).
 pub struct Running {
+    source: JailSource,
     shared: Arc<Shared>,
     _reader: Option<Reader>,
     task: tokio::task::JoinHandle<()>,
@@ -93,6 +104,19 @@ impl Running {
             matched: self.shared.status.matched.load(Ordering::Relaxed),
             bans: self.shared.bans.load(Ordering::Relaxed),
             problem: self.shared.status.problem(),
+        }
+    }
+
+    /// What a new run of this jail watching `next` takes over.
+    pub fn carried(&self, next: &JailSource) -> Carried {
+        let status = &self.shared.status;
+        Carried {
+            lines: status.lines.load(Ordering::Relaxed),
+            matched: status.matched.load(Ordering::Relaxed),
+            bans: self.shared.bans.load(Ordering::Relaxed),
+            resume: (self.source == *next)
+                .then(|| status.read_point())
+                .flatten(),
         }
     }
 
@@ -138,14 +162,16 @@ pub fn input(source: &JailSource, service_logs: &std::path::Path) -> Input {
 }
 
 /// Starts the jail: its reader thread and its task.
-pub fn start(ctx: Context, matcher: Matcher, state: JailState) -> Running {
+pub fn start(ctx: Context, matcher: Matcher, state: JailState, carried: Carried) -> Running {
     let status = Arc::new(SourceStatus::default());
+    status.lines.store(carried.lines, Ordering::Relaxed);
+    status.matched.store(carried.matched, Ordering::Relaxed);
     let shared = Arc::new(Shared {
         id: ctx.id.clone(),
         states: ctx.states.clone(),
         state: Mutex::new(state),
         status: status.clone(),
-        bans: AtomicU64::new(0),
+        bans: AtomicU64::new(carried.bans),
         saving: AtomicBool::new(false),
         save_order: Mutex::new(()),
     });
@@ -155,6 +181,7 @@ pub fn start(ctx: Context, matcher: Matcher, state: JailState) -> Running {
         matcher,
         tx,
         status.clone(),
+        carried.resume,
     ) {
         Ok(r) => Some(r),
         Err(e) => {
@@ -163,8 +190,10 @@ pub fn start(ctx: Context, matcher: Matcher, state: JailState) -> Running {
             None
         }
     };
+    let source = ctx.spec.source.clone();
     let task = tokio::spawn(run(ctx, shared.clone(), rx));
     Running {
+        source,
         shared,
         _reader: reader,
         task,

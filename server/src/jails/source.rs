@@ -71,6 +71,17 @@ pub struct SourceStatus {
     pub problem: Mutex<Option<String>>,
     /// The source was open at least once (a file: its end found).
     pub opened: AtomicBool,
+    /// How far a followed file was read (every line before it handed over).
+    read_point: Mutex<Option<ReadPoint>>,
+}
+
+/// How far a followed file was read: the file (device, inode) and the offset after the last whole line
+/// handed over. A reader started again on the same source (a jail's settings changed) resumes there, so
+/// the lines written while it restarted are not missed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadPoint {
+    identity: (u64, u64),
+    offset: u64,
 }
 
 impl SourceStatus {
@@ -82,6 +93,19 @@ impl SourceStatus {
             }
             *p = problem;
         }
+    }
+
+    /// How far the followed file was read, if a file was.
+    pub fn read_point(&self) -> Option<ReadPoint> {
+        *self.read_point.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn note_read_point(&self, f: &Followed) {
+        let point = ReadPoint {
+            identity: f.identity,
+            offset: f.position.saturating_sub(f.partial.len() as u64),
+        };
+        *self.read_point.lock().unwrap_or_else(|e| e.into_inner()) = Some(point);
     }
 
     /// What keeps the source from being read, if anything.
@@ -152,12 +176,14 @@ impl Sink {
     }
 }
 
-/// Starts reading `input` on a new thread.
+/// Starts reading `input` on a new thread: a file from `resume` when it is still the same file and
+/// that long, else from its end.
 pub fn start(
     input: Input,
     matcher: Matcher,
     found: mpsc::Sender<Found>,
     status: Arc<SourceStatus>,
+    resume: Option<ReadPoint>,
 ) -> std::io::Result<Reader> {
     let stop = Arc::new(AtomicBool::new(false));
     let child = Arc::new(Mutex::new(None));
@@ -172,7 +198,7 @@ pub fn start(
         .spawn(move || {
             lower_priority();
             match input {
-                Input::File(path) => follow_file(&path, &sink, &thread_stop),
+                Input::File(path) => follow_file(&path, &sink, &thread_stop, resume),
                 Input::Journal(unit) => follow_journal(&unit, &sink, &thread_stop, &thread_child),
             }
         })?;
@@ -191,17 +217,28 @@ fn identity(meta: &std::fs::Metadata) -> (u64, u64) {
     (meta.dev(), meta.ino())
 }
 
-fn open(path: &Path, from_end: bool) -> std::io::Result<Followed> {
+/// Where reading an opened file starts.
+#[derive(Debug, Clone, Copy)]
+enum Start {
+    Beginning,
+    End,
+    /// At this point if it is the same file and that long, else at the end.
+    Resume(ReadPoint),
+}
+
+fn open(path: &Path, start: Start) -> std::io::Result<Followed> {
     // Only regular files: a FIFO would block the open, a device could be read forever.
     if !std::fs::metadata(path)?.is_file() {
         return Err(std::io::Error::other("not a regular file"));
     }
     let mut file = File::open(path)?;
     let meta = file.metadata()?;
-    let position = if from_end {
-        file.seek(SeekFrom::End(0))?
-    } else {
-        0
+    let position = match start {
+        Start::Beginning => 0,
+        Start::Resume(point) if point.identity == identity(&meta) && point.offset <= meta.len() => {
+            file.seek(SeekFrom::Start(point.offset))?
+        }
+        Start::Resume(_) | Start::End => file.seek(SeekFrom::End(0))?,
     };
     Ok(Followed {
         reader: BufReader::new(file),
@@ -253,9 +290,11 @@ fn finish(old: &mut Followed, sink: &Sink, stop: &AtomicBool) -> bool {
     true
 }
 
-fn follow_file(path: &Path, sink: &Sink, stop: &AtomicBool) {
-    // From the end of the file that is there at start; a file that appears later is read whole.
-    let mut current = match open(path, true) {
+fn follow_file(path: &Path, sink: &Sink, stop: &AtomicBool, resume: Option<ReadPoint>) {
+    // From the end of the file that is there at start (or where the previous reader of this source
+    // stopped); a file that appears later is read whole.
+    let first = resume.map_or(Start::End, Start::Resume);
+    let mut current = match open(path, first) {
         Ok(f) => {
             sink.status.opened.store(true, Ordering::Relaxed);
             Some(f)
@@ -280,7 +319,7 @@ fn follow_file(path: &Path, sink: &Sink, stop: &AtomicBool) {
                             return;
                         }
                     }
-                    current = match open(path, false) {
+                    current = match open(path, Start::Beginning) {
                         Ok(f) => {
                             sink.status.set_problem(None);
                             sink.status.opened.store(true, Ordering::Relaxed);
@@ -303,7 +342,10 @@ fn follow_file(path: &Path, sink: &Sink, stop: &AtomicBool) {
                     }
                     match drain(f, sink) {
                         Ok((false, _)) => return,
-                        Ok((true, taken)) => busy = taken >= READ_CHUNK,
+                        Ok((true, taken)) => {
+                            busy = taken >= READ_CHUNK;
+                            sink.status.note_read_point(f);
+                        }
                         Err(e) => sink
                             .status
                             .set_problem(Some(format!("cannot read {}: {e}", path.display()))),
@@ -374,7 +416,14 @@ mod tests {
         append(&path, "bad login from 192.0.2.1\n");
         let (tx, mut rx) = mpsc::channel(16);
         let status = Arc::new(SourceStatus::default());
-        let reader = start(Input::File(path.clone()), matcher(), tx, status.clone()).unwrap();
+        let reader = start(
+            Input::File(path.clone()),
+            matcher(),
+            tx,
+            status.clone(),
+            None,
+        )
+        .unwrap();
         // The reader opened the file at its end: the old line must not count.
         warden_wait(|| status.opened.load(Ordering::Relaxed)).await;
         append(&path, "ok\nbad login from 192.0.2.2\n");
@@ -409,7 +458,14 @@ mod tests {
         append(&path, "");
         let (tx, mut rx) = mpsc::channel(16);
         let status = Arc::new(SourceStatus::default());
-        let _reader = start(Input::File(path.clone()), matcher(), tx, status.clone()).unwrap();
+        let _reader = start(
+            Input::File(path.clone()),
+            matcher(),
+            tx,
+            status.clone(),
+            None,
+        )
+        .unwrap();
         warden_wait(|| status.opened.load(Ordering::Relaxed)).await;
         // Several read chunks written at once and rotated away before the reader looks again: all of
         // it is read (the reader used to take one chunk of the old file and skip the rest).
@@ -427,7 +483,14 @@ mod tests {
         let path = dir.path().join("later.log");
         let (tx, mut rx) = mpsc::channel(16);
         let status = Arc::new(SourceStatus::default());
-        let _reader = start(Input::File(path.clone()), matcher(), tx, status.clone()).unwrap();
+        let _reader = start(
+            Input::File(path.clone()),
+            matcher(),
+            tx,
+            status.clone(),
+            None,
+        )
+        .unwrap();
         warden_wait(|| status.problem().is_some()).await;
         // Not a regular file: refused, never read.
         let (tx2, _rx2) = mpsc::channel(1);
@@ -437,6 +500,7 @@ mod tests {
             matcher(),
             tx2,
             devzero.clone(),
+            None,
         )
         .unwrap();
         warden_wait(|| {
@@ -448,6 +512,54 @@ mod tests {
         append(&path, "bad login from 198.51.100.7\n");
         assert_eq!(next(&mut rx).await, "198.51.100.7");
         assert_eq!(status.problem(), None);
+    }
+
+    /// A reader started again on the same file (a jail's settings changed) reads what was written while
+    /// it was stopped; on another file (or without a read point) it starts at the end.
+    #[tokio::test]
+    async fn a_restarted_reader_resumes_where_the_previous_one_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.log");
+        append(&path, "bad login from 192.0.2.1\n");
+        let (tx, mut rx) = mpsc::channel(16);
+        let status = Arc::new(SourceStatus::default());
+        let reader = start(
+            Input::File(path.clone()),
+            matcher(),
+            tx,
+            status.clone(),
+            None,
+        )
+        .unwrap();
+        warden_wait(|| status.opened.load(Ordering::Relaxed)).await;
+        append(&path, "bad login from 192.0.2.2\nbad login fr");
+        assert_eq!(next(&mut rx).await, "192.0.2.2");
+        warden_wait(|| status.read_point().is_some()).await;
+        drop(reader);
+        let point = status.read_point();
+        // Written while no reader runs: the rest of a half-written line, then a whole one.
+        append(&path, "om 192.0.2.3\nbad login from 192.0.2.4\n");
+        let (tx, mut rx) = mpsc::channel(16);
+        let again = Arc::new(SourceStatus::default());
+        let _reader = start(Input::File(path.clone()), matcher(), tx, again, point).unwrap();
+        assert_eq!(next(&mut rx).await, "192.0.2.3");
+        assert_eq!(next(&mut rx).await, "192.0.2.4");
+        // Another file (rotated in its place): its end, the read point does not apply.
+        std::fs::rename(&path, dir.path().join("app.log.1")).unwrap();
+        append(&path, "bad login from 192.0.2.5\n");
+        let (tx, mut rx) = mpsc::channel(16);
+        let other = Arc::new(SourceStatus::default());
+        let _third = start(
+            Input::File(path.clone()),
+            matcher(),
+            tx,
+            other.clone(),
+            point,
+        )
+        .unwrap();
+        warden_wait(|| other.opened.load(Ordering::Relaxed)).await;
+        append(&path, "bad login from 192.0.2.6\n");
+        assert_eq!(next(&mut rx).await, "192.0.2.6");
     }
 
     async fn warden_wait(mut ok: impl FnMut() -> bool) {
