@@ -139,9 +139,12 @@ async fn main() {
         "/services",
         "/services/bench-detail",
         "/firewall",
+        "/firewall/jails",
         "/logs",
         "/settings",
         "/audit",
+        "/users",
+        "/import",
     ] {
         loads.push(cold_load(&b, &w.url, path).await);
     }

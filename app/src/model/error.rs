@@ -1,7 +1,7 @@
 //! `AppError`: the error every server function returns. It crosses the wire as JSON, so the UI can show
 //! field errors next to the fields they belong to and sentences everywhere else — never raw JSON.
 
-use leptos::server_fn::codec::JsonEncoding;
+use crate::rpc::codec::JsonTextEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
@@ -71,7 +71,7 @@ impl AppError {
 }
 
 impl FromServerFnError for AppError {
-    type Encoder = JsonEncoding;
+    type Encoder = JsonTextEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         AppError::Call(value.to_string())

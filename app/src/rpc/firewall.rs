@@ -5,6 +5,8 @@
 
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
+
+use super::codec::JsonText;
 use warden_firewall::{Rule, RuleInput, RulePatch};
 
 use crate::model::error::AppError;
@@ -33,28 +35,28 @@ pub(super) async fn caller() -> Result<
 }
 
 /// Status: active, pending window (with seconds left), drift, capability, anti-lockout.
-#[server(prefix = "/rpc", endpoint = "firewall/state", input = Json)]
+#[server(prefix = "/rpc", endpoint = "firewall/state", input = Json, output = JsonText)]
 pub async fn get_firewall_state() -> Result<FirewallStatus, AppError> {
     let (backend, _user, client) = caller().await?;
     backend.firewall_state(client).await
 }
 
 /// The saved rules in order, with live packet/byte counters when the firewall is active.
-#[server(prefix = "/rpc", endpoint = "firewall/rules", input = Json)]
+#[server(prefix = "/rpc", endpoint = "firewall/rules", input = Json, output = JsonText)]
 pub async fn firewall_rules() -> Result<Vec<RuleView>, AppError> {
     let (backend, _user, client) = caller().await?;
     backend.firewall_rules(client).await
 }
 
 /// Adds a rule to the saved set (appended unless `input.position` is given).
-#[server(prefix = "/rpc", endpoint = "firewall/rules/add", input = Json)]
+#[server(prefix = "/rpc", endpoint = "firewall/rules/add", input = Json, output = JsonText)]
 pub async fn add_firewall_rule(input: RuleInput) -> Result<Rule, AppError> {
     let (backend, user, client) = caller().await?;
     backend.add_firewall_rule(&user, client, input).await
 }
 
 /// Changes a saved rule (also used by the enable toggle).
-#[server(prefix = "/rpc", endpoint = "firewall/rules/update", input = Json)]
+#[server(prefix = "/rpc", endpoint = "firewall/rules/update", input = Json, output = JsonText)]
 pub async fn update_firewall_rule(id: String, patch: RulePatch) -> Result<Rule, AppError> {
     let (backend, user, client) = caller().await?;
     backend
@@ -63,14 +65,14 @@ pub async fn update_firewall_rule(id: String, patch: RulePatch) -> Result<Rule, 
 }
 
 /// Deletes a saved rule.
-#[server(prefix = "/rpc", endpoint = "firewall/rules/delete", input = Json)]
+#[server(prefix = "/rpc", endpoint = "firewall/rules/delete", input = Json, output = JsonText)]
 pub async fn delete_firewall_rule(id: String) -> Result<(), AppError> {
     let (backend, user, client) = caller().await?;
     backend.delete_firewall_rule(&user, client, &id).await
 }
 
 /// Moves a saved rule to `position` (0 = top).
-#[server(prefix = "/rpc", endpoint = "firewall/rules/move", input = Json)]
+#[server(prefix = "/rpc", endpoint = "firewall/rules/move", input = Json, output = JsonText)]
 pub async fn move_firewall_rule(id: String, position: u32) -> Result<Rule, AppError> {
     let (backend, user, client) = caller().await?;
     backend
@@ -79,14 +81,14 @@ pub async fn move_firewall_rule(id: String, position: u32) -> Result<Rule, AppEr
 }
 
 /// Every preset, with whether it is open.
-#[server(prefix = "/rpc", endpoint = "firewall/presets", input = Json)]
+#[server(prefix = "/rpc", endpoint = "firewall/presets", input = Json, output = JsonText)]
 pub async fn firewall_presets() -> Result<Vec<PresetView>, AppError> {
     let (backend, _user, client) = caller().await?;
     backend.firewall_presets(client).await
 }
 
 /// Opens (adds its rules) or closes (removes them) a preset.
-#[server(prefix = "/rpc", endpoint = "firewall/presets/set", input = Json)]
+#[server(prefix = "/rpc", endpoint = "firewall/presets/set", input = Json, output = JsonText)]
 pub async fn set_firewall_preset(name: String, open: bool) -> Result<Vec<Rule>, AppError> {
     let (backend, user, client) = caller().await?;
     backend
@@ -95,7 +97,7 @@ pub async fn set_firewall_preset(name: String, open: bool) -> Result<Vec<Rule>, 
 }
 
 /// The applied ruleset text and what Apply would install now, for the diff.
-#[server(prefix = "/rpc", endpoint = "firewall/ruleset", input = Json)]
+#[server(prefix = "/rpc", endpoint = "firewall/ruleset", input = Json, output = JsonText)]
 pub async fn firewall_ruleset_texts() -> Result<RulesetTexts, AppError> {
     let (backend, _user, client) = caller().await?;
     backend.firewall_ruleset_texts(client).await
@@ -103,7 +105,7 @@ pub async fn firewall_ruleset_texts() -> Result<RulesetTexts, AppError> {
 
 /// Applies the saved rules; unless confirmed within `confirm_within_secs` (0 = no window) the
 /// previous kernel state comes back by itself.
-#[server(prefix = "/rpc", endpoint = "firewall/apply", input = Json)]
+#[server(prefix = "/rpc", endpoint = "firewall/apply", input = Json, output = JsonText)]
 pub async fn apply_firewall(confirm_within_secs: u64) -> Result<FirewallStatus, AppError> {
     let (backend, user, client) = caller().await?;
     backend
@@ -112,21 +114,21 @@ pub async fn apply_firewall(confirm_within_secs: u64) -> Result<FirewallStatus, 
 }
 
 /// Keep the pending apply, revert it now, or remove Warden's table.
-#[server(prefix = "/rpc", endpoint = "firewall/control", input = Json)]
+#[server(prefix = "/rpc", endpoint = "firewall/control", input = Json, output = JsonText)]
 pub async fn control_firewall(op: FirewallControl) -> Result<FirewallStatus, AppError> {
     let (backend, user, client) = caller().await?;
     backend.control_firewall(&user, client, op).await
 }
 
 /// The bans in the kernel with the time left.
-#[server(prefix = "/rpc", endpoint = "firewall/bans", input = Json)]
+#[server(prefix = "/rpc", endpoint = "firewall/bans", input = Json, output = JsonText)]
 pub async fn firewall_bans() -> Result<Vec<BanView>, AppError> {
     let (backend, _user, client) = caller().await?;
     backend.firewall_bans(client).await
 }
 
 /// Lifts a ban (idempotent).
-#[server(prefix = "/rpc", endpoint = "firewall/unban", input = Json)]
+#[server(prefix = "/rpc", endpoint = "firewall/unban", input = Json, output = JsonText)]
 pub async fn unban_address(address: String) -> Result<(), AppError> {
     let (backend, user, client) = caller().await?;
     backend.unban_address(&user, client, &address).await
@@ -134,7 +136,7 @@ pub async fn unban_address(address: String) -> Result<(), AppError> {
 
 /// Opens one service port to everyone: adds an accept rule for it at the top of the saved rules (Apply
 /// makes it live). The port must be one the service reserves.
-#[server(prefix = "/rpc", endpoint = "firewall/expose", input = Json)]
+#[server(prefix = "/rpc", endpoint = "firewall/expose", input = Json, output = JsonText)]
 pub async fn expose_service_port(service_id: String, port: u16) -> Result<Rule, AppError> {
     let (backend, user, client) = caller().await?;
     backend
@@ -143,7 +145,7 @@ pub async fn expose_service_port(service_id: String, port: u16) -> Result<Rule, 
 }
 
 /// Whether each service port is reachable from outside, and what decides (saved and live rule sets).
-#[server(prefix = "/rpc", endpoint = "firewall/exposure", input = Json)]
+#[server(prefix = "/rpc", endpoint = "firewall/exposure", input = Json, output = JsonText)]
 pub async fn firewall_exposure() -> Result<Vec<ExposureView>, AppError> {
     let (backend, _user, client) = caller().await?;
     backend.firewall_exposure(client).await

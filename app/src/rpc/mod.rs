@@ -6,6 +6,7 @@
 //! mutation until it is listed here).
 
 pub mod admin;
+pub mod codec;
 pub mod firewall;
 pub mod jails;
 pub mod notifications;
@@ -20,6 +21,8 @@ pub use services::*;
 pub use users::*;
 
 use leptos::prelude::*;
+
+use codec::JsonText;
 
 /// The paths of the server functions that change nothing (besides noting the caller's address as
 /// administering). Every other server function is a mutation, refused to read-only tokens.
@@ -76,14 +79,14 @@ use crate::model::error::AppError;
 use crate::model::{FirewallCapability, ShellInfo};
 
 /// Hostname, user and version for the app shell.
-#[server(prefix = "/rpc", endpoint = "shell_info")]
+#[server(prefix = "/rpc", endpoint = "shell_info", output = JsonText)]
 pub async fn get_shell_info() -> Result<ShellInfo, AppError> {
     let (backend, user) = crate::backend::require_user().await?;
     Ok(backend.shell_info(&user).await)
 }
 
 /// Whether the firewall can be driven here, and why not.
-#[server(prefix = "/rpc", endpoint = "firewall_capability")]
+#[server(prefix = "/rpc", endpoint = "firewall_capability", output = JsonText)]
 pub async fn get_firewall_capability() -> Result<FirewallCapability, AppError> {
     let (backend, _user) = crate::backend::require_user().await?;
     Ok(backend.firewall_capability().await)
