@@ -17,12 +17,12 @@ mod firewall_e2e_support;
 use std::time::{Duration, Instant};
 
 use fantoccini::Locator;
-use firewall_e2e_support::host_link::HostLink;
+use firewall_e2e_support::host_link::warden_behind_link;
 use firewall_e2e_support::ADMIN_PORT;
 use serde_json::{json, Value};
 use warden_testkit::Netns;
 use warden_tests::browser::{self, Browser};
-use warden_tests::{gate, poll, Api, Launch, Warden, ADMIN_PASSWORD};
+use warden_tests::{gate, Api, Launch, Warden, ADMIN_PASSWORD};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -142,35 +142,9 @@ async fn firewall_page_rules_apply_confirm_revert_presets_bans() {
         return;
     }
     let ns = Netns::new("bfw");
-    let link = HostLink::new(&ns);
-    let _warden = Launch::new()
-        .in_netns(&ns.name)
-        .listen(format!("0.0.0.0:{ADMIN_PORT}"))
-        .start();
-    let base = format!("http://{}:{ADMIN_PORT}", link.ns_addr);
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
-    let token: String = poll("Warden to answer through the veth", DEADLINE, || {
-        let (http, base) = (http.clone(), base.clone());
-        async move {
-            let resp = http
-                .post(format!("{base}/api/v1/auth/login"))
-                .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
-                .send()
-                .await
-                .ok()?;
-            let body: Value = resp.json().await.ok()?;
-            body["token"].as_str().map(str::to_string)
-        }
-    })
-    .await;
-    let api = Api {
-        client: http.clone(),
-        base: format!("{base}/api/v1"),
-        token,
-    };
+    let lab = warden_behind_link(&ns);
+    let base = lab.base.clone();
+    let api = Api::login_at(&base).await;
     // Closed by default: the guard is live before any apply.
     let guard = ns
         .warden_table()
@@ -339,7 +313,7 @@ async fn firewall_page_rules_apply_confirm_revert_presets_bans() {
         vec![],
     )
     .await;
-    let target: std::net::SocketAddr = format!("{}:8300", link.ns_addr).parse().unwrap();
+    let target: std::net::SocketAddr = format!("{}:8300", lab.link.ns_addr).parse().unwrap();
     for _ in 0..3 {
         // Nothing listens: each SYN is accepted by the rule, then answered with a reset.
         let _ = std::net::TcpStream::connect_timeout(&target, Duration::from_secs(2));

@@ -15,12 +15,11 @@ mod firewall_e2e_support;
 
 use std::time::Duration;
 
-use firewall_e2e_support::host_link::HostLink;
-use firewall_e2e_support::ADMIN_PORT;
+use firewall_e2e_support::host_link::warden_behind_link;
 use serde_json::{json, Value};
 use warden_testkit::Netns;
 use warden_tests::browser::{self, Browser};
-use warden_tests::{gate, poll, Api, Launch, Warden, ADMIN_PASSWORD};
+use warden_tests::{gate, poll, Api, Warden, ADMIN_PASSWORD};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -259,12 +258,8 @@ async fn a_jails_ban_shows_its_jail_and_lines_on_the_firewall_page() {
         return;
     }
     let ns = Netns::new("bjl");
-    let link = HostLink::new(&ns);
-    let _warden = Launch::new()
-        .in_netns(&ns.name)
-        .listen(format!("0.0.0.0:{ADMIN_PORT}"))
-        .start();
-    let base = format!("http://{}:{ADMIN_PORT}", link.ns_addr);
+    let lab = warden_behind_link(&ns);
+    let base = lab.base.clone();
     let api = Api::login_at(&base).await;
     let resp = api
         .post(

@@ -409,21 +409,30 @@ mod tests {
             .to_string()
     }
 
+    /// A reader following `path` (from `resume`, else its end): the reader, its failures and status.
+    fn follow(
+        path: &Path,
+        resume: Option<ReadPoint>,
+    ) -> (Reader, mpsc::Receiver<Found>, Arc<SourceStatus>) {
+        let (tx, rx) = mpsc::channel(16);
+        let status = Arc::new(SourceStatus::default());
+        let reader = start(
+            Input::File(path.to_path_buf()),
+            matcher(),
+            tx,
+            status.clone(),
+            resume,
+        )
+        .unwrap();
+        (reader, rx, status)
+    }
+
     #[tokio::test]
     async fn follows_a_file_from_its_end_across_rotation_and_truncation() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("app.log");
         append(&path, "bad login from 192.0.2.1\n");
-        let (tx, mut rx) = mpsc::channel(16);
-        let status = Arc::new(SourceStatus::default());
-        let reader = start(
-            Input::File(path.clone()),
-            matcher(),
-            tx,
-            status.clone(),
-            None,
-        )
-        .unwrap();
+        let (reader, mut rx, status) = follow(&path, None);
         // The reader opened the file at its end: the old line must not count.
         warden_wait(|| status.opened.load(Ordering::Relaxed)).await;
         append(&path, "ok\nbad login from 192.0.2.2\n");
@@ -456,16 +465,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("flood.log");
         append(&path, "");
-        let (tx, mut rx) = mpsc::channel(16);
-        let status = Arc::new(SourceStatus::default());
-        let _reader = start(
-            Input::File(path.clone()),
-            matcher(),
-            tx,
-            status.clone(),
-            None,
-        )
-        .unwrap();
+        let (_reader, mut rx, status) = follow(&path, None);
         warden_wait(|| status.opened.load(Ordering::Relaxed)).await;
         // Several read chunks written at once and rotated away before the reader looks again: all of
         // it is read (the reader used to take one chunk of the old file and skip the rest).
@@ -481,16 +481,7 @@ mod tests {
     async fn a_missing_file_is_a_problem_until_it_appears() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("later.log");
-        let (tx, mut rx) = mpsc::channel(16);
-        let status = Arc::new(SourceStatus::default());
-        let _reader = start(
-            Input::File(path.clone()),
-            matcher(),
-            tx,
-            status.clone(),
-            None,
-        )
-        .unwrap();
+        let (_reader, mut rx, status) = follow(&path, None);
         warden_wait(|| status.problem().is_some()).await;
         // Not a regular file: refused, never read.
         let (tx2, _rx2) = mpsc::channel(1);
@@ -521,16 +512,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("app.log");
         append(&path, "bad login from 192.0.2.1\n");
-        let (tx, mut rx) = mpsc::channel(16);
-        let status = Arc::new(SourceStatus::default());
-        let reader = start(
-            Input::File(path.clone()),
-            matcher(),
-            tx,
-            status.clone(),
-            None,
-        )
-        .unwrap();
+        let (reader, mut rx, status) = follow(&path, None);
         warden_wait(|| status.opened.load(Ordering::Relaxed)).await;
         append(&path, "bad login from 192.0.2.2\nbad login fr");
         assert_eq!(next(&mut rx).await, "192.0.2.2");
@@ -539,24 +521,13 @@ mod tests {
         let point = status.read_point();
         // Written while no reader runs: the rest of a half-written line, then a whole one.
         append(&path, "om 192.0.2.3\nbad login from 192.0.2.4\n");
-        let (tx, mut rx) = mpsc::channel(16);
-        let again = Arc::new(SourceStatus::default());
-        let _reader = start(Input::File(path.clone()), matcher(), tx, again, point).unwrap();
+        let (_reader, mut rx, _again) = follow(&path, point);
         assert_eq!(next(&mut rx).await, "192.0.2.3");
         assert_eq!(next(&mut rx).await, "192.0.2.4");
         // Another file (rotated in its place): its end, the read point does not apply.
         std::fs::rename(&path, dir.path().join("app.log.1")).unwrap();
         append(&path, "bad login from 192.0.2.5\n");
-        let (tx, mut rx) = mpsc::channel(16);
-        let other = Arc::new(SourceStatus::default());
-        let _third = start(
-            Input::File(path.clone()),
-            matcher(),
-            tx,
-            other.clone(),
-            point,
-        )
-        .unwrap();
+        let (_third, mut rx, other) = follow(&path, point);
         warden_wait(|| other.opened.load(Ordering::Relaxed)).await;
         append(&path, "bad login from 192.0.2.6\n");
         assert_eq!(next(&mut rx).await, "192.0.2.6");

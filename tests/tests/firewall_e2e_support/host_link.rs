@@ -1,9 +1,32 @@
 //! A veth link from the host into a test namespace, so programs on the host (headless Chromium) reach
-//! a Warden running inside it.
+//! a Warden running inside it ([`warden_behind_link`]).
 
 use std::process::{Command, Stdio};
 
 use warden_testkit::Netns;
+use warden_tests::{Launch, Warden};
+
+use super::ADMIN_PORT;
+
+/// Warden started inside a namespace, listening on all its addresses, and the host's way to it.
+pub struct LinkedWarden {
+    /// Declared first: stopped before the link goes.
+    pub warden: Warden,
+    pub link: HostLink,
+    /// `http://<namespace side>:<ADMIN_PORT>`.
+    pub base: String,
+}
+
+/// Links `ns` to the host and starts Warden in it (the firewall managed there).
+pub fn warden_behind_link(ns: &Netns) -> LinkedWarden {
+    let link = HostLink::new(ns);
+    let warden = Launch::new()
+        .in_netns(&ns.name)
+        .listen(format!("0.0.0.0:{ADMIN_PORT}"))
+        .start();
+    let base = format!("http://{}:{ADMIN_PORT}", link.ns_addr);
+    LinkedWarden { warden, link, base }
+}
 
 /// A veth pair between the host and a namespace, with a /30 of 203.0.113.0/24 chosen by pid (so
 /// parallel runs do not collide); removed on drop (deleting the host end deletes the pair).
