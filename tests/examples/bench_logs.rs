@@ -223,8 +223,14 @@ async fn warden_tail_and_durable() -> anyhow::Result<TailAndDurable> {
         .create_service(&json!({"name": "plain", "command": "exec sleep 987609", "enabled": false}))
         .await;
     let http = tail::http_overhead(&api, s["id"].as_str().context("id")?).await?;
-    let small = tail::tail(&api, w.data_dir(), "tail10m", 10_000_000).await?;
-    let big = tail::tail(&api, w.data_dir(), "tail1g", 1_000_000_000).await?;
+    let mut tails = tail::tails(
+        &api,
+        w.data_dir(),
+        &[("tail10m", 10_000_000), ("tail1g", 1_000_000_000)],
+    )
+    .await?
+    .into_iter();
+    let (small, big) = tails.next().zip(tails.next()).context("two tails")?;
     let durable = tail::durable(&api, w.data_dir()).await?;
     w.terminate(Duration::from_secs(60));
     Ok(TailAndDurable {

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::service_lifecycle::{validate_lifecycle, LifecycleInput};
+use super::service_lifecycle::{validate_lifecycle, LifecycleInput, OtherServices};
 pub use super::service_lifecycle::{MonitoringTimings, RestartPolicy, StopSignalName};
 use super::service_limits::validate_limits;
 pub use super::service_limits::ServiceLimits;
@@ -309,11 +309,6 @@ pub fn validate_service(
         }
     }
 
-    let others_after: BTreeMap<String, Vec<String>> = ctx
-        .taken_names
-        .iter()
-        .map(|n| (n.clone(), ctx.after.get(n).cloned().unwrap_or_default()))
-        .collect();
     validate_lifecycle(
         LifecycleInput {
             name: &input.name,
@@ -322,7 +317,10 @@ pub fn validate_service(
             monitoring: &input.monitoring,
             after: &input.after,
         },
-        &others_after,
+        OtherServices {
+            names: &ctx.taken_names,
+            after: &ctx.after,
+        },
         &mut errors.invalid,
     );
     validate_limits(&input.limits, &mut errors.invalid);

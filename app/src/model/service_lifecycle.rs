@@ -151,11 +151,19 @@ pub struct LifecycleInput<'a> {
     pub after: &'a [String],
 }
 
+/// The other services as the start-order check sees them: their names, and the names each starts
+/// after (a name missing from `after` starts after nothing).
+#[derive(Debug, Clone, Copy)]
+pub struct OtherServices<'a> {
+    pub names: &'a BTreeSet<String>,
+    pub after: &'a BTreeMap<String, Vec<String>>,
+}
+
 /// Checks the durations and `after` (known, distinct, not itself, no cycle through the start order of
-/// the other services `others_after`: name → the names it starts after).
+/// the other services).
 pub fn validate_lifecycle(
     input: LifecycleInput<'_>,
-    others_after: &BTreeMap<String, Vec<String>>,
+    others: OtherServices<'_>,
     invalid: &mut Vec<FieldError>,
 ) {
     check_range(
@@ -203,7 +211,7 @@ pub fn validate_lifecycle(
     for name in input.after {
         let problem = if name == input.name {
             Some(format!("{name} cannot start after itself"))
-        } else if !others_after.contains_key(name) {
+        } else if !others.names.contains(name) {
             Some(format!("there is no service named {name}"))
         } else if !seen.insert(name) {
             Some(format!("{name} is listed twice"))
@@ -215,7 +223,7 @@ pub fn validate_lifecycle(
             return;
         }
     }
-    if let Some(cycle) = find_cycle(input.name, input.after, others_after) {
+    if let Some(cycle) = find_cycle(input.name, input.after, others.after) {
         invalid.push(FieldError::new(
             "after",
             format!("the start order has a cycle: {}", cycle.join(" → ")),
@@ -266,10 +274,11 @@ mod tests {
         others: &[(&str, &[&str])],
         stop_grace: Option<u64>,
     ) -> Vec<FieldError> {
-        let others: BTreeMap<String, Vec<String>> = others
+        let after_of: BTreeMap<String, Vec<String>> = others
             .iter()
             .map(|(n, a)| (n.to_string(), names(a)))
             .collect();
+        let other_names: BTreeSet<String> = after_of.keys().cloned().collect();
         let after = names(after);
         let monitoring = MonitoringTimings::default();
         let mut invalid = Vec::new();
@@ -281,7 +290,10 @@ mod tests {
                 monitoring: &monitoring,
                 after: &after,
             },
-            &others,
+            OtherServices {
+                names: &other_names,
+                after: &after_of,
+            },
             &mut invalid,
         );
         invalid

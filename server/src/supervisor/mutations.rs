@@ -24,20 +24,30 @@ impl SupervisorHandle {
     /// Names and ports of every service except `except`.
     fn validation_context(&self, except: Option<&str>) -> ValidationContext {
         let settings = self.settings();
-        let mut taken_names = BTreeSet::new();
+        let slots = self.read_slots();
+        // Collected, then built in one go (sorted, bulk-built): cheaper than an insert per name.
+        let mut names = Vec::with_capacity(slots.len());
         let mut taken_ports = BTreeMap::new();
         let mut after = BTreeMap::new();
-        for (id, slot) in self.read_slots().iter() {
+        for (id, slot) in slots.iter() {
             if Some(id.as_str()) == except {
                 continue;
             }
-            let service = slot.service();
-            for port in &service.spec.ports {
-                taken_ports.insert(*port, service.spec.name.clone());
+            // Only the spec's name, ports and order are needed: read them in place rather than
+            // cloning each whole service (status, environment, warnings), which made a create cost
+            // grow steeply with the number of services.
+            let view = slot.view.lock().unwrap_or_else(|p| p.into_inner());
+            let spec = &view.spec;
+            for port in &spec.ports {
+                taken_ports.insert(*port, spec.name.clone());
             }
-            after.insert(service.spec.name.clone(), service.spec.after);
-            taken_names.insert(service.spec.name);
+            if !spec.after.is_empty() {
+                after.insert(spec.name.clone(), spec.after.clone());
+            }
+            names.push(spec.name.clone());
         }
+        drop(slots);
+        let taken_names: BTreeSet<String> = names.into_iter().collect();
         ValidationContext {
             // Settings validation refuses an unparsable range; should one be stored, the default applies.
             port_range: settings.service_port_range().unwrap_or_default(),

@@ -95,78 +95,118 @@ pub async fn http_overhead(api: &Api, id: &str) -> anyhow::Result<Duration> {
     Ok(percentile(&samples, 50.0))
 }
 
-/// A stopped service whose log is grown to `size` bytes, then both tails of it.
-pub async fn tail(api: &Api, data_dir: &Path, name: &str, size: u64) -> anyhow::Result<Tail> {
+/// One log being tailed: the service that owns it, its file, and its last 100 lines.
+struct TailedLog {
+    id: String,
+    file: std::path::PathBuf,
+    expected: Vec<String>,
+}
+
+/// A stopped service whose log is grown to `size` bytes.
+async fn tailed_log(
+    api: &Api,
+    data_dir: &Path,
+    name: &str,
+    size: u64,
+) -> anyhow::Result<TailedLog> {
     let s = api
         .create_service(&json!({"name": name, "command": "exec sleep 987609", "enabled": false}))
         .await;
     let id = s["id"].as_str().context("id")?.to_string();
-    let log = data_dir
+    let file = data_dir
         .join("logs")
         .join("services")
         .join(format!("{name}.log"));
-    ensure!(log.exists(), "no log file at {}", log.display());
-    tokio::task::block_in_place(|| fill_log(&log, size))?;
-    let path = format!("/services/{id}/logs?lines=100");
-    let expected = tokio::task::block_in_place(|| local_tail(&log, 100))?;
-    let api_samples = timed(TAIL_REQUESTS, || async {
-        let r = api.get(&path).await;
-        ensure!(r.status() == 200, "logs: {}", r.status());
-        let body = r.text().await?;
-        ensure!(
-            body.lines().eq(expected.iter().map(String::as_str)),
-            "the API's last 100 lines differ from the file's"
-        );
-        Ok(())
-    })
-    .await?;
-    let local_samples = timed(TAIL_REQUESTS, || async {
-        let lines = tokio::task::block_in_place(|| local_tail(&log, 100))?;
-        ensure!(lines.len() == 100, "local tail: {} lines", lines.len());
-        Ok(())
-    })
-    .await?;
-    let size_bytes = std::fs::metadata(&log)?.len();
-    // The big file is removed with the service (and the data dir at the end); free the disk now.
-    let r = api.delete(&format!("/services/{id}")).await;
-    ensure!(r.status().is_success(), "delete: {}", r.status());
-    let _ = std::fs::remove_file(&log);
-    Ok(Tail {
-        size_bytes,
-        api_p50: percentile(&api_samples, 50.0),
-        local_p50: percentile(&local_samples, 50.0),
-    })
+    ensure!(file.exists(), "no log file at {}", file.display());
+    tokio::task::block_in_place(|| fill_log(&file, size))?;
+    let expected = tokio::task::block_in_place(|| local_tail(&file, 100))?;
+    Ok(TailedLog { id, file, expected })
 }
 
-/// `DURABLE_WRITES` creations of a (disabled) service, then as many fsync'd 4 KiB appends in the
-/// same data dir.
-pub async fn durable(api: &Api, data_dir: &Path) -> anyhow::Result<Durable> {
-    let mut i = 0;
-    let posts = timed(DURABLE_WRITES, || {
-        i += 1;
-        let body = json!({"name": format!("durable{i}"), "command": "exec sleep 987609", "enabled": false});
-        async move {
-            let r = api.post("/services", &body).await;
-            ensure!(r.status() == 201 || r.status() == 200, "POST /services: {}", r.status());
-            r.bytes().await?;
-            Ok(())
+/// One API tail of `log`, checked against its last 100 lines.
+async fn api_tail(api: &Api, log: &TailedLog) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let r = api
+        .get(&format!("/services/{}/logs?lines=100", log.id))
+        .await;
+    ensure!(r.status() == 200, "logs: {}", r.status());
+    let body = r.text().await?;
+    let took = started.elapsed();
+    ensure!(
+        body.lines().eq(log.expected.iter().map(String::as_str)),
+        "the API's last 100 lines differ from the file's"
+    );
+    Ok(took)
+}
+
+/// Logs of each size in `sizes`, then both tails of each, measured round-robin (API and local, every
+/// size in turn, `TAIL_REQUESTS` rounds): every figure sees the same machine and page cache, so the
+/// growth with the size is the code's, not the order of the measurements (the big file measured last,
+/// right after writing it, was slower for reasons of its own).
+pub async fn tails(api: &Api, data_dir: &Path, sizes: &[(&str, u64)]) -> anyhow::Result<Vec<Tail>> {
+    let mut logs = Vec::with_capacity(sizes.len());
+    for (name, size) in sizes {
+        logs.push(tailed_log(api, data_dir, name, *size).await?);
+    }
+    let mut api_samples = vec![Vec::with_capacity(TAIL_REQUESTS); logs.len()];
+    let mut local_samples = vec![Vec::with_capacity(TAIL_REQUESTS); logs.len()];
+    for _ in 0..TAIL_REQUESTS {
+        for (i, log) in logs.iter().enumerate() {
+            api_samples[i].push(api_tail(api, log).await?);
+            let started = Instant::now();
+            let lines = tokio::task::block_in_place(|| local_tail(&log.file, 100))?;
+            local_samples[i].push(started.elapsed());
+            ensure!(lines.len() == 100, "local tail: {} lines", lines.len());
         }
-    })
-    .await?;
+    }
+    let mut tails = Vec::with_capacity(logs.len());
+    for ((log, mut api_times), mut local_times) in logs.iter().zip(api_samples).zip(local_samples) {
+        api_times.sort();
+        local_times.sort();
+        tails.push(Tail {
+            size_bytes: std::fs::metadata(&log.file)?.len(),
+            api_p50: percentile(&api_times, 50.0),
+            local_p50: percentile(&local_times, 50.0),
+        });
+        // The big file is removed with the service (and the data dir at the end); free the disk now.
+        let r = api.delete(&format!("/services/{}", log.id)).await;
+        ensure!(r.status().is_success(), "delete: {}", r.status());
+        let _ = std::fs::remove_file(&log.file);
+    }
+    Ok(tails)
+}
+
+/// `DURABLE_WRITES` creations of a (disabled) service and as many fsync'd 4 KiB appends in the same
+/// data dir, alternating (a POST, then an fsync), so both see the same disk.
+pub async fn durable(api: &Api, data_dir: &Path) -> anyhow::Result<Durable> {
     let scratch = data_dir.join("bench-fsync");
     let mut file = std::fs::File::create(&scratch)?;
     let block = [0x5au8; 4096];
-    let syncs = timed(DURABLE_WRITES, || {
-        let outcome = tokio::task::block_in_place(|| -> anyhow::Result<()> {
+    let mut posts = Vec::with_capacity(DURABLE_WRITES);
+    let mut syncs = Vec::with_capacity(DURABLE_WRITES);
+    for i in 0..DURABLE_WRITES {
+        let body = json!({"name": format!("durable{i}"), "command": "exec sleep 987609", "enabled": false});
+        let started = Instant::now();
+        let r = api.post("/services", &body).await;
+        ensure!(
+            r.status() == 201 || r.status() == 200,
+            "POST /services: {}",
+            r.status()
+        );
+        r.bytes().await?;
+        posts.push(started.elapsed());
+        let started = Instant::now();
+        tokio::task::block_in_place(|| -> anyhow::Result<()> {
             file.write_all(&block)?;
             file.sync_all()?;
             Ok(())
-        });
-        async move { outcome }
-    })
-    .await?;
+        })?;
+        syncs.push(started.elapsed());
+    }
     drop(file);
     let _ = std::fs::remove_file(&scratch);
+    posts.sort();
+    syncs.sort();
     Ok(Durable {
         post: (percentile(&posts, 50.0), percentile(&posts, 99.0)),
         fsync: (percentile(&syncs, 50.0), percentile(&syncs, 99.0)),
