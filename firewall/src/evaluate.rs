@@ -3,9 +3,11 @@
 //!
 //! Inbound, `prerouting` (before conntrack, so for every packet, established or not): loopback →
 //! accept · anti-lockout (TCP to 22/admin port from an anti-lockout address) → accept · banned source
-//! → drop. Then `input`: loopback → accept · established/related → accept · (essential ICMP, not
-//! modelled: packets here are TCP/UDP) · anti-lockout → accept · user `in` rules, top first ·
-//! private-cloud guard (TCP/UDP to the service range) → drop · chain policy.
+//! → drop. Then `input`: established/related → accept · loopback (untracked) → accept · (essential
+//! ICMP, not modelled: packets here are TCP/UDP) · anti-lockout → accept · user `in` rules, top first
+//! · private-cloud guard (TCP/UDP to the service range) → drop · chain policy. Loopback traffic is
+//! never connection-tracked under Warden's table, so a loopback packet is decided by
+//! [`DecidedBy::Loopback`] whatever its `new_connection`.
 //!
 //! `output` (rendered only when there are `out` rules; without it everything goes out):
 //! loopback → accept · established/related → accept · user `out` rules · accept. An

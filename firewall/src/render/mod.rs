@@ -19,24 +19,28 @@
 //!   the per-packet cost of the table on loopback). Consequence for other tables: NAT and `ct` matches
 //!   never apply to loopback traffic while Warden's rule set is applied;
 //! - chain `input` (filter hook input priority 0, policy = [`FirewallConfig::default_inbound_policy`]):
-//!   `iif "lo" accept` · `ct state vmap { established : accept, related : accept, invalid : jump
-//!   input_invalid }` · `meta l4proto vmap { icmp : jump input_icmp, ipv6-icmp : jump input_icmpv6 }`
-//!   · anti-lockout accept · user `in` rules in order · private-cloud guard (`meta l4proto { tcp, udp }
-//!   th dport <service range> drop`). The regular chains: `input_invalid` accepts ICMPv6 neighbour
-//!   discovery and drops the rest; `input_icmp` / `input_icmpv6` accept neighbour discovery and the
-//!   essential ICMP (echo-request, destination-unreachable, time-exceeded, parameter-problem,
-//!   packet-too-big), other ICMP returns to `input` (user rules, policy). Two verdict maps instead of
-//!   six rules: a new TCP or UDP packet, the one that walks on to the user rules, costs two lookups
-//!   before them;
+//!   `ct state vmap { established : accept, related : accept, invalid : jump input_invalid,
+//!   untracked : jump input_untracked }` · `meta l4proto vmap { icmp : jump input_icmp, ipv6-icmp :
+//!   jump input_icmpv6 }` · anti-lockout accept · user `in` rules in order · private-cloud guard
+//!   (`meta l4proto { tcp, udp } th dport <service range> drop`). The regular chains:
+//!   `input_untracked` accepts loopback (`iif "lo" accept`; loopback traffic is untracked, see
+//!   `output_raw`), other untracked packets return to `input`; `input_invalid` accepts ICMPv6
+//!   neighbour discovery and drops the rest; `input_icmp` / `input_icmpv6` accept neighbour discovery
+//!   and the essential ICMP (echo-request, destination-unreachable, time-exceeded, parameter-problem,
+//!   packet-too-big), other ICMP returns to `input` (user rules, policy). An established packet passes
+//!   one rule, as in the smallest stateful firewall (`ct state established,related accept`); a new TCP
+//!   or UDP packet, the one that walks on to the user rules, costs two lookups before them;
 //! - chain `output` (filter hook output priority 0, policy accept): `oif "lo" accept` ·
 //!   established/related accept · ICMPv6 neighbour discovery accept · user `out` rules in order.
 //!   Only rendered when there is at least one (enabled) `out` rule: without one every outgoing
 //!   packet would be accepted anyway, and a base chain costs a hook call on every packet sent.
 //! - the `forward` hook is left alone (Warden does not route).
 //!
-//! Loopback comes first in every chain. In `input` and `output` the first two rules both accept, so
+//! Loopback comes first in `prerouting` and `output`: in `output` the first two rules both accept, so
 //! their order changes no verdict, but loopback traffic (local services talking to each other, the
-//! busiest path on many hosts) then costs one interface compare per chain and nothing else.
+//! busiest path on many hosts) then costs one interface compare and nothing else. In `input` the
+//! connection state comes first (established traffic is the busiest path there) and loopback, being
+//! untracked, is accepted through the `untracked` case of the same lookup.
 //!
 //! While no rule set is applied, [`render_bans_only`] gives the minimal table that still enforces
 //! bans: the same two sets and a `prerouting` chain (policy accept) holding only the loopback accept
@@ -44,9 +48,10 @@
 //!
 //! Neighbour discovery is accepted before invalid packets are dropped because conntrack classifies
 //! NS/NA/RA as invalid (they cannot start a tracked "connection"); dropping them breaks IPv6.
-//! Loopback is accepted before invalid packets are dropped too: the TCP resets and ICMP errors that a
-//! `reject` in `output` sends back to a local socket are not part of a confirmed connection and would
-//! otherwise be dropped as invalid (the local program would see a timeout instead of a refusal).
+//! Loopback is never dropped as invalid either: the TCP resets and ICMP errors that a `reject` in
+//! `output` sends back to a local socket are not part of a confirmed connection, but like all
+//! loopback traffic they are untracked (`output_raw`), so they meet `input_untracked`, not
+//! `input_invalid` (the local program sees a refusal, not a timeout).
 //!
 //! Every user rule carries a `counter` and the comment `warden:<id> <annotation>` (at most 128 bytes,
 //! `"` replaced by `'`), which is how [`crate::backend`] maps counters back to rule ids. A rule with
@@ -289,19 +294,23 @@ fn prerouting_rules(config: Option<&FirewallConfig>) -> Vec<NftRule> {
 }
 
 /// The regular chains the `input` chain jumps to.
+const INPUT_UNTRACKED: &str = "input_untracked";
 const INPUT_INVALID: &str = "input_invalid";
 const INPUT_ICMP: &str = "input_icmp";
 const INPUT_ICMPV6: &str = "input_icmpv6";
 
 /// The first rules of `input` and the regular chains they jump to. One `ct state` lookup decides
-/// established, related and invalid packets; one `meta l4proto` lookup sends ICMP to its chain. A new
-/// TCP or UDP packet (the one that walks to the user rules) thus passes three rules here, not six.
-/// Neighbour discovery is accepted whatever conntrack calls it (untracked or invalid).
+/// established, related, invalid and untracked packets: an established packet (most of a server's
+/// traffic) passes this one rule and nothing else, like the floor's `ct state established,related
+/// accept`. Loopback traffic is untracked (`output_raw`), so its accept sits behind `untracked`
+/// (`input_untracked`: `iif "lo" accept`; other untracked packets return and go on). One `meta
+/// l4proto` lookup sends ICMP to its chain. A new TCP or UDP packet (the one that walks to the user
+/// rules) thus passes two rules here. Neighbour discovery is accepted whatever conntrack calls it
+/// (untracked or invalid).
 fn input_head() -> (Vec<NftRule>, Vec<Chain>) {
     let mut icmpv6 = ND_IN_TYPES.to_vec();
     icmpv6.extend_from_slice(ICMP_V6_TYPES);
     let head = vec![
-        interface("iif", "lo"),
         verdict_map(
             json!({"ct": {"key": "state"}}),
             "ct state",
@@ -309,6 +318,7 @@ fn input_head() -> (Vec<NftRule>, Vec<Chain>) {
                 ("established", MapVerdict::Accept),
                 ("related", MapVerdict::Accept),
                 ("invalid", MapVerdict::Jump(INPUT_INVALID)),
+                ("untracked", MapVerdict::Jump(INPUT_UNTRACKED)),
             ],
         ),
         verdict_map(
@@ -321,6 +331,7 @@ fn input_head() -> (Vec<NftRule>, Vec<Chain>) {
         ),
     ];
     let chains = vec![
+        Chain::regular(INPUT_UNTRACKED, vec![interface("iif", "lo")]),
         Chain::regular(
             INPUT_INVALID,
             vec![
