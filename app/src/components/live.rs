@@ -26,8 +26,7 @@ pub struct ServiceRow {
 }
 
 /// What the event bus sends that the services UI cares about (other event types are ignored).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum BusEvent {
     Service {
         service: Box<Service>,
@@ -37,16 +36,53 @@ pub enum BusEvent {
     },
     /// The subscriber fell behind and lost events: resynchronise.
     Lagged {
-        #[serde(default)]
         missed: u64,
     },
-    #[serde(other)]
     Other,
 }
 
-/// Parses one `data:` payload of `/api/v1/events`; `None` for anything unreadable.
+/// Parses one `data:` payload of `/api/v1/events` (an object whose `type` says which event it is, the
+/// event's fields beside it); `None` for anything unreadable.
+///
+/// Read in two passes over the text (its `type`, then the fields of that event) rather than with
+/// serde's internally tagged enums: those buffer the object into serde's `Content` tree and deserialize
+/// the event from that, a second instantiation of the deserializers of `Service` and everything in it,
+/// in the main WASM module; both passes here use `serde_json::from_str`, as the server functions do.
 pub fn parse_bus_event(data: &str) -> Option<BusEvent> {
-    serde_json::from_str(data).ok()
+    #[derive(Deserialize)]
+    struct Tag {
+        #[serde(rename = "type")]
+        kind: String,
+    }
+    #[derive(Deserialize)]
+    struct ServiceChanged {
+        service: Box<Service>,
+    }
+    #[derive(Deserialize)]
+    struct ServiceDeleted {
+        id: String,
+    }
+    #[derive(Deserialize)]
+    struct Lagged {
+        #[serde(default)]
+        missed: u64,
+    }
+    let tag: Tag = serde_json::from_str(data).ok()?;
+    Some(match tag.kind.as_str() {
+        "service" => {
+            let ServiceChanged { service } = serde_json::from_str(data).ok()?;
+            BusEvent::Service { service }
+        }
+        "service_deleted" => {
+            let ServiceDeleted { id } = serde_json::from_str(data).ok()?;
+            BusEvent::ServiceDeleted { id }
+        }
+        "lagged" => {
+            let Lagged { missed } = serde_json::from_str(data).ok()?;
+            BusEvent::Lagged { missed }
+        }
+        _ => BusEvent::Other,
+    })
 }
 
 /// The live services store (context, `Copy`). Membership (`rows`) changes only when services are added,
@@ -335,6 +371,16 @@ mod tests {
             Some(BusEvent::Lagged { missed: 3 })
         );
         assert_eq!(parse_bus_event("not json"), None);
+        assert_eq!(parse_bus_event(r#"{"id":"ab"}"#), None);
+        assert_eq!(parse_bus_event(r#"{"type":"service_deleted"}"#), None);
+        assert_eq!(
+            parse_bus_event(r#"{"type":"service","service":{"id":"x"}}"#),
+            None
+        );
+        assert_eq!(
+            parse_bus_event(r#"{"type":"lagged"}"#),
+            Some(BusEvent::Lagged { missed: 0 })
+        );
         let service = r#"{"type":"service","service":{"id":"x","name":"web","command":"true",
             "working_directory":null,"environment":{},"monitoring_command":null,"ports":[8300],
             "user":null,"enabled":true,"status":{"state":"running","pid":7,"started_at":null,

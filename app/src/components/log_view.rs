@@ -98,7 +98,7 @@ pub fn LogView(#[prop(into)] service: Signal<Option<(String, String)>>) -> impl 
     follow::start(service, st, scroller);
 
     let visible = move || {
-        let needle = filter.get().to_lowercase();
+        let needle = crate::model::lowercase(&filter.get());
         let (out, err, warden) = (show_out.get(), show_err.get(), show_warden.get());
         st.lines.with(|lines| {
             lines
@@ -108,7 +108,9 @@ pub fn LogView(#[prop(into)] service: Signal<Option<(String, String)>>) -> impl 
                     LogStream::Err => err,
                     LogStream::Warden => warden,
                 })
-                .filter(|e| needle.is_empty() || e.line.text.to_lowercase().contains(&needle))
+                .filter(|e| {
+                    needle.is_empty() || crate::model::lowercase(&e.line.text).contains(&needle)
+                })
                 .cloned()
                 .collect::<Vec<_>>()
         })

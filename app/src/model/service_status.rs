@@ -2,18 +2,89 @@
 //! restarts, last exit, health, warnings, containment), its processes and resource usage, and the events
 //! the UI and `/api/v1/events` receive. Re-exported from [`super::service`].
 
-use serde::{Deserialize, Serialize};
+use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::service::ServiceSpec;
 
-/// A service as the API serves it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A service as the API serves it: `id`, the fields of its [`ServiceSpec`] and `status` in one object.
+/// (`Deserialize` by hand, see below.)
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Service {
     pub id: String,
     #[serde(flatten)]
     pub spec: ServiceSpec,
     pub status: ServiceStatus,
+}
+
+/// The same object `#[serde(flatten)]` reads, without its cost in the WASM: a flattened field makes
+/// serde buffer the object into its `Content` tree and read the spec from that, a second instantiation
+/// of the deserializers of `ServiceSpec` and of everything in it (and serde's `FlatMapDeserializer`),
+/// in the main module since the live updates read services. Here the spec reads the object itself, its
+/// keys passing through [`IdAndStatus`], which takes `id` and `status` out on the way.
+impl<'de> Deserialize<'de> for Service {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ServiceVisitor;
+        impl<'de> Visitor<'de> for ServiceVisitor {
+            type Value = Service;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("struct Service")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Service, A::Error> {
+                let mut rest = IdAndStatus {
+                    map,
+                    id: None,
+                    status: None,
+                };
+                let spec =
+                    ServiceSpec::deserialize(de::value::MapAccessDeserializer::new(&mut rest))?;
+                let id = rest.id.ok_or_else(|| de::Error::missing_field("id"))?;
+                let status = rest
+                    .status
+                    .ok_or_else(|| de::Error::missing_field("status"))?;
+                Ok(Service { id, spec, status })
+            }
+        }
+        deserializer.deserialize_map(ServiceVisitor)
+    }
+}
+
+/// A service object's entries as its spec sees them: all but `id` and `status`, which are kept here.
+struct IdAndStatus<A> {
+    map: A,
+    id: Option<String>,
+    status: Option<ServiceStatus>,
+}
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for IdAndStatus<A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        while let Some(key) = self.map.next_key::<String>()? {
+            match key.as_str() {
+                "id" if self.id.is_some() => return Err(de::Error::duplicate_field("id")),
+                "id" => self.id = Some(self.map.next_value()?),
+                "status" if self.status.is_some() => {
+                    return Err(de::Error::duplicate_field("status"))
+                }
+                "status" => self.status = Some(self.map.next_value()?),
+                _ => {
+                    return seed
+                        .deserialize(IntoDeserializer::<A::Error>::into_deserializer(key))
+                        .map(Some)
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
+        self.map.next_value_seed(seed)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -183,4 +254,41 @@ pub enum ServiceEvent {
     Service { service: Box<Service> },
     /// The service was deleted.
     ServiceDeleted { id: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hand-written `Deserialize` reads what the flattened `Serialize` writes, and refuses what
+    /// `#[serde(flatten)]` refused.
+    #[test]
+    fn a_service_reads_back_as_written() {
+        let json = r#"{"id":"x","name":"web","command":"true","working_directory":null,
+            "environment":{"A":"1"},"ports":[8300],"user":null,"enabled":true,"extra":1,
+            "status":{"state":"running","pid":7,"started_at":null,"restarts":2,"last_exit":null,
+            "disabled_reason":null,"health":"unknown"}}"#;
+        let service: Service = serde_json::from_str(json).unwrap();
+        assert_eq!(
+            (service.id.as_str(), service.spec.name.as_str()),
+            ("x", "web")
+        );
+        assert_eq!(service.spec.ports, vec![8300]);
+        assert_eq!(service.status.restarts, 2);
+        let again: Service =
+            serde_json::from_str(&serde_json::to_string(&service).unwrap()).unwrap();
+        assert_eq!(again, service);
+        let value: Service =
+            serde_json::from_value(serde_json::to_value(&service).unwrap()).unwrap();
+        assert_eq!(value, service);
+
+        let without = |key: &str| {
+            let mut v = serde_json::to_value(&service).unwrap();
+            v.as_object_mut().unwrap().remove(key);
+            serde_json::from_value::<Service>(v).is_err()
+        };
+        assert!(without("id") && without("status") && without("name"));
+        assert!(serde_json::from_str::<Service>(r#"{"id":"x","id":"y"}"#).is_err());
+        assert!(serde_json::from_str::<Service>("[]").is_err());
+    }
 }

@@ -116,7 +116,7 @@ pub fn validate_username(name: &str) -> Vec<FieldError> {
 
 /// Whether `password` is on the bundled list of common passwords (compared in lower case).
 pub fn is_common_password(password: &str) -> bool {
-    let lower = password.trim().to_lowercase();
+    let lower = super::lowercase(password.trim());
     COMMON_PASSWORDS.lines().any(|line| line.trim() == lower)
 }
 

@@ -271,7 +271,7 @@ pub fn ServiceActions(
         let (label, _) = action_words(action);
         view! {
             <button type="button" class="btn small" disabled=move || busy.get()
-                data-action=label.to_lowercase().replace(' ', "-")
+                data-action=label.to_ascii_lowercase().replace(' ', "-")
                 title=action_hint(action)
                 aria-label=move || format!("{label} {}", service.with(|s| s.spec.name.clone()))
                 on:click=move |_| act(action)>
