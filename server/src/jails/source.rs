@@ -516,7 +516,15 @@ mod tests {
         warden_wait(|| status.opened.load(Ordering::Relaxed)).await;
         append(&path, "bad login from 192.0.2.2\nbad login fr");
         assert_eq!(next(&mut rx).await, "192.0.2.2");
-        warden_wait(|| status.read_point().is_some()).await;
+        // The point is noted after a whole read is handed over (an earlier one, before this line, may
+        // still be there): wait for the one just before the half-written line.
+        let before_partial = std::fs::metadata(&path).unwrap().len() - "bad login fr".len() as u64;
+        warden_wait(|| {
+            status
+                .read_point()
+                .is_some_and(|p| p.offset == before_partial)
+        })
+        .await;
         drop(reader);
         let point = status.read_point();
         // Written while no reader runs: the rest of a half-written line, then a whole one.
