@@ -8,7 +8,7 @@ DATA_DIR ?= ./data
 # `off`: Warden leaves the host firewall alone (as root it otherwise installs its guard table).
 FIREWALL ?= on
 
-.PHONY: run setup setup-test setup-deb build build-debug deb test test-unit test-integration lint fmt bench clean
+.PHONY: run setup setup-test setup-deb build build-debug deb test test-unit test-integration lint fmt bench link-order clean
 
 ## Install what is missing, build in release, start Warden (prints the URL and, on first start, the admin password).
 run: setup build
@@ -83,6 +83,16 @@ bench: setup-test build
 	  name=$$(basename "$$f" .rs); echo "=== $$name"; \
 	  WARDEN_BIN=$(CURDIR)/target/release/warden cargo run --release -q -p warden-tests --example "$$name"; \
 	done
+
+## The release binary's code layout: profile the functions a running Warden executes (start-up, 200
+# services, the API, the firewall in a namespace of its own when root, shutdown, the UI pages) and write
+# server/layout/hot-functions.txt, which the release link places first (server/build.rs). Run it when
+# tests/tests/release_layout.rs says the list is stale (new crate versions, features or toolchain);
+# then `make build`. About 5 minutes (the release build, then Warden under valgrind).
+link-order:
+	@.ci/setup layout
+	cargo build --release -p warden
+	server/layout/profile.py --binary target/release/warden --out server/layout/hot-functions.txt
 
 clean:
 	cargo clean

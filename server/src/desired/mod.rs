@@ -321,7 +321,7 @@ impl Domains<'_> {
         }
         drop(notifications_guard);
         if let Some(staged) = staged_jails {
-            self.jails.finish_batch(staged);
+            self.jails.finish_batch(staged).await;
         }
         drop(jails_guard);
         drop(firewall_guard);

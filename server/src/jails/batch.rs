@@ -212,7 +212,7 @@ impl Jails {
 
     /// After the batch is committed: deleted jails stop, created and changed ones (re)start (a changed
     /// one keeps its state, as after a PATCH). Unchanged jails are not touched.
-    pub fn finish_batch(&self, staged: StagedJails) {
+    pub async fn finish_batch(&self, staged: StagedJails) {
         for id in staged.deleted {
             if let Some(old) = self.running().remove(&id) {
                 old.stop();
@@ -223,7 +223,7 @@ impl Jails {
             }
         }
         for (id, spec) in staged.started {
-            self.restart(&id, &spec);
+            self.restart(&id, &spec).await;
         }
     }
 }

@@ -104,7 +104,7 @@ impl Jails {
             }),
         };
         for (id, spec) in jails.inner.specs.list()? {
-            jails.restart(&id, &spec);
+            jails.launch(&id, &spec, runtime::Carried::default());
         }
         Ok(jails)
     }
@@ -114,16 +114,18 @@ impl Jails {
     }
 
     /// (Re)starts the watcher of `id` per `spec` (stops it when disabled or invalid).
-    fn restart(&self, id: &str, spec: &JailInput) {
+    async fn restart(&self, id: &str, spec: &JailInput) {
         // A changed jail keeps its counters, and reads its file on from where it was (same source).
-        let carried = match self.running().remove(id) {
-            Some(old) => {
-                let carried = old.carried(&spec.source);
-                old.stop();
-                carried
-            }
+        let previous = self.running().remove(id);
+        let carried = match previous {
+            Some(old) => old.finish(&spec.source).await,
             None => runtime::Carried::default(),
         };
+        self.launch(id, spec, carried);
+    }
+
+    /// Starts the watcher of `id` per `spec`, taking over `carried` (nothing when disabled or invalid).
+    fn launch(&self, id: &str, spec: &JailInput, carried: runtime::Carried) {
         if !spec.enabled {
             return;
         }
@@ -270,7 +272,7 @@ impl Jails {
             self.check_name(&input, None)?;
             let id = new_id();
             self.save(&id, &input).await?;
-            self.restart(&id, &input);
+            self.restart(&id, &input).await;
             Ok(Jail { id, spec: input })
         }
         .await;
@@ -290,7 +292,7 @@ impl Jails {
             next.validate().map_err(JailError::Invalid)?;
             self.check_name(&next, Some(id))?;
             self.save(id, &next).await?;
-            self.restart(id, &next);
+            self.restart(id, &next).await;
             Ok(Jail {
                 id: id.to_string(),
                 spec: next,

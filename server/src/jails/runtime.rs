@@ -24,6 +24,9 @@ use crate::store::Collection;
 pub const SAVE_EVERY: Duration = Duration::from_millis(250);
 /// Failures waiting for the jail's task; a fuller channel slows the reader thread only.
 const QUEUE: usize = 1024;
+/// How long a changed jail waits for its previous run to hand over (the reader notices a stop within
+/// [`source::POLL_EVERY`] or one read of [`source::READ_CHUNK`]).
+pub const HANDOVER_WAIT: Duration = Duration::from_secs(5);
 
 /// What a running jail needs.
 pub struct Context {
@@ -107,8 +110,33 @@ impl Running {
         }
     }
 
-    /// What a new run of this jail watching `next` takes over.
-    pub fn carried(&self, next: &JailSource) -> Carried {
+    /// Stops it for a new run watching `next` and says what that run takes over. The handover is
+    /// exact: the reader is told to stop and its thread ends (closing the channel), the task handles
+    /// every failure the reader handed over and ends, and the state is saved; only then are the
+    /// counters and the read point taken, so no line is counted twice or missed. A reader that does not
+    /// end within [`HANDOVER_WAIT`] (a source stuck in a read) is abandoned with a warning: its task is
+    /// aborted and the counters are taken as they are.
+    pub async fn finish(mut self, next: &JailSource) -> Carried {
+        drop(self._reader.take());
+        if tokio::time::timeout(HANDOVER_WAIT, &mut self.task)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                jail = %self.shared.id,
+                "the jail's reader did not stop in time; its last lines may be read again"
+            );
+            self.task.abort();
+        }
+        let shared = self.shared.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || shared.save()).await {
+            tracing::warn!(jail = %self.shared.id, error = %e, "cannot save the jail's state");
+        }
+        self.carried(next)
+    }
+
+    /// What a new run of this jail watching `next` takes over, as things are now.
+    fn carried(&self, next: &JailSource) -> Carried {
         let status = &self.shared.status;
         Carried {
             lines: status.lines.load(Ordering::Relaxed),

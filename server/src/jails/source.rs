@@ -126,10 +126,12 @@ pub enum Input {
     Journal(String),
 }
 
-/// A running reader thread; stopped (and its journalctl child killed) on drop.
+/// A running reader thread; stopped (and its journalctl child killed) on drop. A thread waiting for
+/// more to read is woken at once, so it ends within one read.
 pub struct Reader {
     stop: Arc<AtomicBool>,
     child: Arc<Mutex<Option<Child>>>,
+    thread: std::thread::Thread,
 }
 
 impl std::fmt::Debug for Reader {
@@ -149,6 +151,7 @@ impl Drop for Reader {
         {
             let _ = child.kill();
         }
+        self.thread.unpark();
     }
 }
 
@@ -193,7 +196,7 @@ pub fn start(
         status,
     };
     let (thread_stop, thread_child) = (stop.clone(), child.clone());
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("warden-jail".into())
         .spawn(move || {
             lower_priority();
@@ -202,7 +205,11 @@ pub fn start(
                 Input::Journal(unit) => follow_journal(&unit, &sink, &thread_stop, &thread_child),
             }
         })?;
-    Ok(Reader { stop, child })
+    Ok(Reader {
+        stop,
+        child,
+        thread: thread.thread().clone(),
+    })
 }
 
 /// An open file being followed.
@@ -367,7 +374,8 @@ fn follow_file(path: &Path, sink: &Sink, stop: &AtomicBool, resume: Option<ReadP
             }
         }
         if !busy {
-            std::thread::sleep(POLL_EVERY);
+            // Woken early by a stop (Reader::drop).
+            std::thread::park_timeout(POLL_EVERY);
         }
     }
 }
@@ -376,8 +384,10 @@ pub(super) fn sleep_unless_stopped(stop: &AtomicBool, total: Duration) {
     let mut left = total;
     while !left.is_zero() && !stop.load(Ordering::Relaxed) {
         let step = left.min(POLL_EVERY);
-        std::thread::sleep(step);
-        left -= step;
+        let started = std::time::Instant::now();
+        // Woken early by a stop (Reader::drop), or spuriously: the loop checks again.
+        std::thread::park_timeout(step);
+        left = left.saturating_sub(started.elapsed().max(Duration::from_millis(1)));
     }
 }
 

@@ -75,7 +75,17 @@ pub(super) fn follow_journal(
             let _ = child.wait();
             continue;
         };
-        *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(child);
+        {
+            let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+            // A reader stopped while this journalctl started found no child to kill: end it here
+            // (the stop flag is set before the slot is looked at, so under this lock it is seen).
+            if stop.load(Ordering::Relaxed) {
+                let _ = child.kill();
+                let _ = child.wait();
+                break;
+            }
+            *slot = Some(child);
+        }
         sink.status.set_problem(None);
         sink.status.opened.store(true, Ordering::Relaxed);
         for line in BufReader::new(stdout).lines() {
