@@ -8,7 +8,8 @@ page a program touches (64 KiB fault-around, or whole large folios of the page c
 this VM's 8 MiB read-ahead), so scattered hot code drags cold code in with it.
 
 The profile is taken from the release binary running under valgrind's callgrind (an exact list of the
-functions executed, not a sample), through the scenarios below, each becoming one section of the list:
+functions executed, not a sample), through the scenarios below, each becoming one section of the list
+(sorted by name within it, so that a new profile changes only the lines of functions that came or went):
 
 1. appliance: start-up, log in, 200 services (one of them writing a log line every 100 ms), each kind
    of service read, the process list, a log tail, soft and hard restarts, stop/start, settings and
@@ -281,7 +282,9 @@ def main():
             cost = collections.Counter()
             for f in files:
                 cost.update(read_profile(f, name))
-            new = [fn for fn, _ in cost.most_common() if fn in defined and fn not in seen]
+            # By name within a section, not by cost: the list then changes only by the functions
+            # that came or went between two profiles (costs differ a little from run to run).
+            new = sorted(fn for fn in cost if fn in defined and fn not in seen)
             seen.update(new)
             lines += new
             print(f"{section}: {len(new)} functions", file=sys.stderr)

@@ -24,8 +24,8 @@ use crate::store::Collection;
 pub const SAVE_EVERY: Duration = Duration::from_millis(250);
 /// Failures waiting for the jail's task; a fuller channel slows the reader thread only.
 const QUEUE: usize = 1024;
-/// How long a changed jail waits for its previous run to hand over (the reader notices a stop within
-/// [`source::POLL_EVERY`] or one read of [`source::READ_CHUNK`]).
+/// How long a changed jail waits for its previous run to hand over (a stopped reader is woken at
+/// once and ends after the read it is in, at most 256 KiB).
 pub const HANDOVER_WAIT: Duration = Duration::from_secs(5);
 
 /// What a running jail needs.
