@@ -3,13 +3,14 @@
 //! are placed together at the start of `.text`.
 //!
 //! Why: Warden mostly waits, and most of its resident memory is its own code. The kernel maps a binary in
-//! 64 KiB blocks around every page it touches ("fault-around"), so 2 MiB of code scattered over 11 MiB of
-//! `.text` kept nearly all of it resident. Packed, the same code fills a few hundred of those blocks.
+//! blocks around every page it touches (64 KiB "fault-around", or a whole large page-cache folio, up to
+//! 2 MiB), so 2 MiB of code scattered over 11 MiB of `.text` kept nearly all of it resident. Packed, the
+//! same code is a few of those blocks.
 //!
 //! Only for release builds for x86_64 Linux, linked by LLD (rustc's default linker there since 1.90):
 //! the ordering names symbols of the release build, and GNU ld has no such option. A symbol the file
-//! names but the binary lacks (code changed since the list was made) is skipped silently; the test
-//! `layout_is_current` says when the list has gone stale.
+//! names but the binary lacks (code changed since the list was made) is skipped silently;
+//! `tests/tests/release_layout.rs` fails when the list has gone stale.
 
 use std::path::Path;
 

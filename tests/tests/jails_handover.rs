@@ -7,7 +7,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use warden_tests::{wait_for, Api, Warden};
+use warden_tests::{poll, Api, Warden};
 
 /// Lines written, in bursts; every `FAILURE_EVERY`th one is a failure.
 const LINES: u64 = 60_000;
@@ -15,10 +15,6 @@ const BURST: u64 = 500;
 const FAILURE_EVERY: u64 = 10;
 /// Watcher restarts while the lines pour in.
 const PATCHES: u64 = 16;
-
-fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(f))
-}
 
 fn append(path: &std::path::Path, text: &str) {
     let mut file = std::fs::OpenOptions::new()
@@ -66,17 +62,19 @@ async fn a_jail_changed_while_lines_pour_in_counts_each_line_once() {
     // It follows the file from its end: lines that are no failure until its counter moves (it has
     // found the end), then one failure, read once every line before it was.
     let mut marker = 0;
-    wait_for("the jail to read its file", Duration::from_secs(20), || {
+    poll("the jail to read its file", Duration::from_secs(20), || {
         append(&path, "starting up\n");
         marker += 1;
-        let v = block_on(view(&api, &id));
-        (v["lines"].as_u64().unwrap_or(0) > 0).then_some(())
-    });
+        let (api, id) = (&api, &id);
+        async move { (view(api, id).await["lines"].as_u64().unwrap_or(0) > 0).then_some(()) }
+    })
+    .await;
     append(&path, "bad token from 203.0.113.254\n");
-    let opened_at = wait_for("the first failure", Duration::from_secs(20), || {
-        let v = block_on(view(&api, &id));
+    let opened_at = poll("the first failure", Duration::from_secs(20), || async {
+        let v = view(&api, &id).await;
         (v["matched"].as_u64() == Some(1)).then_some(v)
-    });
+    })
+    .await;
     let (lines_before, matched_before) = (
         opened_at["lines"].as_u64().unwrap_or(0),
         opened_at["matched"].as_u64().unwrap_or(0),
@@ -86,7 +84,7 @@ async fn a_jail_changed_while_lines_pour_in_counts_each_line_once() {
     // The writer: bursts of lines, each failure from another TEST-NET address (no address reaches
     // 50 failures, so nothing is banned and the counters are the only effect).
     let writer_path = path.clone();
-    let writer = std::thread::spawn(move || {
+    let writer = tokio::task::spawn_blocking(move || {
         let mut file = std::fs::OpenOptions::new()
             .append(true)
             .open(&writer_path)
@@ -127,18 +125,19 @@ async fn a_jail_changed_while_lines_pour_in_counts_each_line_once() {
         assert_eq!(resp.status(), 200, "patch {n}");
         tokio::time::sleep(Duration::from_millis(40)).await;
     }
-    let failures = writer.join().expect("writer");
+    let failures = writer.await.expect("writer");
 
     let expected_lines = lines_before + LINES;
     let expected_matched = matched_before + failures;
-    let counted = wait_for(
+    let counted = poll(
         "the jail to read every line",
         Duration::from_secs(30),
-        || {
-            let v = block_on(view(&api, &id));
+        || async {
+            let v = view(&api, &id).await;
             (v["lines"].as_u64().unwrap_or(0) >= expected_lines).then_some(v)
         },
-    );
+    )
+    .await;
     eprintln!("expected {expected_lines} lines, {expected_matched} failures; the jail: {counted}");
     assert_eq!(
         counted["lines"].as_u64(),

@@ -83,7 +83,7 @@ fn the_hot_functions_come_first_in_the_release_binary() {
         "the first listed function is {} KiB into .text, not at its start",
         (first - text_start) / 1024
     );
-    let mut by_address: Vec<(u64, u64)> = found.clone();
+    let mut by_address = found;
     by_address.sort_unstable();
     by_address.dedup_by_key(|&mut (at, _)| at);
     let listed_bytes: u64 = by_address.iter().map(|&(_, size)| size).sum();
