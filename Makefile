@@ -25,7 +25,9 @@ setup-deb:
 
 # `--split`: every page is a lazy route (app/src/routes.rs) whose WASM chunk is only fetched when the page
 # is shown; without it the whole UI would ship as one module (and the lazy routes still work, unsplit).
-# Then the brotli twin of every JS/WASM/CSS file, which the server sends to browsers that accept br.
+# Then one bundle per lazy route of all the chunks it needs (.ci/bundle-chunks: a page's first load gets
+# its route's code as one file, compressed together), and the brotli twin of every JS/WASM/CSS file,
+# which the server sends to browsers that accept br.
 # The two builds write separate sites: the release UI (`make run`, the release browser tests) is
 # target/site, the debug UI (the other tests) target/site-debug, so one build never replaces the assets
 # a running Warden of the other serves. cargo-leptos empties the site it builds into, so the release UI is
@@ -36,11 +38,13 @@ DEBUG_SITE := target/site-debug
 
 build:
 	LEPTOS_SITE_ROOT=target/site-staging cargo leptos build --release --split
+	.ci/bundle-chunks target/site-staging/pkg
 	.ci/compress-assets target/site-staging/pkg
 	.ci/publish-site target/site-staging $(RELEASE_SITE)
 
 build-debug:
 	LEPTOS_SITE_ROOT=$(DEBUG_SITE) cargo leptos build --split
+	.ci/bundle-chunks $(DEBUG_SITE)/pkg
 	.ci/compress-assets $(DEBUG_SITE)/pkg
 
 ## The Debian package: target/debian/warden_<version>_<arch>.deb (cargo-deb; contents in server/Cargo.toml,

@@ -127,9 +127,51 @@ pub fn discover(pkg_dir: &Path, hash_file: Option<&Path>, output_name: &str) -> 
         split: loader.map(|loader| SplitAssets {
             loader,
             chunks: manifest
+                .as_ref()
                 .and_then(|m| read_split_manifest(&pkg_dir.join(m)))
                 .unwrap_or_default(),
+            bundles: manifest
+                .map(|m| read_bundle_index(pkg_dir, &m))
+                .unwrap_or_default(),
         }),
+    }
+}
+
+/// File name prefix of the bundle index `.ci/bundle-chunks` writes next to a split manifest (the rest of
+/// the name is the manifest's).
+const SPLIT_BUNDLES_PREFIX: &str = "__wasm_split_bundles";
+
+/// The chunk bundles of the split build whose manifest is `manifest` (lazy function id → bundle file
+/// name without `.wasm`; see `.ci/bundle-chunks`), those whose file exists. No index (a build that did
+/// not bundle) means no bundles: the page then hints every chunk, as before.
+fn read_bundle_index(pkg_dir: &Path, manifest: &str) -> HashMap<String, String> {
+    let Some(rest) = manifest.strip_prefix(SPLIT_MANIFEST_PREFIX) else {
+        return HashMap::new();
+    };
+    let path = pkg_dir.join(format!("{SPLIT_BUNDLES_PREFIX}{rest}"));
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return HashMap::new(),
+        Err(error) => {
+            tracing::warn!(%error, path = %path.display(), "cannot read the WASM chunk bundles; chunks are fetched one by one");
+            return HashMap::new();
+        }
+    };
+    match serde_json::from_str::<HashMap<String, String>>(&text) {
+        Ok(bundles) => bundles
+            .into_iter()
+            .filter(|(_, bundle)| {
+                let present = pkg_dir.join(format!("{bundle}.wasm")).is_file();
+                if !present {
+                    tracing::warn!(%bundle, "a WASM chunk bundle named in the index is missing; its chunks are fetched one by one");
+                }
+                present
+            })
+            .collect(),
+        Err(error) => {
+            tracing::warn!(%error, path = %path.display(), "cannot read the WASM chunk bundles; chunks are fetched one by one");
+            HashMap::new()
+        }
     }
 }
 
@@ -257,9 +299,31 @@ mod tests {
                 split.chunks["__login_route_view_1"],
                 ["chunk_1.abc", "split___login_route_view_1.def"]
             );
+            // No bundle index: the page hints the chunks.
+            assert!(split.bundles.is_empty());
+            assert_eq!(split.preloads(), split.chunks);
         }
-        // Every JS/WASM/CSS file gets a brotli twin, not only the three main ones.
-        assert_eq!(compressible_files(pkg).len(), 4);
+        // With `.ci/bundle-chunks`' index (named after the manifest): the bundles whose file exists.
+        std::fs::write(
+            pkg.join(format!("__wasm_split_bundles.{HASH}.json")),
+            r#"{"__login_route_view_1": "bundle___login_route_view_1.xyz", "gone_2": "bundle_gone_2.xyz"}"#,
+        )
+        .unwrap();
+        std::fs::write(pkg.join("bundle___login_route_view_1.xyz.wasm"), "WDNB").unwrap();
+        let split = discover(pkg, None, "warden").split.unwrap();
+        assert_eq!(
+            split.bundles,
+            HashMap::from([(
+                "__login_route_view_1".to_string(),
+                "bundle___login_route_view_1.xyz".to_string()
+            )])
+        );
+        assert_eq!(
+            split.preloads()["__login_route_view_1"],
+            ["bundle___login_route_view_1.xyz"]
+        );
+        // Every JS/WASM/CSS file gets a brotli twin, not only the three main ones (bundles included).
+        assert_eq!(compressible_files(pkg).len(), 5);
         // Not a split build: no split parts.
         let plain = tempfile::tempdir().unwrap();
         assert_eq!(discover(plain.path(), None, "warden").split, None);

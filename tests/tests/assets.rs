@@ -2,8 +2,9 @@
 //! files (`warden.<hash>.js|wasm|css`), each is served brotli-compressed when the browser accepts br
 //! (`content-encoding: br`, smaller than the raw file), hashed assets are cached for a year as
 //! immutable, and the HTML page itself is not. For a `--split` build the same holds for the chunk
-//! loader and every lazy-route chunk in `pkg` (the page hints its own route's chunks), except the main
-//! JS, which cargo-leptos rewrites after naming it and which is therefore revalidated.
+//! loader and every lazy-route chunk and chunk bundle in `pkg` (the page hints its own route's bundle),
+//! except the main JS, which cargo-leptos rewrites after naming it and which is therefore revalidated.
+//! A bundle holds exactly the files the split manifest lists for its lazy function, byte for byte.
 
 use warden_tests::{assets, gate, Warden};
 
@@ -36,11 +37,15 @@ async fn hashed_brotli_immutable_assets() {
     let split = urls.iter().any(|u| u.contains("/__wasm_split."));
     let mut urls = urls;
     if split {
+        let bundle = urls
+            .iter()
+            .find(|u| u.contains("/bundle___login_route_view_"))
+            .unwrap_or_else(|| panic!("a split build hints the login route's bundle: {urls:?}"));
         assert!(
-            urls.iter()
-                .any(|u| u.contains("/split___login_route_view_")),
-            "a split build hints the login route's chunk: {urls:?}"
+            !urls.iter().any(|u| u.contains("/chunk_")),
+            "the login route's chunks are hinted as its bundle, not one by one: {urls:?}"
         );
+        assert_bundle_holds_the_manifests_files(&w.url, bundle).await;
         // Every chunk, not only this page's.
         let pkg = warden_tests::site_root().join("pkg");
         for entry in std::fs::read_dir(&pkg).unwrap() {
@@ -226,4 +231,73 @@ fn compressed_twins_count_as_current() {
         .set_modified(later)
         .unwrap();
     assert!(compress().contains(": 1 brotli twin(s) written"));
+}
+
+/// The bundle at `url` (a login page hint) holds the files cargo-leptos' split manifest lists for the
+/// login route, in the manifest's order, each byte for byte as served on its own (`.ci/bundle-chunks`).
+async fn assert_bundle_holds_the_manifests_files(base: &str, url: &str) {
+    let client = reqwest::Client::new();
+    let get = |path: String| {
+        let client = client.clone();
+        async move {
+            let resp = client.get(format!("{base}{path}")).send().await.unwrap();
+            assert_eq!(resp.status(), 200, "{path}");
+            resp.bytes().await.unwrap()
+        }
+    };
+    let pkg = warden_tests::site_root().join("pkg");
+    let manifests: Vec<_> = std::fs::read_dir(&pkg)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("__wasm_split_manifest") && n.ends_with(".json"))
+        .collect();
+    let bundle = get(url.to_string()).await;
+    let (count, entries) = parse_bundle(&bundle);
+    // The bundle belongs to one of the manifests in pkg (a published site keeps older builds' files).
+    let files = manifests
+        .iter()
+        .filter_map(|m| {
+            let text = std::fs::read_to_string(pkg.join(m)).unwrap();
+            let manifest: std::collections::HashMap<String, Vec<String>> =
+                serde_json::from_str(&text).unwrap();
+            manifest
+                .into_iter()
+                .find(|(id, _)| id.starts_with("__login_route_view_"))
+                .map(|(_, files)| files)
+        })
+        .find(|files| {
+            files.len() == count
+                && files
+                    .iter()
+                    .zip(&entries)
+                    .all(|(f, (name, _))| &format!("{f}.wasm") == name)
+        })
+        .unwrap_or_else(|| panic!("no manifest lists the bundle's {count} files"));
+    assert!(files.len() > 1, "a bundle of one file: {files:?}");
+    for (name, bytes) in entries {
+        let alone = get(format!("/pkg/{name}")).await;
+        assert!(alone[..] == bytes[..], "{name} differs in the bundle");
+    }
+}
+
+/// Splits a bundle (`.ci/bundle-chunks`' format): the number of files, and each file's name and bytes.
+fn parse_bundle(bundle: &[u8]) -> (usize, Vec<(String, Vec<u8>)>) {
+    assert_eq!(&bundle[..4], b"WDNB", "not a bundle");
+    let u32_at = |at: usize| u32::from_le_bytes(bundle[at..at + 4].try_into().unwrap()) as usize;
+    let count = u32_at(4);
+    let mut at = 8;
+    let mut sizes = Vec::new();
+    for _ in 0..count {
+        let len = u16::from_le_bytes(bundle[at..at + 2].try_into().unwrap()) as usize;
+        let name = String::from_utf8(bundle[at + 2..at + 2 + len].to_vec()).unwrap();
+        sizes.push((name, u32_at(at + 2 + len)));
+        at += 6 + len;
+    }
+    let mut entries = Vec::new();
+    for (name, size) in sizes {
+        entries.push((name, bundle[at..at + size].to_vec()));
+        at += size;
+    }
+    assert_eq!(at, bundle.len(), "bytes after the last file");
+    (count, entries)
 }
