@@ -3,8 +3,9 @@
 //! first-time visitor's browser fetches from `/pkg` to show and hydrate it (main JS + main WASM + CSS +
 //! the chunk loader and the WASM chunks of that page's lazy route), read from the browser's Resource
 //! Timing entries (`encodedBodySize`: the compressed body as sent) after emptying its HTTP cache. The
-//! largest page is checked against the 250 KB budget. Also prints the brotli size of every JS/WASM/CSS
-//! file in `pkg` together: what a visitor who opened every page would have downloaded at most.
+//! largest page is checked against the 250 KB budget. Also prints the brotli size of the current build's
+//! lazy chunks together (what a visitor who navigated to every page would have downloaded at most) and of
+//! the per-route bundles a first load fetches instead (`.ci/bundle-chunks`).
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
@@ -79,17 +80,50 @@ async fn cold_load(b: &Browser, base: &str, path: &str) -> PageLoad {
     }
 }
 
-/// The brotli size of every JS/WASM/CSS file in `pkg`, as the server sends it.
-async fn all_files_brotli(w: &Warden) -> (usize, u64, u64) {
+/// The current build's lazy-loading files in `pkg` (a published site keeps older builds' files too): the
+/// chunks its split manifest names (the newest manifest), and the bundles of its bundle index
+/// (`.ci/bundle-chunks`), as file names.
+fn current_lazy_files() -> (Vec<String>, Vec<String>) {
     let pkg = warden_tests::site_root().join("pkg");
-    let names: Vec<String> = std::fs::read_dir(&pkg)
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| [".js", ".wasm", ".css"].iter().any(|x| n.ends_with(x)))
+    let newest = |prefix: &str| {
+        std::fs::read_dir(&pkg)
+            .unwrap()
+            .filter_map(|e| {
+                let e = e.ok()?;
+                let name = e.file_name().into_string().ok()?;
+                let modified = e.metadata().ok()?.modified().ok()?;
+                (name.starts_with(prefix) && name.ends_with(".json")).then_some((modified, name))
+            })
+            .max()
+            .map(|(_, name)| name)
+    };
+    let Some(manifest) = newest("__wasm_split_manifest") else {
+        return (Vec::new(), Vec::new());
+    };
+    let read = |name: &str| std::fs::read_to_string(pkg.join(name)).ok();
+    let chunks: std::collections::HashMap<String, Vec<String>> =
+        serde_json::from_str(&read(&manifest).unwrap()).unwrap();
+    let mut chunk_files: Vec<String> = chunks
+        .into_values()
+        .flatten()
+        .map(|c| format!("{c}.wasm"))
         .collect();
+    chunk_files.sort();
+    chunk_files.dedup();
+    let index = manifest.replacen("__wasm_split_manifest", "__wasm_split_bundles", 1);
+    let bundles: std::collections::HashMap<String, String> = read(&index)
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default();
+    let bundle_files = bundles.into_values().map(|b| format!("{b}.wasm")).collect();
+    (chunk_files, bundle_files)
+}
+
+/// The total raw and brotli size (as the server sends it) of `names` in `pkg`.
+async fn brotli_total(w: &Warden, names: &[String]) -> (u64, u64) {
+    let pkg = warden_tests::site_root().join("pkg");
     let client = w.client();
     let (mut raw_total, mut br_total) = (0u64, 0u64);
-    for name in &names {
+    for name in names {
         raw_total += std::fs::metadata(pkg.join(name)).unwrap().len();
         let url = format!("{}/pkg/{name}", w.url);
         // Files under 1 KB have no brotli twin and are sent as they are.
@@ -113,7 +147,7 @@ async fn all_files_brotli(w: &Warden) -> (usize, u64, u64) {
         })
         .await;
     }
-    (names.len(), raw_total, br_total)
+    (raw_total, br_total)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -129,7 +163,9 @@ async fn main() {
     )
     .await;
     // The brotli twins are written by the build (`make build`); their sizes as the server sends them.
-    let (count, raw_total, br_total) = all_files_brotli(&w).await;
+    let (chunk_files, bundle_files) = current_lazy_files();
+    let (chunks_raw, chunks_br) = brotli_total(&w, &chunk_files).await;
+    let (bundles_raw, bundles_br) = brotli_total(&w, &bundle_files).await;
 
     let b = Browser::start(1280, 900).await;
     let mut loads = vec![cold_load(&b, &w.url, "/login").await];
@@ -189,8 +225,15 @@ async fn main() {
         println!("  {} {}", kb(*size), names.join(", "));
     }
     println!(
-        "every file in pkg ({count} JS/WASM/CSS files; the most a visitor of every page downloads): {} raw, {} brotli",
-        kb(raw_total),
-        kb(br_total)
+        "the lazy functions' chunks ({} files; what client-side navigation to every page fetches at most): {} raw, {} brotli",
+        chunk_files.len(),
+        kb(chunks_raw),
+        kb(chunks_br)
+    );
+    println!(
+        "their bundles ({} files, one per lazy function; a first load fetches its page's): {} raw, {} brotli",
+        bundle_files.len(),
+        kb(bundles_raw),
+        kb(bundles_br)
     );
 }

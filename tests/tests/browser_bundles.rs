@@ -1,7 +1,8 @@
 //! A page's first load gets its lazy route's code as one bundle (`.ci/bundle-chunks`), in real headless
 //! Chromium against the real binary: the page hints the bundle, the chunk loader's fetches are answered
-//! from it (no chunk is fetched on its own), and the page hydrates and works. If the bundle cannot be
-//! had, the chunks are fetched one by one and the page works all the same.
+//! from it (no chunk is fetched on its own), and the page hydrates and works. A client-side navigation
+//! fetches the next route's bundle when much of its code is missing, else the missing files. If the
+//! bundle cannot be had, the chunks are fetched one by one and the page works all the same.
 
 use warden_tests::browser::{self, Browser};
 use warden_tests::{gate, Warden, ADMIN_PASSWORD};
@@ -95,5 +96,100 @@ async fn a_bundle_that_cannot_be_had_falls_back_to_the_chunks() {
     b.assert_no_page_errors("first load without its bundle")
         .await;
     b.block_urls(&[]).await;
+    b.close().await;
+}
+
+/// The current build's split manifest (the newest in the served site): lazy function id → its files
+/// (without `.wasm`).
+fn split_manifest() -> std::collections::HashMap<String, Vec<String>> {
+    let pkg = warden_tests::site_root().join("pkg");
+    let (_, newest) = std::fs::read_dir(&pkg)
+        .unwrap()
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let name = e.file_name().into_string().ok()?;
+            let modified = e.metadata().ok()?.modified().ok()?;
+            (name.starts_with("__wasm_split_manifest") && name.ends_with(".json"))
+                .then_some((modified, name))
+        })
+        .max()
+        .expect("a split manifest");
+    serde_json::from_str(&std::fs::read_to_string(pkg.join(newest)).unwrap()).unwrap()
+}
+
+/// The files of the lazy route `page` (`settings`, `audit`, ...) in the manifest.
+fn route_files<'a>(
+    manifest: &'a std::collections::HashMap<String, Vec<String>>,
+    page: &str,
+) -> &'a Vec<String> {
+    let prefix = format!("__{page}_route_view_");
+    manifest
+        .iter()
+        .find(|(id, _)| id.starts_with(&prefix))
+        .map(|(_, files)| files)
+        .unwrap_or_else(|| panic!("no lazy route {page} in the manifest"))
+}
+
+/// Whether a navigation from `from` (all of its code loaded) to `to` should fetch `to`'s bundle: at
+/// least 2 in 5 of its files are missing (the rule in `app/src/assets.rs`, BUNDLE_JS).
+fn expect_bundle(
+    manifest: &std::collections::HashMap<String, Vec<String>>,
+    from: &str,
+    to: &str,
+) -> bool {
+    let loaded = route_files(manifest, from);
+    let wanted = route_files(manifest, to);
+    let missing = wanted.iter().filter(|f| !loaded.contains(f)).count();
+    missing * 5 >= wanted.len() * 2
+}
+
+/// A client-side navigation to a route much of whose code is missing fetches the route's bundle; one
+/// that misses little of it fetches the missing files one by one (smaller then). Which one applies is
+/// computed from the build's split manifest, and the two navigations cover both.
+#[tokio::test]
+async fn a_navigation_fetches_the_bundle_only_when_much_is_missing() {
+    if !gate("headless Chromium", browser::available()) {
+        return;
+    }
+    let manifest = split_manifest();
+    // Settings holds most of the users page's code; the users page little of settings'.
+    let pairs = [("settings", "users"), ("users", "settings")];
+    let expected: Vec<bool> = pairs
+        .iter()
+        .map(|(from, to)| expect_bundle(&manifest, from, to))
+        .collect();
+    assert!(
+        expected.contains(&true) && expected.contains(&false),
+        "the pairs {pairs:?} no longer cover both cases ({expected:?}): pick others"
+    );
+    let w = Warden::start();
+    let b = Browser::start(1280, 900).await;
+    b.log_in(&w.url, ADMIN_PASSWORD).await;
+    for ((from, to), bundle_expected) in pairs.iter().zip(expected) {
+        b.clear_cache().await;
+        b.open(&w.url, &format!("/{from}")).await;
+        b.client
+            .execute("performance.clearResourceTimings();", vec![])
+            .await
+            .expect("clear the resource entries");
+        b.find(&format!("nav.nav a[href='/{to}']"))
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click the link to /{to}: {e}"));
+        b.wait_for_path(&format!("/{to}")).await;
+        b.wait_hydrated().await;
+        let files = pkg_files(&b).await;
+        let bundle = format!("bundle___{to}_route_view_");
+        let fetched_bundle = files.iter().any(|f| f.starts_with(&bundle));
+        let own_split = format!("split___{to}_route_view_");
+        let fetched_alone = files.iter().any(|f| f.starts_with(&own_split));
+        assert_eq!(
+            (fetched_bundle, fetched_alone),
+            (bundle_expected, !bundle_expected),
+            "/{from} -> /{to}: bundle expected {bundle_expected}, fetched {files:?}"
+        );
+        b.assert_no_page_errors(&format!("/{from} -> /{to}")).await;
+    }
     b.close().await;
 }
