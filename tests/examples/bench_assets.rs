@@ -1,11 +1,13 @@
 //! Shipped UI size (run by `make bench` after `make build`, i.e. `cargo leptos build --release --split`),
 //! measured in real headless Chromium against the release binary: for every page, the brotli bytes a
 //! first-time visitor's browser fetches from `/pkg` to show and hydrate it (main JS + main WASM + CSS +
-//! the chunk loader and the WASM chunks of that page's lazy route), read from the browser's Resource
-//! Timing entries (`encodedBodySize`: the compressed body as sent) after emptying its HTTP cache. The
-//! largest page is checked against the 250 KB budget. Also prints the brotli size of the current build's
-//! lazy chunks together (what a visitor who navigated to every page would have downloaded at most) and of
-//! the per-route bundles a first load fetches instead (`.ci/bundle-chunks`).
+//! the chunk loader and the bundle of that page's lazy route, `.ci/bundle-chunks`), read from the
+//! browser's Resource Timing entries (`encodedBodySize`: the compressed body as sent) after emptying its
+//! HTTP cache. The largest page is checked against the 250 KB budget. Next to each page, its peer in the
+//! same run: the same load with the bundles blocked, i.e. the route's chunks fetched one by one as before
+//! bundling. Then a tour of the main menu by client-side navigation, both ways, and the brotli size of
+//! the current build's lazy chunks together (what a visitor who navigated to every page would have
+//! downloaded at most one by one) and of the bundles.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
@@ -52,9 +54,8 @@ fn kb(bytes: u64) -> String {
     format!("{}.{} KB", bytes / 1000, (bytes % 1000) / 100)
 }
 
-async fn cold_load(b: &Browser, base: &str, path: &str) -> PageLoad {
-    b.clear_cache().await;
-    b.open(base, path).await;
+/// The `/pkg` files the current page fetched (see [`PKG_RESOURCES`]).
+async fn pkg_entries(b: &Browser) -> Vec<(String, u64, u64)> {
     let entries = b
         .client
         .execute_async(PKG_RESOURCES, vec![])
@@ -71,13 +72,82 @@ async fn cold_load(b: &Browser, base: &str, path: &str) -> PageLoad {
                 e["decoded"].as_u64().unwrap_or_default(),
             )
         })
+        // A request that failed (a blocked bundle) transferred nothing.
+        .filter(|f| f.2 > 0)
         .collect();
     files.sort();
     files.dedup_by(|a, b| a.0 == b.0);
+    files
+}
+
+async fn cold_load(b: &Browser, base: &str, path: &str) -> PageLoad {
+    b.clear_cache().await;
+    b.open(base, path).await;
     PageLoad {
         path: path.to_string(),
-        files,
+        files: pkg_entries(b).await,
     }
+}
+
+/// A client-side navigation by the main menu's link to `path`: what it fetched from `/pkg`.
+async fn navigate(b: &Browser, path: &str) -> PageLoad {
+    b.client
+        .execute("performance.clearResourceTimings();", vec![])
+        .await
+        .expect("clear the resource entries");
+    b.find(&format!("nav.nav a[href='{path}']"))
+        .await
+        .click()
+        .await
+        .expect("click the menu link");
+    b.wait_for_path(path).await;
+    b.wait_hydrated().await;
+    PageLoad {
+        path: path.to_string(),
+        files: pkg_entries(b).await,
+    }
+}
+
+/// The pages measured cold, after `/login`.
+const PAGES: [&str; 10] = [
+    "/",
+    "/services",
+    "/services/bench-detail",
+    "/firewall",
+    "/firewall/jails",
+    "/logs",
+    "/settings",
+    "/audit",
+    "/users",
+    "/import",
+];
+
+/// The menu tour measured after a cold load of the dashboard.
+const TOUR: [&str; 6] = [
+    "/services",
+    "/firewall",
+    "/logs",
+    "/users",
+    "/settings",
+    "/",
+];
+
+/// Every page cold, then the menu tour, in a fresh browser; with `blocked` URL patterns failing (the
+/// bundles, for the one-by-one peer).
+async fn measure(w: &Warden, blocked: &[&str]) -> (Vec<PageLoad>, Vec<PageLoad>) {
+    let b = Browser::start(1280, 900).await;
+    b.block_urls(blocked).await;
+    let mut loads = vec![cold_load(&b, &w.url, "/login").await];
+    b.log_in(&w.url, ADMIN_PASSWORD).await;
+    for path in PAGES {
+        loads.push(cold_load(&b, &w.url, path).await);
+    }
+    let mut tour = vec![cold_load(&b, &w.url, "/").await];
+    for path in TOUR {
+        tour.push(navigate(&b, path).await);
+    }
+    b.close().await;
+    (loads, tour)
 }
 
 /// The current build's lazy-loading files in `pkg` (a published site keeps older builds' files too): the
@@ -167,43 +237,52 @@ async fn main() {
     let (chunks_raw, chunks_br) = brotli_total(&w, &chunk_files).await;
     let (bundles_raw, bundles_br) = brotli_total(&w, &bundle_files).await;
 
-    let b = Browser::start(1280, 900).await;
-    let mut loads = vec![cold_load(&b, &w.url, "/login").await];
-    b.log_in(&w.url, ADMIN_PASSWORD).await;
-    for path in [
-        "/",
-        "/services",
-        "/services/bench-detail",
-        "/firewall",
-        "/firewall/jails",
-        "/logs",
-        "/settings",
-        "/audit",
-        "/users",
-        "/import",
-    ] {
-        loads.push(cold_load(&b, &w.url, path).await);
-    }
-    b.close().await;
+    // The peer: the same loads with the bundles blocked, so that every page fetches its chunks one
+    // by one, as before `.ci/bundle-chunks` (a blocked request transfers nothing).
+    let (loads, tour) = measure(&w, &[]).await;
+    let (one_by_one, tour_one_by_one) = measure(&w, &["*/pkg/bundle_*"]).await;
 
-    println!("| page | files | brotli (as sent) | decoded | main JS+WASM+CSS | loader + chunks |");
-    println!("|---|---:|---:|---:|---:|---:|");
-    for load in &loads {
+    println!("| page | files | brotli (as sent) | decoded | main JS+WASM+CSS | loader + bundle | chunks one by one: files, brotli |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for (load, peer) in loads.iter().zip(&one_by_one) {
         let (main, lazy): (Vec<_>, Vec<_>) = load
             .files
             .iter()
             .partition(|f| f.0.starts_with("/pkg/warden."));
         let sum = |v: &[&(String, u64, u64)]| v.iter().map(|f| f.1).sum::<u64>();
         println!(
-            "| {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {}, {} |",
             load.path,
             load.files.len(),
             kb(load.encoded()),
             kb(load.decoded()),
             kb(sum(&main)),
             kb(sum(&lazy)),
+            peer.files.len(),
+            kb(peer.encoded()),
         );
     }
+    println!();
+    println!("menu tour after a cold load of /: what each client-side navigation fetched");
+    println!("| to | files | brotli | chunks one by one: files, brotli |");
+    println!("|---|---:|---:|---:|");
+    for (step, peer) in tour.iter().zip(&tour_one_by_one).skip(1) {
+        println!(
+            "| {} | {} | {} | {}, {} |",
+            step.path,
+            step.files.len(),
+            kb(step.encoded()),
+            peer.files.len(),
+            kb(peer.encoded())
+        );
+    }
+    let total = |t: &[PageLoad]| t.iter().skip(1).map(PageLoad::encoded).sum::<u64>();
+    println!(
+        "whole tour: {} with bundles, {} one by one",
+        kb(total(&tour)),
+        kb(total(&tour_one_by_one))
+    );
+    println!();
     let worst = loads.iter().max_by_key(|l| l.encoded()).unwrap();
     let verdict = if worst.encoded() <= BUDGET_BYTES {
         "PASS"
