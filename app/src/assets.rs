@@ -114,7 +114,7 @@ const HYDRATE_JS: &str =
     "import(BASE+JS).then(m=>m.default({module_or_path:BASE+WASM}).then(()=>m.hydrate()));";
 
 /// Answers the chunk loader's fetches from the lazy functions' bundles (see `.ci/bundle-chunks` for the
-/// format), run by the page's bootstrap before the WASM starts; `INDEX` is replaced by the bundles
+/// format and the files' keys: `chunk_14.Wnn_` for `chunk_14.Wnn_izBUJOWQpO1Ezkavyg.wasm`), run by the page's bootstrap before the WASM starts; `INDEX` is replaced by the bundles
 /// (lazy function id → [bundle file name without `.wasm`, how many files it holds]).
 ///
 /// The loader fetches the files of a lazy function that are not loaded yet in one go. The fetches of
@@ -138,7 +138,7 @@ const split=batch.find(e=>e.n.startsWith("split_"));
 const b=split&&I[split.n.slice(6).replace(/\.[^.]+\.wasm$/,"")];
 if(b&&batch.length*5>=b[1]*2){const url=new URL(b[0]+".wasm",split.u).href;
 try{const r=await F(url);if(r.ok)got=read(await r.arrayBuffer())}catch(e){console.warn("bundle "+url+": "+e)}}
-for(const e of batch){const c=got.get(e.n);if(c)e.ok(wasm(c));else F(e.i,e.o).then(e.ok,e.no)}}
+for(const e of batch){const c=got.get(e.n.replace(/^([^.]*\.[^.]{0,4})[^.]*\.wasm$/,"$1"));if(c)e.ok(wasm(c));else F(e.i,e.o).then(e.ok,e.no)}}
 window.fetch=(i,o)=>{let m=null,u=null;try{u=new URL(i instanceof Request?i.url:String(i),location.href);m=P.exec(u.pathname)}catch(e){}
 if(!m)return F(i,o);return new Promise((ok,no)=>{if(q.push({n:m[1],u,i,o,ok,no})===1)queueMicrotask(flush)})}})();"#;
 

@@ -133,7 +133,8 @@ async fn a_page_chunk_that_fails_to_load_shows_the_stopped_banner() {
     b.log_in(&w.url, ADMIN_PASSWORD).await;
     assert_eq!(b.count("[data-testid=page-stopped]").await, 0);
 
-    // The firewall page's own WASM chunk fails to download. The WASM stops on that (on purpose here):
+    // The firewall page's own WASM chunk fails to download (and its bundle, which the navigation would
+    // fetch instead when much of the page's code is missing). The WASM stops on that (on purpose here):
     // its panic message and the `unreachable` trap that follows are expected in the console.
     for expected in [
         "split___firewall_route_view",
@@ -143,7 +144,11 @@ async fn a_page_chunk_that_fails_to_load_shows_the_stopped_banner() {
     ] {
         b.allow_console_error(expected);
     }
-    b.block_urls(&["*split___firewall_route_view*"]).await;
+    b.block_urls(&[
+        "*split___firewall_route_view*",
+        "*bundle___firewall_route_view*",
+    ])
+    .await;
     b.find("nav.nav a[href='/firewall']")
         .await
         .click()
@@ -180,9 +185,11 @@ async fn a_page_chunk_that_fails_to_load_shows_the_stopped_banner() {
     b.close().await;
 }
 
-/// A network blip on a lazy page's chunk is survived: the first fetch of the firewall page's chunk fails
-/// (a wrapper the test puts around `fetch` before the page's scripts run rejects it, as a dropped
-/// connection does), the page's code fetches it once more, and the page works without the banner.
+/// A network blip on a lazy page's code is survived: the first fetch of each file carrying the firewall
+/// page's code fails (a wrapper the test puts around `fetch` before the page's scripts run rejects it, as
+/// a dropped connection does): its bundle if the navigation fetches one (`.ci/bundle-chunks`; the page
+/// then fetches the files one by one), and the page's own chunk, which the page fetches once more. The
+/// page works without the banner.
 #[tokio::test]
 async fn a_page_chunk_that_fails_once_is_fetched_again() {
     if !gate("headless Chromium", browser::available()) {
@@ -191,12 +198,12 @@ async fn a_page_chunk_that_fails_once_is_fetched_again() {
     let w = Warden::start();
     let b = Browser::start(1280, 900).await;
     b.script_on_new_documents(
-        "(() => { const real = window.fetch; let failed = 0; \
+        "(() => { const real = window.fetch; const failed = []; \
            window.__chunkFailures = () => failed; \
            window.fetch = function (input, init) { \
              const url = String(input && (input.href || input.url) || input); \
-             if (url.includes('split___firewall_route_view') && failed === 0) { \
-               failed += 1; return Promise.reject(new TypeError('Failed to fetch (test)')); } \
+             if (url.includes('firewall_route_view') && !failed.includes(url)) { \
+               failed.push(url); return Promise.reject(new TypeError('Failed to fetch (test)')); } \
              return real.call(this, input, init); }; })();",
     )
     .await;
@@ -213,10 +220,19 @@ async fn a_page_chunk_that_fails_once_is_fetched_again() {
         .execute("return window.__chunkFailures();", vec![])
         .await
         .expect("read the failure count");
-    assert_eq!(
-        failures,
-        serde_json::json!(1),
-        "the first fetch of the chunk failed"
+    let failures: Vec<String> = serde_json::from_value(failures).expect("a list of URLs");
+    assert!(
+        failures
+            .iter()
+            .any(|u| u.contains("/split___firewall_route_view")),
+        "the first fetch of the page's own chunk failed: {failures:?}"
+    );
+    assert!(
+        failures
+            .iter()
+            .all(|u| u.contains("/split___firewall_route_view")
+                || u.contains("/bundle___firewall_route_view")),
+        "only the page's chunk and bundle failed: {failures:?}"
     );
     assert_eq!(
         b.count("[data-testid=page-stopped]").await,

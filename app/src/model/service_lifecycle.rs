@@ -299,9 +299,12 @@ mod tests {
         invalid
     }
 
+    /// The other services of a start-order case: each name with the names it starts after.
+    type Others<'a> = &'a [(&'a str, &'a [&'a str])];
+
     #[test]
     fn start_order_is_checked() {
-        let table: [(&str, &[&str], &[(&str, &[&str])], Option<&str>); 7] = [
+        let table: [(&str, &[&str], Others, Option<&str>); 7] = [
             ("web", &[], &[], None),
             ("web", &["db"], &[("db", &[])], None),
             ("web", &["web"], &[], Some("web cannot start after itself")),
