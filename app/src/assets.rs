@@ -114,8 +114,9 @@ const HYDRATE_JS: &str =
     "import(BASE+JS).then(m=>m.default({module_or_path:BASE+WASM}).then(()=>m.hydrate()));";
 
 /// Answers the chunk loader's fetches from the lazy functions' bundles (see `.ci/bundle-chunks` for the
-/// format and the files' keys: `chunk_14.Wnn_` for `chunk_14.Wnn_izBUJOWQpO1Ezkavyg.wasm`), run by the page's bootstrap before the WASM starts; `INDEX` is replaced by the bundles
-/// (lazy function id → [bundle file name without `.wasm`, how many files it holds]).
+/// format and the files' keys: `chunk_14.Wnn_` for `chunk_14.Wnn_izBUJOWQpO1Ezkavyg.wasm`), run by the
+/// page's bootstrap before the WASM starts; `INDEX` is replaced by the bundles (lazy function id →
+/// [bundle file name without `.wasm`, how many files it holds]).
 ///
 /// The loader fetches the files of a lazy function that are not loaded yet in one go. The fetches of
 /// `/pkg/chunk_*` and `/pkg/split_*` made in the same turn are held; if they are a lazy function's (its

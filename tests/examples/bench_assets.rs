@@ -91,17 +91,8 @@ async fn cold_load(b: &Browser, base: &str, path: &str) -> PageLoad {
 
 /// A client-side navigation by the main menu's link to `path`: what it fetched from `/pkg`.
 async fn navigate(b: &Browser, path: &str) -> PageLoad {
-    b.client
-        .execute("performance.clearResourceTimings();", vec![])
-        .await
-        .expect("clear the resource entries");
-    b.find(&format!("nav.nav a[href='{path}']"))
-        .await
-        .click()
-        .await
-        .expect("click the menu link");
-    b.wait_for_path(path).await;
-    b.wait_hydrated().await;
+    b.clear_resource_timings().await;
+    b.follow_menu_link(path).await;
     PageLoad {
         path: path.to_string(),
         files: pkg_entries(b).await,

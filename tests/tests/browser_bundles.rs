@@ -56,12 +56,7 @@ async fn a_first_load_gets_its_routes_code_as_one_bundle() {
     );
     // The page works: a client-side navigation to another lazy page (its chunks now one by one: the
     // first page's code is already there) and back.
-    b.find("nav.nav a[href='/firewall']")
-        .await
-        .click()
-        .await
-        .expect("click the Firewall link");
-    b.wait_for_path("/firewall").await;
+    b.follow_menu_link("/firewall").await;
     b.find("[data-testid=fw-form]:not([inert])").await;
     b.assert_no_page_errors("first load from a bundle").await;
     b.close().await;
@@ -168,17 +163,8 @@ async fn a_navigation_fetches_the_bundle_only_when_much_is_missing() {
     for ((from, to), bundle_expected) in pairs.iter().zip(expected) {
         b.clear_cache().await;
         b.open(&w.url, &format!("/{from}")).await;
-        b.client
-            .execute("performance.clearResourceTimings();", vec![])
-            .await
-            .expect("clear the resource entries");
-        b.find(&format!("nav.nav a[href='/{to}']"))
-            .await
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("click the link to /{to}: {e}"));
-        b.wait_for_path(&format!("/{to}")).await;
-        b.wait_hydrated().await;
+        b.clear_resource_timings().await;
+        b.follow_menu_link(&format!("/{to}")).await;
         let files = pkg_files(&b).await;
         let bundle = format!("bundle___{to}_route_view_");
         let fetched_bundle = files.iter().any(|f| f.starts_with(&bundle));
