@@ -180,7 +180,8 @@ impl Sink {
 }
 
 /// Starts reading `input` on a new thread: a file from `resume` when it is still the same file and
-/// that long, else from its end.
+/// that long, else from its end as it is now ([`first_start`]: decided here, before the jail is
+/// reported started, not when the thread first runs).
 pub fn start(
     input: Input,
     matcher: Matcher,
@@ -195,13 +196,17 @@ pub fn start(
         found,
         status,
     };
+    let first = match &input {
+        Input::File(path) => first_start(path, resume),
+        Input::Journal(_) => Start::End,
+    };
     let (thread_stop, thread_child) = (stop.clone(), child.clone());
     let thread = std::thread::Builder::new()
         .name("warden-jail".into())
         .spawn(move || {
             lower_priority();
             match input {
-                Input::File(path) => follow_file(&path, &sink, &thread_stop, resume),
+                Input::File(path) => follow_file(&path, &sink, &thread_stop, first),
                 Input::Journal(unit) => follow_journal(&unit, &sink, &thread_stop, &thread_child),
             }
         })?;
@@ -231,6 +236,26 @@ enum Start {
     End,
     /// At this point if it is the same file and that long, else at the end.
     Resume(ReadPoint),
+    /// At this point if it is the same file and that long, else at the beginning (the file was
+    /// replaced or truncated since the point was taken: all of it is new).
+    At(ReadPoint),
+}
+
+/// Where a new reader of `path` starts, decided when the jail starts: where the previous reader of
+/// this source stopped (`resume`); else the end of the file as it is now, so that every line written
+/// after the jail was started counts however late its thread gets to run; a file that is not there
+/// yet is read whole when it appears.
+fn first_start(path: &Path, resume: Option<ReadPoint>) -> Start {
+    if let Some(point) = resume {
+        return Start::Resume(point);
+    }
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => Start::At(ReadPoint {
+            identity: identity(&meta),
+            offset: meta.len(),
+        }),
+        _ => Start::Beginning,
+    }
 }
 
 fn open(path: &Path, start: Start) -> std::io::Result<Followed> {
@@ -246,6 +271,10 @@ fn open(path: &Path, start: Start) -> std::io::Result<Followed> {
             file.seek(SeekFrom::Start(point.offset))?
         }
         Start::Resume(_) | Start::End => file.seek(SeekFrom::End(0))?,
+        Start::At(point) if point.identity == identity(&meta) && point.offset <= meta.len() => {
+            file.seek(SeekFrom::Start(point.offset))?
+        }
+        Start::At(_) => 0,
     };
     Ok(Followed {
         reader: BufReader::new(file),
@@ -297,10 +326,8 @@ fn finish(old: &mut Followed, sink: &Sink, stop: &AtomicBool) -> bool {
     true
 }
 
-fn follow_file(path: &Path, sink: &Sink, stop: &AtomicBool, resume: Option<ReadPoint>) {
-    // From the end of the file that is there at start (or where the previous reader of this source
-    // stopped); a file that appears later is read whole.
-    let first = resume.map_or(Start::End, Start::Resume);
+fn follow_file(path: &Path, sink: &Sink, stop: &AtomicBool, first: Start) {
+    // From `first` (see `first_start`); a file that appears or replaces it later is read whole.
     let mut current = match open(path, first) {
         Ok(f) => {
             sink.status.opened.store(true, Ordering::Relaxed);
@@ -549,6 +576,34 @@ mod tests {
         warden_wait(|| other.opened.load(Ordering::Relaxed)).await;
         append(&path, "bad login from 192.0.2.6\n");
         assert_eq!(next(&mut rx).await, "192.0.2.6");
+    }
+
+    /// Lines written after the jail started count even when its thread opens the file later (under
+    /// load it can be late): the start point is taken when the jail starts. A file that did not exist
+    /// then is read whole; one replaced since then too.
+    #[test]
+    fn the_start_point_is_taken_when_the_jail_starts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.log");
+        append(&path, "old line\n");
+        let first = first_start(&path, None);
+        append(&path, "new line\n");
+        let mut followed = open(&path, first).unwrap();
+        assert_eq!(followed.position, "old line\n".len() as u64);
+        let mut rest = String::new();
+        followed.reader.read_to_string(&mut rest).unwrap();
+        assert_eq!(rest, "new line\n");
+
+        let missing = dir.path().join("later.log");
+        let first = first_start(&missing, None);
+        append(&missing, "first line\n");
+        assert_eq!(open(&missing, first).unwrap().position, 0);
+
+        // Replaced between the start and the first open: the new file is read whole.
+        let first = first_start(&path, None);
+        std::fs::remove_file(&path).unwrap();
+        append(&path, "replacement\n");
+        assert_eq!(open(&path, first).unwrap().position, 0);
     }
 
     async fn warden_wait(mut ok: impl FnMut() -> bool) {
