@@ -6,6 +6,8 @@
 //! error (a WASM panic logs one, then throws) or an uncaught exception, or shows the "stopped working"
 //! banner — unless the test said it expects that error ([`Browser::allow_console_error`]).
 
+mod navigation;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -304,26 +306,6 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-    }
-
-    /// A client-side navigation by the main menu: clicks its link to `path`, then waits until the
-    /// router is there and the page is hydrated.
-    pub async fn follow_menu_link(&self, path: &str) {
-        self.find(&format!("nav.nav a[href='{path}']"))
-            .await
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("click the menu link to {path}: {e}"));
-        self.wait_for_path(path).await;
-        self.wait_hydrated().await;
-    }
-
-    /// Forgets the page's Resource Timing entries, so the next ones are what follows.
-    pub async fn clear_resource_timings(&self) {
-        self.client
-            .execute("performance.clearResourceTimings();", vec![])
-            .await
-            .expect("clear the resource entries");
     }
 
     /// Saves a screenshot under `target/artifacts/`.
