@@ -146,24 +146,10 @@ async fn measure(w: &Warden, blocked: &[&str]) -> (Vec<PageLoad>, Vec<PageLoad>)
 /// (`.ci/bundle-chunks`), as file names.
 fn current_lazy_files() -> (Vec<String>, Vec<String>) {
     let pkg = warden_tests::site_root().join("pkg");
-    let newest = |prefix: &str| {
-        std::fs::read_dir(&pkg)
-            .unwrap()
-            .filter_map(|e| {
-                let e = e.ok()?;
-                let name = e.file_name().into_string().ok()?;
-                let modified = e.metadata().ok()?.modified().ok()?;
-                (name.starts_with(prefix) && name.ends_with(".json")).then_some((modified, name))
-            })
-            .max()
-            .map(|(_, name)| name)
-    };
-    let Some(manifest) = newest("__wasm_split_manifest") else {
+    let Some((manifest, chunks)) = assets::split_manifest() else {
         return (Vec::new(), Vec::new());
     };
     let read = |name: &str| std::fs::read_to_string(pkg.join(name)).ok();
-    let chunks: std::collections::HashMap<String, Vec<String>> =
-        serde_json::from_str(&read(&manifest).unwrap()).unwrap();
     let mut chunk_files: Vec<String> = chunks
         .into_values()
         .flatten()

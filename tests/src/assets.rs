@@ -1,5 +1,6 @@
 //! The built UI assets as the HTML names them (for the asset test and `bench_assets`): whether a UI
-//! was built, the `/pkg/...` URLs a page references, and whether a file name carries a content hash.
+//! was built, the `/pkg/...` URLs a page references, whether a file name carries a content hash, and
+//! the current build's split manifest.
 
 /// Whether the site of the binary under test ([`crate::site_root`]) holds a built UI.
 pub fn built() -> Result<(), String> {
@@ -46,4 +47,23 @@ pub fn is_hashed_name(file_name: &str) -> bool {
             && ["js", "wasm", "css"].contains(ext)
             && hash.len() >= 16
             && hash.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+}
+
+/// The current build's split manifest in the site under test (the newest: a published site keeps
+/// older builds' files): its file name, and lazy function id → its files (without `.wasm`). `None`
+/// for a build without lazy chunks.
+pub fn split_manifest() -> Option<(String, std::collections::HashMap<String, Vec<String>>)> {
+    let pkg = crate::site_root().join("pkg");
+    let (_, name) = std::fs::read_dir(&pkg)
+        .ok()?
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let name = e.file_name().into_string().ok()?;
+            let modified = e.metadata().ok()?.modified().ok()?;
+            (name.starts_with("__wasm_split_manifest") && name.ends_with(".json"))
+                .then_some((modified, name))
+        })
+        .max()?;
+    let text = std::fs::read_to_string(pkg.join(&name)).ok()?;
+    Some((name, serde_json::from_str(&text).ok()?))
 }

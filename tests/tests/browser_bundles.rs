@@ -94,22 +94,11 @@ async fn a_bundle_that_cannot_be_had_falls_back_to_the_chunks() {
     b.close().await;
 }
 
-/// The current build's split manifest (the newest in the served site): lazy function id → its files
-/// (without `.wasm`).
+/// The current build's split manifest: lazy function id → its files (without `.wasm`).
 fn split_manifest() -> std::collections::HashMap<String, Vec<String>> {
-    let pkg = warden_tests::site_root().join("pkg");
-    let (_, newest) = std::fs::read_dir(&pkg)
-        .unwrap()
-        .filter_map(|e| {
-            let e = e.ok()?;
-            let name = e.file_name().into_string().ok()?;
-            let modified = e.metadata().ok()?.modified().ok()?;
-            (name.starts_with("__wasm_split_manifest") && name.ends_with(".json"))
-                .then_some((modified, name))
-        })
-        .max()
-        .expect("a split manifest");
-    serde_json::from_str(&std::fs::read_to_string(pkg.join(newest)).unwrap()).unwrap()
+    warden_tests::assets::split_manifest()
+        .expect("a split manifest")
+        .1
 }
 
 /// The files of the lazy route `page` (`settings`, `audit`, ...) in the manifest.
