@@ -454,6 +454,19 @@ mod tests {
     }
 
     #[test]
+    fn a_token_beginning_with_a_hyphen_is_the_tokens_value() {
+        let cli =
+            Cli::try_parse_from(["warden", "status", "--url", "http://h:1", "--token", "-Sab"])
+                .unwrap();
+        match cli.command {
+            Command::Client(crate::cli::ClientCommand::Status(a)) => {
+                assert_eq!(a.remote.token.as_deref(), Some("-Sab"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn serve_is_required() {
         assert!(Cli::try_parse_from(["warden"]).is_err());
     }

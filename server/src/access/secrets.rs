@@ -10,11 +10,19 @@ use sha2::{Digest, Sha256};
 
 use super::AuthError;
 
-/// A new random secret: 32 bytes, base64url.
+/// A new random secret: 32 bytes, base64url, never beginning with `-` or `_` (a token beginning with `-`
+/// reads as an option on a command line: `warden --token -S…`, `curl -H`, shell tools). Redrawing the
+/// 1 in 32 that do keeps every secret uniform over the rest.
 pub fn new_secret() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    let mut rng = rand::rng();
+    loop {
+        let mut bytes = [0u8; 32];
+        rng.fill_bytes(&mut bytes);
+        let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        if secret.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            return secret;
+        }
+    }
 }
 
 /// A readable generated password: 20 characters without look-alikes.
@@ -68,5 +76,18 @@ mod tests {
         assert!(verify_password("correct horse", &h));
         assert!(!verify_password("wrong", &h));
         assert!(!verify_password("x", "not a hash"));
+    }
+
+    #[test]
+    fn secrets_never_begin_like_a_command_line_option() {
+        // Without the redraw about 63 of 2000 would begin with `-` or `_`.
+        for _ in 0..2000 {
+            let secret = new_secret();
+            assert_eq!(secret.len(), 43, "{secret}");
+            assert!(
+                secret.starts_with(|c: char| c.is_ascii_alphanumeric()),
+                "{secret}"
+            );
+        }
     }
 }

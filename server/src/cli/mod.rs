@@ -31,7 +31,14 @@ pub struct Remote {
     #[arg(long, env = "WARDEN_URL", global = true)]
     pub url: Option<String>,
     /// An API token for --url (Settings → API tokens, or `warden tokens create`).
-    #[arg(long, env = "WARDEN_TOKEN", global = true, hide_env_values = true)]
+    /// Tokens made before 0.2 may begin with `-`; they are still taken as this option's value.
+    #[arg(
+        long,
+        env = "WARDEN_TOKEN",
+        global = true,
+        hide_env_values = true,
+        allow_hyphen_values = true
+    )]
     pub token: Option<String>,
     /// The certificate to trust for an https --url (e.g. Warden's self-signed one); default: the system's.
     #[arg(long, env = "WARDEN_CA_CERT", global = true)]
