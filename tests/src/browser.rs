@@ -6,11 +6,14 @@
 //! error (a WASM panic logs one, then throws) or an uncaught exception, or shows the "stopped working"
 //! banner — unless the test said it expects that error ([`Browser::allow_console_error`]).
 
+mod driver_process;
 mod navigation;
+
+use driver_process::end_process_group;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -37,7 +40,8 @@ pub fn available_for(build: crate::Build) -> Result<(), String> {
     build.built()
 }
 
-fn chromium_installed() -> Result<(), String> {
+/// Whether Chromium and chromedriver are installed (for tests of the browser harness itself).
+pub fn chromium_installed() -> Result<(), String> {
     for p in [CHROMIUM, CHROMEDRIVER] {
         if !std::path::Path::new(p).exists() {
             return Err(format!(
@@ -52,7 +56,7 @@ fn chromium_installed() -> Result<(), String> {
 pub struct Browser {
     driver: Child,
     pub client: Client,
-    _profile: tempfile::TempDir,
+    profile: tempfile::TempDir,
     /// Every console message of the session so far (chromedriver hands each out once).
     console: Mutex<Vec<serde_json::Value>>,
     /// Substrings of console errors the test expects (e.g. a chunk it made fail to load).
@@ -96,12 +100,7 @@ impl Browser {
 
     async fn try_start(width: u32, height: u32, extra_args: &[&str]) -> Result<Browser, String> {
         let port = free_port();
-        let mut driver = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver");
+        let mut driver = driver_process::spawn_chromedriver(port);
         crate::wait_for("chromedriver to listen", Duration::from_secs(20), || {
             std::net::TcpStream::connect(("127.0.0.1", port)).ok()
         });
@@ -144,15 +143,14 @@ impl Browser {
             {
                 Ok(client) => client,
                 Err(e) => {
-                    let _ = driver.kill();
-                    let _ = driver.wait();
+                    end_process_group(&mut driver);
                     return Err(format!("{e:?}"));
                 }
             };
         Ok(Browser {
             driver,
             client,
-            _profile: profile,
+            profile,
             console: Mutex::new(Vec::new()),
             allowed: Mutex::new(Vec::new()),
         })
@@ -411,6 +409,11 @@ impl Browser {
             .expect("add the script");
     }
 
+    /// The session's Chromium profile directory (every Chromium process of the session names it).
+    pub fn profile_dir(&self) -> &std::path::Path {
+        self.profile.path()
+    }
+
     /// Ends the session, then fails the test if a page logged an error it did not allow or the last
     /// page shows the "stopped working" banner (see the module's header).
     pub async fn close(mut self) {
@@ -422,8 +425,7 @@ impl Browser {
             Err(_) => (Vec::new(), 0),
         };
         let _ = self.client.clone().close().await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        end_process_group(&mut self.driver);
         assert!(
             errors.is_empty(),
             "the pages of this test logged errors: {errors:#?}"
@@ -485,7 +487,7 @@ impl fantoccini::wd::WebDriverCompatibleCommand for ChromedriverPost {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        end_process_group(&mut self.driver);
     }
 }
+

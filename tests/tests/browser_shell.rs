@@ -241,3 +241,27 @@ async fn a_page_chunk_that_fails_once_is_fetched_again() {
     );
     b.close().await;
 }
+
+/// A test that panics never calls `Browser::close`: dropping the browser must still end its Chromium
+/// (every process of the session names its own profile directory), or it stays behind after the suite.
+#[tokio::test]
+async fn a_dropped_browser_leaves_no_chromium_behind() {
+    if !gate("headless Chromium", browser::chromium_installed()) {
+        return;
+    }
+    let b = Browser::start(800, 600).await;
+    let profile = format!("--user-data-dir={}", b.profile_dir().display());
+    let of_this_session = || {
+        warden_tests::procs::live_processes()
+            .into_iter()
+            .filter(|p| p.cmdline.contains(&profile))
+            .count()
+    };
+    assert!(of_this_session() > 0, "no Chromium process names {profile}");
+    drop(b);
+    warden_tests::wait_for(
+        "every Chromium process of the dropped session to end",
+        std::time::Duration::from_secs(10),
+        || (of_this_session() == 0).then_some(()),
+    );
+}
