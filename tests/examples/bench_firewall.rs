@@ -8,8 +8,9 @@
 //!    accept`), which any connection-tracking firewall pays (target: ≥ 97 %), on loopback and over a
 //!    veth pair between two namespaces (the worst case: a one-way UDP flow never becomes
 //!    "established" to conntrack, so every packet walks the prerouting chain and the input chain).
-//!    The cost is split: floor + Warden's `prerouting` chain alone (its ban sets, the bans-only
-//!    table) isolates the ban lookup before conntrack; the rest of the full table is the input rules.
+//!    The cost is split: floor + an empty `prerouting` chain at raw priority is what a second hook
+//!    costs before any rule; floor + Warden's `prerouting` chain alone (its ban sets, the bans-only
+//!    table) adds the ban lookup before conntrack; the rest of the full table is the input rules.
 //!    No firewall at all is shown for information.
 //!
 //! The configurations are measured interleaved: many short rounds in the same namespaces, each
@@ -142,6 +143,13 @@ const FLOOR_TABLE: &str = "table inet bench_floor {
 }
 ";
 const FLOOR_DELETE: &str = "table inet bench_floor\ndelete table inet bench_floor\n";
+/// Added to the floor: a hook where Warden's bans sit (prerouting, raw priority), with no rule.
+const EMPTY_PREROUTING_HOOK: &str = "table inet bench_floor {
+    chain prerouting {
+        type filter hook prerouting priority raw; policy accept;
+    }
+}
+";
 
 /// The firewalls measured.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -150,6 +158,8 @@ enum Config {
     None,
     /// [`FLOOR_TABLE`].
     Floor,
+    /// The floor plus [`EMPTY_PREROUTING_HOOK`]: the cost of the hook itself.
+    FloorHook,
     /// The floor plus Warden's `prerouting` chain with the bans (Warden's bans-only table).
     FloorPrerouting,
     /// Warden's whole default table with the bans.
@@ -157,8 +167,9 @@ enum Config {
 }
 
 /// The order of a forward round: the floor next to Warden (the judged pair) and next to the split.
-const CONFIGS: [Config; 4] = [
+const CONFIGS: [Config; 5] = [
     Config::None,
+    Config::FloorHook,
     Config::FloorPrerouting,
     Config::Floor,
     Config::Warden,
@@ -192,10 +203,23 @@ struct Tables<'a> {
 
 impl Tables<'_> {
     fn load(&self, config: Config) {
-        let floor = matches!(config, Config::Floor | Config::FloorPrerouting);
-        nft_script(self.ns, if floor { FLOOR_TABLE } else { FLOOR_DELETE });
+        let floor = matches!(
+            config,
+            Config::Floor | Config::FloorHook | Config::FloorPrerouting
+        );
+        // One transaction: the floor table from scratch (no hook of the previous round left in it).
+        let mut script = FLOOR_DELETE.to_string();
+        if floor {
+            script.push_str(FLOOR_TABLE);
+        }
+        if config == Config::FloorHook {
+            script.push_str(EMPTY_PREROUTING_HOOK);
+        }
+        nft_script(self.ns, &script);
         match config {
-            Config::None | Config::Floor => self.backend.delete_table().expect("no table"),
+            Config::None | Config::Floor | Config::FloorHook => {
+                self.backend.delete_table().expect("no table")
+            }
             Config::FloorPrerouting => self.backend.apply(&self.bans_only).expect("apply"),
             Config::Warden => self.backend.apply(&self.warden).expect("apply"),
         }
@@ -207,7 +231,7 @@ type Figure = fn(&Rate) -> f64;
 
 /// Per-round rates of each configuration on one path, indexed by [`Config`].
 #[derive(Default)]
-struct Rates([Vec<Rate>; 4]);
+struct Rates([Vec<Rate>; 5]);
 
 impl Rates {
     fn of(&self, config: Config) -> &[Rate] {
@@ -390,7 +414,7 @@ fn main() {
     for (path, r) in paths {
         let ratio = r.ratio(Config::Warden, Config::Floor, per_cpu).median;
         let target = format!("{:>8} {:>7}", ">=97%", verdict(ratio >= 0.97));
-        let rows: [(&str, Config, Config, Figure, &str); 6] = [
+        let rows: [(&str, Config, Config, Figure, &str); 8] = [
             (
                 "Warden, 10 000 bans vs floor",
                 Config::Warden,
@@ -402,6 +426,20 @@ fn main() {
                 "floor + prerouting (bans) vs floor",
                 Config::FloorPrerouting,
                 Config::Floor,
+                per_cpu,
+                "(split)",
+            ),
+            (
+                "floor + empty prerouting hook vs floor (hook)",
+                Config::FloorHook,
+                Config::Floor,
+                per_cpu,
+                "(split)",
+            ),
+            (
+                "floor + prerouting (bans) vs empty hook (rules)",
+                Config::FloorPrerouting,
+                Config::FloorHook,
                 per_cpu,
                 "(split)",
             ),

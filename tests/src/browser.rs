@@ -490,4 +490,3 @@ impl Drop for Browser {
         end_process_group(&mut self.driver);
     }
 }
-
