@@ -251,12 +251,7 @@ async fn a_dropped_browser_leaves_no_chromium_behind() {
     }
     let b = Browser::start(800, 600).await;
     let profile = format!("--user-data-dir={}", b.profile_dir().display());
-    let of_this_session = || {
-        warden_tests::procs::live_processes()
-            .into_iter()
-            .filter(|p| p.cmdline.contains(&profile))
-            .count()
-    };
+    let of_this_session = || warden_tests::processes_matching(&profile).len();
     assert!(of_this_session() > 0, "no Chromium process names {profile}");
     drop(b);
     warden_tests::wait_for(

@@ -31,7 +31,7 @@ pub struct Remote {
     #[arg(long, env = "WARDEN_URL", global = true)]
     pub url: Option<String>,
     /// An API token for --url (Settings → API tokens, or `warden tokens create`).
-    /// Tokens made before 0.2 may begin with `-`; they are still taken as this option's value.
+    /// A token beginning with `-` (older ones may) is still taken as this option's value.
     #[arg(
         long,
         env = "WARDEN_TOKEN",
