@@ -177,7 +177,10 @@ fn output_chain_only_with_enabled_outbound_rules() {
     let output = &text[text.find("chain output {").expect("output chain")..];
     let first_rule = output.lines().nth(2).unwrap_or_default().trim();
     assert_eq!(first_rule, "oif \"lo\" accept", "loopback first: {output}");
-    assert!(output.contains("th dport 25 counter drop"), "{output}");
+    assert!(
+        output.contains("th dport 25 meta l4proto { tcp, udp } counter drop"),
+        "{output}"
+    );
 }
 
 #[test]

@@ -11,9 +11,12 @@
 //!   banned /64), flags `timeout`: hash sets (constant-time lookup; interval sets are trees), created
 //!   with the bans of [`ApplyContext::bans`] so an apply keeps them;
 //! - chain `prerouting` (filter hook prerouting priority raw, i.e. before connection tracking, policy
-//!   accept): `iif "lo" accept` · anti-lockout accept · banned sources drop (`ip saddr @banned_v4`,
-//!   `ip6 saddr & ffff:ffff:ffff:ffff:: @banned_v6`). A banned source costs one hash lookup and never
-//!   reaches conntrack; its established connections are cut too;
+//!   accept): `ip saddr @banned_v4 jump prerouting_banned` · `ip6 saddr & ffff:ffff:ffff:ffff::
+//!   @banned_v6 jump prerouting_banned`; the regular chain `prerouting_banned`: `iif "lo" accept` ·
+//!   anti-lockout accept · `drop`. The same verdicts as exemptions first and ban drops after, but a
+//!   source that is not banned (nearly every packet) costs two rules and one hash lookup however many
+//!   exemptions there are. A banned source never reaches conntrack; its established connections are
+//!   cut too;
 //! - chain `output_raw` (filter hook output priority raw, policy accept): `oif "lo" notrack`. Loopback
 //!   traffic is always accepted below, so it is not connection-tracked at all (conntrack was most of
 //!   the per-packet cost of the table on loopback). Consequence for other tables: NAT and `ct` matches
@@ -22,7 +25,7 @@
 //!   `ct state vmap { established : accept, related : accept, invalid : jump input_invalid,
 //!   untracked : jump input_untracked }` · `meta l4proto vmap { icmp : jump input_icmp, ipv6-icmp :
 //!   jump input_icmpv6 }` · anti-lockout accept · user `in` rules in order · private-cloud guard
-//!   (`meta l4proto { tcp, udp } th dport <service range> drop`). The regular chains:
+//!   (`th dport <service range> meta l4proto { tcp, udp } drop`). The regular chains:
 //!   `input_untracked` accepts loopback (`iif "lo" accept`; loopback traffic is untracked, see
 //!   `output_raw`), other untracked packets return to `input`; `input_invalid` accepts ICMPv6
 //!   neighbour discovery and drops the rest; `input_icmp` / `input_icmpv6` accept neighbour discovery
@@ -36,15 +39,16 @@
 //!   packet would be accepted anyway, and a base chain costs a hook call on every packet sent.
 //! - the `forward` hook is left alone (Warden does not route).
 //!
-//! Loopback comes first in `prerouting` and `output`: in `output` the first two rules both accept, so
-//! their order changes no verdict, but loopback traffic (local services talking to each other, the
-//! busiest path on many hosts) then costs one interface compare and nothing else. In `input` the
+//! Loopback comes first in `output`: there the first two rules both accept, so their order changes
+//! no verdict, but loopback traffic (local services talking to each other, the busiest path on many
+//! hosts) then costs one interface compare and nothing else. In `prerouting` it is an exemption of a
+//! banned source like anti-lockout (loopback pays the two ban rules like any packet). In `input` the
 //! connection state comes first (established traffic is the busiest path there) and loopback, being
 //! untracked, is accepted through the `untracked` case of the same lookup.
 //!
 //! While no rule set is applied, [`render_bans_only`] gives the minimal table that still enforces
-//! bans: the same two sets and a `prerouting` chain (policy accept) holding only the loopback accept
-//! and the two ban drops (no connection tracking at all).
+//! bans: the same two sets, the `prerouting` chain and `prerouting_banned` without anti-lockout (no
+//! connection tracking at all).
 //!
 //! Neighbour discovery is accepted before invalid packets are dropped because conntrack classifies
 //! NS/NA/RA as invalid (they cannot start a tracked "connection"); dropping them breaks IPv6.
@@ -71,19 +75,22 @@ use serde_json::{json, Value};
 
 use crate::compile::{compile, CompiledRule, CompiledRuleset, RenderError};
 use crate::model::{
-    Action, ApplyContext, Ban, Direction, Family, FirewallConfig, Policy, PortRange, Protocol,
+    Action, ApplyContext, Direction, Family, FirewallConfig, Policy, PortRange, Protocol,
 };
 use crate::network::IpNetwork;
 use crate::ruleset::RuleSet;
 
+mod prerouting;
 mod statements;
 mod table;
 
+use prerouting::prerouting_chains;
+pub use prerouting::{ban_key, render_bans_only};
+
 use statements::{
-    action_piece, address_match, ct_state, family_header, family_name, guard_rule, icmp_types,
-    interface, loopback_notrack, m, meta, payload, piece, protocol_and_ports, rule, verdict_map,
-    verdict_piece, MapVerdict, NftRule, Piece, ICMP_V4_TYPES, ICMP_V6_TYPES, ND_IN_TYPES,
-    ND_OUT_TYPES,
+    action_piece, address_match, ct_state, family_name, guard_rule, icmp_types, interface,
+    loopback_notrack, m, meta, piece, protocol_and_ports, rule, verdict_map, verdict_piece,
+    MapVerdict, NftRule, Piece, ICMP_V4_TYPES, ICMP_V6_TYPES, ND_IN_TYPES, ND_OUT_TYPES,
 };
 use table::{assemble, Chain, RAW_PRIORITY};
 
@@ -260,39 +267,6 @@ fn anti_lockout_rules(config: &FirewallConfig) -> Vec<NftRule> {
     out
 }
 
-fn ban_rule(family: Family, set: &str) -> NftRule {
-    let header = family_header(family);
-    let (left, text) = match family {
-        Family::Ipv4 => (payload(header, "saddr"), format!("{header} saddr")),
-        Family::Ipv6 => (
-            json!({"&": [payload(header, "saddr"), BAN_V6_MASK]}),
-            format!("{header} saddr & {BAN_V6_MASK}"),
-        ),
-    };
-    rule(
-        vec![
-            piece(
-                m(left, "==", json!(format!("@{set}"))),
-                format!("{text} @{set}"),
-            ),
-            verdict_piece("drop"),
-        ],
-        Some("banned"),
-    )
-}
-
-/// The rules of the `prerouting` chain: loopback first (never banned), then anti-lockout (never
-/// banned either), then the ban drops.
-fn prerouting_rules(config: Option<&FirewallConfig>) -> Vec<NftRule> {
-    let mut rules = vec![interface("iif", "lo")];
-    if let Some(config) = config {
-        rules.extend(anti_lockout_rules(config));
-    }
-    rules.push(ban_rule(Family::Ipv4, BAN_SET_V4));
-    rules.push(ban_rule(Family::Ipv6, BAN_SET_V6));
-    rules
-}
-
 /// The regular chains the `input` chain jumps to.
 const INPUT_UNTRACKED: &str = "input_untracked";
 const INPUT_INVALID: &str = "input_invalid";
@@ -364,22 +338,14 @@ pub fn render_compiled(ruleset: &CompiledRuleset) -> RenderedRuleset {
     }
     input.push(guard_rule(config.service_ports));
     let has_output_rules = ruleset.rules.iter().any(|r| r.direction == Direction::Out);
-    let mut chains = vec![
-        Chain {
-            name: "prerouting",
-            hook: Some("prerouting"),
-            priority: RAW_PRIORITY,
-            policy: "accept",
-            rules: prerouting_rules(Some(config)),
-        },
-        Chain {
-            name: "output_raw",
-            hook: Some("output"),
-            priority: RAW_PRIORITY,
-            policy: "accept",
-            rules: vec![loopback_notrack()],
-        },
-    ];
+    let mut chains = Vec::from(prerouting_chains(Some(config)));
+    chains.extend([Chain {
+        name: "output_raw",
+        hook: Some("output"),
+        priority: RAW_PRIORITY,
+        policy: "accept",
+        rules: vec![loopback_notrack()],
+    }]);
     // Declared before `input`, whose rules jump to them.
     chains.extend(input_chains);
     chains.extend([Chain {
@@ -404,32 +370,6 @@ pub fn render_compiled(ruleset: &CompiledRuleset) -> RenderedRuleset {
     assemble(&ruleset.bans, &chains)
 }
 
-/// The minimal table Warden keeps while no rule set is applied but addresses are banned: the two
-/// ban sets (with `bans`) and a `prerouting` chain (policy accept) that only drops banned sources
-/// (loopback exempt). Failed logins are banned at the kernel even before the first apply; everything
-/// else passes.
-pub fn render_bans_only(bans: &[Ban]) -> RenderedRuleset {
-    let chains = [Chain {
-        name: "prerouting",
-        hook: Some("prerouting"),
-        priority: RAW_PRIORITY,
-        policy: "accept",
-        rules: prerouting_rules(None),
-    }];
-    assemble(bans, &chains)
-}
-
-/// The element of a ban in its hash set: the address (IPv4) or the /64's network address (IPv6).
-pub fn ban_key(network: &IpNetwork) -> IpAddr {
-    match network.addr() {
-        IpAddr::V4(addr) => IpAddr::V4(addr),
-        IpAddr::V6(addr) => {
-            let masked = u128::from(addr) & (u128::MAX << 64);
-            IpAddr::V6(std::net::Ipv6Addr::from(masked))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -447,31 +387,6 @@ mod tests {
     }
 
     #[test]
-    fn bans_only_table_drops_banned_sources_and_nothing_else() {
-        let ban = Ban {
-            network: "192.0.2.9".parse().unwrap(),
-            expires_in_secs: Some(30),
-        };
-        let rendered = render_bans_only(&[ban]);
-        assert!(rendered.text.contains("ip saddr @banned_v4 drop"));
-        assert!(rendered
-            .text
-            .contains("ip6 saddr & ffff:ffff:ffff:ffff:: @banned_v6 drop"));
-        assert!(rendered.text.contains("hook prerouting priority raw;"));
-        assert!(!rendered.text.contains("chain input"));
-        assert!(rendered
-            .text
-            .contains("elements = { 192.0.2.9 timeout 30s }"));
-        assert!(rendered.text.contains("policy accept;"));
-        assert!(
-            !rendered.text.contains("8300"),
-            "no guard: {}",
-            rendered.text
-        );
-        assert!(!rendered.text.contains("chain output"));
-    }
-
-    #[test]
     fn script_replaces_the_table() {
         let rendered = render_ruleset(
             &RuleSet::default(),
@@ -482,6 +397,8 @@ mod tests {
         assert!(rendered
             .nft_script()
             .starts_with("table inet warden\ndelete table inet warden\ntable inet warden {"));
-        assert!(rendered.text.contains("th dport 8300-8499 counter drop"));
+        assert!(rendered
+            .text
+            .contains("th dport 8300-8499 meta l4proto { tcp, udp } counter drop"));
     }
 }

@@ -201,7 +201,7 @@ pub(super) fn address_match(family: Family, field: &str, networks: &[IpNetwork])
     )
 }
 
-/// `tcp dport X`, `udp dport X` or `meta l4proto { tcp, udp } th dport X`, or just the protocol.
+/// `tcp dport X`, `udp dport X` or `th dport X meta l4proto { tcp, udp }`, or just the protocol.
 pub(super) fn protocol_and_ports(protocol: Protocol, ports: Option<&[PortRange]>) -> Vec<Piece> {
     let header = match protocol {
         Protocol::Tcp => "tcp",
@@ -216,17 +216,20 @@ pub(super) fn protocol_and_ports(protocol: Protocol, ports: Option<&[PortRange]>
             }
         }
         Some(ranges) => {
+            let (right, text) = set_of(ranges, port_value);
+            pieces.push(piece(
+                m(payload(header, "dport"), "==", right),
+                format!("{header} dport {text}"),
+            ));
+            // The port before the protocol: most packets a rule meets are TCP or UDP to another
+            // port, which then fail at the first compare without the protocol's set lookup. A
+            // packet that is neither (whose `th dport` is not a port) still fails at the second.
             if protocol == Protocol::Any {
                 pieces.push(piece(
                     m(meta("l4proto"), "==", json!({"set": ["tcp", "udp"]})),
                     "meta l4proto { tcp, udp }",
                 ));
             }
-            let (right, text) = set_of(ranges, port_value);
-            pieces.push(piece(
-                m(payload(header, "dport"), "==", right),
-                format!("{header} dport {text}"),
-            ));
         }
     }
     pieces
