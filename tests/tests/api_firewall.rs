@@ -482,7 +482,10 @@ async fn ruleset_preview_exposure_and_expose() {
         )),
         "anti-lockout of the caller: {text}"
     );
-    assert!(text.contains("th dport 8300-8499 counter drop"), "{text}");
+    assert!(
+        text.contains("th dport 8300-8499 meta l4proto { tcp, udp } counter drop"),
+        "{text}"
+    );
     assert_error(
         &api.get("/firewall/ruleset?applied=true").await,
         404,
