@@ -6,11 +6,10 @@
 
 mod common;
 
-use common::{require_root_netns, NsBackend, Pair, CLIENT_V4, CLIENT_V6, SERVER_V4, SERVER_V6};
-use warden_firewall::{
-    render_ruleset, Action, ApplyContext, Direction, FirewallConfig, IpVersion, Protocol, Rule,
-    RuleSet,
+use common::{
+    require_root_netns, rule, NsBackend, Pair, CLIENT_V4, CLIENT_V6, SERVER_V4, SERVER_V6,
 };
+use warden_firewall::{render_ruleset, ApplyContext, FirewallConfig, RuleSet};
 use warden_testkit::{probe_all, Listener, Outcome, Probe};
 use Outcome::{Dropped, Open};
 
@@ -30,18 +29,7 @@ fn a_banned_anti_lockout_address_keeps_its_ssh_and_admin_ports_and_nothing_else(
         ],
         ..FirewallConfig::default()
     };
-    let open_8300 = Rule {
-        id: "open".to_string(),
-        position: 0,
-        enabled: true,
-        protocol: Protocol::Any,
-        action: Action::Accept,
-        direction: Direction::In,
-        hosts: vec![],
-        ports: vec!["8300".to_string()],
-        ip_version: IpVersion::Any,
-        annotation: String::new(),
-    };
+    let open_8300 = rule("open", |r| r.ports = vec!["8300".to_string()]);
     let rendered = render_ruleset(
         &RuleSet::new(vec![open_8300]),
         &config,

@@ -4,28 +4,14 @@
 
 use std::net::IpAddr;
 
+mod common;
+
+use common::rule;
 use warden_firewall::{
     evaluate, exposure, exposure_hostnames, preset, preset_is_open, preset_rule_ids, presets,
     Action, ApplyContext, Ban, DecidedBy, Direction, FirewallConfig, IpVersion, Packet,
-    PacketProtocol, Policy, Protocol, Rule, RuleSet,
+    PacketProtocol, Policy, Protocol, RuleSet,
 };
-
-fn rule(id: &str, f: impl FnOnce(&mut Rule)) -> Rule {
-    let mut r = Rule {
-        id: id.to_string(),
-        position: 0,
-        enabled: true,
-        protocol: Protocol::Any,
-        action: Action::Accept,
-        direction: Direction::In,
-        hosts: vec![],
-        ports: vec![],
-        ip_version: IpVersion::Any,
-        annotation: String::new(),
-    };
-    f(&mut r);
-    r
-}
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()

@@ -7,7 +7,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{require_root_netns, NsBackend, Pair, CLIENT_V4, CLIENT_V6, SERVER_V4, SERVER_V6};
+use common::{
+    require_root_netns, rule, NsBackend, Pair, CLIENT_V4, CLIENT_V6, SERVER_V4, SERVER_V6,
+};
 use warden_firewall::backend::{NftBackend, NftError};
 use warden_firewall::{
     preset, render_ruleset, Action, ApplyContext, Direction, FirewallConfig, IpVersion, Policy,
@@ -15,23 +17,6 @@ use warden_firewall::{
 };
 use warden_testkit::{probe, probe_all, wait_for_outcome, Listener, Outcome, Probe};
 use Outcome::{Dropped, Open, Refused};
-
-fn rule(id: &str, f: impl FnOnce(&mut Rule)) -> Rule {
-    let mut r = Rule {
-        id: id.to_string(),
-        position: 0,
-        enabled: true,
-        protocol: Protocol::Any,
-        action: Action::Accept,
-        direction: Direction::In,
-        hosts: vec![],
-        ports: vec![],
-        ip_version: IpVersion::Any,
-        annotation: String::new(),
-    };
-    f(&mut r);
-    r
-}
 
 fn ports(p: &[&str]) -> Vec<String> {
     p.iter().map(|s| s.to_string()).collect()

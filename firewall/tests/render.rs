@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::rule;
+
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -13,23 +15,6 @@ use warden_firewall::{
     render_ruleset, Action, ApplyContext, Ban, Direction, FirewallConfig, IpVersion, Policy,
     Protocol, Rule, RuleSet,
 };
-
-fn rule(id: &str, f: impl FnOnce(&mut Rule)) -> Rule {
-    let mut r = Rule {
-        id: id.to_string(),
-        position: 0,
-        enabled: true,
-        protocol: Protocol::Any,
-        action: Action::Accept,
-        direction: Direction::In,
-        hosts: vec![],
-        ports: vec![],
-        ip_version: IpVersion::Any,
-        annotation: String::new(),
-    };
-    f(&mut r);
-    r
-}
 
 fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()

@@ -1,11 +1,12 @@
 //! The firewall integration tests' part of the namespace lab: the root gate, the [`Pair`] topology
 //! (a server and a client namespace over one veth pair, with the addresses below: TEST-NET-1 and
 //! 2001:db8:1::/64) and the nft backend of a namespace ([`NsBackend`]). The namespaces, listeners and
-//! probes themselves are `warden_testkit`'s.
+//! probes themselves are `warden_testkit`'s. Also [`rule`], the rule builder every test file uses.
 #![allow(dead_code)]
 
 #[cfg(feature = "nft")]
 use warden_firewall::backend::NftBackend;
+use warden_firewall::{Action, Direction, IpVersion, Protocol, Rule};
 use warden_testkit::{Lab, LinkPlan, Netns};
 
 /// Whether root-only tests can run here (root with `nft`, `ip` and `python3`); see
@@ -57,4 +58,22 @@ impl NsBackend for Netns {
     fn backend(&self) -> NftBackend {
         NftBackend::with_command(self.nft_command())
     }
+}
+
+/// An enabled inbound rule `id` accepting any protocol from anywhere, changed by `f`.
+pub fn rule(id: &str, f: impl FnOnce(&mut Rule)) -> Rule {
+    let mut r = Rule {
+        id: id.to_string(),
+        position: 0,
+        enabled: true,
+        protocol: Protocol::Any,
+        action: Action::Accept,
+        direction: Direction::In,
+        hosts: vec![],
+        ports: vec![],
+        ip_version: IpVersion::Any,
+        annotation: String::new(),
+    };
+    f(&mut r);
+    r
 }
