@@ -4,9 +4,10 @@
 //! Inbound, `prerouting` (before conntrack, so for every packet, established or not): loopback →
 //! accept · anti-lockout (TCP to 22/admin port from an anti-lockout address) → accept · banned source
 //! → drop. (The kernel looks the source up in the ban sets first and checks the two exemptions only
-//! for a banned one: the same verdicts, fewer rules per packet.) Then `input`: established/related → accept · loopback (untracked) → accept · (essential
-//! ICMP, not modelled: packets here are TCP/UDP) · anti-lockout → accept · user `in` rules, top first
-//! · private-cloud guard (TCP/UDP to the service range) → drop · chain policy. Loopback traffic is
+//! for a banned one: the same verdicts, fewer rules per packet.) Then `input`: established/related →
+//! accept · loopback (untracked) → accept · (essential ICMP, not modelled: packets here are TCP/UDP)
+//! · anti-lockout → accept · user `in` rules, top first · private-cloud guard (TCP/UDP to the
+//! service range) → drop · chain policy. Loopback traffic is
 //! never connection-tracked under Warden's table, so a loopback packet is decided by
 //! [`DecidedBy::Loopback`] whatever its `new_connection`.
 //!

@@ -339,13 +339,13 @@ pub fn render_compiled(ruleset: &CompiledRuleset) -> RenderedRuleset {
     input.push(guard_rule(config.service_ports));
     let has_output_rules = ruleset.rules.iter().any(|r| r.direction == Direction::Out);
     let mut chains = Vec::from(prerouting_chains(Some(config)));
-    chains.extend([Chain {
+    chains.push(Chain {
         name: "output_raw",
         hook: Some("output"),
         priority: RAW_PRIORITY,
         policy: "accept",
         rules: vec![loopback_notrack()],
-    }]);
+    });
     // Declared before `input`, whose rules jump to them.
     chains.extend(input_chains);
     chains.extend([Chain {
