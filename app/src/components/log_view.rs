@@ -316,13 +316,15 @@ mod follow {
 
     fn near_bottom(scroller: NodeRef<leptos::html::Div>) -> bool {
         scroller
-            .get_untracked()
+            .try_get_untracked()
+            .flatten()
             .is_none_or(|el| el.scroll_height() - el.scroll_top() - el.client_height() < 40)
     }
 
     fn scroll_to_bottom(scroller: NodeRef<leptos::html::Div>) {
+        // The frame may come after the page was left and the node ref disposed: then do nothing.
         request_animation_frame(move || {
-            if let Some(el) = scroller.get_untracked() {
+            if let Some(el) = scroller.try_get_untracked().flatten() {
                 el.set_scroll_top(el.scroll_height());
             }
         });
